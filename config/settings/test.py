@@ -1,0 +1,18 @@
+"""Test settings: the same as base, fast password hashing.
+
+``DATABASE_URL`` and ``CELERY_BROKER_URL`` are honoured, so the same suite runs
+on SQLite (laptop) and on PostgreSQL + Redis (CI).
+"""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, env
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = BASE_DIR / ".test-media"
+# Tests decide per case whether tasks run eagerly; by default they do, so unit
+# tests never need a broker. The integration tier starts a real worker.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,108 @@
+"""Opioid conversion to oral morphine milligram equivalents (DOMAIN.md §5).
+
+Source: CDC Clinical Practice Guideline for Prescribing Opioids for Pain,
+MMWR Recomm Rep 2022;71(3). The table is versioned data: every derived MME
+value stores the version that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+MME_TABLE_VERSION = "CDC 2022"
+
+
+@dataclass(frozen=True)
+class OpioidConversion:
+    drug: str
+    route: str
+    unit: str  # the unit the daily dose must be expressed in
+    factor: Decimal
+
+
+# drug -> conversion; oral unless stated (fentanyl is transdermal, mcg/h).
+MME_TABLES: dict[str, dict[str, OpioidConversion]] = {
+    MME_TABLE_VERSION: {
+        c.drug: c
+        for c in (
+            OpioidConversion("codeine", "oral", "mg", Decimal("0.15")),
+            OpioidConversion("fentanyl", "transdermal", "mcg/h", Decimal("2.4")),
+            OpioidConversion("hydrocodone", "oral", "mg", Decimal("1")),
+            OpioidConversion("hydromorphone", "oral", "mg", Decimal("5")),
+            OpioidConversion("methadone", "oral", "mg", Decimal("4.7")),
+            OpioidConversion("morphine", "oral", "mg", Decimal("1")),
+            OpioidConversion("oxycodone", "oral", "mg", Decimal("1.5")),
+            OpioidConversion("oxymorphone", "oral", "mg", Decimal("3")),
+            OpioidConversion("tapentadol", "oral", "mg", Decimal("0.4")),
+            OpioidConversion("tramadol", "oral", "mg", Decimal("0.2")),
+        )
+    }
+}
+CURRENT_TABLE = MME_TABLES[MME_TABLE_VERSION]
+DRUG_CHOICES = [(d, d.capitalize()) for d in sorted(CURRENT_TABLE)] + [("other", "Other (explicit factor)")]
+ROUTE_CHOICES = [("oral", "Oral"), ("transdermal", "Transdermal"), ("iv", "Intravenous"), ("sc", "Subcutaneous"), ("other", "Other")]
+UNIT_CHOICES = [("mg", "mg"), ("mcg/h", "mcg/h")]
+
+
+class MMEError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class MMEResult:
+    daily_dose: Decimal
+    factor: Decimal
+    mme_per_day: Decimal
+    table_version: str
+
+
+def known_combinations() -> str:
+    return ", ".join(f"{c.drug} ({c.route}, {c.unit})" for c in CURRENT_TABLE.values())
+
+
+def mme_per_day(
+    *,
+    drug: str,
+    route: str,
+    dose: Decimal,
+    unit: str,
+    doses_per_day: Decimal,
+    explicit_factor: Decimal | None = None,
+    factor_source: str = "",
+) -> MMEResult:
+    """MME/day = daily dose × factor (fentanyl patch: mcg/h × 2.4).
+
+    A drug/route outside the table is rejected unless the entry carries an
+    explicit factor and its source.
+    """
+    dose = Decimal(dose)
+    doses_per_day = Decimal(doses_per_day)
+    if dose <= 0:
+        raise MMEError("dose", "Dose must be positive.")
+    if doses_per_day <= 0:
+        raise MMEError("doses_per_day", "Doses per day must be positive.")
+    if explicit_factor is not None:
+        if Decimal(explicit_factor) <= 0:
+            raise MMEError("mme_factor", "An explicit MME factor must be positive.")
+        if not factor_source.strip():
+            raise MMEError("factor_source", "An explicit MME factor needs its source.")
+        factor, version = Decimal(explicit_factor), f"explicit: {factor_source.strip()}"
+    else:
+        conv = CURRENT_TABLE.get(drug)
+        if conv is None or conv.route != route:
+            field = "drug" if conv is None else "route"
+            raise MMEError(
+                field,
+                f"No {MME_TABLE_VERSION} conversion factor for {drug} ({route}). "
+                f"Known: {known_combinations()}; or give an explicit factor with its source.",
+            )
+        if unit != conv.unit:
+            raise MMEError("unit", f"{drug} ({route}) doses must be in {conv.unit}, not {unit}.")
+        factor, version = conv.factor, MME_TABLE_VERSION
+    # A transdermal patch dose (mcg/h) is already a rate; 'doses per day' is 1.
+    daily = dose if unit == "mcg/h" else dose * doses_per_day
+    return MMEResult(daily, factor, (daily * factor).quantize(Decimal("0.01")), version)
