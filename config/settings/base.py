@@ -142,3 +142,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+AUTHENTICATION_BACKENDS = ["trials.backends.CaseInsensitiveModelBackend"]

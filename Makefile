@@ -1,0 +1,46 @@
+# Two commands: `make run` and `make test`. Everything installs into .venv from requirements.lock.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv migrate seed serve worker lint integration bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_registry --sites 3 --patients 150 --seed 1
+
+serve:
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## make run: set up .venv, migrate SQLite, seed the demo registry, serve http://127.0.0.1:8000
+run: seed
+	@echo "Serving on http://$(HOST):$(PORT)/  (admin: /admin/, API: /api/v1/docs/)"
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## make test: set up .venv and run the whole pytest suite (SQLite unless DATABASE_URL is set)
+test: venv
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+worker: venv
+	$(BIN)/celery -A config worker --loglevel=INFO
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media .test-media staticfiles

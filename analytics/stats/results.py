@@ -1,0 +1,244 @@
+"""Typed, frozen results of the outcome statistics.
+
+Every result is a frozen dataclass whose ``to_dict()`` returns plain,
+JSON-serialisable Python types: numpy scalars become ``int``/``float``,
+NaN and infinities become ``None``, tuples become lists, nested results
+become dicts. Keys are the dataclass field names, in declaration order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+import numpy as np
+
+
+def plain(value: Any) -> Any:
+    """Convert ``value`` to JSON-serialisable Python (NaN/±inf → None)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+def optional_float(value: Any) -> float | None:
+    """``float(value)``, or None for None/NaN/±inf."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    """numerator / denominator, or None when the denominator is 0."""
+    return numerator / denominator if denominator else None
+
+
+class Result:
+    """Mixin giving every result dataclass its ``to_dict()``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return plain(self)
+
+
+# --- survival curves (KM, 1 − KM, Aalen–Johansen) -------------------------
+
+
+@dataclass(frozen=True)
+class CurvePoint(Result):
+    """One step of a curve: value from ``day`` until the next point."""
+
+    day: float
+    estimate: float
+    ci_low: float | None
+    ci_high: float | None
+    at_risk: int
+
+
+@dataclass(frozen=True)
+class SurvivalCurve(Result):
+    """A Kaplan–Meier, 1 − Kaplan–Meier or Aalen–Johansen curve.
+
+    ``points`` has one entry per event time (for Aalen–Johansen: per time
+    with an event of the cause of interest, where the curve jumps);
+    ``landmarks`` holds the step-function value at fixed days (None beyond
+    the largest follow-up time).
+    """
+
+    stratum: str
+    endpoint: str
+    method: str
+    label: str
+    variance: str
+    confidence_interval: str
+    n: int
+    events: int
+    competing_events: int
+    points: tuple[CurvePoint, ...]
+    landmarks: tuple[CurvePoint, ...]
+    skipped_reason: str | None = None
+
+
+# --- log-rank ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogRankGroup(Result):
+    group: str
+    n: int
+    observed: float
+    expected: float
+
+
+@dataclass(frozen=True)
+class LogRankResult(Result):
+    """``survdiff`` (rho = 0) comparison of the levels of ``variable``."""
+
+    endpoint: str
+    variable: str
+    groups: tuple[LogRankGroup, ...]
+    chisq: float | None
+    df: int
+    p_value: float | None
+    skipped_reason: str | None = None
+
+
+# --- Cox ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoxTerm(Result):
+    term: str
+    variable: str
+    level: str
+    reference: str
+    hr: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+
+
+@dataclass(frozen=True)
+class DroppedCovariate(Result):
+    variable: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CoxResult(Result):
+    endpoint: str
+    n: int
+    events: int
+    terms: tuple[CoxTerm, ...]
+    dropped: tuple[DroppedCovariate, ...]
+    ties: str
+    reference_rule: str
+    events_per_parameter: float | None
+    warnings: tuple[str, ...]
+    skipped_reason: str | None = None
+
+
+# --- pain response ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PainResponseRates(Result):
+    """Response counts and rates at one visit in one stratum (DOMAIN.md §4)."""
+
+    stratum: str
+    visit: str
+    counts: dict[str, int]
+    n_records: int
+    evaluable: int
+    responders: int
+    evaluable_rate: float | None
+    itt_denominator: int | None
+    itt_responders: int | None
+    itt_rate: float | None
+    responders_outside_itt: int
+
+
+# --- descriptive ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeFromBaseline(Result):
+    """Paired change (visit − baseline) among patients with both values."""
+
+    n_paired: int
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+    median: float | None
+
+
+@dataclass(frozen=True)
+class Proportion(Result):
+    n: int
+    denominator: int
+    proportion: float | None
+
+
+@dataclass(frozen=True)
+class PainVisitSummary(Result):
+    stratum: str
+    variable: str
+    visit: str
+    n: int
+    mean: float | None
+    sd: float | None
+    median: float | None
+    q1: float | None
+    q3: float | None
+    ci_low: float | None
+    ci_high: float | None
+    change: ChangeFromBaseline | None
+    improved_2_points: Proportion | None
+
+
+@dataclass(frozen=True)
+class OmedVisitSummary(Result):
+    stratum: str
+    visit: str
+    n: int
+    median: float | None
+    q1: float | None
+    q3: float | None
+    mean: float | None
+    opioid_free: Proportion
+    change: ChangeFromBaseline | None
+
+
+# --- complications ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComplicationCount(Result):
+    """Patients with ≥ 1 event (and their rate) and event count in a category."""
+
+    dimension: str
+    category: str
+    patients: int
+    patient_rate: float | None
+    events: int
+
+
+@dataclass(frozen=True)
+class ComplicationSummary(Result):
+    stratum: str
+    n_patients: int
+    n_events: int
+    events_outside_denominator: int
+    counts: tuple[ComplicationCount, ...]

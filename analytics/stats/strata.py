@@ -1,0 +1,70 @@
+"""Whole-cohort and stratified views of an analysis frame.
+
+Every computation is reported for the whole cohort (key ``"all"``) and for
+each level of each stratification variable (key ``"<variable>=<value>"``,
+e.g. ``"modality=RFA"``). Rows whose stratum value is missing belong to
+``"all"`` only: a stratum is defined by a known value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import pandas as pd
+
+ALL = "all"
+STRATA_VARIABLES: tuple[str, ...] = ("site", "modality", "augmentation", "radiation_sequence", "region")
+
+
+def stratum_key(variable: str, value: object) -> str:
+    """``"<variable>=<value>"``."""
+    return f"{variable}={value}"
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, name: str) -> None:
+    """Raise ValueError naming the columns of the input contract that are absent."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} frame lacks column(s): {', '.join(missing)}")
+
+
+def iter_strata(
+    frame: pd.DataFrame, variables: Sequence[str] = STRATA_VARIABLES
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Yield ``("all", frame)`` then ``("<variable>=<value>", sub-frame)``.
+
+    Levels are in sorted order of their string form; variables absent from
+    the frame are skipped, so a frame without stratum columns yields "all"
+    only.
+    """
+    yield ALL, frame
+    for variable in variables:
+        if variable not in frame.columns:
+            continue
+        known = frame[frame[variable].notna()]
+        for value in sorted(known[variable].unique(), key=str):
+            yield stratum_key(variable, value), known[known[variable] == value]
+
+
+def iter_patient_strata(
+    patients: pd.DataFrame | None,
+    variables: Sequence[str] = STRATA_VARIABLES,
+) -> Iterator[tuple[str, set[str] | None]]:
+    """Yield ``(key, study_ids)`` per stratum of a patients frame.
+
+    With no patients frame only ``("all", None)`` is yielded; None means "no
+    restriction".
+    """
+    if patients is None:
+        yield ALL, None
+        return
+    require_columns(patients, ["study_id"], name="patients")
+    for key, sub in iter_strata(patients, variables):
+        yield key, set(sub["study_id"])
+
+
+def restrict(frame: pd.DataFrame, study_ids: set[str] | None) -> pd.DataFrame:
+    """Rows of ``frame`` whose study_id is in ``study_ids`` (all when None)."""
+    if study_ids is None:
+        return frame
+    return frame[frame["study_id"].isin(study_ids)]

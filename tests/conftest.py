@@ -1,0 +1,76 @@
+"""Shared fixtures: users per role, a small enrolled patient, and service availability checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.factories import enroll_patient, make_user
+from trials.models import Role, Site
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip on a laptop without the service; in CI a missing service is a failure."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} — required in CI")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def site(db) -> Site:
+    return Site.objects.create(code="ATL", name="Atlanta")
+
+
+@pytest.fixture
+def other_site(db) -> Site:
+    return Site.objects.create(code="BOS", name="Boston")
+
+
+@pytest.fixture
+def coordinator(site):
+    return make_user("coord", Role.COORDINATOR, site)
+
+
+@pytest.fixture
+def other_coordinator(other_site):
+    return make_user("coord_bos", Role.COORDINATOR, other_site)
+
+
+@pytest.fixture
+def data_manager(db):
+    return make_user("dm", Role.DATA_MANAGER, None)
+
+
+@pytest.fixture
+def investigator(db):
+    return make_user("inv", Role.INVESTIGATOR, None)
+
+
+@pytest.fixture
+def sponsor(db):
+    return make_user("spons", Role.SPONSOR, None)
+
+
+@pytest.fixture
+def today() -> dt.date:
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+@pytest.fixture
+def patient(coordinator, site, today):
+    """A spine patient enrolled 100 days ago, day 0 = 95 days ago, procedure recorded."""
+    return enroll_patient(coordinator, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95))
+
+
+@pytest.fixture
+def user_model():
+    return get_user_model()

@@ -1,0 +1,125 @@
+"""Who may see and write what — the one place object-level scoping is decided.
+
+API viewsets, web views, exports, history and reports all call
+``scope_queryset``; none filters by site on its own (DESIGN.md "Access").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+
+from trials.models import Role, Site
+
+# How each scoped model reaches its site.
+SITE_PATHS: dict[str, str] = {
+    "site": "id",
+    "membership": "site_id",
+    "patient": "site_id",
+    "lesion": "patient__site_id",
+    "procedure": "patient__site_id",
+    "radiationcourse": "patient__site_id",
+    "visit": "patient__site_id",
+    "painassessment": "visit__patient__site_id",
+    "medicationuse": "visit__patient__site_id",
+    "adverseevent": "patient__site_id",
+    "skeletalevent": "patient__site_id",
+    "studyexit": "patient__site_id",
+}
+
+READ_ALL_ROLES = {Role.INVESTIGATOR, Role.DATA_MANAGER}
+WRITE_ALL_ROLES = {Role.DATA_MANAGER}
+
+
+@dataclass
+class Access:
+    """A user's effective permissions, computed once per request."""
+
+    user: object
+
+    @cached_property
+    def _memberships(self) -> list[tuple[str, int | None]]:
+        if not getattr(self.user, "is_authenticated", False):
+            return []
+        return list(self.user.memberships.values_list("role", "site_id"))
+
+    @cached_property
+    def roles(self) -> set[str]:
+        return {role for role, _ in self._memberships}
+
+    @property
+    def is_sponsor_only(self) -> bool:
+        return bool(self.roles) and self.roles <= {Role.SPONSOR}
+
+    @property
+    def reads_all(self) -> bool:
+        return bool(self.roles & READ_ALL_ROLES) or getattr(self.user, "is_superuser", False)
+
+    @property
+    def writes_all(self) -> bool:
+        return bool(self.roles & WRITE_ALL_ROLES) or getattr(self.user, "is_superuser", False)
+
+    @cached_property
+    def readable_site_ids(self) -> set[int]:
+        return {site for role, site in self._memberships if site is not None}
+
+    @cached_property
+    def writable_site_ids(self) -> set[int]:
+        return {site for role, site in self._memberships if role == Role.COORDINATOR and site is not None}
+
+    def can_read_site(self, site_id: int) -> bool:
+        return self.reads_all or self.is_sponsor_only or site_id in self.readable_site_ids
+
+    def can_write_site(self, site_id: int) -> bool:
+        return self.writes_all or site_id in self.writable_site_ids
+
+    @property
+    def can_request_reports(self) -> bool:
+        return self.reads_all or Role.SPONSOR in self.roles
+
+
+def access_for(user) -> Access:
+    cached = getattr(user, "_registry_access", None)
+    if cached is None:
+        cached = Access(user)
+        try:
+            user._registry_access = cached
+        except AttributeError:  # AnonymousUser is immutable enough
+            pass
+    return cached
+
+
+def scope_queryset(user, queryset: QuerySet, *, write: bool = False) -> QuerySet:
+    """Rows of ``queryset`` this user may read (or write, with ``write=True``).
+
+    Sponsors read every site but only through de-identified serializers; the
+    API decides the representation, this function decides the rows.
+    """
+    access = access_for(user)
+    path = SITE_PATHS.get(queryset.model._meta.model_name)
+    if path is None:
+        raise LookupError(f"{queryset.model.__name__} has no site scoping rule; add it to trials.access.SITE_PATHS")
+    if write:
+        if access.writes_all:
+            return queryset
+        return queryset.filter(**{f"{path}__in": access.writable_site_ids})
+    if access.reads_all or access.is_sponsor_only:
+        return queryset
+    return queryset.filter(**{f"{path}__in": access.readable_site_ids})
+
+
+def require_site_write(user, site: Site | int) -> None:
+    site_id = site if isinstance(site, int) else site.pk
+    if not access_for(user).can_write_site(site_id):
+        raise PermissionDenied("You may not enter or change data for this site.")
+
+
+def site_of(instance: Model) -> int:
+    path = SITE_PATHS[instance._meta.model_name]
+    obj = instance
+    for part in path.split("__"):
+        obj = getattr(obj, part)
+    return obj

@@ -1,0 +1,59 @@
+"""Registry data model (DESIGN.md "Domain model")."""
+
+from trials.models.base import ClinicalQuerySet, ClinicalRecord
+from trials.models.events import (
+    AdverseEvent,
+    AEOutcome,
+    ExitType,
+    Relatedness,
+    SIRGrade,
+    SkeletalEvent,
+    SREType,
+    StudyExit,
+)
+from trials.models.patients import Bone, Histology, Lesion, Patient, Region, Sex
+from trials.models.sites import Membership, Role, Site
+from trials.models.treatment import (
+    Anesthesia,
+    Augmentation,
+    CementTechnique,
+    Modality,
+    Procedure,
+    RadiationCourse,
+    RadiationSequence,
+    RadiationTechnique,
+)
+from trials.models.visits import MedicationUse, OpioidStatus, PainAssessment, Visit
+
+__all__ = [
+    "AEOutcome",
+    "AdverseEvent",
+    "Anesthesia",
+    "Augmentation",
+    "Bone",
+    "CementTechnique",
+    "ClinicalQuerySet",
+    "ClinicalRecord",
+    "ExitType",
+    "Histology",
+    "Lesion",
+    "MedicationUse",
+    "Membership",
+    "Modality",
+    "OpioidStatus",
+    "PainAssessment",
+    "Patient",
+    "Procedure",
+    "RadiationCourse",
+    "RadiationSequence",
+    "RadiationTechnique",
+    "Region",
+    "Relatedness",
+    "Role",
+    "SIRGrade",
+    "SREType",
+    "Sex",
+    "Site",
+    "SkeletalEvent",
+    "StudyExit",
+]

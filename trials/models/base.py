@@ -1,0 +1,48 @@
+"""Shared fields of every clinical record: who/when, optimistic version, voiding."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ClinicalQuerySet(models.QuerySet):
+    def active(self) -> ClinicalQuerySet:
+        """Records that are not voided."""
+        return self.filter(voided_at__isnull=True)
+
+
+class ClinicalRecord(models.Model):
+    """Abstract base: audit stamps, a version for optimistic locking, and voiding.
+
+    Clinical records are never hard-deleted; ``clinical_record_void`` stamps
+    ``voided_at``/``void_reason`` instead (DESIGN.md, "Nothing clinical is
+    hard-deleted").
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    version = models.PositiveIntegerField(default=1, help_text="Incremented on every change; used for If-Match.")
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    void_reason = models.TextField(blank=True)
+
+    objects = ClinicalQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
+
+    def delete(self, *args, **kwargs):  # noqa: ARG002 - refuse every hard delete
+        raise PermissionError("Clinical records are never deleted; void them with a reason.")

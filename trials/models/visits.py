@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from trials.domain import bpi, mme, schedule
+from trials.models.base import ClinicalRecord
+from trials.models.patients import Patient
+
+
+class OpioidStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Not recorded"
+    NONE = "none", "No opioids"
+    TAKING = "taking", "Taking opioids"
+
+
+class Visit(ClinicalRecord):
+    """One scheduled timepoint of a patient (DOMAIN.md §2); windows stored at scheduling."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    visit_code = models.CharField(max_length=16, choices=schedule.VISIT_CHOICES)
+    target_date = models.DateField()
+    window_start = models.DateField()
+    window_end = models.DateField()
+    visit_date = models.DateField(null=True, blank=True, help_text="Date the visit data were collected.")
+    out_of_window = models.BooleanField(default=False, help_text="Recorded outside its window (kept, flagged).")
+    opioid_status = models.CharField(
+        max_length=8,
+        choices=OpioidStatus.choices,
+        default=OpioidStatus.UNKNOWN,
+        help_text="'No opioids' is an explicit answer (OMED 0); 'not recorded' is missing.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient_id", "target_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "visit_code"], name="visit_unique_per_patient"),
+            models.CheckConstraint(condition=Q(window_end__gte=F("window_start")), name="visit_window_ordered"),
+        ]
+        indexes = [models.Index(fields=["window_start", "window_end"], name="visit_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} {self.visit_code}"
+
+    @property
+    def definition(self) -> schedule.VisitDefinition:
+        return schedule.VISITS_BY_CODE[self.visit_code]
+
+    @property
+    def has_data(self) -> bool:
+        return self.visit_date is not None
+
+    def status_on(self, on: dt.date, exit_date: dt.date | None = None) -> schedule.VisitStatus:
+        return schedule.visit_status(
+            self.definition, day0=self.patient.day0, on=on, has_data=self.has_data, exit_date=exit_date
+        )
+
+    def omed(self, medications: list[MedicationUse] | None = None) -> Decimal | None:
+        """Total MME/day for the visit: sum of entries; 0 for 'no opioids'; None if not recorded."""
+        if self.opioid_status == OpioidStatus.NONE:
+            return Decimal("0")
+        if self.opioid_status == OpioidStatus.UNKNOWN:
+            return None
+        meds = medications if medications is not None else [m for m in self.medications.all() if m.voided_at is None]
+        return sum((m.mme_per_day for m in meds), Decimal("0"))
+
+
+def _score_check(field: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": 0, f"{field}__lte": 10}),
+        name=f"pain_{field}_0_10",
+    )
+
+
+class PainAssessment(ClinicalRecord):
+    """Brief Pain Inventory short form at a visit (DOMAIN.md §3). Items 0–10."""
+
+    visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="pain")
+    worst = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Worst pain in the last 24 h (0–10)")
+    least = models.PositiveSmallIntegerField(null=True, blank=True)
+    average = models.PositiveSmallIntegerField(null=True, blank=True)
+    current = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Pain right now (0–10)")
+    general_activity = models.PositiveSmallIntegerField(null=True, blank=True)
+    mood = models.PositiveSmallIntegerField(null=True, blank=True)
+    walking_ability = models.PositiveSmallIntegerField(null=True, blank=True)
+    normal_work = models.PositiveSmallIntegerField(null=True, blank=True)
+    relations = models.PositiveSmallIntegerField(null=True, blank=True)
+    sleep = models.PositiveSmallIntegerField(null=True, blank=True)
+    enjoyment_of_life = models.PositiveSmallIntegerField(null=True, blank=True)
+    relief_pct = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Relief 0–100% in steps of 10")
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [_score_check(f) for f in bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS] + [
+            models.CheckConstraint(
+                condition=Q(relief_pct__isnull=True) | Q(relief_pct__lte=100), name="pain_relief_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"BPI {self.visit}"
+
+    @property
+    def interference_score(self) -> float | None:
+        return bpi.interference_score(getattr(self, item) for item in bpi.INTERFERENCE_ITEMS)
+
+
+class MedicationUse(ClinicalRecord):
+    """One opioid entry at a visit; MME/day derived with a versioned table (DOMAIN.md §5)."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="medications")
+    drug = models.CharField(max_length=32, choices=mme.DRUG_CHOICES)
+    route = models.CharField(max_length=16, choices=mme.ROUTE_CHOICES)
+    dose = models.DecimalField(max_digits=8, decimal_places=2, help_text="Dose per administration (mg), or mcg/h for a patch")
+    unit = models.CharField(max_length=8, choices=mme.UNIT_CHOICES)
+    doses_per_day = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("1"))
+    mme_factor = models.DecimalField(max_digits=6, decimal_places=3, editable=False)
+    factor_source = models.CharField(max_length=200, blank=True, help_text="Required with an explicit factor.")
+    mme_per_day = models.DecimalField(max_digits=9, decimal_places=2, editable=False)
+    mme_table_version = models.CharField(max_length=240, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["visit_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(dose__gt=0), name="medication_dose_positive"),
+            models.CheckConstraint(condition=Q(doses_per_day__gt=0), name="medication_doses_per_day_positive"),
+            models.CheckConstraint(condition=Q(mme_per_day__gte=0), name="medication_mme_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.drug} {self.dose} {self.unit} × {self.doses_per_day}/d"

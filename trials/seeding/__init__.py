@@ -1,0 +1,1 @@
+"""Deterministic synthetic registry generator (``manage.py seed_registry``)."""

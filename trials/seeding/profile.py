@@ -1,0 +1,70 @@
+"""The synthetic registry's target distributions — one place, asserted by tests.
+
+Pain trajectory after OPuS One (Levy et al., JVIR 2020; DOMAIN.md §1): mean BPI
+worst pain 8.2 at baseline → 5.6 (3 d), 4.7 (1 wk), 3.9 (1 mo), 3.7 (3 mo).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+MODALITY_MIX = {"RFA": 0.70, "MWA": 0.15, "cryo": 0.15}
+CEMENT_AFTER_HEAT = 0.85  # share of RFA/MWA with cement
+CEMENT_AFTER_CRYO = 0.40
+IMPLANT_SHARE = 0.03
+REGION_MIX = {"spine": 0.50, "pelvis": 0.30, "peripheral": 0.20}
+RT_BEFORE_SHARE = 0.35  # the rest after the ablation
+RT_SCHEDULES = [  # (dose Gy, fractions, technique, weight)
+    (Decimal("8"), 1, "conventional", 0.30),
+    (Decimal("20"), 5, "conventional", 0.35),
+    (Decimal("30"), 10, "3dcrt", 0.20),
+    (Decimal("24"), 2, "sbrt", 0.15),
+]
+# Baseline worst pain ≥ 5 (eligibility), mean ≈ 8.0.
+BASELINE_WORST_PAIN = {5: 0.06, 6: 0.10, 7: 0.18, 8: 0.26, 9: 0.22, 10: 0.18}
+# Mean change of worst pain from baseline per visit (OPuS One, DOMAIN.md §1).
+WORST_PAIN_CHANGE = {"day3": -2.6, "week1": -3.5, "month1": -4.3, "month3": -4.5, "month6": -4.6, "month12": -4.7}
+PAIN_NOISE_SD = 1.6
+MISSED_VISIT = 0.07
+OUT_OF_WINDOW = 0.02
+OPIOIDS_AT_BASELINE = 0.75
+OPIOID_STOP_BY_VISIT = {"day3": 0.05, "week1": 0.10, "month1": 0.20, "month3": 0.30, "month6": 0.35, "month12": 0.40}
+OPIOID_UNKNOWN = 0.02
+# 12-month cumulative probabilities (before competing events).
+AE_PATIENT_SHARE = 0.05
+SRE_12M = 0.06
+DEATH_12M = 0.08
+WITHDRAWAL_12M = 0.03
+LTFU_12M = 0.02
+ENROLLMENT_SPAN_DAYS = 540
+HISTOLOGY_MIX = {
+    "breast": 0.25, "lung": 0.20, "prostate": 0.15, "renal": 0.12, "myeloma": 0.08, "colorectal": 0.05,
+    "thyroid": 0.04, "melanoma": 0.03, "hepatocellular": 0.03, "sarcoma": 0.02, "other": 0.03,
+}
+# (drug, route, unit, dose choices, doses/day choices) drawn from the CDC 2022 table (DOMAIN.md §5).
+OPIOID_REGIMENS = [
+    ("oxycodone", "oral", "mg", [5, 10, 15, 20], [2, 3, 4]),
+    ("morphine", "oral", "mg", [15, 30, 60], [2, 3]),
+    ("hydromorphone", "oral", "mg", [2, 4], [3, 4]),
+    ("fentanyl", "transdermal", "mcg/h", [12, 25, 50], [1]),
+    ("tramadol", "oral", "mg", [50, 100], [2, 3, 4]),
+    ("tapentadol", "oral", "mg", [50, 100], [2]),
+    ("hydrocodone", "oral", "mg", [5, 10], [3, 4]),
+    ("methadone", "oral", "mg", [5, 10], [2, 3]),
+    ("codeine", "oral", "mg", [30, 60], [4]),
+    ("oxymorphone", "oral", "mg", [5, 10], [2]),
+]
+SITE_CATALOGUE = [
+    ("ATL", "Atlanta Bone Oncology Center", "US"),
+    ("BOS", "Boston Interventional Oncology", "US"),
+    ("CHI", "Chicago Spine & Tumor Institute", "US"),
+    ("DEN", "Denver Musculoskeletal Oncology", "US"),
+    ("HOU", "Houston Cancer Intervention", "US"),
+    ("LAX", "Los Angeles Radiology Partners", "US"),
+    ("MIA", "Miami Ablation Center", "US"),
+    ("NYC", "New York Bone Metastasis Program", "US"),
+    ("PHL", "Philadelphia Pain & Tumor Clinic", "US"),
+    ("SEA", "Seattle Interventional Radiology", "US"),
+    ("STL", "St. Louis Oncology Group", "US"),
+    ("SFO", "San Francisco Bone Tumor Service", "US"),
+]

@@ -1,0 +1,108 @@
+"""Adverse events, skeletal-related events and study exit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from trials.access import require_site_write
+from trials.errors import DomainValidationError, ErrorCollector
+from trials.models import (
+    AdverseEvent,
+    AEOutcome,
+    ExitType,
+    Patient,
+    RadiationCourse,
+    SIRGrade,
+    SkeletalEvent,
+    SREType,
+    StudyExit,
+)
+from trials.services.patients import today
+from trials.services.records import create_record, register_validator
+from trials.services.timeline import active_exit, check_event_date
+
+
+@register_validator(AdverseEvent)
+def _validate_ae(ae: AdverseEvent, errors: ErrorCollector) -> None:
+    check_event_date(ae.patient, "onset_date", ae.onset_date, errors, today=today())
+    errors.check(1 <= ae.ctcae_grade <= 5, "ctcae_grade", "CTCAE v5.0 grade must be 1–5.")
+    if ae.resolution_date is not None:
+        errors.check(ae.resolution_date >= ae.onset_date, "resolution_date", "Resolution cannot be before onset.")
+        errors.check(ae.resolution_date <= today(), "resolution_date", "Cannot be in the future.")
+    # SIR "death" and CTCAE grade 5 both mean the AE caused death (DOMAIN.md §7).
+    errors.check(
+        (ae.sir_grade == SIRGrade.DEATH) == (ae.ctcae_grade == 5),
+        "ctcae_grade",
+        "SIR grade 'death' and CTCAE grade 5 go together (death related to the AE).",
+    )
+    if ae.ctcae_grade == 5:
+        errors.check(ae.outcome == AEOutcome.FATAL, "outcome", "A grade 5 AE has outcome 'fatal'.")
+        errors.check(ae.serious, "serious", "A fatal AE is serious.")
+
+
+@transaction.atomic
+def adverse_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> AdverseEvent:
+    require_site_write(actor, patient.site_id)
+    return create_record(AdverseEvent(patient=patient, **data), actor=actor)
+
+
+def planned_radiation_covering(patient: Patient, event_date) -> RadiationCourse | None:
+    return (
+        RadiationCourse.objects.active()
+        .filter(patient_id=patient.pk, start_date__lte=event_date, end_date__gte=event_date)
+        .first()
+    )
+
+
+@register_validator(SkeletalEvent)
+def _validate_sre(sre: SkeletalEvent, errors: ErrorCollector) -> None:
+    check_event_date(sre.patient, "event_date", sre.event_date, errors, today=today())
+    if sre.event_type == SREType.RADIATION_TO_BONE and sre.event_date is not None:
+        course = planned_radiation_covering(sre.patient, sre.event_date)
+        if course is not None:
+            errors.add(
+                "event_type",
+                f"Radiation on {sre.event_date} is the protocol's planned course ({course.start_date} to "
+                f"{course.end_date}); planned radiation is not an SRE (DOMAIN.md §6).",
+            )
+
+
+@transaction.atomic
+def skeletal_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> SkeletalEvent:
+    require_site_write(actor, patient.site_id)
+    return create_record(SkeletalEvent(patient=patient, **data), actor=actor)
+
+
+@register_validator(StudyExit)
+def _validate_exit(exit_: StudyExit, errors: ErrorCollector) -> None:
+    patient = exit_.patient
+    errors.check(exit_.exit_date >= patient.enrollment_date, "exit_date", f"Must not be before enrollment ({patient.enrollment_date}).")
+    errors.check(exit_.exit_date <= today(), "exit_date", "Cannot be in the future.")
+    errors.check(exit_.last_contact_date <= exit_.exit_date, "last_contact_date", "Last contact cannot be after the exit date.")
+    errors.check(exit_.last_contact_date >= patient.enrollment_date, "last_contact_date", "Last contact cannot be before enrollment.")
+    if exit_.exit_type == ExitType.DEATH:
+        errors.check(exit_.last_contact_date == exit_.exit_date, "last_contact_date", "For a death, last contact is the date of death.")
+    else:
+        errors.check(not exit_.death_cause, "death_cause", "A cause of death is recorded only for a death.")
+    late = patient.visits.active().filter(visit_date__gt=exit_.exit_date).order_by("visit_date").first()
+    if late is not None:
+        errors.add("exit_date", f"Visit {late.visit_code} has data on {late.visit_date}, after this exit date.")
+    if exit_.exit_type == ExitType.DEATH:
+        for model, date_field, label in ((AdverseEvent, "onset_date", "adverse event"), (SkeletalEvent, "event_date", "SRE")):
+            after = model.objects.active().filter(patient_id=patient.pk, **{f"{date_field}__gt": exit_.exit_date}).exists()
+            errors.check(not after, "exit_date", f"An {label} is dated after this date of death.")
+
+
+@transaction.atomic
+def study_exit_record(*, actor, patient: Patient, data: dict[str, Any]) -> StudyExit:
+    """Record death, withdrawal, loss to follow-up or completion; later visits become not applicable."""
+    require_site_write(actor, patient.site_id)
+    Patient.objects.select_for_update().get(pk=patient.pk)
+    if active_exit(patient) is not None:
+        raise DomainValidationError({"patient": "The patient has already exited the study; correct that record instead."})
+    data = dict(data)
+    if data.get("exit_type") == ExitType.DEATH and not data.get("last_contact_date"):
+        data["last_contact_date"] = data.get("exit_date")
+    return create_record(StudyExit(patient=patient, **data), actor=actor)

@@ -1,0 +1,192 @@
+"""Enrollment, lesions and the visit schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from trials.access import access_for, require_site_write
+from trials.domain import schedule
+from trials.domain.eligibility import CriterionResult, eligibility_check, failed
+from trials.errors import DomainValidationError, ErrorCollector
+from trials.models import Lesion, Patient, Region, Role, Site, Visit
+from trials.models.patients import PELVIC_BONES
+from trials.services.records import create_record, register_validator, save_audited, validate
+
+
+def today() -> dt.date:
+    return timezone.localdate()
+
+
+def study_id_format(site_code: str, number: int) -> str:
+    return f"{site_code}-{number:04d}"
+
+
+def patient_eligibility(*, patient_data: dict[str, Any], lesion_data: dict[str, Any]) -> list[CriterionResult]:
+    """Eligibility per criterion from raw form data (used by the UI before saving)."""
+    lesion = Lesion(**{k: v for k, v in lesion_data.items() if k in _LESION_FIELDS})
+    enrollment_date = patient_data.get("enrollment_date") or today()
+    birth_year = patient_data.get("birth_year")
+    return eligibility_check(
+        screening_worst_pain=patient_data.get("screening_worst_pain"),
+        prior_treatment_of_index_lesion=bool(patient_data.get("prior_treatment_of_index_lesion")),
+        region=lesion.region or None,
+        sins_total=lesion.sins_total,
+        lesion_type=lesion.lesion_type or None,
+        mechanical_or_functional_pain=lesion.mechanical_or_functional_pain,
+        ecog=patient_data.get("ecog"),
+        age=None if birth_year is None else enrollment_date.year - int(birth_year),
+        life_expectancy_over_3_months=bool(patient_data.get("life_expectancy_over_3_months", True)),
+    )
+
+
+_LESION_FIELDS = {f.name for f in Lesion._meta.concrete_fields} - {"id", "patient"}
+
+
+@register_validator(Patient)
+def _validate_patient(patient: Patient, errors: ErrorCollector) -> None:
+    errors.check(patient.consent_date <= patient.enrollment_date, "consent_date", "Consent must be on or before the enrollment date.")
+    errors.check(patient.enrollment_date <= today(), "enrollment_date", "The enrollment date cannot be in the future.")
+    errors.check(patient.day0 >= patient.enrollment_date, "day0", "The index procedure (day 0) cannot be before enrollment.")
+    errors.check(0 <= patient.ecog <= 5, "ecog", "ECOG must be 0–5.")
+    errors.check(0 <= patient.screening_worst_pain <= 10, "screening_worst_pain", "BPI worst pain must be 0–10.")
+    errors.check(1900 <= patient.birth_year <= today().year, "birth_year", "Birth year must be a past year after 1900.")
+
+
+@register_validator(Lesion)
+def _validate_lesion(lesion: Lesion, errors: ErrorCollector) -> None:
+    if lesion.region == Region.SPINE:
+        errors.check(bool(lesion.spine_level), "spine_level", "A spine lesion needs its vertebral level (C1–S5).")
+        errors.check(not lesion.bone, "bone", "A spine lesion is located by level, not bone.")
+    else:
+        errors.check(not lesion.spine_level, "spine_level", "Only spine lesions have a vertebral level.")
+        errors.check(bool(lesion.bone), "bone", "A pelvic or peripheral lesion needs its bone.")
+        if lesion.bone:
+            in_pelvis = lesion.bone in PELVIC_BONES
+            errors.check(
+                in_pelvis == (lesion.region == Region.PELVIS),
+                "bone",
+                f"Bone {lesion.bone} does not belong to region {lesion.region}.",
+            )
+        for f in ("sins_pain", "sins_alignment", "sins_collapse", "sins_posterolateral", "bilsky_grade"):
+            errors.check(not getattr(lesion, f), f, "SINS and Bilsky apply to spine lesions only.")
+
+
+def visits_schedule(patient: Patient) -> list[Visit]:
+    """Unsaved Visit rows for DOMAIN.md §2's default schedule from the patient's day 0."""
+    visits = []
+    for definition in schedule.DEFAULT_SCHEDULE:
+        start, end = definition.window_dates(patient.day0)
+        visits.append(
+            Visit(patient=patient, visit_code=definition.code, target_date=definition.target_date(patient.day0), window_start=start, window_end=end)
+        )
+    return visits
+
+
+def _next_study_id(site: Site) -> str:
+    locked = Site.objects.select_for_update().get(pk=site.pk)
+    number = locked.next_patient_number
+    if number > 9999:
+        raise DomainValidationError({"site": f"Site {locked.code} has used all 9,999 study IDs."})
+    locked.next_patient_number = number + 1
+    locked.save(update_fields=["next_patient_number"])
+    return study_id_format(locked.code, number)
+
+
+@transaction.atomic
+def patient_enroll(
+    *,
+    actor,
+    site: Site,
+    patient_data: dict[str, Any],
+    lesion_data: dict[str, Any],
+    protocol_deviation: str = "",
+) -> Patient:
+    """Enroll a patient with the index lesion and generate the visit schedule.
+
+    Eligibility is enforced per DOMAIN.md §1 with one message per failed
+    criterion; a data manager may enroll anyway by recording a protocol deviation.
+    """
+    require_site_write(actor, site)
+    errors = ErrorCollector()
+    unknown = set(patient_data) - _PATIENT_INPUT_FIELDS
+    for name in sorted(unknown):
+        errors.add(name, "Unknown field.")
+    errors.raise_if_any()
+    results = patient_eligibility(patient_data=patient_data, lesion_data=lesion_data)
+    failures = failed(results)
+    if failures:
+        if protocol_deviation.strip() and Role.DATA_MANAGER in access_for(actor).roles:
+            pass
+        else:
+            for r in failures:
+                errors.add(r.field, f"Eligibility ({r.code}): {r.message}")
+            if protocol_deviation.strip():
+                errors.add("protocol_deviation", "Only a data manager may enroll an ineligible patient as a protocol deviation.")
+            errors.raise_if_any()
+    patient = Patient(site=site, protocol_deviation=protocol_deviation.strip(), **patient_data)
+    patient.study_id = "PENDING"
+    lesion = Lesion(patient=patient, is_index=True, **lesion_data)
+    _validate_pair(patient, lesion)
+    patient.study_id = _next_study_id(site)
+    create_record(patient, actor=actor, reason="Enrollment")
+    lesion.patient = patient
+    create_record(lesion, actor=actor, reason="Enrollment: index lesion")
+    for visit in visits_schedule(patient):
+        save_audited(visit, actor=actor, reason="Visit schedule generated at enrollment")
+    return patient
+
+
+_PATIENT_INPUT_FIELDS = {
+    "birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0",
+    "screening_worst_pain", "life_expectancy_over_3_months", "prior_treatment_of_index_lesion",
+}
+
+
+def _validate_pair(patient: Patient, lesion: Lesion) -> None:
+    """Validate patient and lesion together so every error is reported at once."""
+    collected: dict[str, list[str]] = {}
+    for prefix, obj, exclude in (("", patient, {"site", "study_id"}), ("lesion.", lesion, {"patient"})):
+        try:
+            validate(obj, exclude=exclude)
+        except DomainValidationError as exc:
+            for field, messages in exc.errors.items():
+                collected.setdefault(prefix + field, []).extend(messages)
+    if collected:
+        raise DomainValidationError(collected)
+
+
+@transaction.atomic
+def lesion_add(*, actor, patient: Patient, lesion_data: dict[str, Any]) -> Lesion:
+    """Record an additional (non-index) treated lesion."""
+    require_site_write(actor, patient.site_id)
+    lesion = Lesion(patient=patient, is_index=False, **lesion_data)
+    return create_record(lesion, actor=actor, reason="Additional lesion")
+
+
+@transaction.atomic
+def patient_reschedule(*, actor, patient: Patient, day0: dt.date, reason: str) -> Patient:
+    """Move day 0 (e.g. the procedure happened on another day than planned).
+
+    Visits already holding data keep their data and are re-flagged for window;
+    empty visits get new target dates and windows.
+    """
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.day0 == day0:
+        return patient
+    patient.day0 = day0
+    validate(patient, exclude={"site", "study_id"})
+    patient.version += 1
+    save_audited(patient, actor=actor, reason=reason)
+    fresh = {v.visit_code: v for v in visits_schedule(patient)}
+    for visit in patient.visits.all():
+        new = fresh[visit.visit_code]
+        visit.target_date, visit.window_start, visit.window_end = new.target_date, new.window_start, new.window_end
+        if visit.visit_date is not None:
+            visit.out_of_window = not (visit.window_start <= visit.visit_date <= visit.window_end)
+        visit.version += 1
+        save_audited(visit, actor=actor, reason=f"Rescheduled: {reason}")
+    return patient

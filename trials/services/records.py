@@ -1,0 +1,134 @@
+"""Generic audited writes shared by every clinical service: stamping, update with a reason, void.
+
+Each entity registers a validator (``register_validator``) that checks its
+field and cross-record rules; creates and updates both run it, so a rule is
+written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from trials.access import require_site_write, site_of
+from trials.errors import ConflictError, DomainValidationError, ErrorCollector
+from trials.models import ClinicalRecord
+
+Validator = Callable[[Any, ErrorCollector], None]
+_VALIDATORS: dict[type[models.Model], Validator] = {}
+
+# Fields no caller may set through an update.
+PROTECTED_FIELDS = {
+    "id", "pk", "created_at", "updated_at", "created_by", "updated_by", "version",
+    "voided_at", "voided_by", "void_reason", "study_id", "patient", "visit", "site",
+}
+
+
+def register_validator(model: type[models.Model]) -> Callable[[Validator], Validator]:
+    def decorator(func: Validator) -> Validator:
+        _VALIDATORS[model] = func
+        return func
+
+    return decorator
+
+
+def field_errors(instance: models.Model, errors: ErrorCollector, *, exclude: set[str] | None = None) -> None:
+    """Django field validation (choices, ranges, required) translated to named-rule messages."""
+    try:
+        instance.full_clean(exclude=list(exclude or ()), validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            for message in messages:
+                errors.add(field, message)
+
+
+def validate(instance: ClinicalRecord, *, exclude: set[str] | None = None) -> None:
+    """Field rules, then the entity's cross-record rules; raises with every failure named."""
+    errors = ErrorCollector()
+    field_errors(instance, errors, exclude={"created_by", "updated_by", "voided_by"} | (exclude or set()))
+    validator = _VALIDATORS.get(type(instance))
+    if validator is not None and not errors.errors:
+        validator(instance, errors)
+    errors.raise_if_any()
+
+
+def save_audited(instance: ClinicalRecord, *, actor, reason: str = "") -> ClinicalRecord:
+    """Save with who/why recorded in the history (django-simple-history)."""
+    now_new = instance.pk is None
+    if now_new:
+        instance.created_by = actor
+    instance.updated_by = actor
+    instance._history_user = actor
+    instance._change_reason = reason or ("Initial entry" if now_new else "")
+    instance.save()
+    return instance
+
+
+def create_record(instance: ClinicalRecord, *, actor, reason: str = "") -> ClinicalRecord:
+    validate(instance)
+    return save_audited(instance, actor=actor, reason=reason)
+
+
+def require_reason(reason: str | None, field: str = "reason") -> str:
+    if not reason or not reason.strip():
+        raise DomainValidationError({field: "A reason for change is required when changing data already entered."})
+    return reason.strip()
+
+
+def check_version(instance: ClinicalRecord, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != instance.version:
+        raise ConflictError(current_version=instance.version, expected_version=int(expected_version))
+
+
+def _locked_copy(instance: ClinicalRecord) -> ClinicalRecord:
+    """Re-read the row under SELECT … FOR UPDATE so concurrent edits serialise."""
+    return type(instance).objects.select_for_update().get(pk=instance.pk)
+
+
+@transaction.atomic
+def clinical_record_update(
+    *,
+    actor,
+    instance: ClinicalRecord,
+    changes: Mapping[str, Any],
+    reason: str | None,
+    expected_version: int | None = None,
+) -> ClinicalRecord:
+    """Change fields of an existing clinical record: reason required, validated, audited, versioned."""
+    reason = require_reason(reason)
+    require_site_write(actor, site_of(instance))
+    current = _locked_copy(instance)
+    if current.is_voided:
+        raise DomainValidationError({"non_field_errors": "This record is voided and cannot be changed."})
+    check_version(current, expected_version)
+    errors = ErrorCollector()
+    field_names = {f.name for f in current._meta.concrete_fields} | {f.attname for f in current._meta.concrete_fields}
+    for name, value in changes.items():
+        if name in PROTECTED_FIELDS or name not in field_names or not current._meta.get_field(name).editable:
+            errors.add(name, "This field cannot be changed here.")
+            continue
+        setattr(current, name, value)
+    errors.raise_if_any()
+    validate(current)
+    current.version += 1
+    return save_audited(current, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def clinical_record_void(*, actor, instance: ClinicalRecord, reason: str | None, expected_version: int | None = None) -> ClinicalRecord:
+    """Void instead of delete: the record stays, marked with who, when and why."""
+    reason = require_reason(reason)
+    require_site_write(actor, site_of(instance))
+    current = _locked_copy(instance)
+    check_version(current, expected_version)
+    if current.is_voided:
+        raise DomainValidationError({"non_field_errors": "This record is already voided."})
+    current.voided_at = timezone.now()
+    current.voided_by = actor
+    current.void_reason = reason
+    current.version += 1
+    return save_audited(current, actor=actor, reason=f"Voided: {reason}")

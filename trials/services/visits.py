@@ -1,0 +1,183 @@
+"""Recording visit data: BPI, opioid use (MME) and the visit date, as one audited unit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from trials.access import require_site_write
+from trials.domain import bpi, mme
+from trials.errors import DomainValidationError, ErrorCollector
+from trials.models import ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
+from trials.services.patients import today
+from trials.services.records import check_version, field_errors, require_reason, save_audited
+from trials.services.timeline import active_exit
+
+PAIN_FIELDS = bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS + ("relief_pct",)
+
+
+@dataclass
+class VisitData:
+    visit_date: dt.date | None
+    pain: dict[str, int | None] = field(default_factory=dict)
+    opioid_status: str = OpioidStatus.UNKNOWN
+    medications: list[dict[str, Any]] = field(default_factory=list)
+
+
+def medication_build(visit: Visit, raw: dict[str, Any], index: int, errors: ErrorCollector) -> MedicationUse | None:
+    """Validate one opioid row and derive its MME/day; errors are named ``medications[i].field``."""
+    prefix = f"medications[{index}]."
+    values: dict[str, Any] = {}
+    for name in ("dose", "doses_per_day", "mme_factor"):
+        value = raw.get(name)
+        if value in (None, ""):
+            values[name] = None
+            continue
+        try:
+            values[name] = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            errors.add(prefix + name, "Must be a number.")
+            return None
+    if values["dose"] is None:
+        errors.add(prefix + "dose", "Dose is required.")
+        return None
+    drug, route, unit = raw.get("drug", ""), raw.get("route", ""), raw.get("unit", "")
+    try:
+        result = mme.mme_per_day(
+            drug=drug,
+            route=route,
+            dose=values["dose"],
+            unit=unit,
+            doses_per_day=values["doses_per_day"] or Decimal("1"),
+            explicit_factor=values["mme_factor"],
+            factor_source=raw.get("factor_source", "") or "",
+        )
+    except mme.MMEError as exc:
+        errors.add(prefix + exc.field, exc.message)
+        return None
+    med = MedicationUse(
+        visit=visit,
+        drug=drug,
+        route=route,
+        dose=values["dose"],
+        unit=unit,
+        doses_per_day=values["doses_per_day"] or Decimal("1"),
+        mme_factor=result.factor,
+        factor_source=raw.get("factor_source", "") or "",
+        mme_per_day=result.mme_per_day,
+        mme_table_version=result.table_version,
+    )
+    sub = ErrorCollector()
+    field_errors(med, sub, exclude={"visit", "created_by", "updated_by", "voided_by"})
+    for name, messages in sub.errors.items():
+        for message in messages:
+            errors.add(prefix + name, message)
+    return med
+
+
+def _check_visit_date(visit: Visit, visit_date: dt.date | None, errors: ErrorCollector) -> None:
+    patient = visit.patient
+    if visit_date is None:
+        errors.add("visit_date", "The visit date is required.")
+        return
+    errors.check(visit_date >= patient.enrollment_date, "visit_date", f"Must not be before enrollment ({patient.enrollment_date}).")
+    errors.check(visit_date <= today(), "visit_date", "Cannot be in the future.")
+    exit_ = active_exit(patient)
+    if exit_ is not None:
+        what = "death" if exit_.exit_type == ExitType.DEATH else "study exit"
+        errors.check(visit_date <= exit_.exit_date, "visit_date", f"Must not be after the patient's {what} ({exit_.exit_date}).")
+
+
+def _pain_build(visit: Visit, pain: dict[str, Any], errors: ErrorCollector) -> PainAssessment:
+    assessment = getattr(visit, "pain", None) if visit.pk else None
+    assessment = assessment or PainAssessment(visit=visit)
+    for name, value in pain.items():
+        if name not in PAIN_FIELDS:
+            errors.add(f"pain.{name}", "Unknown BPI item.")
+            continue
+        if value not in (None, ""):
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                errors.add(f"pain.{name}", "Must be a whole number.")
+                continue
+            upper = 100 if name == "relief_pct" else 10
+            if not 0 <= value <= upper:
+                rule = "0–100% in steps of 10" if name == "relief_pct" else "0–10 (BPI item range, DOMAIN.md §3)"
+                errors.add(f"pain.{name}", f"Must be between {rule}; got {value}.")
+                continue
+            if name == "relief_pct" and value % 10:
+                errors.add("pain.relief_pct", "Relief is recorded in steps of 10%.")
+                continue
+        setattr(assessment, name, None if value == "" else value)
+    return assessment
+
+
+@transaction.atomic
+def visit_record(
+    *,
+    actor,
+    visit: Visit,
+    data: VisitData,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Visit:
+    """Record (or correct) a visit's data: date, BPI and opioid use, in one transaction.
+
+    Correcting a visit that already has data requires a reason; opioid rows
+    that change are voided and re-entered so the audit trail keeps both.
+    """
+    require_site_write(actor, visit.patient.site_id)
+    visit = Visit.objects.select_for_update().select_related("patient").get(pk=visit.pk)
+    if visit.is_voided:
+        raise DomainValidationError({"visit": "This visit is voided."})
+    check_version(visit, expected_version)
+    is_correction = visit.has_data
+    if is_correction:
+        reason = require_reason(reason)
+    errors = ErrorCollector()
+    _check_visit_date(visit, data.visit_date, errors)
+    assessment = _pain_build(visit, data.pain, errors)
+    if data.opioid_status not in OpioidStatus.values:
+        errors.add("opioid_status", f"Must be one of {', '.join(OpioidStatus.values)}.")
+    meds = [medication_build(visit, raw, i, errors) for i, raw in enumerate(data.medications)]
+    if data.opioid_status == OpioidStatus.TAKING and not data.medications:
+        errors.add("medications", "'Taking opioids' needs at least one opioid row; choose 'No opioids' otherwise.")
+    if data.opioid_status != OpioidStatus.TAKING and data.medications:
+        errors.add("opioid_status", "Opioid rows were entered: choose 'Taking opioids', or remove the rows.")
+    errors.raise_if_any()
+
+    visit.visit_date = data.visit_date
+    visit.out_of_window = not (visit.window_start <= data.visit_date <= visit.window_end)
+    visit.opioid_status = data.opioid_status
+    visit.version += 1
+    save_audited(visit, actor=actor, reason=reason or "Visit data entered")
+    if any(getattr(assessment, f) is not None for f in PAIN_FIELDS) or assessment.pk:
+        if assessment.pk:
+            assessment.version += 1
+        save_audited(assessment, actor=actor, reason=reason or "")
+    _replace_medications(visit, [m for m in meds if m is not None], actor=actor, reason=reason)
+    return visit
+
+
+def _med_key(m: MedicationUse) -> tuple:
+    return (m.drug, m.route, Decimal(m.dose), m.unit, Decimal(m.doses_per_day), Decimal(m.mme_factor), m.factor_source)
+
+
+def _replace_medications(visit: Visit, new: list[MedicationUse], *, actor, reason: str | None) -> None:
+    existing = list(visit.medications.active())
+    if sorted(map(_med_key, existing)) == sorted(map(_med_key, new)):
+        return
+    now = timezone.now()
+    for med in existing:
+        med.voided_at, med.voided_by = now, actor
+        med.void_reason = f"Replaced by corrected opioid entries: {reason}"
+        med.version += 1
+        save_audited(med, actor=actor, reason=med.void_reason)
+    for med in new:
+        save_audited(med, actor=actor, reason=reason or "")
