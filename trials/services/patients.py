@@ -115,22 +115,25 @@ def patient_enroll(
     unknown = set(patient_data) - _PATIENT_INPUT_FIELDS
     for name in sorted(unknown):
         errors.add(name, "Unknown field.")
+    for name in sorted(set(lesion_data) - _LESION_FIELDS):
+        errors.add(f"lesion.{name}", "Unknown field.")
     errors.raise_if_any()
-    results = patient_eligibility(patient_data=patient_data, lesion_data=lesion_data)
-    failures = failed(results)
-    if failures:
-        if protocol_deviation.strip() and Role.DATA_MANAGER in access_for(actor).roles:
-            pass
-        else:
-            for r in failures:
-                errors.add(r.field, f"Eligibility ({r.code}): {r.message}")
-            if protocol_deviation.strip():
-                errors.add("protocol_deviation", "Only a data manager may enroll an ineligible patient as a protocol deviation.")
-            errors.raise_if_any()
-    patient = Patient(site=site, protocol_deviation=protocol_deviation.strip(), **patient_data)
-    patient.study_id = "PENDING"
+    patient = Patient(site=site, protocol_deviation=protocol_deviation.strip(), study_id="PENDING", **patient_data)
     lesion = Lesion(patient=patient, is_index=True, **lesion_data)
-    _validate_pair(patient, lesion)
+    try:
+        _validate_pair(patient, lesion)
+    except DomainValidationError as exc:
+        for field, messages in exc.errors.items():
+            for message in messages:
+                errors.add(field, message)
+    failures = failed(patient_eligibility(patient_data=patient_data, lesion_data=lesion_data)) if not errors.errors else []
+    deviation_allowed = bool(protocol_deviation.strip()) and Role.DATA_MANAGER in access_for(actor).roles
+    if failures and not deviation_allowed:
+        for r in failures:
+            errors.add(r.field, f"Eligibility ({r.code}): {r.message}")
+        if protocol_deviation.strip():
+            errors.add("protocol_deviation", "Only a data manager may enroll an ineligible patient as a protocol deviation.")
+    errors.raise_if_any()
     patient.study_id = _next_study_id(site)
     create_record(patient, actor=actor, reason="Enrollment")
     lesion.patient = patient

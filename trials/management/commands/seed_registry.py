@@ -53,6 +53,6 @@ class Command(BaseCommand):
                 )
             elapsed = time.perf_counter() - started
             self.stdout.write(self.style.SUCCESS(f"Seeded {todo} patients at {len(sites)} sites in {elapsed:.1f} s (seed {opts['seed']}, anchor {anchor})."))
-        self.stdout.write("\nDemo logins (password: %s)" % opts["password"])
+        self.stdout.write(f"\nDemo logins (password: {opts['password']})")
         for username, role in accounts:
             self.stdout.write(f"  {username:<28} {role}")
