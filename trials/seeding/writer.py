@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -23,6 +23,7 @@ from trials.models import (
     StudyExit,
     Visit,
 )
+from trials.seeding.copy_writer import copy_insert_with_history
 from trials.seeding.generator import PatientGenerator, PatientPlan
 from trials.services.patients import study_id_format
 
@@ -38,7 +39,11 @@ def _stamp(objs: list, user) -> list:
 
 
 def _bulk(model, objs: list, user) -> None:
-    if objs:
+    if not objs:
+        return
+    if connection.vendor == "postgresql":
+        copy_insert_with_history(model, _stamp(objs, user), user=user, reason=SEED_REASON)
+    else:
         bulk_create_with_history(
             _stamp(objs, user), model, batch_size=2000, default_user=user, default_change_reason=SEED_REASON
         )
