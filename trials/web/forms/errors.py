@@ -1,0 +1,48 @@
+"""Put a service's DomainValidationError messages beside the fields they name."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from trials.errors import DomainValidationError
+
+_ROW_KEY = re.compile(r"^(?P<list>\w+)\[(?P<index>\d+)\]\.(?P<field>\w+)$")
+
+
+def domain_errors_to_form(form: forms.Form, exc: DomainValidationError, *, prefix: str = "") -> None:
+    """Attach each error to ``form``'s field (after stripping ``prefix``), else to the form as a whole.
+
+    Service keys look like ``visit_date``, ``pain.worst`` or ``lesion.spine_level``.
+    """
+    for key, messages in exc.errors.items():
+        name = key[len(prefix):] if prefix and key.startswith(prefix) else key
+        target = name if name in form.fields else None
+        for message in messages:
+            form.add_error(target, message if target else _with_field(key, message))
+
+
+def row_errors_to_formset(formset: forms.BaseFormSet, exc: DomainValidationError, *, list_name: str, row_forms: list) -> set[str]:
+    """Attach ``<list_name>[i].field`` errors to the i-th submitted row form; returns the keys it used."""
+    used = set()
+    for key, messages in exc.errors.items():
+        match = _ROW_KEY.match(key)
+        if not match or match["list"] != list_name:
+            continue
+        index = int(match["index"])
+        if index >= len(row_forms):
+            continue
+        form = row_forms[index]
+        field = match["field"] if match["field"] in form.fields else None
+        for message in messages:
+            form.add_error(field, message if field else _with_field(match["field"], message))
+        used.add(key)
+    return used
+
+
+def _with_field(key: str, message: str) -> str:
+    if key in ("non_field_errors", "__all__"):
+        return message
+    label = key.replace("_", " ").replace(".", " ")
+    return f"{label[:1].upper()}{label[1:]}: {message}"

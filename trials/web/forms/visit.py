@@ -1,0 +1,143 @@
+"""Visit entry: date, Brief Pain Inventory, opioid answer and opioid rows (DOMAIN.md §3, §5)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from trials.domain import bpi, mme
+from trials.models import OpioidStatus, Visit
+
+BPI_LABELS = {
+    "worst": "Worst pain in the last 24 hours",
+    "least": "Least pain in the last 24 hours",
+    "average": "Average pain",
+    "current": "Pain right now",
+    "general_activity": "General activity",
+    "mood": "Mood",
+    "walking_ability": "Walking ability",
+    "normal_work": "Normal work (inside and outside the home)",
+    "relations": "Relations with other people",
+    "sleep": "Sleep",
+    "enjoyment_of_life": "Enjoyment of life",
+}
+SCORE_ATTRS = {"inputmode": "numeric", "min": 0, "max": 10, "step": 1, "class": "score"}
+
+
+def _score_field(name: str, *, interference: bool) -> forms.IntegerField:
+    # No min/max validators here: the range rule belongs to the service, which names it.
+    return forms.IntegerField(
+        required=False,
+        label=BPI_LABELS[name],
+        help_text="0 = does not interfere, 10 = completely interferes" if interference else "0 = no pain, 10 = worst imaginable",
+        widget=forms.NumberInput(attrs={**SCORE_ATTRS, **({"data-interference": "1"} if interference else {})}),
+    )
+
+
+class VisitForm(forms.Form):
+    visit_date = forms.DateField(label="Visit date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    opioid_status = forms.ChoiceField(
+        label="Opioid use at this visit",
+        choices=[(OpioidStatus.NONE, "No opioids (OMED 0)"), (OpioidStatus.TAKING, "Taking opioids"), (OpioidStatus.UNKNOWN, "Not recorded")],
+        widget=forms.RadioSelect,
+    )
+    relief_pct = forms.IntegerField(
+        required=False,
+        label="Relief from treatment (%)",
+        help_text="0–100 in steps of 10",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": 0, "max": 100, "step": 10}),
+    )
+    reason = forms.CharField(
+        required=False,
+        label="Reason for change",
+        help_text="Required: this visit already has data, and every change is audited.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    expected_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, visit: Visit, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in bpi.INTENSITY_ITEMS:
+            self.fields[name] = _score_field(name, interference=False)
+        for name in bpi.INTERFERENCE_ITEMS:
+            self.fields[name] = _score_field(name, interference=True)
+        self.is_correction = visit.has_data
+        if not self.is_correction:
+            del self.fields["reason"]
+
+    def intensity_fields(self):
+        return [self[name] for name in bpi.INTENSITY_ITEMS]
+
+    def interference_fields(self):
+        return [self[name] for name in bpi.INTERFERENCE_ITEMS]
+
+    def pain_values(self) -> dict[str, int | None]:
+        names = bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS + ("relief_pct",)
+        return {name: self.cleaned_data.get(name) for name in names}
+
+    @staticmethod
+    def initial_for(visit: Visit, *, today) -> dict:
+        initial = {
+            "visit_date": visit.visit_date or today,
+            "opioid_status": visit.opioid_status,
+            "expected_version": visit.version,
+        }
+        pain = getattr(visit, "pain", None)
+        if pain is not None:
+            for name in bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS + ("relief_pct",):
+                initial[name] = getattr(pain, name)
+        return initial
+
+
+def _blank(choices):
+    return [("", "—"), *choices]
+
+
+class MedicationRowForm(forms.Form):
+    drug = forms.ChoiceField(label="Opioid", choices=_blank(mme.DRUG_CHOICES), required=False)
+    route = forms.ChoiceField(label="Route", choices=_blank(mme.ROUTE_CHOICES), required=False)
+    dose = forms.DecimalField(
+        label="Dose", required=False, help_text="mg per dose; mcg/h for a patch", widget=forms.NumberInput(attrs={"step": "any", "min": 0})
+    )
+    unit = forms.ChoiceField(label="Unit", choices=_blank(mme.UNIT_CHOICES), required=False)
+    doses_per_day = forms.DecimalField(label="Doses per day", required=False, widget=forms.NumberInput(attrs={"step": "any", "min": 0}))
+    mme_factor = forms.DecimalField(
+        label="Explicit MME factor", required=False, help_text="Only for a drug or route outside the CDC 2022 table", widget=forms.NumberInput(attrs={"step": "any", "min": 0})
+    )
+    factor_source = forms.CharField(label="Source of the factor", required=False, max_length=200)
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not any(data.get(name) not in (None, "") for name in self.fields)
+
+    def as_service_row(self) -> dict:
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+
+
+MedicationFormSet = forms.formset_factory(MedicationRowForm, extra=0, max_num=20, validate_max=True)
+
+
+def medication_initial(visit: Visit) -> list[dict]:
+    rows = getattr(visit, "active_medications", None)
+    if rows is None:
+        rows = list(visit.medications.active())
+    return [
+        {
+            "drug": m.drug,
+            "route": m.route,
+            "dose": m.dose,
+            "unit": m.unit,
+            "doses_per_day": m.doses_per_day,
+            "mme_factor": m.mme_factor if m.factor_source else None,
+            "factor_source": m.factor_source,
+        }
+        for m in rows
+    ]
+
+
+def mme_table_for_page() -> dict:
+    """The CDC 2022 table as JSON for the live MME calculation; the same data the service uses."""
+    return {
+        "version": mme.MME_TABLE_VERSION,
+        "drugs": {c.drug: {"route": c.route, "unit": c.unit, "factor": str(c.factor)} for c in mme.CURRENT_TABLE.values()},
+        "minInterferenceAnswered": bpi.MIN_INTERFERENCE_ANSWERED,
+    }

@@ -1,0 +1,134 @@
+"""Patient list and the one-page patient timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from trials.access import scope_queryset
+from trials.domain.schedule import VisitStatus
+from trials.models import (
+    AdverseEvent,
+    Lesion,
+    MedicationUse,
+    Patient,
+    Procedure,
+    RadiationCourse,
+    Site,
+    SkeletalEvent,
+    StudyExit,
+    Visit,
+)
+
+
+def readable_sites(user) -> QuerySet[Site]:
+    return scope_queryset(user, Site.objects.all())
+
+
+def writable_sites(user) -> QuerySet[Site]:
+    return scope_queryset(user, Site.objects.all(), write=True)
+
+
+def patient_list(user, *, search: str = "", site_id: int | None = None) -> QuerySet[Patient]:
+    """Scoped, non-voided patients, optionally matched on (part of) the study ID."""
+    qs = scope_queryset(user, Patient.objects.active()).select_related("site")
+    if search:
+        qs = qs.filter(study_id__icontains=search.strip())
+    if site_id:
+        qs = qs.filter(site_id=site_id)
+    return qs.prefetch_related(Prefetch("exits", queryset=StudyExit.objects.active(), to_attr="active_exits"))
+
+
+def patient_get(user, study_id: str) -> Patient:
+    """A patient the user may read, or 404 — another site's patient does not exist for this user."""
+    return get_object_or_404(scope_queryset(user, Patient.objects.active()).select_related("site"), study_id=study_id)
+
+
+@dataclass(frozen=True)
+class VisitLine:
+    visit: Visit
+    status: VisitStatus
+    medications: list[MedicationUse]
+    omed: Decimal | None
+
+    @property
+    def status_label(self) -> str:
+        return self.status.value.replace("_", " ").capitalize()
+
+    @property
+    def worst_pain(self) -> int | None:
+        pain = getattr(self.visit, "pain", None)
+        return None if pain is None else pain.worst
+
+
+@dataclass
+class Timeline:
+    patient: Patient
+    on: dt.date
+    lesions: list[Lesion]
+    procedures: list[Procedure]
+    radiation_courses: list[RadiationCourse]
+    visits: list[VisitLine]
+    adverse_events: list[AdverseEvent]
+    skeletal_events: list[SkeletalEvent]
+    exit: StudyExit | None
+    extra: dict = field(default_factory=dict)
+
+
+def _active(model):
+    return model.objects.active()
+
+
+def patient_timeline(user, study_id: str, *, on: dt.date) -> Timeline:
+    """Everything about one patient on one page, in a fixed number of queries."""
+    qs = scope_queryset(user, Patient.objects.active()).select_related("site").prefetch_related(
+        Prefetch("lesions", queryset=_active(Lesion), to_attr="active_lesions"),
+        Prefetch("procedures", queryset=_active(Procedure).prefetch_related("lesions"), to_attr="active_procedures"),
+        Prefetch("radiation_courses", queryset=_active(RadiationCourse), to_attr="active_radiation"),
+        Prefetch(
+            "visits",
+            queryset=_active(Visit).select_related("pain").prefetch_related(
+                Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications")
+            ),
+            to_attr="active_visits",
+        ),
+        Prefetch("adverse_events", queryset=_active(AdverseEvent), to_attr="active_aes"),
+        Prefetch("skeletal_events", queryset=_active(SkeletalEvent), to_attr="active_sres"),
+        Prefetch("exits", queryset=_active(StudyExit), to_attr="active_exits"),
+    )
+    patient = get_object_or_404(qs, study_id=study_id)
+    exit_ = patient.active_exits[0] if patient.active_exits else None
+    exit_date = exit_.exit_date if exit_ else None
+    visits = []
+    for visit in patient.active_visits:
+        visit.patient = patient  # already loaded; avoids a query per visit in status_on
+        meds = visit.active_medications
+        visits.append(VisitLine(visit, visit.status_on(on, exit_date), meds, visit.omed(meds)))
+    for course in patient.active_radiation:
+        course.patient = patient
+    return Timeline(
+        patient=patient,
+        on=on,
+        lesions=patient.active_lesions,
+        procedures=patient.active_procedures,
+        radiation_courses=patient.active_radiation,
+        visits=visits,
+        adverse_events=patient.active_aes,
+        skeletal_events=patient.active_sres,
+        exit=exit_,
+    )
+
+
+def visit_get(user, study_id: str, visit_code: str) -> Visit:
+    """One scoped visit with its patient, BPI and active opioid rows, or 404."""
+    qs = (
+        scope_queryset(user, Visit.objects.active())
+        .filter(patient__voided_at__isnull=True)
+        .select_related("patient", "patient__site", "pain")
+        .prefetch_related(Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications"))
+    )
+    return get_object_or_404(qs, patient__study_id=study_id, visit_code=visit_code)

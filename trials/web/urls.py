@@ -1,0 +1,31 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from trials.web.views import dashboard, events, home, patients, visits
+
+STUDY_ID = "<str:study_id>"
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password/",
+        auth_views.PasswordChangeView.as_view(template_name="web/password_change_form.html"),
+        name="password_change",
+    ),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(template_name="web/password_change_done.html"),
+        name="password_change_done",
+    ),
+    path("worklist/", home.worklist, name="worklist"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("patients/", patients.patient_list, name="patient_list"),
+    path("patients/enroll/", patients.patient_enroll, name="patient_enroll"),
+    path(f"patients/{STUDY_ID}/", patients.patient_detail, name="patient_detail"),
+    path(f"patients/{STUDY_ID}/visits/<slug:visit_code>/", visits.visit_entry, name="visit_entry"),
+    path(f"patients/{STUDY_ID}/visits/<slug:visit_code>/history/", visits.visit_history, name="visit_history"),
+    path(f"patients/{STUDY_ID}/adverse-events/new/", events.event_add, {"kind": "adverse-event"}, name="adverse_event_add"),
+    path(f"patients/{STUDY_ID}/skeletal-events/new/", events.event_add, {"kind": "skeletal-event"}, name="skeletal_event_add"),
+]

@@ -1,0 +1,79 @@
+"""Role-aware home and the coordinator worklist."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from trials.access import access_for
+from trials.domain.schedule import VisitStatus
+from trials.models import Role
+from trials.web.guards import clinical_page
+from trials.web.selectors.patients import readable_sites
+from trials.web.selectors.worklist import WORKLIST_STATUSES, worklist_for
+
+
+def _first_page_for(user) -> str | None:
+    roles = access_for(user).roles
+    if roles & {Role.COORDINATOR, Role.SITE_INVESTIGATOR}:
+        return "worklist"
+    if Role.DATA_MANAGER in roles:
+        return "dashboard"
+    if Role.INVESTIGATOR in roles:
+        return "reports" if _url_exists("reports") else "patient_list"
+    return None
+
+
+def _url_exists(name: str) -> bool:
+    try:
+        reverse(name)
+    except NoReverseMatch:
+        return False
+    return True
+
+
+@login_required
+def home(request):
+    """Send each role to its main page; sponsors (API only) get a short explanation."""
+    target = _first_page_for(request.user)
+    if target:
+        return redirect(target)
+    return render(request, "web/home.html", {"roles": access_for(request.user).roles})
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _row_context(row, today) -> dict:
+    to_target = row.days_to_target(today)
+    return {"row": row, "days_left": max(to_target, 0), "days_late": max(-to_target, 0), "to_close": row.days_to_window_end(today)}
+
+
+@clinical_page
+def worklist(request):
+    today = timezone.localdate()
+    sites = list(readable_sites(request.user))
+    site_id = _int_or_none(request.GET.get("site"))
+    status = request.GET.get("status") or None
+    if status not in {s.value for s in WORKLIST_STATUSES}:
+        status = None
+    data = worklist_for(request.user, on=today, site_id=site_id, status=status)
+    return render(
+        request,
+        "web/worklist.html",
+        {
+            "worklist": data,
+            "rows": [_row_context(row, today) for row in data.rows],
+            "sites": sites if len(sites) > 1 else [],
+            "site_id": site_id,
+            "status": status,
+            "statuses": [(s.value, s.value.replace("_", " ")) for s in WORKLIST_STATUSES],
+            "missed": VisitStatus.MISSED.value,
+        },
+    )
