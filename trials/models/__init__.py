@@ -13,6 +13,7 @@ from trials.models.events import (
 )
 from trials.models.patients import Bone, Histology, Lesion, Patient, Region, Sex
 from trials.models.sites import Membership, Role, Site
+from trials.models.tokens import ApiToken
 from trials.models.treatment import (
     Anesthesia,
     Augmentation,
@@ -26,6 +27,7 @@ from trials.models.treatment import (
 from trials.models.visits import MedicationUse, OpioidStatus, PainAssessment, Visit
 
 __all__ = [
+    "ApiToken",
     "AEOutcome",
     "AdverseEvent",
     "Anesthesia",
@@ -56,4 +58,5 @@ __all__ = [
     "Site",
     "SkeletalEvent",
     "StudyExit",
+    "Visit",
 ]

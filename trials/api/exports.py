@@ -1,0 +1,202 @@
+"""Streaming CSV exports: ``GET /api/v1/export/<resource>.csv``.
+
+Rows come from ``scope_queryset`` through ``.values_list(...).iterator(chunk_size=…)``
+and are written in blocks, so memory stays flat however many rows there are.
+Sponsors get the de-identified columns (DOMAIN.md §10): dates as days from
+day 0, no free text, age instead of birth year.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.views import APIView
+
+from trials.access import scope_queryset
+from trials.api.deidentify import FREE_TEXT_FIELDS, day_field_name
+from trials.api.permissions import ROLE_DOC_READ, RegistryRolePermission, is_sponsor_view
+from trials.api.viewsets.base import ApiViewMixin
+from trials.models import AdverseEvent, Lesion, Patient, Procedure, RadiationCourse, Site, SkeletalEvent, StudyExit, Visit
+
+CHUNK_SIZE = 5000
+ROWS_PER_BLOCK = 2000
+CLINICAL = ("id", "version")
+TIMESTAMPS = ("updated_at",)
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    model: type
+    columns: tuple[str, ...]  # values_list paths; the header is the path with "__" → "_"
+    dates: tuple[str, ...] = ()  # columns holding calendar dates
+    day0: str = "patient__day0"
+
+
+EXPORTS: dict[str, ExportSpec] = {
+    "sites": ExportSpec(Site, ("id", "code", "name", "country", "active"), day0=""),
+    "patients": ExportSpec(
+        Patient,
+        (*CLINICAL, "study_id", "site__code", "birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date",
+         "day0", "screening_worst_pain", "voided_at", *TIMESTAMPS),
+        dates=("consent_date", "enrollment_date", "day0"), day0="day0",
+    ),
+    "lesions": ExportSpec(
+        Lesion, (*CLINICAL, "patient__study_id", "is_index", "region", "spine_level", "bone", "laterality", "size_mm",
+                 "lesion_type", "bilsky_grade", "voided_at", *TIMESTAMPS),
+    ),
+    "procedures": ExportSpec(
+        Procedure, (*CLINICAL, "patient__study_id", "procedure_date", "modality", "device", "probes", "ablation_minutes",
+                    "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type",
+                    "voided_at", *TIMESTAMPS),
+        dates=("procedure_date",),
+    ),
+    "radiation-courses": ExportSpec(
+        RadiationCourse, (*CLINICAL, "patient__study_id", "sequence", "start_date", "end_date", "total_dose_gy", "fractions",
+                          "technique", "alpha_beta_gy", "voided_at", *TIMESTAMPS),
+        dates=("start_date", "end_date"),
+    ),
+    "visits": ExportSpec(
+        Visit, (*CLINICAL, "patient__study_id", "patient__site__code", "visit_code", "target_date", "window_start", "window_end",
+                "visit_date", "out_of_window", "opioid_status", "pain__worst", "pain__least", "pain__average", "pain__current",
+                "voided_at", *TIMESTAMPS),
+        dates=("target_date", "window_start", "window_end", "visit_date"),
+    ),
+    "adverse-events": ExportSpec(
+        AdverseEvent, (*CLINICAL, "patient__study_id", "term", "onset_date", "sir_grade", "ctcae_grade", "relatedness",
+                       "serious", "outcome", "resolution_date", "voided_at", *TIMESTAMPS),
+        dates=("onset_date", "resolution_date"),
+    ),
+    "skeletal-events": ExportSpec(
+        SkeletalEvent, (*CLINICAL, "patient__study_id", "event_type", "event_date", "location", "at_index_lesion", "voided_at",
+                        *TIMESTAMPS),
+        dates=("event_date",),
+    ),
+    "study-exits": ExportSpec(
+        StudyExit, (*CLINICAL, "patient__study_id", "exit_type", "exit_date", "last_contact_date", "death_cause", "voided_at",
+                    *TIMESTAMPS),
+        dates=("exit_date", "last_contact_date"),
+    ),
+}
+
+
+def header_of(path: str) -> str:
+    return path.replace("__", "_")
+
+
+def _csv_blocks(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    block: list[tuple] = []
+    for row in rows:
+        block.append(row)
+        if len(block) >= ROWS_PER_BLOCK:
+            writer.writerows(block)
+            block.clear()
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    writer.writerows(block)
+    yield buffer.getvalue()
+
+
+def staff_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]]:
+    header = ["voided" if c == "voided_at" else header_of(c) for c in spec.columns]
+    voided_index = spec.columns.index("voided_at") if "voided_at" in spec.columns else None
+    rows = queryset.values_list(*spec.columns).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    if voided_index is None:
+        return header, rows
+    return header, ((*r[:voided_index], r[voided_index] is not None, *r[voided_index + 1:]) for r in rows)
+
+
+def sponsor_columns(spec: ExportSpec) -> list[str]:
+    """Columns a sponsor may see: no free text, no timestamps, no day 0 (it is 0), dates become days."""
+    keep = []
+    for column in spec.columns:
+        leaf = column.rsplit("__", 1)[-1]
+        if leaf in FREE_TEXT_FIELDS or column in TIMESTAMPS or column == "day0":
+            continue
+        keep.append(column)
+    return keep
+
+
+def sponsor_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]]:
+    columns = sponsor_columns(spec)
+    header = [
+        "age" if c == "birth_year" else "voided" if c == "voided_at" else day_field_name(c) if c in spec.dates else header_of(c)
+        for c in columns
+    ]
+    extra = [spec.day0] if spec.day0 else []
+    if "birth_year" in columns:
+        extra.append("enrollment_date")
+    transforms = []
+    for index, column in enumerate(columns):
+        if column in spec.dates:
+            transforms.append((index, "date"))
+        elif column == "birth_year":
+            transforms.append((index, "age"))
+        elif column == "voided_at":
+            transforms.append((index, "voided"))
+    width = len(columns)
+
+    def convert(row: tuple) -> tuple:
+        values = list(row[:width])
+        day0 = row[width] if spec.day0 else None
+        for index, kind in transforms:
+            value = values[index]
+            if kind == "date":
+                values[index] = None if value is None else (value - day0).days
+            elif kind == "age":
+                values[index] = row[-1].year - value
+            else:
+                values[index] = value is not None
+        return tuple(values)
+
+    rows = queryset.values_list(*columns, *extra).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    return header, map(convert, rows)
+
+
+def export_stream(user, resource: str, *, sponsor: bool) -> Iterator[str]:
+    spec = EXPORTS[resource]
+    queryset = scope_queryset(user, spec.model.objects.all())
+    header, rows = (sponsor_rows if sponsor else staff_rows)(spec, queryset)
+    return _csv_blocks(header, rows)
+
+
+class IgnoreAcceptNegotiation(BaseContentNegotiation):
+    """The export answers CSV (errors JSON) whatever ``Accept`` says."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ExportView(ApiViewMixin, APIView):
+    permission_classes = [RegistryRolePermission]
+    content_negotiation_class = IgnoreAcceptNegotiation
+    conditional_requests = False
+
+    @extend_schema(
+        tags=["export"],
+        summary="Stream one resource as CSV",
+        description=f"All rows your role may see, ordered by id, streamed in blocks.\n\n**Roles:** {ROLE_DOC_READ}",
+        parameters=[OpenApiParameter("resource", OpenApiTypes.STR, OpenApiParameter.PATH, enum=sorted(EXPORTS))],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV with a header row.")},
+    )
+    def get(self, request, resource: str):
+        if resource not in EXPORTS:
+            raise NotFound(f"No export named {resource!r}; choose one of {', '.join(sorted(EXPORTS))}.")
+        stream = export_stream(request.user, resource, sponsor=is_sponsor_view(request))
+        response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{resource}.csv"'
+        return response

@@ -1,0 +1,130 @@
+"""django-filter filter sets: site, categorical fields, ``updated_since``, date ranges (staff) and day ranges (all).
+
+Sponsors may not filter by calendar date (a date filter would reveal dates); they use
+``<name>_day_min``/``<name>_day_max`` — days from day 0 — instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters as df
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from trials.access import SITE_PATHS
+from trials.api.deidentify import day_field_name
+from trials.api.permissions import is_sponsor_view
+from trials.domain.schedule import VisitStatus
+from trials.models import (
+    AdverseEvent,
+    Lesion,
+    Patient,
+    Procedure,
+    RadiationCourse,
+    Site,
+    SkeletalEvent,
+    StudyExit,
+    Visit,
+)
+
+
+def site_code_path(model) -> str:
+    path = SITE_PATHS[model._meta.model_name]
+    return "code" if path == "id" else path.removesuffix("_id") + "__code"
+
+
+class RegistryFilterSet(df.FilterSet):
+    site = df.CharFilter(method="filter_site", help_text="Site code, e.g. ATL.")
+    updated_since = df.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="Only records changed at or after this ISO 8601 timestamp."
+    )
+    voided = df.BooleanFilter(field_name="voided_at", lookup_expr="isnull", exclude=True, help_text="true: only voided records.")
+
+    def filter_site(self, queryset, name, value):
+        return queryset.filter(**{site_code_path(queryset.model): value})
+
+    def filter_date_range(self, queryset, name, value):
+        if self.request is not None and is_sponsor_view(self.request):
+            raise ValidationError({name: ["Sponsors filter by days from day 0 (…_day_min / …_day_max), not by calendar date."]})
+        field, bound = name.rsplit("_", 1)
+        return queryset.filter(**{f"{field}__{'gte' if bound == 'after' else 'lte'}": value})
+
+    def filter_day_range(self, queryset, name, value):
+        stem, bound = name.rsplit("_day_", 1)
+        field = self.day_sources[stem]
+        day0 = F(self.day0_path)
+        shifted = day0 + dt.timedelta(days=int(value))
+        return queryset.filter(**{f"{field}__{'gte' if bound == 'min' else 'lte'}": shifted})
+
+
+def filterset_for(model, *, fields: tuple[str, ...] = (), dates: tuple[str, ...] = (), day0_path: str = "patient__day0"):
+    """A filter set with exact filters on ``fields``, ``<date>_after/_before`` and ``<day>_min/_max`` per date."""
+    attrs: dict[str, object] = {"day0_path": day0_path, "day_sources": {}}
+    for date in dates:
+        for bound in ("after", "before"):
+            attrs[f"{date}_{bound}"] = df.DateFilter(
+                method="filter_date_range", help_text=f"{date} on or {bound} this date (staff only; sponsors get 400)."
+            )
+        stem = day_field_name(date).removesuffix("_day")
+        attrs["day_sources"][stem] = date
+        for bound, word in (("min", "at least"), ("max", "at most")):
+            attrs[f"{stem}_day_{bound}"] = df.NumberFilter(
+                method="filter_day_range", min_value=-36500, max_value=36500,
+                help_text=f"{date} {word} this many days from day 0.",
+            )
+    attrs["Meta"] = type("Meta", (), {"model": model, "fields": list(fields)})
+    return type(f"{model.__name__}FilterSet", (RegistryFilterSet,), attrs)
+
+
+class SiteFilterSet(df.FilterSet):
+    code = df.CharFilter()
+    active = df.BooleanFilter()
+    updated_since = df.IsoDateTimeFilter(method="filter_updated_since", help_text="Sites changed at or after this timestamp.")
+
+    class Meta:
+        model = Site
+        fields = ["code", "active"]
+
+    def filter_updated_since(self, queryset, name, value):
+        return queryset.filter(pk__in=Site.history.filter(history_date__gte=value).values("id"))
+
+
+def visit_status_q(status: str, today: dt.date) -> Q:
+    """SQL form of ``schedule.visit_status`` (DOMAIN.md §2) for filtering."""
+    if status == VisitStatus.COMPLETED:
+        return Q(visit_date__isnull=False)
+    not_applicable = Q(_exited_before_window_end=True)
+    pending = Q(visit_date__isnull=True)
+    rules = {
+        VisitStatus.NOT_APPLICABLE: not_applicable,
+        VisitStatus.UPCOMING: ~not_applicable & Q(window_start__gt=today),
+        VisitStatus.MISSED: ~not_applicable & Q(window_end__lt=today),
+        VisitStatus.DUE: ~not_applicable & Q(window_start__lte=today, target_date__gte=today),
+        VisitStatus.OVERDUE: ~not_applicable & Q(target_date__lt=today, window_end__gte=today),
+    }
+    return pending & rules[status]
+
+
+class VisitFilterSet(filterset_for(Visit, dates=("visit_date", "target_date"))):
+    visit = df.ChoiceFilter(field_name="visit_code", choices=Visit._meta.get_field("visit_code").choices)
+    status = df.ChoiceFilter(choices=[(s.value, s.value) for s in VisitStatus], method="filter_status")
+
+    def filter_status(self, queryset, name, value):
+        today = timezone.localdate()
+        exited = StudyExit.objects.active().filter(
+            patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=today
+        )
+        return queryset.annotate(_exited_before_window_end=Exists(exited)).filter(visit_status_q(value, today))
+
+
+PatientFilterSet = filterset_for(Patient, fields=("histology", "sex", "ecog"), dates=("enrollment_date",), day0_path="day0")
+LesionFilterSet = filterset_for(Lesion, fields=("region", "is_index", "lesion_type"))
+ProcedureFilterSet = filterset_for(Procedure, fields=("modality", "augmentation"), dates=("procedure_date",))
+RadiationCourseFilterSet = filterset_for(RadiationCourse, fields=("sequence", "technique"), dates=("start_date",))
+AdverseEventFilterSet = filterset_for(
+    AdverseEvent, fields=("sir_grade", "ctcae_grade", "relatedness", "serious", "outcome"), dates=("onset_date",)
+)
+SkeletalEventFilterSet = filterset_for(SkeletalEvent, fields=("event_type", "at_index_lesion"), dates=("event_date",))
+StudyExitFilterSet = filterset_for(StudyExit, fields=("exit_type",), dates=("exit_date",))

@@ -1,0 +1,47 @@
+"""Adverse events, skeletal-related events, study exits."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from trials.api.serializers.common import (
+    HIDDEN_AUDIT_FIELDS,
+    ClinicalReadSerializer,
+    PatientRefReadMixin,
+    create_serializer_for,
+    update_serializer_for,
+)
+from trials.models import AdverseEvent, SkeletalEvent, StudyExit
+
+
+class AdverseEventSerializer(PatientRefReadMixin, ClinicalReadSerializer):
+    class Meta:
+        model = AdverseEvent
+        exclude = HIDDEN_AUDIT_FIELDS
+
+
+class SkeletalEventSerializer(PatientRefReadMixin, ClinicalReadSerializer):
+    class Meta:
+        model = SkeletalEvent
+        exclude = HIDDEN_AUDIT_FIELDS
+
+
+class StudyExitSerializer(PatientRefReadMixin, ClinicalReadSerializer):
+    class Meta:
+        model = StudyExit
+        exclude = HIDDEN_AUDIT_FIELDS
+
+
+AE_INPUT_FIELDS = ("term", "onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious", "outcome", "resolution_date")
+SRE_INPUT_FIELDS = ("event_type", "event_date", "location", "at_index_lesion")
+EXIT_INPUT_FIELDS = ("exit_type", "exit_date", "last_contact_date", "death_cause")
+
+AdverseEventCreateSerializer = create_serializer_for(AdverseEvent, AE_INPUT_FIELDS, "AdverseEventCreateSerializer")
+AdverseEventUpdateSerializer = update_serializer_for(AdverseEvent, AE_INPUT_FIELDS, "AdverseEventUpdateSerializer")
+SkeletalEventCreateSerializer = create_serializer_for(SkeletalEvent, SRE_INPUT_FIELDS, "SkeletalEventCreateSerializer")
+SkeletalEventUpdateSerializer = update_serializer_for(SkeletalEvent, SRE_INPUT_FIELDS, "SkeletalEventUpdateSerializer")
+StudyExitCreateSerializer = create_serializer_for(
+    StudyExit, EXIT_INPUT_FIELDS, "StudyExitCreateSerializer",
+    last_contact_date=serializers.DateField(required=False, help_text="Defaults to the date of death for a death."),
+)
+StudyExitUpdateSerializer = update_serializer_for(StudyExit, EXIT_INPUT_FIELDS, "StudyExitUpdateSerializer")

@@ -1,0 +1,46 @@
+"""Index procedure and radiation course."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from trials.api.serializers.common import (
+    HIDDEN_AUDIT_FIELDS,
+    ClinicalReadSerializer,
+    PatientRefReadMixin,
+    create_serializer_for,
+    update_serializer_for,
+)
+from trials.models import Procedure, RadiationCourse
+
+
+class ProcedureSerializer(PatientRefReadMixin, ClinicalReadSerializer):
+    lesions = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Treated lesion IDs.")
+
+    class Meta:
+        model = Procedure
+        exclude = HIDDEN_AUDIT_FIELDS
+
+
+class RadiationCourseSerializer(PatientRefReadMixin, ClinicalReadSerializer):
+    bed_gy = serializers.FloatField(read_only=True, help_text="BED = n·d·(1 + d/(α/β)) (DOMAIN.md §9).")
+    eqd2_gy = serializers.FloatField(read_only=True, help_text="EQD2 = BED / (1 + 2/(α/β)) (DOMAIN.md §9).")
+    interval_days = serializers.IntegerField(read_only=True, help_text="Days from day 0 to the start of radiation.")
+
+    class Meta:
+        model = RadiationCourse
+        exclude = HIDDEN_AUDIT_FIELDS
+
+
+PROCEDURE_INPUT_FIELDS = (
+    "procedure_date", "modality", "device", "probes", "ablation_minutes", "thermal_protection", "neuromonitoring",
+    "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type",
+)
+# The procedure date is day 0 and moves the visit schedule: it is set once, at recording.
+PROCEDURE_UPDATE_FIELDS = tuple(f for f in PROCEDURE_INPUT_FIELDS if f != "procedure_date")
+RADIATION_INPUT_FIELDS = ("sequence", "start_date", "end_date", "total_dose_gy", "fractions", "technique", "alpha_beta_gy")
+
+ProcedureCreateSerializer = create_serializer_for(Procedure, PROCEDURE_INPUT_FIELDS, "ProcedureCreateSerializer")
+ProcedureUpdateSerializer = update_serializer_for(Procedure, PROCEDURE_UPDATE_FIELDS, "ProcedureUpdateSerializer")
+RadiationCourseCreateSerializer = create_serializer_for(RadiationCourse, RADIATION_INPUT_FIELDS, "RadiationCourseCreateSerializer")
+RadiationCourseUpdateSerializer = update_serializer_for(RadiationCourse, RADIATION_INPUT_FIELDS, "RadiationCourseUpdateSerializer")

@@ -1,0 +1,81 @@
+"""Visits with their BPI assessment and opioid entries; the visit-data input of ``visit_record``."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from trials.api.serializers.common import HIDDEN_AUDIT_FIELDS, ClinicalReadSerializer, PatientRefReadMixin
+from trials.domain import bpi, mme
+from trials.models import MedicationUse, OpioidStatus, PainAssessment, Visit
+
+PAIN_ITEMS = (*bpi.INTENSITY_ITEMS, *bpi.INTERFERENCE_ITEMS, "relief_pct")
+
+
+class PainAssessmentSerializer(serializers.ModelSerializer):
+    interference_score = serializers.FloatField(read_only=True, allow_null=True, help_text="Mean of ≥ 4 of 7 items (DOMAIN.md §3).")
+
+    class Meta:
+        model = PainAssessment
+        fields = ("id", "version", *PAIN_ITEMS, "interference_score")
+
+
+class ActiveEntriesListSerializer(serializers.ListSerializer):
+    """Only entries that are not voided (replaced entries stay in the audit history)."""
+
+    def to_representation(self, data):
+        rows = data.all() if hasattr(data, "all") else data
+        return [self.child.to_representation(row) for row in rows if row.voided_at is None]
+
+
+class MedicationUseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MedicationUse
+        fields = ("id", "drug", "route", "dose", "unit", "doses_per_day", "mme_factor", "factor_source", "mme_per_day", "mme_table_version")
+        list_serializer_class = ActiveEntriesListSerializer
+
+
+class VisitSerializer(PatientRefReadMixin, ClinicalReadSerializer):
+    pain = PainAssessmentSerializer(read_only=True, allow_null=True)
+    medications = MedicationUseSerializer(many=True, read_only=True)
+    omed = serializers.DecimalField(
+        max_digits=9, decimal_places=2, read_only=True, allow_null=True,
+        help_text="Total MME/day (OMED): 0 for 'no opioids', null when not recorded (DOMAIN.md §5).",
+    )
+
+    class Meta:
+        model = Visit
+        exclude = HIDDEN_AUDIT_FIELDS
+
+
+PainInputSerializer = type(
+    "PainInputSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "__doc__": "BPI items 0–10 (relief 0–100 in steps of 10); range rules are checked by ``visit_record``.",
+        **{item: serializers.IntegerField(required=False, allow_null=True) for item in PAIN_ITEMS},
+    },
+)
+
+
+class MedicationInputSerializer(serializers.Serializer):
+    drug = serializers.ChoiceField(choices=mme.DRUG_CHOICES)
+    route = serializers.ChoiceField(choices=mme.ROUTE_CHOICES)
+    dose = serializers.DecimalField(max_digits=8, decimal_places=2)
+    unit = serializers.ChoiceField(choices=mme.UNIT_CHOICES)
+    doses_per_day = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
+    mme_factor = serializers.DecimalField(
+        max_digits=6, decimal_places=3, required=False, allow_null=True,
+        help_text="Explicit factor for a drug/route outside the CDC 2022 table; needs factor_source.",
+    )
+    factor_source = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class VisitRecordSerializer(serializers.Serializer):
+    """Visit data as one unit. PATCH keeps omitted parts as they are; ``reason`` is required once the visit has data."""
+
+    visit_date = serializers.DateField()
+    opioid_status = serializers.ChoiceField(choices=OpioidStatus.choices)
+    pain = PainInputSerializer()
+    medications = MedicationInputSerializer(many=True)
+    reason = serializers.CharField(required=False, allow_blank=True, help_text="Required when correcting a visit that already has data.")

@@ -1,0 +1,1 @@
+"""Viewsets: wiring of scoping, role checks, filtering, pagination, ETags and the services."""

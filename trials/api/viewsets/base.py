@@ -1,0 +1,142 @@
+"""Base viewsets: scoped reads with ETags; service-backed writes with reason and If-Match; void; history."""
+
+from __future__ import annotations
+
+from django.db.models import Model, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from trials import services
+from trials.access import scope_queryset
+from trials.api.deidentify import sponsor_serializer
+from trials.api.etags import conditional_response, content_etag, expected_version, version_etag
+from trials.api.pagination import RegistryCursorPagination
+from trials.api.permissions import ROLE_DOC_HISTORY, ROLE_DOC_READ, ROLE_DOC_WRITE, RegistryRolePermission, is_sponsor_view
+from trials.api.serializers.common import ReasonSerializer
+from trials.api.serializers.history import HistoryEntrySerializer, history_entries
+from trials.api.throttling import AnonymousRateThrottle, TokenUserRateThrottle
+from trials.api.tokens import HashedTokenAuthentication
+
+WRITE_ACTIONS = {"create", "update", "partial_update", "void"}
+
+
+class ApiViewMixin:
+    """Authentication, throttling, JSON in and out — shared by every API view."""
+
+    authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
+    throttle_classes = [TokenUserRateThrottle, AnonymousRateThrottle]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+
+class RegistryReadViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Scoped list/retrieve. Sponsors get the de-identified representation of ``serializer_class``."""
+
+    permission_classes = [RegistryRolePermission]
+    pagination_class = RegistryCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    lookup_value_regex = "[0-9]+"
+    base_queryset: QuerySet
+
+    @property
+    def write_action(self) -> bool:
+        return self.action in WRITE_ACTIONS
+
+    @property
+    def sponsor_forbidden(self) -> bool:
+        return self.action == "history"
+
+    @property
+    def roles_doc(self) -> str:
+        if self.action in WRITE_ACTIONS:
+            return ROLE_DOC_WRITE
+        return ROLE_DOC_HISTORY if self.action == "history" else ROLE_DOC_READ
+
+    def get_queryset(self) -> QuerySet:
+        return scope_queryset(self.request.user, self.base_queryset.all())
+
+    def get_serializer_class(self):
+        if not getattr(self, "swagger_fake_view", False) and is_sponsor_view(self.request):
+            return sponsor_serializer(self.serializer_class)
+        return self.serializer_class
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        return conditional_response(request, response, content_etag(response.data))
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        version = response.data.get("version")
+        return conditional_response(request, response, version_etag(version) if version else content_etag(response.data))
+
+    def record_response(self, instance: Model, status_code: int = status.HTTP_200_OK) -> Response:
+        """The staff representation of a record just written, with its new ETag."""
+        fresh = self.base_queryset.get(pk=instance.pk)
+        response = Response(self.serializer_class(fresh, context=self.get_serializer_context()).data, status=status_code)
+        response["ETag"] = version_etag(fresh.version)
+        return response
+
+
+class HistoryMixin:
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def history(self, request, *args, **kwargs):
+        """Audit history, oldest first: who, when, why, and each change old → new."""
+        instance = self.get_object()
+        records = list(instance.history.select_related("history_user").order_by("history_date", "history_id"))
+        data = history_entries(records)
+        response = Response(HistoryEntrySerializer(data, many=True).data)
+        return conditional_response(request, response, content_etag(response.data))
+
+
+class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
+    """Update with reason and If-Match, void with reason, and audit history."""
+
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    update_serializer_class = None
+
+    def apply_update(self, instance: Model, data: dict, *, partial: bool) -> Model:
+        reason = data.pop("reason", None)
+        return services.clinical_record_update(
+            actor=self.request.user, instance=instance, changes=data, reason=reason,
+            expected_version=expected_version(self.request),
+        )
+
+    def update(self, request, *args, partial: bool = False, **kwargs):
+        instance = self.get_object()
+        serializer = self.update_serializer_class(data=request.data, partial=partial, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return self.record_response(self.apply_update(instance, dict(serializer.validated_data), partial=partial))
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @action(detail=True, methods=["post"])
+    def void(self, request, *args, **kwargs):
+        """Void the record with a reason (nothing clinical is deleted). Honors If-Match."""
+        instance = self.get_object()
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        voided = services.clinical_record_void(
+            actor=request.user, instance=instance, reason=serializer.validated_data["reason"],
+            expected_version=expected_version(request),
+        )
+        return self.record_response(voided)
+
+
+class CreateRecordMixin:
+    """POST on the list: validate the input shape, then ``create_record`` calls the service."""
+
+    create_serializer_class = None
+
+    def create_record(self, data: dict) -> Model:  # pragma: no cover - each resource defines it
+        raise NotImplementedError
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.create_serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return self.record_response(self.create_record(dict(serializer.validated_data)), status.HTTP_201_CREATED)

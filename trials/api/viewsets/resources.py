@@ -1,0 +1,190 @@
+"""One viewset per registry resource; writes call the services named in each ``create_record``."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+
+from trials import services
+from trials.api import filters
+from trials.api.etags import expected_version
+from trials.api.serializers import events, registry, treatment
+from trials.api.serializers import visits as visit_serializers
+from trials.api.viewsets.base import ClinicalRecordViewSet, CreateRecordMixin, HistoryMixin, RegistryReadViewSet
+from trials.api.viewsets.documentation import document_resource
+from trials.models import (
+    AdverseEvent,
+    Lesion,
+    MedicationUse,
+    Patient,
+    Procedure,
+    RadiationCourse,
+    Site,
+    SkeletalEvent,
+    StudyExit,
+    Visit,
+)
+
+
+@document_resource("sites", label="sites")
+class SiteViewSet(HistoryMixin, RegistryReadViewSet):
+    """Participating sites (managed in the admin; read-only here)."""
+
+    base_queryset = Site.objects.all()
+    serializer_class = registry.SiteSerializer
+    filterset_class = filters.SiteFilterSet
+
+
+@document_resource("patients", label="patients")
+class PatientViewSet(CreateRecordMixin, ClinicalRecordViewSet):
+    """Patients, addressed by study ID. POST enrolls (eligibility per DOMAIN.md §1) with the index lesion."""
+
+    base_queryset = Patient.objects.select_related("site")
+    serializer_class = registry.PatientSerializer
+    filterset_class = filters.PatientFilterSet
+    create_serializer_class = registry.PatientEnrollSerializer
+    update_serializer_class = registry.PatientUpdateSerializer
+    lookup_field = "study_id"
+    lookup_value_regex = "[A-Z]{2,8}-[0-9]{4}"
+
+    def create_record(self, data):
+        site, lesion, deviation = data.pop("site"), data.pop("index_lesion"), data.pop("protocol_deviation", "")
+        return services.patient_enroll(
+            actor=self.request.user, site=site, patient_data=data, lesion_data=dict(lesion), protocol_deviation=deviation
+        )
+
+
+@document_resource("lesions", label="lesions")
+class LesionViewSet(CreateRecordMixin, ClinicalRecordViewSet):
+    """Treated lesions; POST adds a non-index lesion (the index lesion comes with enrollment)."""
+
+    base_queryset = Lesion.objects.select_related("patient")
+    serializer_class = registry.LesionSerializer
+    filterset_class = filters.LesionFilterSet
+    create_serializer_class = registry.LesionCreateSerializer
+    update_serializer_class = registry.LesionUpdateSerializer
+
+    def create_record(self, data):
+        patient = data.pop("patient")
+        return services.lesion_add(actor=self.request.user, patient=patient, lesion_data=data)
+
+
+@document_resource("procedures", label="procedures")
+class ProcedureViewSet(CreateRecordMixin, ClinicalRecordViewSet):
+    """The index ablation; recording it sets day 0 to its date."""
+
+    base_queryset = Procedure.objects.select_related("patient").prefetch_related("lesions")
+    serializer_class = treatment.ProcedureSerializer
+    filterset_class = filters.ProcedureFilterSet
+    create_serializer_class = treatment.ProcedureCreateSerializer
+    update_serializer_class = treatment.ProcedureUpdateSerializer
+
+    def create_record(self, data):
+        patient = data.pop("patient")
+        return services.procedure_record(actor=self.request.user, patient=patient, data=data)
+
+
+@document_resource("radiation-courses", label="radiation courses")
+class RadiationCourseViewSet(CreateRecordMixin, ClinicalRecordViewSet):
+    """The protocol's planned radiation course (never an SRE; DOMAIN.md §6)."""
+
+    base_queryset = RadiationCourse.objects.select_related("patient")
+    serializer_class = treatment.RadiationCourseSerializer
+    filterset_class = filters.RadiationCourseFilterSet
+    create_serializer_class = treatment.RadiationCourseCreateSerializer
+    update_serializer_class = treatment.RadiationCourseUpdateSerializer
+
+    def create_record(self, data):
+        patient = data.pop("patient")
+        return services.radiation_record(actor=self.request.user, patient=patient, data=data)
+
+
+@document_resource("adverse-events", label="adverse events")
+class AdverseEventViewSet(CreateRecordMixin, ClinicalRecordViewSet):
+    base_queryset = AdverseEvent.objects.select_related("patient")
+    serializer_class = events.AdverseEventSerializer
+    filterset_class = filters.AdverseEventFilterSet
+    create_serializer_class = events.AdverseEventCreateSerializer
+    update_serializer_class = events.AdverseEventUpdateSerializer
+
+    def create_record(self, data):
+        patient = data.pop("patient")
+        return services.adverse_event_report(actor=self.request.user, patient=patient, data=data)
+
+
+@document_resource("skeletal-events", label="skeletal-related events")
+class SkeletalEventViewSet(CreateRecordMixin, ClinicalRecordViewSet):
+    base_queryset = SkeletalEvent.objects.select_related("patient")
+    serializer_class = events.SkeletalEventSerializer
+    filterset_class = filters.SkeletalEventFilterSet
+    create_serializer_class = events.SkeletalEventCreateSerializer
+    update_serializer_class = events.SkeletalEventUpdateSerializer
+
+    def create_record(self, data):
+        patient = data.pop("patient")
+        return services.skeletal_event_report(actor=self.request.user, patient=patient, data=data)
+
+
+@document_resource("study-exits", label="study exits")
+class StudyExitViewSet(CreateRecordMixin, ClinicalRecordViewSet):
+    base_queryset = StudyExit.objects.select_related("patient")
+    serializer_class = events.StudyExitSerializer
+    filterset_class = filters.StudyExitFilterSet
+    create_serializer_class = events.StudyExitCreateSerializer
+    update_serializer_class = events.StudyExitUpdateSerializer
+
+    def create_record(self, data):
+        patient = data.pop("patient")
+        return services.study_exit_record(actor=self.request.user, patient=patient, data=data)
+
+
+VISIT_QUERYSET = Visit.objects.select_related("patient", "pain").prefetch_related(
+    Prefetch("medications", queryset=MedicationUse.objects.order_by("id"))
+)
+
+
+@document_resource("visits", label="visits")
+class VisitViewSet(ClinicalRecordViewSet):
+    """Scheduled visits (generated at enrollment) with BPI and opioid entries. PUT/PATCH record the visit data."""
+
+    base_queryset = VISIT_QUERYSET
+    serializer_class = visit_serializers.VisitSerializer
+    filterset_class = filters.VisitFilterSet
+    update_serializer_class = visit_serializers.VisitRecordSerializer
+
+    def apply_update(self, instance, data, *, partial):
+        merged = visit_record_input(instance, data) if partial else data
+        return services.visit_record(
+            actor=self.request.user,
+            visit=instance,
+            data=services.VisitData(
+                visit_date=merged.get("visit_date"),
+                pain=dict(merged.get("pain") or {}),
+                opioid_status=merged.get("opioid_status", instance.opioid_status),
+                medications=[dict(m) for m in merged.get("medications") or []],
+            ),
+            reason=data.get("reason") or None,
+            expected_version=expected_version(self.request),
+        )
+
+
+def visit_record_input(visit: Visit, changes: dict) -> dict:
+    """PATCH: the visit's current data with the given parts replaced."""
+    pain = getattr(visit, "pain", None)
+    current = {
+        "visit_date": visit.visit_date,
+        "opioid_status": visit.opioid_status,
+        "pain": {item: getattr(pain, item) for item in visit_serializers.PAIN_ITEMS} if pain else {},
+        "medications": [medication_input(m) for m in visit.medications.all() if m.voided_at is None],
+    }
+    if "pain" in changes:
+        changes = {**changes, "pain": {**current["pain"], **changes["pain"]}}
+    return {**current, **changes}
+
+
+
+def medication_input(med: MedicationUse) -> dict:
+    """An existing opioid entry as input again; the factor is explicit only when it came with a source."""
+    entry = {f: getattr(med, f) for f in ("drug", "route", "dose", "unit", "doses_per_day", "factor_source")}
+    if med.factor_source:
+        entry["mme_factor"] = med.mme_factor
+    return entry
