@@ -112,3 +112,17 @@ def test_demo_accounts_and_rerun_is_safe(capsys):
     assert "nothing to add" in capsys.readouterr().out
     patient = Patient.objects.first()
     assert patient.history.first().history_change_reason.startswith("Synthetic registry")
+
+
+@pytest.mark.django_db
+def test_data_manager_can_browse_admin_with_history(client):
+    call_command("seed_registry", "--patients", "6", "--anchor-date", ANCHOR, "--no-progress")
+    assert client.login(username="datamanager", password="demo")
+    patient = Patient.objects.first()
+    listing = client.get("/admin/trials/patient/", {"q": patient.study_id})
+    assert listing.status_code == 200 and patient.study_id in listing.content.decode()
+    assert client.get(f"/admin/trials/patient/{patient.pk}/history/").status_code == 200
+    assert client.get(f"/admin/trials/visit/?site={patient.site_id}").status_code == 200
+    # no delete anywhere in the admin
+    assert client.post(f"/admin/trials/patient/{patient.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Patient.objects.filter(pk=patient.pk).exists()

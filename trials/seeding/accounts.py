@@ -49,6 +49,7 @@ def demo_accounts_ensure(sites: list[Site], password: str) -> list[tuple[str, st
         accounts.append(_account(f"site_investigator_{site.code}", password, Role.SITE_INVESTIGATOR, site))
     accounts.append(_account("investigator", password, Role.INVESTIGATOR, None))
     accounts.append(_account("datamanager", password, Role.DATA_MANAGER, None, is_staff=True))
+    data_manager_admin_permissions(get_user_model().objects.get(username="datamanager"))
     accounts.append(_account("sponsor", password, Role.SPONSOR, None))
     return accounts
 
@@ -58,3 +59,14 @@ def system_user():
     User = get_user_model()
     user, _ = User.objects.get_or_create(username="system", defaults={"is_active": False})
     return user
+
+
+def data_manager_admin_permissions(user) -> None:
+    """Admin access for a data manager: view every registry model, manage sites and memberships."""
+    from django.contrib.auth.models import Permission
+
+    perms = Permission.objects.filter(content_type__app_label__in=["trials", "analytics"], codename__startswith="view_")
+    manage = Permission.objects.filter(
+        content_type__app_label="trials", content_type__model__in=["site", "membership"], codename__regex=r"^(add|change)_"
+    )
+    user.user_permissions.add(*perms, *manage)
