@@ -13,10 +13,13 @@ from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 def plain(value: Any) -> Any:
-    """Convert ``value`` to JSON-serialisable Python (NaN/±inf → None)."""
+    """Convert ``value`` to JSON-serialisable Python (NaN/±inf/pd.NA → None)."""
+    if value is None or value is pd.NA:
+        return None
     if is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
