@@ -1,0 +1,149 @@
+"""Objects, payloads and expected statuses of the access matrix (tests/api/test_access_matrix.py).
+
+The table ``ENDPOINTS`` is keyed by URL name: a new endpoint without a row here
+makes the matrix test fail, so nobody adds an endpoint without saying who may use it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+# URL name → the (method, kind) cases run against it.
+ENDPOINTS: dict[str, list[tuple[str, str]]] = {
+    "api:auth-token": [("POST", "login"), ("DELETE", "logout")],
+    "api:export": [("GET", "export")],
+    "api:schema": [("GET", "public")],
+    "api:docs": [("GET", "public")],
+    "api-not-found": [("GET", "unknown")],
+    "api:site-list": [("GET", "list")],
+    "api:site-detail": [("GET", "detail")],
+    "api:site-history": [("GET", "history")],
+    "api:patient-list": [("GET", "list"), ("POST", "create")],
+    "api:patient-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:patient-history": [("GET", "history")],
+    "api:patient-void": [("POST", "void")],
+    "api:lesion-list": [("GET", "list"), ("POST", "create")],
+    "api:lesion-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:lesion-history": [("GET", "history")],
+    "api:lesion-void": [("POST", "void")],
+    "api:procedure-list": [("GET", "list"), ("POST", "create")],
+    "api:procedure-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:procedure-history": [("GET", "history")],
+    "api:procedure-void": [("POST", "void")],
+    "api:radiationcourse-list": [("GET", "list"), ("POST", "create")],
+    "api:radiationcourse-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:radiationcourse-history": [("GET", "history")],
+    "api:radiationcourse-void": [("POST", "void")],
+    "api:visit-list": [("GET", "list")],
+    "api:visit-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:visit-history": [("GET", "history")],
+    "api:visit-void": [("POST", "void")],
+    "api:adverseevent-list": [("GET", "list"), ("POST", "create")],
+    "api:adverseevent-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:adverseevent-history": [("GET", "history")],
+    "api:adverseevent-void": [("POST", "void")],
+    "api:skeletalevent-list": [("GET", "list"), ("POST", "create")],
+    "api:skeletalevent-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:skeletalevent-history": [("GET", "history")],
+    "api:skeletalevent-void": [("POST", "void")],
+    "api:studyexit-list": [("GET", "list"), ("POST", "create")],
+    "api:studyexit-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:studyexit-history": [("GET", "history")],
+    "api:studyexit-void": [("POST", "void")],
+}
+
+OBJECT_KINDS = {"detail", "history", "update", "void", "create"}
+SITE_ROLES_OWN = {"coordinator", "site_investigator"}  # members of ATL, the "own" site
+STUDY_WIDE_READERS = {"investigator", "data_manager", "sponsor"}
+
+
+def expected_status(kind: str, method: str, role: str, target: str) -> int:
+    """The status a role must get; ``target`` is "own" (an ATL object), "other" (BOS) or "list"."""
+    if kind == "public":
+        return 200
+    if kind == "unknown":
+        return 404
+    if kind == "login":
+        return 400 if role == "anonymous" else 200
+    if role == "anonymous":
+        return 401
+    if kind == "logout":
+        return 204
+    if kind in {"list", "export"}:
+        return 200
+    member_of = "own" if role in SITE_ROLES_OWN else "other" if role == "other_coordinator" else None
+    visible = member_of is None or member_of == target
+    if kind in {"detail", "history"}:
+        if not visible:
+            return 404
+        return 403 if (kind == "history" and role == "sponsor") else 200
+    # writes: read-only roles are refused before any row is looked at
+    if role in {"sponsor", "investigator", "site_investigator"}:
+        return 403
+    if not visible:
+        return 400 if kind == "create" else 404  # an unseen study ID / site code in the body is invalid input
+    return 201 if kind == "create" else 200
+
+
+def create_payload(resource: str, reg, target: str) -> dict:
+    """A valid body for POST on ``resource`` referring to the own (ATL) or other (BOS) site."""
+    documented = reg.patients["own" if target == "own" else "other"]
+    exited = reg.patients["own_exited" if target == "own" else "other_exited"]
+    today = documented.enrollment_date + dt.timedelta(days=100)
+    payloads = {
+        "patient": {
+            "site": (reg.site if target == "own" else reg.other_site).code,
+            "birth_year": 1955, "sex": "M", "histology": "lung", "ecog": 1, "consent_date": str(today - dt.timedelta(days=3)),
+            "enrollment_date": str(today - dt.timedelta(days=2)), "day0": str(today), "screening_worst_pain": 7,
+            "index_lesion": {"region": "pelvis", "bone": "ilium", "lesion_type": "lytic", "mechanical_or_functional_pain": True},
+        },
+        "lesion": {"patient": documented.study_id, "region": "peripheral", "bone": "femur", "lesion_type": "mixed"},
+        "procedure": {"patient": exited.study_id, "procedure_date": str(exited.day0), "modality": "cryo", "augmentation": "none"},
+        "radiationcourse": {
+            "patient": documented.study_id, "sequence": "after", "start_date": str(documented.day0 + dt.timedelta(days=20)),
+            "end_date": str(documented.day0 + dt.timedelta(days=20)), "total_dose_gy": "8", "fractions": 1, "technique": "sbrt",
+        },
+        "adverseevent": {
+            "patient": documented.study_id, "term": "Transient neuralgia", "onset_date": str(documented.day0 + dt.timedelta(days=2)),
+            "sir_grade": "moderate", "ctcae_grade": 2, "relatedness": "procedure", "serious": False, "outcome": "recovering",
+        },
+        "skeletalevent": {
+            "patient": documented.study_id, "event_type": "surgery_to_bone", "event_date": str(documented.day0 + dt.timedelta(days=50)),
+        },
+        "studyexit": {
+            "patient": documented.study_id, "exit_type": "completion", "exit_date": str(today - dt.timedelta(days=1)),
+            "last_contact_date": str(today - dt.timedelta(days=1)),
+        },
+    }
+    return payloads[resource]
+
+
+UPDATE_PAYLOADS: dict[str, dict] = {
+    "patient": {"ecog": 2},
+    "lesion": {"size_mm": 25},
+    "procedure": {"probes": 2},
+    "radiationcourse": {"technique": "imrt"},
+    "visit": {"pain": {"worst": 3}},
+    "adverseevent": {"outcome": "recovered"},
+    "skeletalevent": {"location": "L3"},
+    "studyexit": {"exit_type": "lost_to_follow_up"},
+}
+
+
+def detail_kwargs(resource: str, reg, target: str) -> dict:
+    """URL kwargs of the own-site or other-site object of ``resource``."""
+    documented = reg.patients["own" if target == "own" else "other"]
+    exited = reg.patients["own_exited" if target == "own" else "other_exited"]
+    objects = {
+        "site": lambda: reg.site if target == "own" else reg.other_site,
+        "lesion": lambda: documented.lesions.get(is_index=True),
+        "procedure": lambda: documented.procedures.get(),
+        "radiationcourse": lambda: documented.radiation_courses.get(),
+        "visit": lambda: documented.visits.get(visit_code="month1"),
+        "adverseevent": lambda: documented.adverse_events.get(),
+        "skeletalevent": lambda: documented.skeletal_events.get(),
+        "studyexit": lambda: exited.exits.get(),
+    }
+    if resource == "patient":
+        return {"study_id": documented.study_id}
+    return {"pk": objects[resource]().pk}
