@@ -145,3 +145,8 @@ LOGGING = {
 }
 
 AUTHENTICATION_BACKENDS = ["trials.backends.CaseInsensitiveModelBackend"]
+
+# --- Analytics report runs (analytics/) ---------------------------------------
+# Artifacts live in MEDIA_ROOT/reports/<run id>/. A run still queued/running
+# after REPORTS_STALE_AFTER_SECONDS is marked failed by the nightly refresh.
+REPORTS_STALE_AFTER_SECONDS = env.int("REPORTS_STALE_AFTER_SECONDS", default=6 * 3600)

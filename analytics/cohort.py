@@ -1,0 +1,64 @@
+"""Cohort table: baseline characteristics by modality (the report's "Table 1").
+
+Pure pandas over the analysis sets. Continuous variables are "mean (SD)" or
+"median [Q1–Q3]"; categorical ones "n (%)" of the column's patients.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analytics.derive import BASELINE, AnalysisSets
+
+ALL_COLUMN = "all"
+
+
+def _mean_sd(values: pd.Series) -> str:
+    values = values.dropna().astype(float)
+    if values.empty:
+        return "–"
+    sd = values.std(ddof=1) if len(values) > 1 else float("nan")
+    return f"{values.mean():.1f} ({sd:.1f})" if pd.notna(sd) else f"{values.mean():.1f}"
+
+
+def _median_iqr(values: pd.Series) -> str:
+    values = values.dropna().astype(float)
+    if values.empty:
+        return "–"
+    q1, median, q3 = values.quantile([0.25, 0.5, 0.75])
+    return f"{median:.1f} [{q1:.1f}–{q3:.1f}]"
+
+
+def _n_pct(mask: pd.Series) -> str:
+    n, total = int(mask.sum()), len(mask)
+    return f"{n} ({100 * n / total:.0f}%)" if total else "0"
+
+
+def _column(group: pd.DataFrame) -> dict[str, str]:
+    rows = {
+        "Patients, n": str(len(group)),
+        "Age, years, mean (SD)": _mean_sd(group["age"]),
+        "Female, n (%)": _n_pct(group["sex"] == "F"),
+        "ECOG 0–1, n (%)": _n_pct(group["ecog"] <= 1),
+        "Baseline worst pain, mean (SD)": _mean_sd(group["baseline_worst"]),
+        "Baseline OMED, mg/day, median [IQR]": _median_iqr(group["baseline_omed"]),
+        "Opioid-free at baseline, n (%)": _n_pct(group["baseline_omed"] == 0),
+    }
+    for variable in ("region", "augmentation", "radiation_sequence", "histology"):
+        for level in sorted(group[variable].dropna().unique(), key=str):
+            rows[f"{variable.replace('_', ' ').capitalize()}: {level}, n (%)"] = _n_pct(group[variable] == level)
+    return rows
+
+
+def cohort_table(sets: AnalysisSets) -> pd.DataFrame:
+    """Rows = characteristics, columns = "all" then each modality (sorted)."""
+    baseline = sets.pain[sets.pain["visit"] == BASELINE].set_index("study_id")
+    frame = sets.patients.assign(
+        baseline_worst=sets.patients["study_id"].map(baseline["worst"]),
+        baseline_omed=sets.patients["study_id"].map(baseline["omed"]),
+    )
+    columns = {ALL_COLUMN: _column(frame)}
+    for modality in sorted(frame["modality"].dropna().unique(), key=str):
+        columns[f"modality={modality}"] = _column(frame[frame["modality"] == modality])
+    table = pd.DataFrame(columns)
+    return table.fillna("0 (0%)")

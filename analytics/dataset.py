@@ -1,0 +1,220 @@
+"""Analysis snapshot: the registry as pandas DataFrames, in a constant number of queries.
+
+Each ``get_<thing>_df`` runs exactly one ``.values_list()`` query (joins, no
+per-patient queries) and excludes voided records — and the children of voided
+parents. ``snapshot_extract`` runs all of them (one query per frame, whatever
+the number of patients) and ``snapshot_fingerprint`` hashes a canonical
+serialization of the content, so a report can say exactly which data it used
+(DESIGN.md "Analytics" 1).
+
+Every frame carries the record ``version`` of its rows: a clinical change
+through ``clinical_record_update`` always bumps it, so any edit — even of a
+field the analysis does not read — yields a new fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+
+import pandas as pd
+from django.db.models import QuerySet
+
+from trials.domain.bpi import INTENSITY_ITEMS, INTERFERENCE_ITEMS
+from trials.models import (
+    AdverseEvent,
+    Lesion,
+    MedicationUse,
+    PainAssessment,
+    Patient,
+    Procedure,
+    RadiationCourse,
+    SkeletalEvent,
+    StudyExit,
+    Visit,
+)
+
+FINGERPRINT_FLOAT_FORMAT = "%.6f"
+DATE_COLUMNS = (
+    "consent_date", "enrollment_date", "day0", "procedure_date", "start_date", "end_date", "target_date",
+    "visit_date", "onset_date", "resolution_date", "event_date", "exit_date", "last_contact_date",
+)
+
+
+def _frame(queryset: QuerySet, columns: dict[str, str]) -> pd.DataFrame:
+    """One query: ``columns`` maps frame column → ORM lookup."""
+    rows = list(queryset.values_list(*columns.values()))
+    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+    for column in frame.columns:
+        if column in DATE_COLUMNS:
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def _active_children(model, patient_path: str = "patient") -> QuerySet:
+    """Active rows of ``model`` whose patient is active too."""
+    return model.objects.filter(voided_at__isnull=True, **{f"{patient_path}__voided_at__isnull": True})
+
+
+def get_patients_df() -> pd.DataFrame:
+    return _frame(
+        Patient.objects.filter(voided_at__isnull=True),
+        {
+            "study_id": "study_id", "site": "site__code", "birth_year": "birth_year", "sex": "sex",
+            "histology": "histology", "ecog": "ecog", "consent_date": "consent_date",
+            "enrollment_date": "enrollment_date", "day0": "day0", "version": "version",
+        },
+    )
+
+
+def get_lesions_df() -> pd.DataFrame:
+    """Index lesions (one per patient by constraint)."""
+    return _frame(
+        _active_children(Lesion).filter(is_index=True),
+        {"study_id": "patient__study_id", "region": "region", "spine_level": "spine_level", "bone": "bone",
+         "lesion_type": "lesion_type", "size_mm": "size_mm", "version": "version"},
+    )
+
+
+def get_procedures_df() -> pd.DataFrame:
+    """Index procedures (one per patient by constraint); their date is day 0."""
+    return _frame(
+        _active_children(Procedure).filter(is_index=True),
+        {"study_id": "patient__study_id", "procedure_date": "procedure_date", "modality": "modality",
+         "augmentation": "augmentation", "version": "version"},
+    )
+
+
+def get_radiation_df() -> pd.DataFrame:
+    """Planned radiation courses of the index lesion — never SREs (DOMAIN.md §6)."""
+    return _frame(
+        _active_children(RadiationCourse),
+        {"study_id": "patient__study_id", "sequence": "sequence", "start_date": "start_date",
+         "end_date": "end_date", "version": "version"},
+    )
+
+
+def get_visits_df() -> pd.DataFrame:
+    return _frame(
+        _active_children(Visit),
+        {"study_id": "patient__study_id", "visit": "visit_code", "target_date": "target_date",
+         "visit_date": "visit_date", "opioid_status": "opioid_status", "version": "version"},
+    )
+
+
+def get_pain_df() -> pd.DataFrame:
+    """BPI items per visit (DOMAIN.md §3); only assessments of active visits."""
+    items = {item: item for item in INTENSITY_ITEMS + INTERFERENCE_ITEMS}
+    return _frame(
+        _active_children(PainAssessment, "visit__patient").filter(visit__voided_at__isnull=True),
+        {"study_id": "visit__patient__study_id", "visit": "visit__visit_code", **items, "version": "version"},
+    )
+
+
+def get_medications_df() -> pd.DataFrame:
+    """Opioid entries with their stored MME/day (DOMAIN.md §5)."""
+    frame = _frame(
+        _active_children(MedicationUse, "visit__patient").filter(visit__voided_at__isnull=True),
+        {"study_id": "visit__patient__study_id", "visit": "visit__visit_code", "drug": "drug", "route": "route",
+         "mme_per_day": "mme_per_day", "mme_table_version": "mme_table_version", "version": "version"},
+    )
+    frame["mme_per_day"] = frame["mme_per_day"].astype(float)
+    return frame
+
+
+def get_adverse_events_df() -> pd.DataFrame:
+    return _frame(
+        _active_children(AdverseEvent),
+        {"study_id": "patient__study_id", "term": "term", "onset_date": "onset_date", "sir_grade": "sir_grade",
+         "ctcae_grade": "ctcae_grade", "relatedness": "relatedness", "serious": "serious",
+         "resolution_date": "resolution_date", "version": "version"},
+    )
+
+
+def get_skeletal_events_df() -> pd.DataFrame:
+    return _frame(
+        _active_children(SkeletalEvent),
+        {"study_id": "patient__study_id", "event_type": "event_type", "event_date": "event_date",
+         "at_index_lesion": "at_index_lesion", "version": "version"},
+    )
+
+
+def get_exits_df() -> pd.DataFrame:
+    return _frame(
+        _active_children(StudyExit),
+        {"study_id": "patient__study_id", "exit_type": "exit_type", "exit_date": "exit_date",
+         "last_contact_date": "last_contact_date", "version": "version"},
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The registry content one report run analyses."""
+
+    patients: pd.DataFrame
+    lesions: pd.DataFrame
+    procedures: pd.DataFrame
+    radiation: pd.DataFrame
+    visits: pd.DataFrame
+    pain: pd.DataFrame
+    medications: pd.DataFrame
+    adverse_events: pd.DataFrame
+    skeletal_events: pd.DataFrame
+    exits: pd.DataFrame
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+EXTRACTORS = {
+    "patients": get_patients_df,
+    "lesions": get_lesions_df,
+    "procedures": get_procedures_df,
+    "radiation": get_radiation_df,
+    "visits": get_visits_df,
+    "pain": get_pain_df,
+    "medications": get_medications_df,
+    "adverse_events": get_adverse_events_df,
+    "skeletal_events": get_skeletal_events_df,
+    "exits": get_exits_df,
+}
+
+
+def snapshot_extract() -> Snapshot:
+    """All frames, one query each (``len(EXTRACTORS)`` queries for any registry size).
+
+    Call inside ``transaction.atomic()`` on PostgreSQL with REPEATABLE READ
+    semantics if frames must be mutually consistent under concurrent writes;
+    the pipeline does so.
+    """
+    return Snapshot(**{name: extract() for name, extract in EXTRACTORS.items()})
+
+
+def canonical_frame_bytes(frame: pd.DataFrame) -> bytes:
+    """Columns sorted by name, every value as fixed text (floats ``%.6f``, ISO dates, missing
+    empty), rows sorted by that text: the same content always gives the same bytes."""
+    text = pd.DataFrame({column: _canonical_text(frame[column]) for column in sorted(frame.columns)})
+    if len(text.columns):
+        text = text.sort_values(list(text.columns), kind="mergesort")
+    return text.to_csv(index=False, lineterminator="\n").encode()
+
+
+def _canonical_text(series: pd.Series) -> pd.Series:
+    missing = series.isna()
+    if pd.api.types.is_datetime64_any_dtype(series):
+        text = series.dt.strftime("%Y-%m-%d")
+    elif pd.api.types.is_float_dtype(series):
+        text = series.map(lambda v: FINGERPRINT_FLOAT_FORMAT % v)
+    else:
+        text = series.astype(str)
+    return text.where(~missing, "")
+
+
+def snapshot_fingerprint(snapshot: Snapshot) -> str:
+    """sha256 over every frame's canonical bytes, framed by name and length."""
+    digest = hashlib.sha256()
+    for name, frame in sorted(snapshot.frames().items()):
+        body = canonical_frame_bytes(frame)
+        digest.update(f"{name}\n{len(body)}\n".encode())
+        digest.update(body)
+    return digest.hexdigest()

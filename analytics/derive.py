@@ -1,0 +1,233 @@
+"""Derived analysis data sets from a snapshot: adtte, adresp, the pain long frame, AEs.
+
+Pure pandas, no ORM. Conventions (one place, docs/analytics-pipeline.md):
+
+- **Analysis population**: patients with an active index procedure; day 0 is
+  the procedure date (DOMAIN.md §2). Patients not yet treated are left out.
+- **Data cut-off**: the latest date recorded anywhere in the snapshot, so the
+  derived sets depend on the data only (same data → same numbers), never on
+  the day the report runs.
+- **Last contact** (censoring, DOMAIN.md §6): the exit's ``last_contact_date``
+  when the patient has exited; otherwise the latest of day 0, completed visit
+  dates, AE onsets and SRE dates.
+- **SRE**: first SkeletalEvent on or after day 0 and not after the end of
+  follow-up. Hypercalcaemia counts only when the run switches it on; radiation
+  to bone inside the planned RadiationCourse dates is never an SRE (registry
+  convention, DOMAIN.md §6). An SRE on the day of death is an SRE (it is not
+  "death without a prior SRE").
+- **ITT population** of a follow-up visit (DOMAIN.md §4): treated patients
+  alive and on study at the visit's target day — no exit, or exit after the
+  target date — with the target date on or before the data cut-off; a patient
+  with data at the visit is always included.
+- **OMED** per visit (DOMAIN.md §5): sum of MME/day when opioid status is
+  "taking" (missing when no entry is recorded), 0 when "none", missing when
+  "unknown".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from analytics.dataset import DATE_COLUMNS, Snapshot
+from analytics.parameters import RunParameters
+from analytics.stats.response import pain_response_classify_frame
+from trials.domain.bpi import INTERFERENCE_ITEMS, MIN_INTERFERENCE_ANSWERED
+from trials.domain.schedule import VISIT_CODES, VISITS_BY_CODE
+
+BASELINE = VISIT_CODES[0]
+STRATUM_COLUMNS = ("site", "modality", "augmentation", "radiation_sequence", "region")
+NO_RADIATION = "none"
+HYPERCALCAEMIA = "hypercalcaemia"
+RADIATION_TO_BONE = "radiation_to_bone"
+ADTTE_COLUMNS = ("study_id", *STRATUM_COLUMNS, "sre_days", "sre_event", "os_days", "os_event")
+ADRESP_COLUMNS = ("study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response")
+PAIN_COLUMNS = ("study_id", "visit", "worst", "average", "interference", "omed", *STRATUM_COLUMNS)
+AES_COLUMNS = ("study_id", "sir_grade", "ctcae_grade", "relatedness", "serious", *STRATUM_COLUMNS)
+
+
+@dataclass(frozen=True)
+class AnalysisSets:
+    """Everything the computations need, one row per analysis unit."""
+
+    patients: pd.DataFrame  # one row per treated patient: study_id, strata, baseline characteristics
+    adtte: pd.DataFrame
+    adresp: pd.DataFrame
+    pain: pd.DataFrame
+    aes: pd.DataFrame
+    itt_population: dict[str, list[str]]
+    cutoff: pd.Timestamp | None
+
+
+def data_cutoff(snapshot: Snapshot) -> pd.Timestamp | None:
+    """Latest date recorded in the snapshot (see module docstring)."""
+    candidates = [
+        snapshot.procedures["procedure_date"], snapshot.visits["visit_date"], snapshot.exits["exit_date"],
+        snapshot.skeletal_events["event_date"], snapshot.adverse_events["onset_date"], snapshot.radiation["end_date"],
+    ]
+    latest = [c.max() for c in candidates if len(c) and pd.notna(c.max())]
+    return max(latest) if latest else None
+
+
+def analysis_patients(snapshot: Snapshot) -> pd.DataFrame:
+    """Treated patients with their strata and baseline characteristics; day0 = procedure date."""
+    frame = snapshot.patients.drop(columns=["version", "day0"]).merge(
+        snapshot.procedures[["study_id", "procedure_date", "modality", "augmentation"]], on="study_id", how="inner"
+    )
+    frame = frame.rename(columns={"procedure_date": "day0"})
+    frame = frame.merge(snapshot.lesions[["study_id", "region"]], on="study_id", how="left")
+    sequence = snapshot.radiation.sort_values(["study_id", "start_date"]).drop_duplicates("study_id")
+    frame = frame.merge(sequence[["study_id", "sequence"]], on="study_id", how="left")
+    frame["radiation_sequence"] = frame.pop("sequence").fillna(NO_RADIATION)
+    frame["age"] = frame["day0"].dt.year - frame["birth_year"]  # registry convention, Patient.age_at
+    return frame.sort_values("study_id", kind="mergesort").reset_index(drop=True)
+
+
+def _days(later: pd.Series, day0: pd.Series) -> pd.Series:
+    """Days from day 0; a last contact recorded before day 0 counts as day 0."""
+    return (later - day0).dt.days.astype(float).clip(lower=0)
+
+
+def last_contact(snapshot: Snapshot, patients: pd.DataFrame) -> pd.Series:
+    """Per study_id (aligned to ``patients``): exit last contact, else latest clinical date."""
+    dates = [
+        patients[["study_id", "day0"]].rename(columns={"day0": "date"}),
+        snapshot.visits[["study_id", "visit_date"]].rename(columns={"visit_date": "date"}),
+        snapshot.adverse_events[["study_id", "onset_date"]].rename(columns={"onset_date": "date"}),
+        snapshot.skeletal_events[["study_id", "event_date"]].rename(columns={"event_date": "date"}),
+    ]
+    latest = pd.concat([d.dropna() for d in dates if len(d.dropna())]).groupby("study_id")["date"].max()
+    exits = snapshot.exits.set_index("study_id")["last_contact_date"]
+    contact = patients["study_id"].map(exits)
+    return contact.fillna(patients["study_id"].map(latest))
+
+
+def qualifying_sres(snapshot: Snapshot, patients: pd.DataFrame, *, include_hypercalcaemia: bool) -> pd.DataFrame:
+    """SRE rows that count (DOMAIN.md §6), with their day 0."""
+    events = snapshot.skeletal_events.merge(patients[["study_id", "day0"]], on="study_id", how="inner")
+    if not include_hypercalcaemia:
+        events = events[events["event_type"] != HYPERCALCAEMIA]
+    events = events[events["event_date"] >= events["day0"]]
+    radiation = events[events["event_type"] == RADIATION_TO_BONE].reset_index().merge(
+        snapshot.radiation[["study_id", "start_date", "end_date"]], on="study_id", how="inner"
+    )
+    planned = radiation.loc[
+        (radiation["event_date"] >= radiation["start_date"]) & (radiation["event_date"] <= radiation["end_date"]), "index"
+    ]
+    return events.drop(index=planned.unique())
+
+
+def build_adtte(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameters) -> pd.DataFrame:
+    """One row per patient: first SRE with death competing, and overall survival (DOMAIN.md §6)."""
+    exits = snapshot.exits.set_index("study_id")
+    exit_type = patients["study_id"].map(exits["exit_type"])
+    died = exit_type.eq("death")
+    death_date = patients["study_id"].map(exits["exit_date"]).where(died)
+    contact = last_contact(snapshot, patients)
+    end_of_follow_up = death_date.fillna(contact)
+    sres = qualifying_sres(snapshot, patients, include_hypercalcaemia=params.include_hypercalcaemia)
+    first_sre = patients["study_id"].map(sres.groupby("study_id")["event_date"].min())
+    has_sre = first_sre.notna() & (first_sre <= end_of_follow_up)
+    frame = patients[["study_id", *STRATUM_COLUMNS]].copy()
+    frame["sre_days"] = _days(first_sre.where(has_sre, end_of_follow_up), patients["day0"])
+    frame["sre_event"] = np.select([has_sre, died], [1, 2], default=0)
+    frame["os_days"] = _days(end_of_follow_up, patients["day0"])
+    frame["os_event"] = died.astype(int)
+    return frame[list(ADTTE_COLUMNS)]
+
+
+def visit_omed(snapshot: Snapshot) -> pd.DataFrame:
+    """study_id, visit, omed (DOMAIN.md §5; see module docstring)."""
+    visits = snapshot.visits[snapshot.visits["visit_date"].notna()][["study_id", "visit", "opioid_status"]]
+    sums = snapshot.medications.groupby(["study_id", "visit"], as_index=False)["mme_per_day"].sum()
+    frame = visits.merge(sums, on=["study_id", "visit"], how="left")
+    frame["omed"] = np.where(frame["opioid_status"] == "none", 0.0, np.nan)
+    taking = frame["opioid_status"] == "taking"
+    frame.loc[taking, "omed"] = frame.loc[taking, "mme_per_day"]
+    return frame[["study_id", "visit", "omed"]]
+
+
+def interference_scores(pain: pd.DataFrame) -> pd.Series:
+    """Mean of answered items when ≥ 4 of 7 are answered, else missing (DOMAIN.md §3)."""
+    items = pain[list(INTERFERENCE_ITEMS)].astype(float)
+    return items.mean(axis=1).where(items.notna().sum(axis=1) >= MIN_INTERFERENCE_ANSWERED)
+
+
+def build_pain(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameters) -> pd.DataFrame:
+    """Long frame, one row per patient × visit with data (baseline + the run's visits)."""
+    wanted = (BASELINE, *params.visits)
+    visits = snapshot.visits[snapshot.visits["visit_date"].notna() & snapshot.visits["visit"].isin(wanted)]
+    frame = visits[["study_id", "visit"]].merge(patients[["study_id", *STRATUM_COLUMNS]], on="study_id", how="inner")
+    pain = snapshot.pain.copy()
+    pain["interference"] = interference_scores(pain)
+    frame = frame.merge(pain[["study_id", "visit", "worst", "average", "interference"]], on=["study_id", "visit"], how="left")
+    frame = frame.merge(visit_omed(snapshot), on=["study_id", "visit"], how="left")
+    for column in ("worst", "average", "interference", "omed"):
+        frame[column] = frame[column].astype(float)
+    order = {code: i for i, code in enumerate(VISIT_CODES)}
+    frame = frame.assign(_order=frame["visit"].map(order)).sort_values(["study_id", "_order"], kind="mergesort")
+    return frame.drop(columns="_order")[list(PAIN_COLUMNS)].reset_index(drop=True)
+
+
+def itt_population(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameters, cutoff) -> dict[str, list[str]]:
+    """Per follow-up visit: study_ids alive and on study at its target day (module docstring)."""
+    exit_date = patients["study_id"].map(snapshot.exits.set_index("study_id")["exit_date"])
+    with_data = snapshot.visits[snapshot.visits["visit_date"].notna()]
+    population = {}
+    for visit in params.visits:
+        target = patients["day0"] + pd.Timedelta(days=VISITS_BY_CODE[visit].target_day)
+        on_study = (exit_date.isna() | (exit_date > target)) & (target <= cutoff)
+        recorded = patients["study_id"].isin(with_data.loc[with_data["visit"] == visit, "study_id"])
+        population[visit] = sorted(patients.loc[on_study | recorded, "study_id"])
+    return population
+
+
+def build_adresp(pain: pd.DataFrame, itt: dict[str, list[str]]) -> pd.DataFrame:
+    """One row per patient × follow-up visit of the ITT population (DOMAIN.md §4)."""
+    rows = pd.DataFrame(
+        [(study_id, visit) for visit, ids in itt.items() for study_id in ids], columns=["study_id", "visit"]
+    )
+    baseline = pain[pain["visit"] == BASELINE].set_index("study_id")
+    at_visit = pain[pain["visit"] != BASELINE][["study_id", "visit", "worst", "omed"]]
+    frame = rows.merge(at_visit, on=["study_id", "visit"], how="left").rename(columns={"worst": "worst_pain"})
+    frame["worst_pain_baseline"] = frame["study_id"].map(baseline["worst"]).astype(float)
+    frame["omed_baseline"] = frame["study_id"].map(baseline["omed"]).astype(float)
+    frame["worst_pain"] = frame["worst_pain"].astype(float)
+    frame["omed"] = frame["omed"].astype(float)
+    frame["response"] = pain_response_classify_frame(frame) if len(frame) else pd.Series(dtype=object)
+    order = {code: i for i, code in enumerate(VISIT_CODES)}
+    frame = frame.assign(_order=frame["visit"].map(order)).sort_values(["study_id", "_order"], kind="mergesort")
+    return frame.drop(columns="_order")[list(ADRESP_COLUMNS)].reset_index(drop=True)
+
+
+def build_aes(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
+    frame = snapshot.adverse_events.merge(patients[["study_id", *STRATUM_COLUMNS]], on="study_id", how="inner")
+    return frame[list(AES_COLUMNS)].sort_values(["study_id", "sir_grade"], kind="mergesort").reset_index(drop=True)
+
+
+def with_date_columns(snapshot: Snapshot) -> Snapshot:
+    """Every date column as datetime64, also in empty frames (whose columns would be object)."""
+    frames = {}
+    for name, frame in snapshot.frames().items():
+        dates = [c for c in frame.columns if c in DATE_COLUMNS and not pd.api.types.is_datetime64_any_dtype(frame[c])]
+        frames[name] = frame.assign(**{c: pd.to_datetime(frame[c]) for c in dates}) if dates else frame
+    return replace(snapshot, **frames)
+
+
+def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSets:
+    snapshot = with_date_columns(snapshot)
+    patients = analysis_patients(snapshot)
+    cutoff = data_cutoff(snapshot)
+    pain = build_pain(snapshot, patients, params)
+    itt = itt_population(snapshot, patients, params, cutoff)
+    return AnalysisSets(
+        patients=patients,
+        adtte=build_adtte(snapshot, patients, params),
+        adresp=build_adresp(pain, itt),
+        pain=pain,
+        aes=build_aes(snapshot, patients),
+        itt_population=itt,
+        cutoff=cutoff,
+    )

@@ -1,0 +1,32 @@
+"""Renderers: a run's numbers and analysis sets → downloadable artifacts (DESIGN.md "Analytics" 4).
+
+``artifacts_render`` writes, into one run directory, ``result.json``,
+``adtte.csv``, ``adresp.csv``, ``tables.xlsx``, the PNG plots and
+``report.pdf``, and returns their file names. Files are written to a temporary
+name and renamed, so a re-run replaces each artifact whole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from analytics.derive import AnalysisSets
+from analytics.render.files import analysis_csvs_write, result_json_write, xlsx_write
+from analytics.render.pdf import pdf_write
+from analytics.render.plots import plots_write
+from analytics.render.tables import result_tables
+
+__all__ = ["artifacts_render"]
+
+
+def artifacts_render(directory: Path, *, numbers: dict[str, Any], sets: AnalysisSets, metadata: dict[str, Any]) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    tables = result_tables(numbers)
+    names = [result_json_write(directory, numbers, metadata)]
+    names += analysis_csvs_write(directory, sets)
+    names.append(xlsx_write(directory, tables))
+    plots = plots_write(directory, numbers, sets)
+    names += [path.name for path in plots.values()]
+    names.append(pdf_write(directory, numbers=numbers, tables=tables, plots=plots, metadata=metadata, sets=sets))
+    return sorted(names)

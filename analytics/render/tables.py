@@ -1,0 +1,118 @@
+"""The report's tables, flattened from the numbers (one DataFrame per XLSX sheet / PDF table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from analytics.stats.response import CATEGORIES
+
+
+def cohort_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_dict(numbers["cohort"], orient="index")
+    return frame.rename_axis("characteristic").reset_index()
+
+
+def _change(entry: dict[str, Any] | None) -> dict[str, Any]:
+    change = entry or {}
+    return {"change_n": change.get("n_paired"), "change_mean": change.get("mean"),
+            "change_ci_low": change.get("ci_low"), "change_ci_high": change.get("ci_high")}
+
+
+def pain_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for variable, visits in numbers["pain"].items():
+        for visit, strata in visits.items():
+            for stratum, e in strata.items():
+                improved = e.get("improved_2_points") or {}
+                rows.append({
+                    "variable": variable, "visit": visit, "stratum": stratum, "n": e["n"], "mean": e["mean"], "sd": e["sd"],
+                    "ci_low": e["ci_low"], "ci_high": e["ci_high"], "median": e["median"], "q1": e["q1"], "q3": e["q3"],
+                    **_change(e.get("change")), "improved_2_points": improved.get("proportion"),
+                })
+    return pd.DataFrame(rows)
+
+
+def omed_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for visit, strata in numbers["omed"].items():
+        for stratum, e in strata.items():
+            rows.append({
+                "visit": visit, "stratum": stratum, "n": e["n"], "median": e["median"], "q1": e["q1"], "q3": e["q3"],
+                "mean": e["mean"], "opioid_free": (e.get("opioid_free") or {}).get("proportion"), **_change(e.get("change")),
+            })
+    return pd.DataFrame(rows)
+
+
+def response_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for visit, strata in numbers["pain_response"].items():
+        for stratum, e in strata.items():
+            rows.append({"visit": visit, "stratum": stratum, **{c: e[c] for c in CATEGORIES},
+                         "evaluable_rate": e["evaluable_rate"], "itt_denominator": e["itt_denominator"], "itt_rate": e["itt_rate"]})
+    return pd.DataFrame(rows)
+
+
+def complications_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for stratum, summary in numbers["complications"].items():
+        for c in summary["counts"]:
+            rows.append({"stratum": stratum, "n_patients": summary["n_patients"], "dimension": c["dimension"],
+                         "category": c["category"], "patients": c["patients"], "patient_rate": c["patient_rate"], "events": c["events"]})
+    return pd.DataFrame(rows)
+
+
+def _at_days_rows(section: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    rows = []
+    for stratum, days in section["at_days"].items():
+        for day, point in days.items():
+            rows.append({"estimate_of": label, "stratum": stratum, "day": int(day), **point})
+    return rows
+
+
+def survival_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    sre = numbers["sre"]
+    rows = _at_days_rows(sre, "SRE cumulative incidence (Aalen–Johansen, death competing)")
+    rows += _at_days_rows(sre["one_minus_km"], "SRE 1 − Kaplan–Meier, deaths censored (overestimate)")
+    rows += _at_days_rows(numbers["overall_survival"], "Overall survival (Kaplan–Meier)")
+    return pd.DataFrame(rows)
+
+
+def logrank_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for section in (numbers["sre"], numbers["overall_survival"]):
+        for test in section["logrank"]:
+            rows.append({"endpoint": test["endpoint"], "variable": test["variable"], "groups": len(test["groups"]),
+                         "chisq": test["chisq"], "df": test["df"], "p_value": test["p_value"], "note": test["skipped_reason"]})
+    return pd.DataFrame(rows)
+
+
+def cox_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for section in (numbers["sre"], numbers["overall_survival"]):
+        model = section["cox"]
+        for term in model["terms"]:
+            rows.append({"endpoint": model["endpoint"], "n": model["n"], "events": model["events"], "term": term["term"],
+                         "reference": term["reference"], "hr": term["hr"], "ci_low": term["ci_low"],
+                         "ci_high": term["ci_high"], "p_value": term["p_value"]})
+        if not model["terms"]:
+            rows.append({"endpoint": model["endpoint"], "n": model["n"], "events": model["events"],
+                         "term": model.get("skipped_reason") or "no terms"})
+    return pd.DataFrame(rows)
+
+
+TABLES = {
+    "cohort": cohort_frame,
+    "pain": pain_frame,
+    "omed": omed_frame,
+    "pain_response": response_frame,
+    "complications": complications_frame,
+    "survival_at_days": survival_frame,
+    "logrank": logrank_frame,
+    "cox": cox_frame,
+}
+
+
+def result_tables(numbers: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    return {name: build(numbers) for name, build in TABLES.items()}

@@ -1,0 +1,87 @@
+"""Analysis snapshot: constant query count, voided records excluded, OMED per visit, fingerprint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from analytics.dataset import EXTRACTORS, canonical_frame_bytes, snapshot_extract, snapshot_fingerprint
+from analytics.derive import visit_omed
+from tests.analytics.seeded import seeded_registry
+from tests.factories import visit_data
+from trials import services
+from trials.models import PainAssessment, SkeletalEvent, Visit
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("patients", [5, 50])
+def test_extraction_runs_one_query_per_frame_whatever_the_registry_size(patients, django_assert_num_queries):
+    seeded_registry(patients)
+    with django_assert_num_queries(len(EXTRACTORS)):
+        snapshot = snapshot_extract()
+    assert len(snapshot.patients) == patients
+    assert len(snapshot.visits) == 7 * patients
+
+
+def test_same_data_gives_the_same_fingerprint():
+    seeded_registry(20)
+    first, second = snapshot_extract(), snapshot_extract()
+    assert snapshot_fingerprint(first) == snapshot_fingerprint(second)
+    assert len(snapshot_fingerprint(first)) == 64
+
+
+def test_fingerprint_ignores_row_and_column_order():
+    seeded_registry(10)
+    snapshot = snapshot_extract()
+    shuffled = snapshot.visits.sample(frac=1, random_state=3)[list(reversed(snapshot.visits.columns))]
+    assert canonical_frame_bytes(shuffled) == canonical_frame_bytes(snapshot.visits)
+
+
+def test_a_clinical_edit_changes_the_fingerprint(data_manager):
+    seeded_registry(10)
+    before = snapshot_fingerprint(snapshot_extract())
+    pain = PainAssessment.objects.filter(worst__lt=10).order_by("pk").first()
+    services.clinical_record_update(actor=data_manager, instance=pain, changes={"worst": pain.worst + 1}, reason="Transcription error")
+    after = snapshot_fingerprint(snapshot_extract())
+    assert after != before
+
+
+def test_an_edit_and_its_reversal_back_to_the_same_value_still_differs_by_version(data_manager):
+    """Versions are part of the content: the snapshot says which edit state it used."""
+    seeded_registry(5)
+    before = snapshot_fingerprint(snapshot_extract())
+    pain = PainAssessment.objects.order_by("pk").first()
+    services.clinical_record_update(actor=data_manager, instance=pain, changes={"mood": pain.mood}, reason="Re-checked")
+    assert snapshot_fingerprint(snapshot_extract()) != before
+
+
+def test_voided_records_and_children_of_voided_visits_are_excluded(data_manager):
+    seeded_registry(30)
+    sre = SkeletalEvent.objects.order_by("pk").first()
+    pain = PainAssessment.objects.order_by("pk").last()
+    before = snapshot_extract()
+    assert sre.patient.study_id in set(before.skeletal_events["study_id"])
+    services.clinical_record_void(actor=data_manager, instance=sre, reason="Entered for the wrong patient")
+    services.clinical_record_void(actor=data_manager, instance=pain.visit, reason="Visit did not happen")
+    after = snapshot_extract()
+    assert len(after.skeletal_events) == len(before.skeletal_events) - 1
+    key = (pain.visit.patient.study_id, pain.visit.visit_code)
+    assert key not in set(zip(after.pain["study_id"], after.pain["visit"], strict=True))
+    assert key not in set(zip(after.visits["study_id"], after.visits["visit"], strict=True))
+
+
+def test_omed_is_the_sum_when_taking_zero_when_none_and_missing_when_unknown(coordinator, patient):
+    visits = {v.visit_code: v for v in Visit.objects.filter(patient=patient)}
+    day0 = patient.day0
+    oxy = {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "2"}  # 30 MME (CDC example)
+    morphine = {"drug": "morphine", "route": "oral", "dose": "15", "unit": "mg", "doses_per_day": "3"}  # 45 MME
+    services.visit_record(actor=coordinator, visit=visits["baseline"], data=visit_data(day0 - dt.timedelta(days=1), worst=8, meds=[oxy, morphine]))
+    services.visit_record(actor=coordinator, visit=visits["day3"], data=visit_data(day0 + dt.timedelta(days=3), worst=6, opioid_status="none"))
+    services.visit_record(actor=coordinator, visit=visits["week1"], data=visit_data(day0 + dt.timedelta(days=7), worst=5, opioid_status="unknown"))
+    omed = visit_omed(snapshot_extract()).set_index("visit")["omed"]
+    assert omed["baseline"] == pytest.approx(75.0)
+    assert omed["day3"] == 0.0
+    assert math.isnan(omed["week1"])

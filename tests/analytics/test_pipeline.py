@@ -1,0 +1,146 @@
+"""Report runs end to end: run_report --sync, artifacts, reuse, determinism, failures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+from django.core.management import call_command
+
+from analytics import pipeline, services
+from analytics.models import ReportRun, RunStatus
+from analytics.render.files import numbers_json, result_numbers
+from analytics.tasks import report_run_execute, report_runs_fail_stale
+from tests.analytics.seeded import seeded_registry
+from trials import services as trial_services
+from trials.models import PainAssessment
+
+pytestmark = pytest.mark.django_db
+
+ARTIFACTS = {
+    "result.json", "adtte.csv", "adresp.csv", "tables.xlsx", "report.pdf", "pain_trajectory.png",
+    "omed_trajectory.png", "response_bars.png", "sre_cumulative_incidence.png", "overall_survival.png",
+}
+
+
+@pytest.fixture
+def registry(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    seeded_registry(120)
+
+
+def test_run_report_sync_writes_every_artifact_and_the_pdf_shows_its_pages(registry, tmp_path):
+    out = tmp_path / "out"
+    call_command("run_report", "--sync", "--strata", "modality,augmentation", "--out", str(out))
+    assert ARTIFACTS <= {p.name for p in out.iterdir()}
+    run = ReportRun.objects.get()
+    assert (run.status, run.progress, set(run.timings)) == (RunStatus.SUCCEEDED, 100, {"extract", "derive", "compute", "render"})
+    assert set(run.artifacts) == ARTIFACTS
+    assert all((run.directory / name).stat().st_size > 0 for name in ARTIFACTS)
+    pdf = pdfium.PdfDocument(str(out / "report.pdf"))
+    assert len(pdf) > 1
+    for index in (0, len(pdf) - 1):  # the cohort table and the last plot
+        pixels = np.asarray(pdf[index].render(scale=1).to_pil().convert("L"), dtype=float)
+        assert pixels.std() > 5, f"page {index + 1} looks blank"
+        assert (pixels < 128).mean() > 0.002
+
+
+def test_result_json_follows_the_contract(registry, tmp_path):
+    call_command("run_report", "--sync", "--strata", "modality,augmentation", "--out", str(tmp_path))
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert len(result["fingerprint"]) == 64 and result["n_patients"] > 100
+    assert {"generated_at", "code_version", "numbers_sha256"} <= set(result["metadata"])
+    assert result["parameters"]["strata"] == ["modality", "augmentation"]
+    cif = result["sre"]["cumulative_incidence"]
+    assert "all" in cif and "modality=RFA" in cif and "augmentation=cement" in cif
+    assert not any(key.startswith("site=") for key in cif)
+    assert all(set(point) == {"day", "estimate", "ci_low", "ci_high", "at_risk"} for point in cif["all"])
+    assert set(result["overall_survival"]["km"]) == set(cif)
+    assert set(result["sre"]["at_days"]["all"]) == {"30", "90", "180", "365"}
+    month1 = result["pain_response"]["month1"]["all"]
+    assert {"CR", "PR", "PD", "indeterminate", "not_evaluable", "evaluable_rate", "itt_rate"} <= set(month1)
+    assert 0 < month1["itt_rate"] <= month1["evaluable_rate"] <= 1
+
+
+def test_two_runs_on_the_same_data_give_byte_identical_numbers(registry, tmp_path):
+    call_command("run_report", "--sync", "--out", str(tmp_path / "a"))
+    call_command("run_report", "--sync", "--force", "--out", str(tmp_path / "b"))
+    first, second = (json.loads((tmp_path / d / "result.json").read_text()) for d in ("a", "b"))
+    assert first["metadata"]["run_id"] != second["metadata"]["run_id"]
+    assert numbers_json(result_numbers(first)) == numbers_json(result_numbers(second))
+    assert first["metadata"]["numbers_sha256"] == second["metadata"]["numbers_sha256"]
+    assert (tmp_path / "a" / "adtte.csv").read_bytes() == (tmp_path / "b" / "adtte.csv").read_bytes()
+
+
+def test_same_parameters_and_data_reuse_the_finished_run_until_a_clinical_edit(
+    registry, data_manager, investigator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs eagerly in tests
+        run, reused = services.report_run_request(actor=investigator, parameters={})
+    assert not reused and ReportRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
+    again, reused = services.report_run_request(actor=investigator, parameters={"strata": list(run.parameters["strata"])})
+    assert reused and again.pk == run.pk
+    pain = PainAssessment.objects.filter(worst__gt=0).order_by("pk").first()
+    trial_services.clinical_record_update(actor=data_manager, instance=pain, changes={"worst": pain.worst - 1}, reason="Source check")
+    with django_capture_on_commit_callbacks(execute=True):
+        fresh, reused = services.report_run_request(actor=investigator, parameters={})
+    assert not reused and fresh.pk != run.pk
+    fresh.refresh_from_db()
+    assert fresh.fingerprint != ReportRun.objects.get(pk=run.pk).fingerprint
+
+
+def test_runs_are_enqueued_only_when_the_transaction_commits(registry, investigator, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("analytics.tasks.report_run_execute.delay", lambda run_id: sent.append(run_id))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run, _ = services.report_run_request(actor=investigator, parameters={}, force=True)
+    assert sent == [] and len(callbacks) == 1
+    callbacks[0]()
+    assert sent == [run.pk]
+
+
+def test_a_failing_computation_leaves_the_run_failed_with_a_readable_message(registry, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("adtte frame lacks column(s): sre_days")
+
+    monkeypatch.setattr(pipeline, "numbers_compute", broken)
+    run, _ = services.report_run_request(actor=None, parameters={}, enqueue=False)
+    assert report_run_execute.apply(args=[run.pk]).get() == RunStatus.FAILED
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.finished_at is not None
+    assert run.error_message == "Stage 'compute' failed: ValueError: adtte frame lacks column(s): sre_days"
+    assert run.stage == "compute" and run.timings == {"extract": pytest.approx(run.timings["extract"]), "derive": pytest.approx(run.timings["derive"])}
+
+
+def test_a_sync_command_failure_is_reported_and_recorded(registry, monkeypatch):
+    monkeypatch.setattr(pipeline, "artifacts_render", lambda *a, **k: 1 / 0)
+    with pytest.raises(Exception, match="division by zero"):
+        call_command("run_report", "--sync")
+    assert ReportRun.objects.get().status == RunStatus.FAILED
+
+
+def test_requests_need_a_reporting_role(coordinator):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        services.report_run_request(actor=coordinator, parameters={})
+
+
+def test_unknown_parameters_are_rejected_naming_the_field(db):
+    from trials.errors import DomainValidationError
+
+    with pytest.raises(DomainValidationError) as error:
+        services.report_run_request(actor=None, parameters={"strata": ["colour"]})
+    assert "strata" in error.value.errors
+
+
+def test_stale_running_runs_are_failed_by_the_nightly_sweep(db):
+    import datetime as dt
+
+    run = ReportRun.objects.create(parameters={}, parameters_key="x", status=RunStatus.RUNNING)
+    ReportRun.objects.filter(pk=run.pk).update(created_at=run.created_at - dt.timedelta(days=1))
+    assert report_runs_fail_stale() == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "worker" in run.error_message
