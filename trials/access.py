@@ -28,6 +28,10 @@ SITE_PATHS: dict[str, str] = {
     "adverseevent": "patient__site_id",
     "skeletalevent": "patient__site_id",
     "studyexit": "patient__site_id",
+    "dataquery": "patient__site_id",
+    "dataqueryresponse": "query__patient__site_id",
+    "signature": "visit__patient__site_id",
+    "lock": "patient__site_id",
 }
 
 READ_ALL_ROLES = {Role.INVESTIGATOR, Role.DATA_MANAGER}

@@ -1,6 +1,7 @@
 """Registry data model (DESIGN.md "Domain model")."""
 
 from trials.models.base import ClinicalQuerySet, ClinicalRecord
+from trials.models.data_management import DataQuery, DataQueryResponse, Lock, QueryAction, QueryStatus, Signature
 from trials.models.events import (
     AdverseEvent,
     AEOutcome,
@@ -36,6 +37,12 @@ __all__ = [
     "CementTechnique",
     "ClinicalQuerySet",
     "ClinicalRecord",
+    "DataQuery",
+    "DataQueryResponse",
+    "Lock",
+    "QueryAction",
+    "QueryStatus",
+    "Signature",
     "ExitType",
     "Histology",
     "Lesion",

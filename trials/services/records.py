@@ -17,6 +17,8 @@ from django.utils import timezone
 from trials.access import require_site_write, site_of
 from trials.errors import ConflictError, DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord
+from trials.services.data_query_rules import rules_schedule_for
+from trials.services.locking import lock_check
 
 Validator = Callable[[Any, ErrorCollector], None]
 _VALIDATORS: dict[type[models.Model], Validator] = {}
@@ -58,6 +60,7 @@ def validate(instance: ClinicalRecord, *, exclude: set[str] | None = None) -> No
 
 def save_audited(instance: ClinicalRecord, *, actor, reason: str = "") -> ClinicalRecord:
     """Save with who/why recorded in the history (django-simple-history)."""
+    lock_check(instance)  # locked data is refused on every path (issue 6)
     now_new = instance.pk is None
     if now_new:
         instance.created_by = actor
@@ -65,6 +68,7 @@ def save_audited(instance: ClinicalRecord, *, actor, reason: str = "") -> Clinic
     instance._history_user = actor
     instance._change_reason = reason or ("Initial entry" if now_new else "")
     instance.save()
+    rules_schedule_for(instance)
     return instance
 
 
