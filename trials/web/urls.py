@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from trials.web.views import dashboard, events, home, patients, visits
+from trials.web.views import dashboard, events, home, patients, reports, visits
 
 STUDY_ID = "<str:study_id>"
 
@@ -21,6 +21,10 @@ urlpatterns = [
     ),
     path("worklist/", home.worklist, name="worklist"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("reports/", reports.reports, name="reports"),
+    path("reports/<int:run_id>/", reports.report_detail, name="report_detail"),
+    path("reports/<int:run_id>/status/", reports.report_status, name="report_status"),
+    path("reports/<int:run_id>/files/<str:name>", reports.report_artifact, name="report_artifact"),
     path("patients/", patients.patient_list, name="patient_list"),
     path("patients/enroll/", patients.patient_enroll, name="patient_enroll"),
     path(f"patients/{STUDY_ID}/", patients.patient_detail, name="patient_detail"),

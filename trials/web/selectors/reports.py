@@ -1,0 +1,84 @@
+"""Report runs for the investigator reports page (analytics/ writes them; this module only reads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+
+from analytics.dataset import snapshot_extract, snapshot_fingerprint
+from analytics.models import ReportRun, RunStatus
+
+PAST_RUNS_LIMIT = 25
+LANDMARK_DAYS = ("30", "90", "180", "365")
+DOWNLOAD_ORDER = (".pdf", ".xlsx", ".csv", ".json")
+
+
+@dataclass(frozen=True)
+class PastRun:
+    run: ReportRun
+    data_changed: bool | None  # None: the run has no fingerprint (not finished)
+
+
+def current_fingerprint() -> str:
+    """Fingerprint of the registry as it is now (the same hash a new run would record)."""
+    return snapshot_fingerprint(snapshot_extract())
+
+
+def past_runs(*, fingerprint: str) -> list[PastRun]:
+    runs = ReportRun.objects.select_related("requested_by")[:PAST_RUNS_LIMIT]
+    return [PastRun(run, None if not run.fingerprint else run.fingerprint != fingerprint) for run in runs]
+
+
+def run_get(run_id: int) -> ReportRun:
+    return get_object_or_404(ReportRun.objects.select_related("requested_by"), pk=run_id)
+
+
+def run_status(run: ReportRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "progress": run.progress,
+        "stage": run.stage,
+        "finished": run.is_finished,
+        "succeeded": run.status == RunStatus.SUCCEEDED,
+        "error": run.error_message,
+    }
+
+
+def downloads(run: ReportRun) -> list[str]:
+    """Artifacts offered as downloads, PDF first; plots are shown inline instead."""
+    files = [name for name in run.artifacts if not name.endswith(".png")]
+    return sorted(files, key=lambda n: (next((i for i, ext in enumerate(DOWNLOAD_ORDER) if n.endswith(ext)), 99), n))
+
+
+def plots(run: ReportRun) -> list[str]:
+    return [name for name in run.artifacts if name.endswith(".png")]
+
+
+def _estimate(at_days: dict, stratum: str = "all") -> list[float | None]:
+    points = (at_days or {}).get(stratum, {})
+    return [(points.get(day) or {}).get("estimate") for day in LANDMARK_DAYS]
+
+
+def report_summary(result: dict[str, Any] | None) -> dict[str, Any]:
+    """The headline numbers of a result (overall stratum), read defensively from result.json's contract."""
+    if not result:
+        return {}
+    response_rows = []
+    for visit, strata in (result.get("pain_response") or {}).items():
+        overall = strata.get("all") or {}
+        response_rows.append(
+            {"visit": visit, "evaluable": overall.get("evaluable"), "evaluable_rate": overall.get("evaluable_rate"),
+             "itt_denominator": overall.get("itt_denominator"), "itt_rate": overall.get("itt_rate")}
+        )
+    return {
+        "n_patients": result.get("n_patients"),
+        "data_cutoff": result.get("data_cutoff"),
+        "strata": (result.get("parameters") or {}).get("strata", []),
+        "response": response_rows,
+        "landmark_days": LANDMARK_DAYS,
+        "sre_cif": _estimate((result.get("sre") or {}).get("at_days")),
+        "os": _estimate((result.get("overall_survival") or {}).get("at_days")),
+    }

@@ -1,0 +1,90 @@
+"""Investigator reports: request a run, follow its progress, read the summary, download artifacts."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import redirect, render
+
+from analytics.parameters import RunParameters
+from analytics.services import report_run_request
+from analytics.stats.strata import STRATA_VARIABLES
+from trials.errors import DomainValidationError
+from trials.models import Role
+from trials.web.forms.errors import domain_errors_to_form
+from trials.web.guards import role_page
+from trials.web.selectors import reports as selectors
+
+REPORT_ROLES = (Role.INVESTIGATOR, Role.DATA_MANAGER)
+STRATA_LABELS = {
+    "site": "Site", "modality": "Ablation modality", "augmentation": "Augmentation",
+    "radiation_sequence": "Radiation sequence", "region": "Lesion region",
+}
+
+
+class ReportRequestForm(forms.Form):
+    strata = forms.MultipleChoiceField(
+        label="Stratify by",
+        choices=[(s, STRATA_LABELS.get(s, s)) for s in STRATA_VARIABLES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        initial=list(RunParameters().strata),
+    )
+    include_hypercalcaemia = forms.BooleanField(label="Count hypercalcaemia of malignancy as an SRE", required=False)
+    force = forms.BooleanField(label="Recompute even if the data have not changed", required=False)
+
+
+@role_page(*REPORT_ROLES)
+def reports(request):
+    form = ReportRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        parameters = {"strata": form.cleaned_data["strata"], "include_hypercalcaemia": form.cleaned_data["include_hypercalcaemia"]}
+        try:
+            run, reused = report_run_request(actor=request.user, parameters=parameters, force=form.cleaned_data["force"])
+        except DomainValidationError as exc:
+            domain_errors_to_form(form, exc)
+        else:
+            if reused:
+                messages.info(request, f"The data have not changed since run {run.pk} with these parameters; showing it.")
+            return redirect("report_detail", run_id=run.pk)
+    fingerprint = selectors.current_fingerprint()
+    return render(
+        request,
+        "web/reports.html",
+        {"form": form, "runs": selectors.past_runs(fingerprint=fingerprint), "fingerprint": fingerprint},
+    )
+
+
+@role_page(*REPORT_ROLES)
+def report_detail(request, run_id: int):
+    run = selectors.run_get(run_id)
+    return render(
+        request,
+        "web/report_detail.html",
+        {
+            "run": run,
+            "status": selectors.run_status(run),
+            "summary": selectors.report_summary(run.result) if run.status == "succeeded" else {},
+            "downloads": selectors.downloads(run),
+            "plots": selectors.plots(run),
+        },
+    )
+
+
+@role_page(*REPORT_ROLES)
+def report_status(request, run_id: int):
+    """Small JSON polled by the progress bar."""
+    return JsonResponse(selectors.run_status(selectors.run_get(run_id)))
+
+
+@role_page(*REPORT_ROLES)
+def report_artifact(request, run_id: int, name: str):
+    run = selectors.run_get(run_id)
+    try:
+        path = run.artifact_path(name)
+    except FileNotFoundError as exc:
+        raise Http404(str(exc)) from exc
+    if not path.is_file():
+        raise Http404(f"Artifact {name} of run {run_id} is missing on disk.")
+    return FileResponse(path.open("rb"), as_attachment=not name.endswith(".png"), filename=name)
