@@ -76,9 +76,11 @@ class StageClock:
 
 
 def _snapshot():
-    """All frames from one consistent view of the database (one transaction)."""
+    """All frames from one consistent view of the database (one REPEATABLE READ transaction on
+    PostgreSQL; inside a caller's transaction, that transaction's view)."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if outermost and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = snapshot_extract()

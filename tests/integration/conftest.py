@@ -1,0 +1,105 @@
+"""Integration tier: real PostgreSQL, Redis and a Celery worker subprocess.
+
+The worker runs the project's own command line (``celery -A config worker``)
+with the environment of the test process, except that ``DATABASE_URL`` names
+the test database pytest-django created and tasks are not eager. It consumes a
+queue private to this test session, so other workers on the same Redis never
+take its tasks (and it never takes theirs).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from config.celery_app import app as celery_app
+from tests.conftest import require_service
+
+WORKER_START_TIMEOUT = 60
+
+
+def redis_available(url: str) -> bool:
+    if not url.startswith("redis://"):
+        return False
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except Exception:  # noqa: BLE001 - any failure means "not available"
+        return False
+
+
+@pytest.fixture
+def postgres_and_redis():
+    require_service(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry")
+    broker = settings.CELERY_BROKER_URL or ""
+    require_service(redis_available(broker), "needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/0")
+    return broker
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the database this test process uses (pytest-django's ``test_<name>``)."""
+    db = connection.settings_dict
+    user = quote(db.get("USER") or "")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or "5432"
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def celery_worker_process(postgres_and_redis, tmp_path):
+    """A real worker on a private queue; tasks sent from this process go to that queue, not eagerly."""
+    queue = f"analytics-it-{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "CELERY_BROKER_URL": postgres_and_redis,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+    }
+    celery = Path(sys.executable).with_name("celery")
+    with log.open("w") as out:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv
+            [str(celery), "-A", "config", "worker", "--pool=solo", "-l", "info", "-Q", queue,
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"],
+            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = queue
+    try:
+        _wait_ready(process, log)
+        yield process, log
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_ready(process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + WORKER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the Celery worker exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        if " ready." in log.read_text():
+            return
+        time.sleep(0.3)
+    pytest.fail(f"the Celery worker did not become ready in {WORKER_START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
