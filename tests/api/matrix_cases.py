@@ -137,12 +137,12 @@ def detail_kwargs(resource: str, reg, target: str) -> dict:
     objects = {
         "site": lambda: reg.site if target == "own" else reg.other_site,
         "lesion": lambda: documented.lesions.get(is_index=True),
-        "procedure": lambda: documented.procedures.get(),
-        "radiationcourse": lambda: documented.radiation_courses.get(),
+        "procedure": lambda: documented.procedures.earliest("id"),
+        "radiationcourse": lambda: documented.radiation_courses.earliest("id"),
         "visit": lambda: documented.visits.get(visit_code="month1"),
-        "adverseevent": lambda: documented.adverse_events.get(),
-        "skeletalevent": lambda: documented.skeletal_events.get(),
-        "studyexit": lambda: exited.exits.get(),
+        "adverseevent": lambda: documented.adverse_events.earliest("id"),
+        "skeletalevent": lambda: documented.skeletal_events.earliest("id"),
+        "studyexit": lambda: exited.exits.earliest("id"),
     }
     if resource == "patient":
         return {"study_id": documented.study_id}

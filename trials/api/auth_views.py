@@ -24,7 +24,7 @@ class LoginSerializer(serializers.Serializer):
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Token <token>`. Shown once; only its hash is stored.")
     expires = serializers.IntegerField(
-        help_text="Expiry as Unix time (seconds since 1970-01-01 UTC). An integer, not a calendar date, "
+        help_text="Expiry as Unix time (seconds since the epoch, UTC). An integer, not a calendar date, "
         "so that no response to a sponsor contains a date-like value."
     )
 
