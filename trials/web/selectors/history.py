@@ -32,7 +32,8 @@ class AuditEntry:
 def _entries_for(label: str, history_rows: list) -> list[AuditEntry]:
     """history_rows newest first (simple_history's order); each diffed against the one before it."""
     entries = []
-    for newer, older in zip(history_rows, [*history_rows[1:], None], strict=True):
+    for index, newer in enumerate(history_rows):
+        older = history_rows[index + 1] if index + 1 < len(history_rows) else None
         if older is None:
             changes = [
                 FieldChange(f.name, None, getattr(newer, f.attname))
