@@ -136,14 +136,6 @@ class Migration(migrations.Migration):
                 'ordering': ['visit_id', '-signed_at'],
             },
         ),
-        migrations.RemoveConstraint(
-            model_name='membership',
-            name='membership_site_matches_role',
-        ),
-        migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('role__in', ['site_investigator', 'coordinator']), ('site__isnull', False)), models.Q(models.Q(('role__in', ['site_investigator', 'coordinator']), _negated=True), ('site__isnull', True)), _connector='OR'), name='membership_site_matches_role'),
-        ),
         migrations.AddField(
             model_name='dataquery',
             name='closed_by',

@@ -32,7 +32,7 @@ class Role(models.TextChoices):
     SPONSOR = "sponsor", "Sponsor (de-identified)"
 
 
-SITE_ROLES = {Role.COORDINATOR, Role.SITE_INVESTIGATOR}
+SITE_ROLES = (Role.COORDINATOR.value, Role.SITE_INVESTIGATOR.value)  # plain, ordered strings: part of a migration
 
 
 class Membership(models.Model):
