@@ -99,3 +99,22 @@ def registry(db, today) -> Registry:
     reg.patients["own_exited"] = populate_exited_patient(users["coordinator"], site, today)
     reg.patients["other_exited"] = populate_exited_patient(users["other_coordinator"], other, today)
     return reg
+
+
+@pytest.fixture
+def report_run(db, monkeypatch, settings, tmp_path):
+    """A succeeded run with one PNG artifact; new requests are not sent to a worker (no task runs in-request)."""
+    from analytics import services as report_services
+
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(report_services, "report_run_enqueue", lambda run_id: None)
+    run, _ = report_services.report_run_request(actor=None, parameters={}, force=True, enqueue=False)
+    report_services.report_run_start(run_id=run.pk)
+    run.refresh_from_db()
+    run.directory.mkdir(parents=True, exist_ok=True)
+    (run.directory / "pain_trajectory.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (run.directory / "adtte.csv").write_text("study_id,time\nATL-0001,30\n")
+    return report_services.report_run_succeed(
+        run_id=run.pk, fingerprint="f" * 64, result={"n_patients": 4, "metadata": {"generated_at": "2026-01-01T00:00:00Z"}},
+        artifacts=["pain_trajectory.png", "adtte.csv"], timings={"total": 0.1},
+    )

@@ -50,7 +50,11 @@ ENDPOINTS: dict[str, list[tuple[str, str]]] = {
     "api:studyexit-detail": [("GET", "detail"), ("PATCH", "update")],
     "api:studyexit-history": [("GET", "history")],
     "api:studyexit-void": [("POST", "void")],
+    "api:reportrun-list": [("GET", "report_read"), ("POST", "report_create")],
+    "api:reportrun-detail": [("GET", "report_read")],
+    "api:reportrun-artifact": [("GET", "report_read")],
 }
+REPORT_READERS = {"investigator", "data_manager", "sponsor"}
 
 OBJECT_KINDS = {"detail", "history", "update", "void", "create"}
 SITE_ROLES_OWN = {"coordinator", "site_investigator"}  # members of ATL, the "own" site
@@ -69,6 +73,10 @@ def expected_status(kind: str, method: str, role: str, target: str) -> int:
         return 401
     if kind == "logout":
         return 204
+    if kind.startswith("report_"):
+        if role not in REPORT_READERS:
+            return 403
+        return 202 if kind == "report_create" else 200
     if kind in {"list", "export"}:
         return 200
     member_of = "own" if role in SITE_ROLES_OWN else "other" if role == "other_coordinator" else None

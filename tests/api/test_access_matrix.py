@@ -40,6 +40,10 @@ def test_every_api_endpoint_has_expectations():
 
 
 def _url(name: str, kind: str, reg, target: str) -> str:
+    if name == "api:reportrun-detail":
+        return reverse(name, kwargs={"pk": reg.report_run.pk})
+    if name == "api:reportrun-artifact":
+        return reverse(name, kwargs={"pk": reg.report_run.pk, "name": "pain_trajectory.png"})
     if name == "api-not-found":
         return "/api/v1/no-such-endpoint/"
     if name == "api:export":
@@ -58,6 +62,8 @@ def _body(name: str, kind: str, reg, target: str, role: str) -> dict | None:
         return {**UPDATE_PAYLOADS[resource], "reason": "Source document verification"}
     if kind == "void":
         return {"reason": "Entered in error"}
+    if kind == "report_create":
+        return {"strata": ["modality"], "force": True}
     if kind == "login":
         user = reg.users[role]
         return {"username": user.username.upper() if user else "nobody", "password": "pw-Secret-123"}
@@ -73,7 +79,8 @@ def _call(client, method: str, url: str, body: dict | None):
     return response.status_code, content.decode(errors="replace")
 
 
-def test_access_matrix(registry, capsys):
+def test_access_matrix(registry, report_run, capsys):
+    registry.report_run = report_run
     clients = {role: registry.client(role) for role in ROLES}
     failures, leaks, count = [], [], 0
     for name, cases in sorted(ENDPOINTS.items()):

@@ -52,8 +52,10 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         flat: dict[str, list[str]] = {}
         for key, value in detail.items():
-            name = key if key != "non_field_errors" or prefix else "non_field_errors"
-            flat.update(flatten_errors(value, f"{prefix}.{name}" if prefix else str(name)))
+            if isinstance(key, int):  # ListField item errors
+                flat.update(flatten_errors(value, f"{prefix}[{key}]"))
+            else:
+                flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
         return flat
     if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
         flat = {}

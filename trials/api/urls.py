@@ -25,9 +25,11 @@ router.register("study-exits", resources.StudyExitViewSet, basename="studyexit")
 app_urls = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("export/<slug:resource>.csv", ExportView.as_view(), name="export"),
+    path("", include("trials.api.interop")),  # data management and interoperability (issue 6)
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     *router.urls,
+    path("", include("analytics.api_urls")),  # report runs (analytics/api.py)
 ]
 
 urlpatterns = [

@@ -1,0 +1,18 @@
+"""Report-run endpoints, included under /api/v1/ by trials/api/urls.py (URL names in the ``api`` namespace)."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from analytics.api import ReportRunViewSet
+
+router = SimpleRouter()
+router.register("reports", ReportRunViewSet, basename="reportrun")
+
+urlpatterns = [
+    *router.urls,
+    path(
+        "reports/<int:pk>/artifacts/<str:name>",
+        ReportRunViewSet.as_view({"get": "artifact"}),
+        name="reportrun-artifact",
+    ),
+]
