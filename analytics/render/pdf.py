@@ -7,6 +7,7 @@ exactly which data it came from.
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def _stamp(fig: Figure, metadata: dict[str, Any], fingerprint: str, page: int) -
              f"code {metadata.get('code_version')} · page {page}", fontsize=6, color="#555555")
 
 
-def _table_page(frame: pd.DataFrame, title: str) -> Figure:
+def _table_page(frame: pd.DataFrame, title: str, *, top: float = 0.90) -> Figure:
     """One table as monospaced text (one text artist per page: fast, and it stays selectable text)."""
     fig = plt.figure(figsize=A4_LANDSCAPE)
     fig.suptitle(title, fontsize=12, x=0.02, ha="left")
@@ -60,18 +61,18 @@ def _table_page(frame: pd.DataFrame, title: str) -> Figure:
     shown = frame.map(_format) if hasattr(frame, "map") else frame.applymap(_format)
     text = shown.to_string(index=False, max_colwidth=48)
     width = max(len(line) for line in text.splitlines())
-    fig.text(0.02, 0.90, text, family="monospace", fontsize=min(8.0, 1150 / max(width, 1)), va="top", ha="left")
+    fig.text(0.02, top, text, family="monospace", fontsize=min(8.0, 1150 / max(width, 1)), va="top", ha="left")
     return fig
 
 
 def _cover(numbers: dict[str, Any], tables: dict[str, pd.DataFrame], metadata: dict[str, Any]) -> Figure:
-    fig = _table_page(tables["cohort"], "Baseline characteristics by modality")
+    fig = _table_page(tables["cohort"], "", top=0.84)
     lines = [
-        "Bone metastasis ablation registry — outcomes report",
-        f"Patients analysed: {numbers['n_patients']} · data cut-off {numbers.get('data_cutoff')} · "
-        f"parameters {json.dumps(numbers['parameters'], sort_keys=True)}",
+        "Bone metastasis ablation registry — outcomes report. Table 1: baseline characteristics by modality",
+        f"Patients analysed: {numbers['n_patients']} · data cut-off {numbers.get('data_cutoff')}",
+        *textwrap.wrap(f"Parameters: {json.dumps(numbers['parameters'], sort_keys=True)}", 150),
     ]
-    fig.suptitle("\n".join(lines), fontsize=11, x=0.02, ha="left")
+    fig.suptitle("\n".join(lines), fontsize=10, x=0.02, ha="left")
     return fig
 
 

@@ -116,19 +116,30 @@ def _step(points: list[dict[str, Any]], start: float) -> tuple[np.ndarray, np.nd
     return days, est, low, high
 
 
+def _stratum_rows(adtte: pd.DataFrame, stratum: str) -> pd.DataFrame:
+    if stratum == "all":
+        return adtte
+    variable, value = stratum.split("=", 1)
+    return adtte[adtte[variable].astype(str) == value]
+
+
 def _at_risk_rows(adtte: pd.DataFrame, column: str, strata: list[str]) -> list[list[str]]:
-    rows = []
-    for stratum in strata:
-        sub = adtte if stratum == "all" else adtte[adtte[stratum.split("=", 1)[0]].astype(str) == stratum.split("=", 1)[1]]
-        rows.append([str(int((sub[column] >= day).sum())) for day in AT_RISK_DAYS])
-    return rows
+    return [[str(int((_stratum_rows(adtte, s)[column] >= day).sum())) for day in AT_RISK_DAYS] for s in strata]
+
+
+def _extended(curve: tuple[np.ndarray, ...], last_day: float | None) -> tuple[np.ndarray, ...]:
+    """Carry the last step on to the stratum's longest follow-up (a step curve ends there, not at its last event)."""
+    if last_day is None or last_day <= curve[0][-1]:
+        return curve
+    return tuple(np.append(values, last_day if i == 0 else values[-1]) for i, values in enumerate(curve))
 
 
 def _curves_figure(curves: dict[str, list], *, start: float, title: str, ylabel: str, adtte: pd.DataFrame | None,
                    time_column: str, strata: list[str], extra: Callable | None = None) -> Figure:
     fig, (ax, table_ax) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [4, 1.3]})
     for stratum in strata:
-        days, est, low, high = _step(curves.get(stratum, []), start)
+        last = None if adtte is None or _stratum_rows(adtte, stratum).empty else float(_stratum_rows(adtte, stratum)[time_column].max())
+        days, est, low, high = _extended(_step(curves.get(stratum, []), start), last)
         line = ax.step(days, est, where="post", label=stratum, linewidth=2.2 if stratum == "all" else 1.2)[0]
         if stratum == "all":
             ax.fill_between(days, low, high, step="post", alpha=0.15, color=line.get_color(), label="95% CI (all)")
@@ -152,7 +163,8 @@ def sre_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Fig
     """Aalen–Johansen CIF of first SRE (death competing) + the 1 − KM overestimate (DOMAIN.md §6)."""
 
     def overestimate(ax) -> None:
-        days, est, _, _ = _step(numbers["sre"]["one_minus_km"]["km"].get("all", []), 0.0)
+        last = None if sets is None or sets.adtte.empty else float(sets.adtte["sre_days"].max())
+        days, est, _, _ = _extended(_step(numbers["sre"]["one_minus_km"]["km"].get("all", []), 0.0), last)
         ax.step(days, est, where="post", linestyle="--", color="#444444", label="1 − KM, deaths censored (overestimate)")
 
     return _curves_figure(
