@@ -11,6 +11,18 @@ import datetime as dt
 # URL name → the (method, kind) cases run against it.
 ENDPOINTS: dict[str, list[tuple[str, str]]] = {
     "api:auth-token": [("POST", "login"), ("DELETE", "logout")],
+    # data management and interoperability (issue 6)
+    "api:export-odm": [("GET", "staff_read")],
+    "api:export-redcap-dictionary": [("GET", "staff_read")],
+    "api:export-redcap-records": [("GET", "staff_read")],
+    "api:export-registry-xlsx": [("GET", "export")],
+    "api:dataquery-list": [("GET", "staff_read"), ("POST", "dm_create")],
+    "api:dataquery-answer": [("POST", "update")],
+    "api:dataquery-close": [("POST", "dm_action")],
+    "api:dataquery-reopen": [("POST", "dm_action")],
+    "api:visit-sign": [("POST", "sign")],
+    "api:lock-list": [("GET", "staff_read"), ("POST", "dm_create")],
+    "api:lock-unlock": [("POST", "dm_action")],
     "api:export": [("GET", "export")],
     "api:schema": [("GET", "public")],
     "api:docs": [("GET", "public")],
@@ -57,6 +69,7 @@ ENDPOINTS: dict[str, list[tuple[str, str]]] = {
 REPORT_READERS = {"investigator", "data_manager", "sponsor"}
 
 OBJECT_KINDS = {"detail", "history", "update", "void", "create"}
+OBJECT_KINDS |= {"dm_action", "sign"}  # issue 6
 SITE_ROLES_OWN = {"coordinator", "site_investigator"}  # members of ATL, the "own" site
 STUDY_WIDE_READERS = {"investigator", "data_manager", "sponsor"}
 
@@ -73,6 +86,8 @@ def expected_status(kind: str, method: str, role: str, target: str) -> int:
         return 401
     if kind == "logout":
         return 204
+    if kind in INTEROP_KINDS:
+        return interop_expected_status(kind, role, target)
     if kind.startswith("report_"):
         if role not in REPORT_READERS:
             return 403
@@ -128,6 +143,7 @@ def create_payload(resource: str, reg, target: str) -> dict:
 
 UPDATE_PAYLOADS: dict[str, dict] = {
     "patient": {"ecog": 2},
+    "dataquery": {"message": "Confirmed against the source document"},
     "lesion": {"size_mm": 25},
     "procedure": {"probes": 2},
     "radiationcourse": {"technique": "imrt"},
@@ -152,6 +168,70 @@ def detail_kwargs(resource: str, reg, target: str) -> dict:
         "skeletalevent": lambda: documented.skeletal_events.earliest("id"),
         "studyexit": lambda: exited.exits.earliest("id"),
     }
+    if resource in INTEROP_OBJECTS:
+        return {"pk": INTEROP_OBJECTS[resource](reg, target).pk}
     if resource == "patient":
         return {"study_id": documented.study_id}
     return {"pk": objects[resource]().pk}
+
+
+# --- data management and interoperability (issue 6) -----------------------------------------------------------------
+INTEROP_KINDS = {"staff_read", "dm_create", "dm_action", "sign"}
+
+
+def interop_expected_status(kind: str, role: str, target: str) -> int:
+    """Staff reads exclude sponsors; queries/locks are the data manager's; only the site's investigator signs."""
+    if kind == "staff_read":
+        return 403 if role == "sponsor" else 200
+    if kind == "dm_create":
+        return 201 if role == "data_manager" else 403
+    if kind == "dm_action":
+        return 200 if role == "data_manager" else 403
+    if role != "site_investigator":
+        return 403
+    return 201 if target == "own" else 404
+
+
+def interop_body(name: str, kind: str, reg, target: str) -> dict | None:
+    if kind == "staff_read":
+        return None
+    if kind == "sign":
+        return {"password": "pw-Secret-123", "meaning": "Reviewed"}
+    if kind == "dm_action":
+        return {"message": "Checked against the source document"}
+    documented = reg.patients["own"]
+    if name == "api:lock-list":
+        return {"patient": documented.study_id, "reason": "Interim cut-off"}
+    visit = documented.visits.get(visit_code="month1")
+    return {"record_type": "visit", "object_id": visit.pk, "field_name": "visit_date", "message": "Please confirm"}
+
+
+def _answered_query(reg, target: str):
+    """An answered query on the month-1 visit of the own/other documented patient (made once per registry)."""
+    from trials.services.data_queries import data_query_answer, data_query_open
+
+    cache = reg.__dict__.setdefault("_answered_queries", {})
+    if target not in cache:
+        visit = reg.patients[target].visits.get(visit_code="month1")
+        query = data_query_open(actor=reg.users["data_manager"], record=visit, field_name="visit_date", message="Please confirm")
+        site_user = reg.users["coordinator" if target == "own" else "other_coordinator"]
+        cache[target] = data_query_answer(actor=site_user, query=query, message="Confirmed")
+    return cache[target]
+
+
+def _active_lock(reg, target: str):
+    """An active lock on a spare patient of the own/other site (so no other endpoint meets a lock)."""
+    from tests.factories import enroll_patient
+    from trials.services.locking import patient_lock
+
+    cache = reg.__dict__.setdefault("_active_locks", {})
+    if target not in cache:
+        documented = reg.patients[target]
+        actor = reg.users["coordinator" if target == "own" else "other_coordinator"]
+        spare = enroll_patient(actor, documented.site, with_procedure=False, enrollment_date=documented.enrollment_date,
+                               day0=documented.day0)
+        cache[target] = patient_lock(actor=reg.users["data_manager"], patient=spare, reason="Cut-off")
+    return cache[target]
+
+
+INTEROP_OBJECTS = {"dataquery": _answered_query, "lock": _active_lock}

@@ -10,7 +10,16 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.api.conftest import ROLES
-from tests.api.matrix_cases import ENDPOINTS, OBJECT_KINDS, UPDATE_PAYLOADS, create_payload, detail_kwargs, expected_status
+from tests.api.matrix_cases import (
+    ENDPOINTS,
+    INTEROP_KINDS,
+    OBJECT_KINDS,
+    UPDATE_PAYLOADS,
+    create_payload,
+    detail_kwargs,
+    expected_status,
+    interop_body,
+)
 
 pytestmark = pytest.mark.django_db
 LEAK_MARKERS = {"ATL": ('"BOS"', "BOS-"), "BOS": ('"ATL"', "ATL-")}
@@ -62,6 +71,8 @@ def _body(name: str, kind: str, reg, target: str, role: str) -> dict | None:
         return {**UPDATE_PAYLOADS[resource], "reason": "Source document verification"}
     if kind == "void":
         return {"reason": "Entered in error"}
+    if kind in INTEROP_KINDS:
+        return interop_body(name, kind, reg, target)
     if kind == "report_create":
         return {"strata": ["modality"], "force": True}
     if kind == "login":

@@ -1,0 +1,134 @@
+"""Benchmark: streaming CSV export of visits through the API vs PostgreSQL ``COPY`` of the same columns.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_bench \\
+        .venv/bin/python benchmarks/api_export.py --patients 100000
+
+Seeds the database with ``seed_registry`` when it holds fewer patients (re-uses it
+otherwise), then times ``GET /api/v1/export/visits.csv`` (a data manager's token,
+consumed block by block) against ``COPY (SELECT …) TO STDOUT`` of the same query,
+and prints the ratio (goal ≤ 3×) and the peak memory of the streaming export
+(tracemalloc peak of Python allocations in a separate pass, and process max RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/registry_bench"
+GOAL_RATIO = 3.0
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.setdefault("API_THROTTLE_USER", "100000/minute")
+    import django
+
+    django.setup()
+
+
+def ensure_database() -> None:
+    """Create the benchmark database if missing (PostgreSQL only), then migrate."""
+    import psycopg
+    from django.conf import settings
+    from django.core.management import call_command
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        sys.exit("This benchmark compares against PostgreSQL COPY: set DATABASE_URL=postgres://…")
+    admin = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True)
+    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+        admin.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    admin.close()
+    call_command("migrate", verbosity=0)
+
+
+def seed(patients: int) -> None:
+    from django.core.management import call_command
+
+    call_command("seed_registry", sites=10, patients=patients, no_progress=True, verbosity=0)
+
+
+def api_token() -> str:
+    from django.contrib.auth import get_user_model
+
+    from trials.api.tokens import api_token_issue
+    from trials.models import Membership, Role
+
+    user, _ = get_user_model().objects.get_or_create(username="bench_data_manager")
+    Membership.objects.get_or_create(user=user, role=Role.DATA_MANAGER, site=None)
+    return api_token_issue(user=user)[0]
+
+
+def stream_export(token: str) -> tuple[float, int, int]:
+    """Seconds, bytes and rows of GET /api/v1/export/visits.csv, consumed as a client would."""
+    from django.test import Client
+
+    started = time.perf_counter()
+    response = Client().get("/api/v1/export/visits.csv", HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 200, response.status_code
+    size = rows = 0
+    for block in response.streaming_content:
+        size += len(block)
+        rows += block.count(b"\n")
+    return time.perf_counter() - started, size, rows - 1
+
+
+def copy_export() -> tuple[float, int]:
+    """Seconds and bytes of COPY (the same SELECT the export runs) TO STDOUT as CSV."""
+    from django.db import connection
+
+    from trials.api.exports import EXPORTS
+    from trials.models import Visit
+
+    spec = EXPORTS["visits"]
+    sql, params = Visit.objects.values_list(*spec.columns).order_by("id").query.sql_with_params()
+    started, size = time.perf_counter(), 0
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)", params) as copy:
+        for block in copy:
+            size += len(block)
+    return time.perf_counter() - started, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=2, help="Timed runs of each; the best is reported.")
+    args = parser.parse_args()
+    setup_django()
+    ensure_database()
+    started = time.perf_counter()
+    seed(args.patients)
+    print(f"registry ready in {time.perf_counter() - started:.1f} s")
+    from trials.models import Patient, Visit
+
+    print(f"patients {Patient.objects.count():,}, visits {Visit.objects.count():,}")
+    token = api_token()
+    stream_export(token)  # warm-up: imports, URL resolver, connection
+    streams = [stream_export(token) for _ in range(args.repeat)]
+    copies = [copy_export() for _ in range(args.repeat)]
+    stream_s, stream_bytes, rows = min(streams)
+    copy_s, copy_bytes = min(copies)
+    tracemalloc.start()
+    stream_export(token)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ratio = stream_s / copy_s
+    print(f"streaming export: {rows:,} rows, {stream_bytes / 1e6:.1f} MB in {stream_s:.2f} s ({rows / stream_s:,.0f} rows/s)")
+    print(f"COPY TO STDOUT:   {copy_bytes / 1e6:.1f} MB in {copy_s:.2f} s")
+    print(f"ratio streaming/COPY: {ratio:.2f}× (goal ≤ {GOAL_RATIO:.0f}×) {'OK' if ratio <= GOAL_RATIO else 'ABOVE GOAL'}")
+    print(f"peak Python memory during the export (tracemalloc): {peak / 1e6:.1f} MB for {stream_bytes / 1e6:.1f} MB of CSV; "
+          f"process max RSS {max_rss_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
