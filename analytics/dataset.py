@@ -1,8 +1,8 @@
 """Analysis snapshot: the registry as pandas DataFrames, in a constant number of queries.
 
-Each ``get_<thing>_df`` runs exactly one ``.values_list()`` query (joins, no
-per-patient queries) and excludes voided records — and the children of voided
-parents. ``snapshot_extract`` runs all of them (one query per frame, whatever
+Each ``<thing>_query`` is exactly one ``.values_list()`` query (joins, no
+per-patient queries) that ``frame_load`` turns into a DataFrame; it excludes
+voided records — and the children of voided parents. ``snapshot_extract`` runs all of them (one query per frame, whatever
 the number of patients) and ``snapshot_fingerprint`` hashes a canonical
 serialization of the content, so a report can say exactly which data it used
 (DESIGN.md "Analytics" 1).
@@ -41,13 +41,28 @@ DATE_COLUMNS = (
 )
 
 
-def _frame(queryset: QuerySet, columns: dict[str, str]) -> pd.DataFrame:
-    """One query: ``columns`` maps frame column → ORM lookup."""
-    rows = list(queryset.values_list(*columns.values()))
-    frame = pd.DataFrame.from_records(rows, columns=list(columns))
+DECIMAL_COLUMNS = ("mme_per_day",)
+
+
+@dataclass(frozen=True)
+class FrameQuery:
+    """One extraction query: ``columns`` maps frame column → ORM lookup."""
+
+    queryset: QuerySet
+    columns: dict[str, str]
+
+    def values_list(self) -> QuerySet:
+        return self.queryset.values_list(*self.columns.values())
+
+
+def frame_load(query: FrameQuery) -> pd.DataFrame:
+    """Run the query once; dates become datetime64 and decimals float."""
+    frame = pd.DataFrame.from_records(list(query.values_list()), columns=list(query.columns))
     for column in frame.columns:
         if column in DATE_COLUMNS:
             frame[column] = pd.to_datetime(frame[column])
+        elif column in DECIMAL_COLUMNS:
+            frame[column] = frame[column].astype(float)
     return frame
 
 
@@ -56,8 +71,8 @@ def _active_children(model, patient_path: str = "patient") -> QuerySet:
     return model.objects.filter(voided_at__isnull=True, **{f"{patient_path}__voided_at__isnull": True})
 
 
-def get_patients_df() -> pd.DataFrame:
-    return _frame(
+def patients_query() -> FrameQuery:
+    return FrameQuery(
         Patient.objects.filter(voided_at__isnull=True),
         {
             "study_id": "study_id", "site": "site__code", "birth_year": "birth_year", "sex": "sex",
@@ -67,63 +82,61 @@ def get_patients_df() -> pd.DataFrame:
     )
 
 
-def get_lesions_df() -> pd.DataFrame:
+def lesions_query() -> FrameQuery:
     """Index lesions (one per patient by constraint)."""
-    return _frame(
+    return FrameQuery(
         _active_children(Lesion).filter(is_index=True),
         {"study_id": "patient__study_id", "region": "region", "spine_level": "spine_level", "bone": "bone",
          "lesion_type": "lesion_type", "size_mm": "size_mm", "version": "version"},
     )
 
 
-def get_procedures_df() -> pd.DataFrame:
+def procedures_query() -> FrameQuery:
     """Index procedures (one per patient by constraint); their date is day 0."""
-    return _frame(
+    return FrameQuery(
         _active_children(Procedure).filter(is_index=True),
         {"study_id": "patient__study_id", "procedure_date": "procedure_date", "modality": "modality",
          "augmentation": "augmentation", "version": "version"},
     )
 
 
-def get_radiation_df() -> pd.DataFrame:
+def radiation_query() -> FrameQuery:
     """Planned radiation courses of the index lesion — never SREs (DOMAIN.md §6)."""
-    return _frame(
+    return FrameQuery(
         _active_children(RadiationCourse),
         {"study_id": "patient__study_id", "sequence": "sequence", "start_date": "start_date",
          "end_date": "end_date", "version": "version"},
     )
 
 
-def get_visits_df() -> pd.DataFrame:
-    return _frame(
+def visits_query() -> FrameQuery:
+    return FrameQuery(
         _active_children(Visit),
         {"study_id": "patient__study_id", "visit": "visit_code", "target_date": "target_date",
          "visit_date": "visit_date", "opioid_status": "opioid_status", "version": "version"},
     )
 
 
-def get_pain_df() -> pd.DataFrame:
+def pain_query() -> FrameQuery:
     """BPI items per visit (DOMAIN.md §3); only assessments of active visits."""
     items = {item: item for item in INTENSITY_ITEMS + INTERFERENCE_ITEMS}
-    return _frame(
+    return FrameQuery(
         _active_children(PainAssessment, "visit__patient").filter(visit__voided_at__isnull=True),
         {"study_id": "visit__patient__study_id", "visit": "visit__visit_code", **items, "version": "version"},
     )
 
 
-def get_medications_df() -> pd.DataFrame:
+def medications_query() -> FrameQuery:
     """Opioid entries with their stored MME/day (DOMAIN.md §5)."""
-    frame = _frame(
+    return FrameQuery(
         _active_children(MedicationUse, "visit__patient").filter(visit__voided_at__isnull=True),
         {"study_id": "visit__patient__study_id", "visit": "visit__visit_code", "drug": "drug", "route": "route",
          "mme_per_day": "mme_per_day", "mme_table_version": "mme_table_version", "version": "version"},
     )
-    frame["mme_per_day"] = frame["mme_per_day"].astype(float)
-    return frame
 
 
-def get_adverse_events_df() -> pd.DataFrame:
-    return _frame(
+def adverse_events_query() -> FrameQuery:
+    return FrameQuery(
         _active_children(AdverseEvent),
         {"study_id": "patient__study_id", "term": "term", "onset_date": "onset_date", "sir_grade": "sir_grade",
          "ctcae_grade": "ctcae_grade", "relatedness": "relatedness", "serious": "serious",
@@ -131,16 +144,16 @@ def get_adverse_events_df() -> pd.DataFrame:
     )
 
 
-def get_skeletal_events_df() -> pd.DataFrame:
-    return _frame(
+def skeletal_events_query() -> FrameQuery:
+    return FrameQuery(
         _active_children(SkeletalEvent),
         {"study_id": "patient__study_id", "event_type": "event_type", "event_date": "event_date",
          "at_index_lesion": "at_index_lesion", "version": "version"},
     )
 
 
-def get_exits_df() -> pd.DataFrame:
-    return _frame(
+def exits_query() -> FrameQuery:
+    return FrameQuery(
         _active_children(StudyExit),
         {"study_id": "patient__study_id", "exit_type": "exit_type", "exit_date": "exit_date",
          "last_contact_date": "last_contact_date", "version": "version"},
@@ -166,28 +179,28 @@ class Snapshot:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-EXTRACTORS = {
-    "patients": get_patients_df,
-    "lesions": get_lesions_df,
-    "procedures": get_procedures_df,
-    "radiation": get_radiation_df,
-    "visits": get_visits_df,
-    "pain": get_pain_df,
-    "medications": get_medications_df,
-    "adverse_events": get_adverse_events_df,
-    "skeletal_events": get_skeletal_events_df,
-    "exits": get_exits_df,
+FRAME_QUERIES = {
+    "patients": patients_query,
+    "lesions": lesions_query,
+    "procedures": procedures_query,
+    "radiation": radiation_query,
+    "visits": visits_query,
+    "pain": pain_query,
+    "medications": medications_query,
+    "adverse_events": adverse_events_query,
+    "skeletal_events": skeletal_events_query,
+    "exits": exits_query,
 }
 
 
 def snapshot_extract() -> Snapshot:
-    """All frames, one query each (``len(EXTRACTORS)`` queries for any registry size).
+    """All frames, one query each (``len(FRAME_QUERIES)`` queries for any registry size).
 
     Call inside ``transaction.atomic()`` on PostgreSQL with REPEATABLE READ
     semantics if frames must be mutually consistent under concurrent writes;
     the pipeline does so.
     """
-    return Snapshot(**{name: extract() for name, extract in EXTRACTORS.items()})
+    return Snapshot(**{name: frame_load(query()) for name, query in FRAME_QUERIES.items()})
 
 
 def canonical_frame_bytes(frame: pd.DataFrame) -> bytes:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from analytics.dataset import EXTRACTORS, canonical_frame_bytes, snapshot_extract, snapshot_fingerprint
+from analytics.dataset import FRAME_QUERIES, canonical_frame_bytes, snapshot_extract, snapshot_fingerprint
 from analytics.derive import visit_omed
 from tests.analytics.seeded import seeded_registry
 from tests.factories import visit_data
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("patients", [5, 50])
 def test_extraction_runs_one_query_per_frame_whatever_the_registry_size(patients, django_assert_num_queries):
     seeded_registry(patients)
-    with django_assert_num_queries(len(EXTRACTORS)):
+    with django_assert_num_queries(len(FRAME_QUERIES)):
         snapshot = snapshot_extract()
     assert len(snapshot.patients) == patients
     assert len(snapshot.visits) == 7 * patients

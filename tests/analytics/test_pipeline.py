@@ -144,3 +144,35 @@ def test_stale_running_runs_are_failed_by_the_nightly_sweep(db):
     assert report_runs_fail_stale() == 1
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and "worker" in run.error_message
+
+
+def test_a_transient_database_error_is_retried_and_the_run_then_succeeds(registry, monkeypatch):
+    from django.db import OperationalError
+
+    real, calls = pipeline.analysis_sets_build, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "analysis_sets_build", flaky)
+    monkeypatch.setattr("analytics.tasks.report_run_execute.retry_backoff", False)
+    run, _ = services.report_run_request(actor=None, parameters={"strata": ["modality"]}, enqueue=False)
+    report_run_execute.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert (run.status, run.attempts, len(calls)) == (RunStatus.SUCCEEDED, 2, 2)
+    assert run.error_message == ""
+
+
+def test_nightly_refresh_requests_the_default_report_and_reuses_it_while_data_are_unchanged(
+    registry, django_capture_on_commit_callbacks
+):
+    from analytics.tasks import refresh_default_report
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = refresh_default_report()
+    assert ReportRun.objects.get(pk=first).status == RunStatus.SUCCEEDED
+    with django_capture_on_commit_callbacks(execute=True):
+        assert refresh_default_report() == first

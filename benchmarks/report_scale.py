@@ -1,0 +1,201 @@
+"""Report run at scale on PostgreSQL (issue 3 "Speed").
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_bench \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \\
+    .venv/bin/python benchmarks/report_scale.py --patients 100000
+
+Seeds the registry to N patients (or reuses it), then prints, in one run:
+1. extraction time (``snapshot_extract`` — the ORM ``.values_list()`` queries into DataFrames);
+2. the time of a raw ``COPY (SELECT …) TO STDOUT`` of the same queries (the floor for moving the bytes);
+3. the bare statistical fits' time on prepared frames/arrays (every ``analytics.stats`` call the report makes);
+4. the full run's time (all stages, artifacts included) through a Celery worker this script starts on a
+   private queue — or in-process with ``--in-process`` or when no broker is configured (it says which);
+5. the ratio full / (COPY + bare fits), against the goal ≤ 1.5;
+6. peak RSS of this process and of the worker, against the goal ≤ 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+RATIO_GOAL = 1.5
+RSS_GOAL_MB = 2048
+
+
+def setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+def ensure_database() -> None:
+    """Create the database named in DATABASE_URL when it does not exist, then migrate."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        sys.exit("The benchmark runs on PostgreSQL: set DATABASE_URL=postgres://…")
+    import psycopg
+
+    conninfo = dict(host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432, user=db.get("USER"),
+                    password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True)
+    with psycopg.connect(**conninfo) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    call_command("migrate", verbosity=0)
+
+
+def ensure_patients(n: int) -> float:
+    from django.core.management import call_command
+
+    from trials.models import Patient
+
+    started = time.perf_counter()
+    if Patient.objects.count() < n:
+        call_command("seed_registry", patients=n, sites=10, seed=1, anchor_date=None, no_progress=False)
+    return time.perf_counter() - started
+
+
+def timed(func, *args, **kwargs):
+    started = time.perf_counter()
+    value = func(*args, **kwargs)
+    return value, time.perf_counter() - started
+
+
+def copy_time() -> tuple[float, int]:
+    """COPY (SELECT …) TO STDOUT of exactly the extraction queries; returns (seconds, bytes)."""
+    from django.db import connection
+
+    from analytics.dataset import FRAME_QUERIES
+
+    total, started = 0, time.perf_counter()
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # the psycopg cursor
+        for query in FRAME_QUERIES.values():
+            sql, params = query().values_list().query.sql_with_params()
+            statement = connection.ops.compose_sql(sql, params)
+            with cursor.copy(f"COPY ({statement}) TO STDOUT") as copy:
+                for block in copy:
+                    total += len(block)
+    return time.perf_counter() - started, total
+
+
+def bare_fits(sets, strata) -> float:
+    """Every statistical call of the compute stage, on the prepared analysis frames — nothing else."""
+    from analytics import stats
+
+    started = time.perf_counter()
+    stats.sre_cumulative_incidence(sets.adtte, strata_variables=strata)
+    stats.sre_one_minus_km(sets.adtte, strata_variables=strata)
+    stats.overall_survival(sets.adtte, strata_variables=strata)
+    stats.logrank_tests(sets.adtte, strata_variables=strata)
+    stats.cox_fits(sets.adtte)
+    stats.pain_visit_summaries(sets.pain, strata_variables=strata)
+    stats.omed_visit_summaries(sets.pain, strata_variables=strata)
+    stats.pain_response_rates(sets.adresp, itt_population=sets.itt_population, patients=sets.patients, strata_variables=strata)
+    stats.complication_summaries(sets.aes, sets.patients, strata_variables=strata)
+    return time.perf_counter() - started
+
+
+def start_worker(queue: str, log: Path) -> subprocess.Popen:
+    celery = Path(sys.executable).with_name("celery")
+    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"}
+    process = subprocess.Popen(  # noqa: S603
+        [str(celery), "-A", "config", "worker", "--pool=solo", "-l", "info", "-Q", queue,
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while " ready." not in log.read_text():  # the clock starts once the worker is up
+        if process.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"the worker did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.3)
+    return process
+
+
+def full_run(*, in_process: bool) -> tuple[float, str, int | None]:
+    """Returns (seconds, mode, worker peak RSS in kB or None)."""
+    from django.conf import settings
+
+    from analytics.models import ReportRun
+    from analytics.pipeline import report_run_pipeline
+    from analytics.services import report_run_request
+    from config.celery_app import app
+
+    if in_process or not settings.CELERY_BROKER_URL:
+        run, _ = report_run_request(actor=None, parameters={}, force=True, enqueue=False)
+        _, seconds = timed(report_run_pipeline, run.pk)
+        return seconds, "in-process (no worker)", None
+    queue = f"report-bench-{uuid.uuid4().hex[:8]}"
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    process = start_worker(queue, Path("/tmp") / f"{queue}.log")
+    try:
+        started = time.perf_counter()
+        run, _ = report_run_request(actor=None, parameters={}, force=True)
+        while not ReportRun.objects.get(pk=run.pk).is_finished:
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        run.refresh_from_db()
+        if run.status != "succeeded":
+            sys.exit(f"run {run.pk} {run.status}: {run.error_message}")
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, f"through a Celery worker (solo pool, queue {queue}); stages {run.timings}", worker_rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--in-process", action="store_true", help="Run the full report in this process, not on a worker.")
+    args = parser.parse_args()
+    setup_django()
+    ensure_database()
+    seed_seconds = ensure_patients(args.patients)
+
+    from analytics.dataset import snapshot_extract, snapshot_fingerprint
+    from analytics.derive import analysis_sets_build
+    from analytics.parameters import parameters_parse
+    from trials.models import Patient
+
+    params = parameters_parse({})
+    snapshot, extract_s = timed(snapshot_extract)
+    _, fingerprint_s = timed(snapshot_fingerprint, snapshot)
+    (copy_s, copy_bytes) = copy_time()
+    sets, derive_s = timed(analysis_sets_build, snapshot, params)
+    fits_s = bare_fits(sets, params.strata)
+    del snapshot
+    full_s, mode, worker_rss = full_run(in_process=args.in_process)
+    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ratio = full_s / (copy_s + fits_s)
+    rows = [
+        ("patients in registry", f"{Patient.objects.count()} (seed/reuse {seed_seconds:.1f} s)"),
+        ("extraction (ORM → DataFrames)", f"{extract_s:.2f} s, fingerprint {fingerprint_s:.2f} s"),
+        ("raw COPY (SELECT …) TO STDOUT", f"{copy_s:.2f} s ({copy_bytes / 1e6:.1f} MB)"),
+        ("derive (adtte/adresp/pain)", f"{derive_s:.2f} s"),
+        ("bare statistical fits", f"{fits_s:.2f} s"),
+        ("full run", f"{full_s:.2f} s — {mode}"),
+        ("ratio full / (COPY + fits)", f"{ratio:.2f} (goal ≤ {RATIO_GOAL}) {'OK' if ratio <= RATIO_GOAL else 'OVER'}"),
+        ("peak RSS, this process", f"{own_rss / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB)"),
+        ("peak RSS, worker", "n/a (in-process)" if worker_rss is None else f"{worker_rss / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB)"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
