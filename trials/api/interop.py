@@ -108,6 +108,7 @@ class DataQueryResponseSerializer(serializers.Serializer):
 class DataQuerySerializer(serializers.ModelSerializer):
     patient = serializers.CharField(source="patient.study_id", read_only=True)
     record_type = serializers.CharField(source="content_type.model", read_only=True)
+    status = serializers.CharField(read_only=True, help_text="open, answered or closed")
     responses = DataQueryResponseSerializer(many=True, read_only=True)
 
     class Meta:

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from trials.web.views import dashboard, events, home, patients, reports, visits
 
@@ -20,6 +20,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("worklist/", home.worklist, name="worklist"),
+    path("data-management/", include("trials.web.data_management")),  # queries, sign-off, locks, exports (issue 6)
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("reports/", reports.reports, name="reports"),
     path("reports/<int:run_id>/", reports.report_detail, name="report_detail"),
