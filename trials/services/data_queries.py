@@ -137,7 +137,8 @@ def data_query_correct(*, actor, query: DataQuery, value: Any, reason: str | Non
     _require_not_closed(query)
     record = query.record
     old = getattr(record, query.field_name)
-    _apply_correction(actor, record, query.field_name, value, f"Query #{query.pk}: {reason}")
+    # The record's history reason holds 100 characters; the full reason stays in the query thread.
+    _apply_correction(actor, record, query.field_name, value, f"Query #{query.pk}: {reason}"[:100])
     record.refresh_from_db()
     query.status = QueryStatus.ANSWERED
     _save(query, actor=actor, reason="Value corrected")

@@ -156,7 +156,7 @@ def _open_automatic(finding: Finding, patient_id: int, content_type: ContentType
         content_type=content_type, object_id=finding.record.pk, field_name=finding.field_name,
         patient_id=patient_id, message=finding.message, rule_code=finding.rule_code,
     )
-    query._change_reason = f"Opened by rule {finding.rule_code}"
+    query._change_reason = f"Opened by rule {finding.rule_code}"[:100]
     query.save()
     DataQueryResponse.objects.create(query=query, action=QueryAction.OPEN, message=finding.message)
     return query

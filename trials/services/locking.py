@@ -63,7 +63,7 @@ def _require_reason(reason: str | None, field: str) -> str:
 
 def _save(lock: Lock, *, actor, reason: str) -> Lock:
     lock._history_user = actor
-    lock._change_reason = reason
+    lock._change_reason = reason[:100]  # history_change_reason is varchar(100); the full text is on the row
     lock.save()
     return lock
 

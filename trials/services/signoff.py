@@ -18,6 +18,7 @@ from trials.models import Role, Signature, Visit
 from trials.services.locking import lock_check
 from trials.services.records import save_audited
 
+HISTORY_REASON_MAX = 100  # django-simple-history's history_change_reason is varchar(100)
 DEFAULT_MEANING = "I confirm that the data of this visit are complete and accurate (investigator review)."
 
 
@@ -46,8 +47,10 @@ def visit_sign(*, actor, visit: Visit, password: str | None, meaning: str = DEFA
     lock_check(visit)
     signature = Signature(visit=visit, signer=actor, meaning=meaning, signed_at=timezone.now(), visit_version=visit.version)
     signature._history_user = actor
-    signature._change_reason = f"Electronic signature: {meaning}"
+    signature._change_reason = f"Electronic signature: {meaning}"[:HISTORY_REASON_MAX]
     signature.save()
     # The visit's own audit trail records the signature (no data change, version kept).
-    save_audited(visit, actor=actor, reason=f"Signed by {actor.get_username()} at {signature.signed_at:%Y-%m-%d %H:%M:%S %Z}: {meaning}")
+    # history_change_reason holds 100 characters; the full meaning is on the Signature row.
+    reason = f"Signed by {actor.get_username()}: {meaning}"[:HISTORY_REASON_MAX]
+    save_audited(visit, actor=actor, reason=reason)
     return signature
