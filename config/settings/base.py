@@ -122,17 +122,34 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "trials.api.schema.RegistryAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "trials.api.tokens.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "trials.api.errors.api_exception_handler",
+    # Rates are read per request (trials.api.throttling), so tests and deployments can change them.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env("API_THROTTLE_LOGIN", default="10/minute"),
+        "user": env("API_THROTTLE_USER", default="1200/minute"),
+        "anon": env("API_THROTTLE_ANON", default="120/minute"),
+    },
 }
+API_TOKEN_LIFETIME_HOURS = env.float("API_TOKEN_LIFETIME_HOURS", default=12)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bone Metastasis Ablation Registry API",
     "DESCRIPTION": "Registry of percutaneous ablation of bone metastases (TRIBUTE-like).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "trials.api.schema.role_views_any_of",
+    ],
 }
 
 REGISTRY_STUDY_CODE = env("REGISTRY_STUDY_CODE", default="TRIBUTE-REG")
@@ -150,3 +167,6 @@ AUTHENTICATION_BACKENDS = ["trials.backends.CaseInsensitiveModelBackend"]
 # Artifacts live in MEDIA_ROOT/reports/<run id>/. A run still queued/running
 # after REPORTS_STALE_AFTER_SECONDS is marked failed by the nightly refresh.
 REPORTS_STALE_AFTER_SECONDS = env.int("REPORTS_STALE_AFTER_SECONDS", default=6 * 3600)
+
+# Reasons for change are free text of any length (the library default is 100 characters).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True

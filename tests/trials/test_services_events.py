@@ -139,3 +139,11 @@ def test_other_site_coordinator_cannot_write(patient, other_coordinator):
         services.adverse_event_report(actor=other_coordinator, patient=patient, data=ae_data(patient))
     with pytest.raises(PermissionDenied):
         services.clinical_record_update(actor=other_coordinator, instance=patient, changes={"ecog": 2}, reason="x")
+
+
+def test_long_reason_for_change_is_kept_whole(patient, coordinator):
+    reason = "Source document verification at the monitoring visit found the grade was transcribed from the wrong line of the CRF; corrected per the site's SOP 12.4."
+    assert len(reason) > 100
+    ae = services.adverse_event_report(actor=coordinator, patient=patient, data=ae_data(patient))
+    ae = services.clinical_record_update(actor=coordinator, instance=ae, changes={"ctcae_grade": 1, "sir_grade": "mild"}, reason=reason)
+    assert ae.history.first().history_change_reason == reason
