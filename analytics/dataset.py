@@ -204,23 +204,14 @@ def snapshot_extract() -> Snapshot:
 
 
 def canonical_frame_bytes(frame: pd.DataFrame) -> bytes:
-    """Columns sorted by name, every value as fixed text (floats ``%.6f``, ISO dates, missing
-    empty), rows sorted by that text: the same content always gives the same bytes."""
-    text = pd.DataFrame({column: _canonical_text(frame[column]) for column in sorted(frame.columns)})
-    if len(text.columns):
-        text = text.sort_values(list(text.columns), kind="mergesort")
-    return text.to_csv(index=False, lineterminator="\n").encode()
-
-
-def _canonical_text(series: pd.Series) -> pd.Series:
-    missing = series.isna()
-    if pd.api.types.is_datetime64_any_dtype(series):
-        text = series.dt.strftime("%Y-%m-%d")
-    elif pd.api.types.is_float_dtype(series):
-        text = series.map(lambda v: FINGERPRINT_FLOAT_FORMAT % v)
-    else:
-        text = series.astype(str)
-    return text.where(~missing, "")
+    """Columns sorted by name, rows sorted by every column (missing last), floats ``%.6f``, ISO
+    dates, missing empty: the same content always gives the same bytes, whatever the query order."""
+    columns = sorted(frame.columns)
+    ordered = frame[columns]
+    if columns and len(ordered):
+        ordered = ordered.sort_values(columns, kind="mergesort", na_position="last")
+    return ordered.to_csv(index=False, lineterminator="\n", float_format=FINGERPRINT_FLOAT_FORMAT,
+                          date_format="%Y-%m-%d").encode()
 
 
 def snapshot_fingerprint(snapshot: Snapshot) -> str:

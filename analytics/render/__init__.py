@@ -14,7 +14,7 @@ from typing import Any
 from analytics.derive import AnalysisSets
 from analytics.render.files import analysis_csvs_write, result_json_write, xlsx_write
 from analytics.render.pdf import pdf_write
-from analytics.render.plots import plots_write
+from analytics.render.plots import figures_build, figures_close, plots_write
 from analytics.render.tables import result_tables
 
 __all__ = ["artifacts_render"]
@@ -26,7 +26,10 @@ def artifacts_render(directory: Path, *, numbers: dict[str, Any], sets: Analysis
     names = [result_json_write(directory, numbers, metadata)]
     names += analysis_csvs_write(directory, sets)
     names.append(xlsx_write(directory, tables))
-    plots = plots_write(directory, numbers, sets)
-    names += [path.name for path in plots.values()]
-    names.append(pdf_write(directory, numbers=numbers, tables=tables, plots=plots, metadata=metadata, sets=sets))
+    figures = figures_build(numbers, sets)
+    try:
+        names += [path.name for path in plots_write(directory, figures).values()]
+        names.append(pdf_write(directory, numbers=numbers, tables=tables, figures=figures, metadata=metadata))
+    finally:
+        figures_close(figures)
     return sorted(names)

@@ -21,7 +21,6 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analytics.render.files import atomic_path  # noqa: E402
-from analytics.render.plots import FIGURES  # noqa: E402
 
 REPORT_PDF = "report.pdf"
 A4_LANDSCAPE = (11.69, 8.27)
@@ -76,7 +75,7 @@ def _cover(numbers: dict[str, Any], tables: dict[str, pd.DataFrame], metadata: d
     return fig
 
 
-def pdf_pages(numbers: dict[str, Any], tables: dict[str, pd.DataFrame], metadata: dict[str, Any], sets=None):
+def pdf_pages(numbers: dict[str, Any], tables: dict[str, pd.DataFrame], metadata: dict[str, Any], figures: dict[str, Figure]):
     """Yield the report's figures in page order."""
     yield _cover(numbers, tables, metadata)
     for name, title, keep in PDF_TABLES:
@@ -84,18 +83,16 @@ def pdf_pages(numbers: dict[str, Any], tables: dict[str, pd.DataFrame], metadata
         for start in range(0, max(len(frame), 1), ROWS_PER_PAGE):
             suffix = f" ({start // ROWS_PER_PAGE + 1})" if len(frame) > ROWS_PER_PAGE else ""
             yield _table_page(frame.iloc[start:start + ROWS_PER_PAGE], title + suffix)
-    for build in FIGURES.values():
-        yield build(numbers, sets)
+    yield from figures.values()
 
 
-def pdf_write(directory: Path, *, numbers: dict[str, Any], tables: dict[str, pd.DataFrame], plots: dict[str, Path],
-              metadata: dict[str, Any], sets=None) -> str:
-    """Write report.pdf; ``plots`` are the PNG paths (the PDF redraws them as vector graphics)."""
-    del plots  # the figures are rebuilt as vectors rather than embedding the PNG bitmaps
+def pdf_write(directory: Path, *, numbers: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, Figure],
+              metadata: dict[str, Any]) -> str:
+    """Write report.pdf; ``figures`` (the plots) are drawn as vector graphics after the tables, and closed."""
     target = directory / REPORT_PDF
     with atomic_path(target) as tmp, PdfPages(tmp, metadata={"Title": "Registry outcomes report",
                                                               "Subject": f"data fingerprint {numbers['fingerprint']}"}) as pdf:
-        for page, fig in enumerate(pdf_pages(numbers, tables, metadata, sets), start=1):
+        for page, fig in enumerate(pdf_pages(numbers, tables, metadata, figures), start=1):
             _stamp(fig, metadata, numbers["fingerprint"], page)
             pdf.savefig(fig)
             plt.close(fig)

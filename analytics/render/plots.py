@@ -190,14 +190,20 @@ FIGURES: dict[str, Callable[..., Figure]] = {
 }
 
 
-def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets) -> dict[str, Path]:
+def figures_build(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Figure]:
+    """Every plot, built once: saved as PNG and then drawn again into the PDF."""
+    return {name: build(numbers, sets) for name, build in FIGURES.items()}
+
+
+def figures_close(figures: dict[str, Figure]) -> None:
+    for fig in figures.values():
+        plt.close(fig)
+
+
+def plots_write(directory: Path, figures: dict[str, Figure]) -> dict[str, Path]:
     paths = {}
-    for name, build in FIGURES.items():
-        fig = build(numbers, sets)
-        try:
-            with atomic_path(directory / name) as tmp:
-                fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None})
-        finally:
-            plt.close(fig)
+    for name, fig in figures.items():
+        with atomic_path(directory / name) as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None})
         paths[name] = directory / name
     return paths
