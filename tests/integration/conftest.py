@@ -59,47 +59,67 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # a helper, not a test
 
 
-@pytest.fixture
-def celery_worker_process(postgres_and_redis, tmp_path):
-    """A real worker on a private queue; tasks sent from this process go to that queue, not eagerly."""
-    queue = f"analytics-it-{uuid.uuid4().hex[:8]}"
-    log = tmp_path / "worker.log"
+def start_worker(broker: str, queue: str, log: Path, **extra_env: str) -> subprocess.Popen:
+    """Start ``celery -A config worker`` on ``queue`` against the test database; wait until ready."""
     env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
-        "CELERY_BROKER_URL": postgres_and_redis,
+        "CELERY_BROKER_URL": broker,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        **extra_env,
     }
     celery = Path(sys.executable).with_name("celery")
-    with log.open("w") as out:
+    with log.open("a") as out:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
             [str(celery), "-A", "config", "worker", "--pool=solo", "-l", "info", "-Q", queue,
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"],
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}-{uuid.uuid4().hex[:4]}@%h"],
             cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
+    _wait_ready(process, log)
+    return process
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_queue(postgres_and_redis):
+    """Tasks sent from this process go to a queue private to the test, and not eagerly."""
+    queue = f"analytics-it-{uuid.uuid4().hex[:8]}"
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_default_queue = queue
     try:
-        _wait_ready(process, log)
-        yield process, log
+        yield queue
     finally:
         celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+
+
+@pytest.fixture
+def celery_worker_process(postgres_and_redis, private_queue, tmp_path):
+    """A real worker on a private queue; tasks sent from this process go to that queue, not eagerly."""
+    log = tmp_path / "worker.log"
+    process = start_worker(postgres_and_redis, private_queue, log)
+    try:
+        yield process, log
+    finally:
+        stop_worker(process)
 
 
 def _wait_ready(process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + WORKER_START_TIMEOUT
+    already = log.read_text().count(" ready.")
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the Celery worker exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        if " ready." in log.read_text():
+        if log.read_text().count(" ready.") > already:
             return
         time.sleep(0.3)
     pytest.fail(f"the Celery worker did not become ready in {WORKER_START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
