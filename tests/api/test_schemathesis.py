@@ -30,27 +30,13 @@ EXAMPLES_PER_OPERATION = 24
 MINIMUM_CASES = 1000
 
 
-def test_schemathesis_all_operations_all_roles(registry, settings_override, capsys):
+def test_schemathesis_all_operations_all_roles(registry, report_run, settings_override, capsys):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
     tokens = {role: api_token_issue(user=user)[0] for role, user in registry.users.items() if user is not None}
     roles = itertools.cycle(ROLES)
     total, statuses = 0, {}
     for result in schema.get_all_operations():
-        operation = result.ok()
-        calls = []
-
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        @given(case=operation.as_strategy())
-        def run(case, calls=calls):
-            role = next(roles)
-            generated = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
-            case.headers = {**generated, **authorization(role, registry, tokens, case)}
-            response = case.call()
-            case.validate_response(response, checks=CHECKS)
-            calls.append(response.status_code)
-
-        run()
+        calls = exercise(result.ok(), lambda case: authorization(next(roles), registry, tokens, case))
         total += len(calls)
         for status in calls:
             statuses[status] = statuses.get(status, 0) + 1
@@ -58,6 +44,24 @@ def test_schemathesis_all_operations_all_roles(registry, settings_override, caps
         print(f"\nschemathesis: {total} cases, statuses {dict(sorted(statuses.items()))}")
     assert total >= MINIMUM_CASES
     assert not any(status >= 500 for status in statuses)
+
+
+def exercise(operation, auth_headers) -> list[int]:
+    """Run generated cases of one operation; returns the statuses seen (a failed check raises)."""
+    calls: list[int] = []
+
+    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def run(case):
+        generated = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+        case.headers = {**generated, **auth_headers(case)}
+        response = case.call()
+        case.validate_response(response, checks=CHECKS)
+        calls.append(response.status_code)
+
+    run()
+    return calls
 
 
 def authorization(role: str, registry, tokens: dict[str, str], case) -> dict[str, str]:

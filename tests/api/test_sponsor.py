@@ -21,6 +21,21 @@ DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FORBIDDEN_KEYS = FREE_TEXT_FIELDS | AUDIT_STAMP_FIELDS | {"birth_year", "day0", "void_reason"}
 
 
+def xlsx_text(response) -> tuple[str, set[str]]:
+    """Every cell of every sheet as text, and the header row's names as keys."""
+    import openpyxl
+
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    book = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
+    cells, keys = [], set()
+    for sheet in book.worksheets:
+        for index, row in enumerate(sheet.iter_rows(values_only=True)):
+            cells += [str(v) for v in row if v is not None]
+            if index == 0:
+                keys |= {str(v) for v in row if v is not None}
+    return "\n".join(cells), keys
+
+
 def keys_of(value) -> set[str]:
     if isinstance(value, dict):
         return set(value) | {k for v in value.values() for k in keys_of(v)}
@@ -30,7 +45,7 @@ def keys_of(value) -> set[str]:
 
 
 @pytest.fixture
-def sponsor_registry(registry):
+def sponsor_registry(registry, report_run):
     """Free text that itself holds a date, to prove free text is withheld and not just reformatted."""
     patient = registry.patients["own"]
     coordinator = registry.users["coordinator"]
@@ -41,6 +56,7 @@ def sponsor_registry(registry):
     )
     ae = patient.adverse_events.first()
     services.clinical_record_update(actor=coordinator, instance=ae, changes={"outcome": "recovering"}, reason=f"Call on {patient.day0}")
+    registry.report_run = report_run
     return registry
 
 
@@ -51,7 +67,10 @@ def sponsor_urls(reg) -> list[str]:
         for method, kind in cases:
             if method != "GET" or name in {"api-not-found", "api:docs"}:
                 continue
-            if name == "api:export":
+            if name.startswith("api:reportrun-") and name != "api:reportrun-list":
+                kwargs = {"pk": reg.report_run.pk} | ({"name": "pain_trajectory.png"} if name.endswith("artifact") else {})
+                urls.append(reverse(name, kwargs=kwargs))
+            elif name == "api:export":
                 urls += [reverse(name, kwargs={"resource": r}) for r in EXPORTS]
             elif kind in {"detail", "history"}:
                 resource = name.split(":")[1].rsplit("-", 1)[0]
@@ -68,15 +87,21 @@ def test_sponsor_responses_hold_no_dates_and_no_free_text(sponsor_registry, caps
     for url in sponsor_urls(sponsor_registry):
         response = client.get(url)
         assert response.status_code in (200, 403), (url, response.status_code)
-        if response.streaming:
+        if response.get("Content-Type") == "image/png":
+            text, keys = "", set()
+        elif "spreadsheetml" in response.get("Content-Type", ""):
+            text, keys = xlsx_text(response)
+        elif response.streaming:
             text = b"".join(response.streaming_content).decode()
             keys = set(next(csv.reader(io.StringIO(text))))
         else:
             text = response.content.decode()
             keys = keys_of(json.loads(text)) if "json" in response["Content-Type"] else set()
         assert not DATE_LIKE.search(text), f"{url}: date-like value {DATE_LIKE.search(text).group()}"
+        # In report runs "name" is an artifact's file name (report.pdf), not a site name.
+        forbidden = FORBIDDEN_KEYS - {"name"} if "/reports/" in url else FORBIDDEN_KEYS
         if "schema" not in url:
-            assert not (keys & FORBIDDEN_KEYS), f"{url}: free-text/identifying keys {keys & FORBIDDEN_KEYS}"
+            assert not (keys & forbidden), f"{url}: free-text/identifying keys {keys & forbidden}"
         scanned += 1
     login = client.post("/api/v1/auth/token/", {"username": "spons", "password": "pw-Secret-123"}, format="json")
     assert login.status_code == 200 and not DATE_LIKE.search(login.content.decode())

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -105,6 +106,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Any:
     return response
 
 
+@csrf_exempt  # a 404 whatever the method; never Django's HTML CSRF page
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """JSON 404 for any path under /api/v1/ that matches no endpoint."""
     return JsonResponse(error_body(404, "not_found", f"No API endpoint at {request.path}."), status=404)

@@ -227,7 +227,7 @@ class VisitSignView(ApiViewMixin, APIView):
 # --- locks ----------------------------------------------------------------------------------------------------------
 
 class LockSerializer(serializers.ModelSerializer):
-    patient = serializers.CharField(source="patient.study_id", default=None)
+    patient = serializers.CharField(source="patient.study_id", default=None, allow_null=True)
     locked_by = serializers.CharField(source="locked_by.username")
 
     class Meta:

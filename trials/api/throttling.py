@@ -6,6 +6,8 @@ settings (and tests) change them. Exceeding a rate gives 429 with ``Retry-After`
 
 from __future__ import annotations
 
+import hashlib
+
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -30,7 +32,9 @@ class LoginRateThrottle(_SettingsRateThrottle):
         if request.method != "POST":
             return None
         username = str(request.data.get("username", "")).strip().lower() if hasattr(request.data, "get") else ""
-        return self.cache_format % {"scope": self.scope, "ident": f"{username}|{self.get_ident(request)}"}
+        # Hashed: usernames may hold characters a cache key must not.
+        ident = hashlib.sha256(f"{username}|{self.get_ident(request)}".encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class TokenUserRateThrottle(_SettingsRateThrottle):
