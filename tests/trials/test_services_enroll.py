@@ -116,3 +116,17 @@ def test_procedure_on_other_day_moves_day0_and_windows(coordinator, site):
     assert p.day0 == new_day0
     assert Visit.objects.get(patient=p, visit_code="month1").target_date == new_day0 + dt.timedelta(days=30)
     assert p.history.first().history_change_reason == "Day 0 set to the index procedure date"
+
+
+def test_correcting_procedure_date_or_day0_realigns_visit_windows(coordinator, site):
+    p = enroll(coordinator, site)
+    proc = services.procedure_record(actor=coordinator, patient=p, data={"procedure_date": p.day0, "modality": "RFA"})
+    new_date = p.day0 + dt.timedelta(days=2)
+    services.clinical_record_update(actor=coordinator, instance=proc, changes={"procedure_date": new_date}, reason="Date typo")
+    p.refresh_from_db()
+    assert p.day0 == new_date
+    month3 = Visit.objects.get(patient=p, visit_code="month3")
+    assert month3.target_date == new_date + dt.timedelta(days=90)
+    assert month3.history.first().history_change_reason == "Rescheduled: Date typo"
+    services.clinical_record_update(actor=coordinator, instance=p, changes={"day0": new_date + dt.timedelta(days=1)}, reason="Day 0 correction")
+    assert Visit.objects.get(patient=p, visit_code="month3").target_date == new_date + dt.timedelta(days=91)

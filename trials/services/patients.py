@@ -14,7 +14,7 @@ from trials.domain.eligibility import CriterionResult, eligibility_check, failed
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import Lesion, Patient, Region, Role, Site, Visit
 from trials.models.patients import PELVIC_BONES
-from trials.services.records import create_record, register_validator, save_audited, validate
+from trials.services.records import create_record, register_after_update, register_validator, save_audited, validate
 
 
 def today() -> dt.date:
@@ -184,12 +184,25 @@ def patient_reschedule(*, actor, patient: Patient, day0: dt.date, reason: str) -
     validate(patient, exclude={"site", "study_id"})
     patient.version += 1
     save_audited(patient, actor=actor, reason=reason)
+    visits_realign(actor=actor, patient=patient, reason=reason)
+    return patient
+
+
+def visits_realign(*, actor, patient: Patient, reason: str) -> None:
+    """Move every visit's target and window to the patient's day 0; re-flag recorded visits for window."""
     fresh = {v.visit_code: v for v in visits_schedule(patient)}
     for visit in patient.visits.all():
         new = fresh[visit.visit_code]
+        if (visit.target_date, visit.window_start, visit.window_end) == (new.target_date, new.window_start, new.window_end):
+            continue
         visit.target_date, visit.window_start, visit.window_end = new.target_date, new.window_start, new.window_end
         if visit.visit_date is not None:
             visit.out_of_window = not (visit.window_start <= visit.visit_date <= visit.window_end)
         visit.version += 1
         save_audited(visit, actor=actor, reason=f"Rescheduled: {reason}")
-    return patient
+
+
+@register_after_update(Patient)
+def _patient_after_update(*, before: Patient, after: Patient, actor, reason: str) -> None:
+    if before.day0 != after.day0:
+        visits_realign(actor=actor, patient=after, reason=reason)

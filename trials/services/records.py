@@ -22,6 +22,9 @@ from trials.services.locking import lock_check
 
 Validator = Callable[[Any, ErrorCollector], None]
 _VALIDATORS: dict[type[models.Model], Validator] = {}
+# Consequences of an update inside the same transaction (e.g. day 0 moved → visits realigned).
+AfterUpdate = Callable[..., None]
+_AFTER_UPDATE: dict[type[models.Model], AfterUpdate] = {}
 
 # Fields no caller may set through an update.
 PROTECTED_FIELDS = {
@@ -33,6 +36,14 @@ PROTECTED_FIELDS = {
 def register_validator(model: type[models.Model]) -> Callable[[Validator], Validator]:
     def decorator(func: Validator) -> Validator:
         _VALIDATORS[model] = func
+        return func
+
+    return decorator
+
+
+def register_after_update(model: type[models.Model]) -> Callable[[AfterUpdate], AfterUpdate]:
+    def decorator(func: AfterUpdate) -> AfterUpdate:
+        _AFTER_UPDATE[model] = func
         return func
 
     return decorator
@@ -119,7 +130,12 @@ def clinical_record_update(
     errors.raise_if_any()
     validate(current)
     current.version += 1
-    return save_audited(current, actor=actor, reason=reason)
+    before = type(current).objects.get(pk=current.pk)
+    save_audited(current, actor=actor, reason=reason)
+    after_update = _AFTER_UPDATE.get(type(current))
+    if after_update is not None:
+        after_update(before=before, after=current, actor=actor, reason=reason)
+    return current
 
 
 @transaction.atomic

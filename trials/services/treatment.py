@@ -11,7 +11,7 @@ from trials.domain import radiation
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import Augmentation, Lesion, Patient, Procedure, RadiationCourse, RadiationSequence
 from trials.services.patients import patient_reschedule, today
-from trials.services.records import create_record, register_validator
+from trials.services.records import create_record, register_after_update, register_validator
 
 
 @register_validator(Procedure)
@@ -55,6 +55,13 @@ def procedure_record(
     if proc.procedure_date != patient.day0:
         patient_reschedule(actor=actor, patient=patient, day0=proc.procedure_date, reason="Day 0 set to the index procedure date")
     return proc
+
+
+@register_after_update(Procedure)
+def _procedure_after_update(*, before: Procedure, after: Procedure, actor, reason: str) -> None:
+    """A corrected index procedure date moves day 0 and the visit windows with it."""
+    if after.is_index and before.procedure_date != after.procedure_date:
+        patient_reschedule(actor=actor, patient=after.patient, day0=after.procedure_date, reason=reason)
 
 
 @register_validator(RadiationCourse)
