@@ -29,6 +29,7 @@ from trials.models import (
     Patient,
     Procedure,
     RadiationCourse,
+    Site,
     SkeletalEvent,
     StudyExit,
     Visit,
@@ -222,3 +223,28 @@ def snapshot_fingerprint(snapshot: Snapshot) -> str:
         digest.update(f"{name}\n{len(body)}\n".encode())
         digest.update(body)
     return digest.hexdigest()
+
+
+# Models whose audit history marks every change of the data a snapshot reads.
+VERSIONED_MODELS = (
+    Site, Patient, Lesion, Procedure, RadiationCourse, Visit, PainAssessment, MedicationUse, AdverseEvent, SkeletalEvent, StudyExit,
+)
+
+
+def registry_data_version() -> str:
+    """A cheap token that changes whenever clinical data change: count and newest id of each audit table.
+
+    Every write (services, the seeder, voiding) appends a history row and
+    history is never deleted, so an unchanged token means unchanged data and
+    the fingerprint of a run made at that token still holds. The count guards
+    against a transaction that committed a lower id after a higher one. One
+    query, no extraction: used to reuse runs and flag 'data changed since'.
+    """
+    from django.db import connection
+
+    tables = [connection.ops.quote_name(m.history.model._meta.db_table) for m in VERSIONED_MODELS]
+    parts = [f"(SELECT count(*) || ':' || coalesce(max(history_id), 0) FROM {table})" for table in tables]  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts))  # noqa: S608 - table names from model metadata
+        row = cursor.fetchone()
+    return hashlib.sha256(".".join(map(str, row)).encode()).hexdigest()

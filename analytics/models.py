@@ -35,6 +35,10 @@ class ReportRun(models.Model):
     stage = models.CharField(max_length=32, blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
     fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    data_version = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="analytics.dataset.registry_data_version() at extraction: same token, same data.",
+    )
     result = models.JSONField(null=True, blank=True)
     artifacts = models.JSONField(default=list, blank=True, help_text="File names under the run directory.")
     error_message = models.TextField(blank=True)

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.compute import numbers_compute
-from analytics.dataset import snapshot_extract, snapshot_fingerprint
+from analytics.dataset import registry_data_version, snapshot_extract, snapshot_fingerprint
 from analytics.derive import analysis_sets_build
 from analytics.parameters import parameters_parse
 from analytics.render import artifacts_render
@@ -83,8 +83,9 @@ def _snapshot():
         if outermost and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        version = registry_data_version()
         snapshot = snapshot_extract()
-    return snapshot, snapshot_fingerprint(snapshot)
+    return snapshot, snapshot_fingerprint(snapshot), version
 
 
 def report_run_pipeline(run_id: int, *, on_progress=None) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def report_run_pipeline(run_id: int, *, on_progress=None) -> dict[str, Any]:
     params = parameters_parse(run.parameters)
     clock = StageClock(run_id, on_progress)
     with clock.stage("extract"):
-        snapshot, fingerprint = _snapshot()
+        snapshot, fingerprint, data_version = _snapshot()
     with clock.stage("derive"):
         sets = analysis_sets_build(snapshot, params)
     with clock.stage("compute"):
@@ -110,5 +111,7 @@ def report_run_pipeline(run_id: int, *, on_progress=None) -> dict[str, Any]:
     }
     with clock.stage("render"):
         artifacts = artifacts_render(run.directory, numbers=numbers, sets=sets, metadata=metadata)
-    report_run_succeed(run_id=run_id, fingerprint=fingerprint, result=numbers, artifacts=artifacts, timings=clock.timings)
+    report_run_succeed(
+        run_id=run_id, fingerprint=fingerprint, data_version=data_version, result=numbers, artifacts=artifacts, timings=clock.timings
+    )
     return numbers

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from analytics.dataset import snapshot_extract, snapshot_fingerprint
+from analytics.dataset import registry_data_version
 from analytics.models import ReportRun, RunStatus
 from analytics.parameters import parameters_parse
 from trials.access import access_for
@@ -25,9 +25,10 @@ logger = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 4000
 
 
-def reusable_run(*, parameters_key: str, fingerprint: str) -> ReportRun | None:
+def reusable_run(*, parameters_key: str, data_version: str) -> ReportRun | None:
+    """A succeeded run with these parameters made on data unchanged since (same data version, so same fingerprint)."""
     return (
-        ReportRun.objects.filter(parameters_key=parameters_key, fingerprint=fingerprint, status=RunStatus.SUCCEEDED)
+        ReportRun.objects.filter(parameters_key=parameters_key, data_version=data_version, status=RunStatus.SUCCEEDED)
         .order_by("-finished_at", "-id")
         .first()
     )
@@ -38,14 +39,16 @@ def report_run_request(
 ) -> tuple[ReportRun, bool]:
     """Return ``(run, reused)``: a finished run for the same parameters and data, or a new queued one.
 
-    ``actor`` None is the system (nightly beat, command line). The current
-    fingerprint is computed from a fresh snapshot; ``force`` skips reuse.
+    ``actor`` None is the system (nightly beat, command line). Reuse is
+    decided on the registry's data version (one cheap query, see
+    ``registry_data_version``) rather than by re-extracting the snapshot in the
+    request; ``force`` skips reuse.
     """
     if actor is not None and not access_for(actor).can_request_reports:
         raise PermissionDenied("Your role may not request analysis reports.")
     params = parameters_parse(parameters)
     if not force:
-        existing = reusable_run(parameters_key=params.key, fingerprint=snapshot_fingerprint(snapshot_extract()))
+        existing = reusable_run(parameters_key=params.key, data_version=registry_data_version())
         if existing is not None:
             return existing, True
     with transaction.atomic():
@@ -95,9 +98,16 @@ def report_run_progress(*, run_id: int, stage: str, progress: int, timings: dict
 
 @transaction.atomic
 def report_run_succeed(
-    *, run_id: int, fingerprint: str, result: dict[str, Any], artifacts: list[str], timings: dict[str, float]
+    *,
+    run_id: int,
+    fingerprint: str,
+    result: dict[str, Any],
+    artifacts: list[str],
+    timings: dict[str, float],
+    data_version: str = "",
 ) -> ReportRun:
     run = ReportRun.objects.select_for_update().get(pk=run_id)
+    run.data_version = data_version
     run.status = RunStatus.SUCCEEDED
     run.progress = 100
     run.stage = "done"

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 
-from analytics.dataset import snapshot_extract, snapshot_fingerprint
+from analytics.dataset import registry_data_version
 from analytics.models import ReportRun, RunStatus
 
 PAST_RUNS_LIMIT = 25
@@ -21,14 +21,14 @@ class PastRun:
     data_changed: bool | None  # None: the run has no fingerprint (not finished)
 
 
-def current_fingerprint() -> str:
-    """Fingerprint of the registry as it is now (the same hash a new run would record)."""
-    return snapshot_fingerprint(snapshot_extract())
+def current_data_version() -> str:
+    """The registry's data version now (cheap; changes with every clinical change)."""
+    return registry_data_version()
 
 
-def past_runs(*, fingerprint: str) -> list[PastRun]:
+def past_runs(*, data_version: str) -> list[PastRun]:
     runs = ReportRun.objects.select_related("requested_by")[:PAST_RUNS_LIMIT]
-    return [PastRun(run, None if not run.fingerprint else run.fingerprint != fingerprint) for run in runs]
+    return [PastRun(run, None if not run.data_version else run.data_version != data_version) for run in runs]
 
 
 def run_get(run_id: int) -> ReportRun:

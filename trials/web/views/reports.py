@@ -48,11 +48,11 @@ def reports(request):
             if reused:
                 messages.info(request, f"The data have not changed since run {run.pk} with these parameters; showing it.")
             return redirect("report_detail", run_id=run.pk)
-    fingerprint = selectors.current_fingerprint()
+    data_version = selectors.current_data_version()
     return render(
         request,
         "web/reports.html",
-        {"form": form, "runs": selectors.past_runs(fingerprint=fingerprint), "fingerprint": fingerprint},
+        {"form": form, "runs": selectors.past_runs(data_version=data_version)},
     )
 
 
