@@ -11,7 +11,7 @@ from django.test import override_settings
 from analytics.models import ReportRun, RunStatus
 from config.celery_app import app as celery_app
 from tests.api.conftest import token_client
-from tests.integration.conftest import celery_worker_process, postgres_and_redis  # noqa: F401 - fixtures
+from tests.integration.conftest import celery_worker_process, postgres_and_redis, private_queue  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -62,8 +62,9 @@ def test_site_roles_may_not_request_reports(registry, report_run):
 
 
 def test_broker_down_is_503_with_retry_after_and_no_run_is_left_behind(registry, report_run, monkeypatch):
+    monkeypatch.setattr(celery_app.conf, "broker_write_url", None, raising=False)  # first: its current value reads the environment
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "broker_write_url", None, raising=False)
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")  # Celery reads the environment first
     before = ReportRun.objects.count()
     with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
         response = registry.client("investigator").post("/api/v1/reports/", {"force": True}, format="json")
@@ -84,7 +85,7 @@ def test_report_round_trip_through_the_api_with_a_real_worker(celery_worker_proc
     seeded_registry(40)
     client = token_client(make_user("inv_it", Role.INVESTIGATOR, None))
     accepted = client.post("/api/v1/reports/", {"strata": ["modality"], "force": True}, format="json")
-    assert accepted.status_code == 202
+    assert accepted.status_code == 202, accepted.json()
     url, deadline = accepted.json()["url"], time.monotonic() + 300
     while (body := client.get(url).json())["status"] not in {"succeeded", "failed"}:
         assert time.monotonic() < deadline, log.read_text()[-3000:]

@@ -73,6 +73,22 @@ def authorization(role: str, registry, tokens: dict[str, str], case) -> dict[str
     return {"Authorization": f"Token {tokens[role]}"}
 
 
+@pytest.fixture(autouse=True)
+def keep_test_connection_open():
+    """Calling the WSGI app directly fires request_started/finished, whose close_old_connections would
+    close the test's (transaction-wrapped) PostgreSQL connection; Django's own test client disconnects it the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def settings_override(settings):
     """Generous throttle rates: the fuzzer must not trip them (test_auth proves throttling separately)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -32,6 +33,11 @@ def test_updated_since_returns_only_later_changes(registry):
     results = client.get("/api/v1/adverse-events/", {"updated_since": mark.isoformat()}).json()["results"]
     assert [r["id"] for r in results] == [ae.pk]
     assert client.get("/api/v1/adverse-events/?updated_since=yesterday").status_code == 400
+    # any real offset is normalised to UTC; an impossible one (found by schemathesis on PostgreSQL) is a 400, not a 500
+    shifted = mark.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30))).isoformat()
+    assert [r["id"] for r in client.get("/api/v1/adverse-events/", {"updated_since": shifted}).json()["results"]] == [ae.pk]
+    bad = client.get("/api/v1/adverse-events/", {"updated_since": "0006-09-06T22:40:15.665300-19:25"})
+    assert bad.status_code == 400 and "updated_since" in bad.json()["errors"]
 
 
 def test_filters_by_site_visit_and_status(registry):

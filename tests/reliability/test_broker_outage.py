@@ -19,8 +19,9 @@ CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
 
 @pytest.fixture
 def broker_down(monkeypatch):
+    monkeypatch.setattr(celery_app.conf, "broker_write_url", None, raising=False)  # first: its current value reads the environment
     monkeypatch.setattr(celery_app.conf, "broker_url", CLOSED_PORT_BROKER)
-    monkeypatch.setattr(celery_app.conf, "broker_write_url", None, raising=False)
+    monkeypatch.setenv("CELERY_BROKER_URL", CLOSED_PORT_BROKER)  # Celery's conf.broker_url reads the environment first
     with override_settings(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL=CLOSED_PORT_BROKER):
         yield
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters as df
+from django.core.exceptions import ValidationError as FormValidationError
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -35,9 +36,29 @@ def site_code_path(model) -> str:
     return "code" if path == "id" else path.removesuffix("_id") + "__code"
 
 
+class UtcIsoDateTimeField(df.fields.IsoDateTimeField):
+    """ISO 8601 timestamp normalised to UTC; offsets beyond ±14:00 (none exist on Earth) are refused with a 400."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > dt.timedelta(hours=14):
+            raise FormValidationError("The UTC offset must be within ±14:00.", code="invalid")
+        try:
+            return parsed.astimezone(dt.UTC)
+        except (OverflowError, ValueError) as exc:
+            raise FormValidationError("Timestamp out of range.", code="invalid") from exc
+
+
+class UtcIsoDateTimeFilter(df.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class RegistryFilterSet(df.FilterSet):
     site = df.CharFilter(method="filter_site", help_text="Site code, e.g. ATL.")
-    updated_since = df.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="Only records changed at or after this ISO 8601 timestamp."
     )
     voided = df.BooleanFilter(field_name="voided_at", lookup_expr="isnull", exclude=True, help_text="true: only voided records.")
@@ -81,7 +102,7 @@ def filterset_for(model, *, fields: tuple[str, ...] = (), dates: tuple[str, ...]
 class SiteFilterSet(df.FilterSet):
     code = df.CharFilter()
     active = df.BooleanFilter()
-    updated_since = df.IsoDateTimeFilter(method="filter_updated_since", help_text="Sites changed at or after this timestamp.")
+    updated_since = UtcIsoDateTimeFilter(method="filter_updated_since", help_text="Sites changed at or after this timestamp.")
 
     class Meta:
         model = Site
