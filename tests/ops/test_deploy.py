@@ -49,3 +49,14 @@ def test_healthz(client):
 def test_no_secrets_committed():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     assert not [f for f in tracked if f.endswith((".env", ".pem", ".key")) or f == "db.sqlite3"]
+
+
+@pytest.mark.django_db
+def test_security_headers_and_local_api_docs(client):
+    response = client.get("/login/")
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert "camera=()" in response["Permissions-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    docs = client.get("/api/v1/docs/").content.decode()
+    assert "cdn.jsdelivr" not in docs and "swagger-ui" in docs  # assets served from this site, no CDN
