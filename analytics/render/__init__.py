@@ -28,8 +28,9 @@ def artifacts_render(directory: Path, *, numbers: dict[str, Any], sets: Analysis
     names.append(xlsx_write(directory, tables))
     figures = figures_build(numbers, sets)
     try:
-        names += [path.name for path in plots_write(directory, figures).values()]
-        names.append(pdf_write(directory, numbers=numbers, tables=tables, figures=figures, metadata=metadata))
+        plots = list(plots_write(directory, figures).values())
     finally:
         figures_close(figures)
+    names += [path.name for path in plots]
+    names.append(pdf_write(directory, numbers=numbers, tables=tables, plots=plots, metadata=metadata))
     return sorted(names)

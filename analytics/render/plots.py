@@ -29,6 +29,8 @@ from trials.domain.schedule import VISITS_BY_CODE  # noqa: E402
 AT_RISK_DAYS = (0, 90, 180, 270, 365)
 CATEGORY_COLOURS = {"CR": "#1b7837", "PR": "#7fbf7b", "PD": "#d6604d", "indeterminate": "#bababa", "not_evaluable": "#f0f0f0"}
 DPI = 110
+# Margins of the survival figures (the at-risk table's row labels need the left margin).
+CURVE_MARGINS = {"left": 0.1, "right": 0.97, "top": 0.95, "bottom": 0.02, "hspace": 0.3}
 
 
 def plot_strata(numbers: dict[str, Any]) -> list[str]:
@@ -123,8 +125,10 @@ def _stratum_rows(adtte: pd.DataFrame, stratum: str) -> pd.DataFrame:
     return adtte[adtte[variable].astype(str) == value]
 
 
-def _at_risk_rows(adtte: pd.DataFrame, column: str, strata: list[str]) -> list[list[str]]:
-    return [[str(int((_stratum_rows(adtte, s)[column] >= day).sum())) for day in AT_RISK_DAYS] for s in strata]
+def _at_risk_row(times: np.ndarray) -> list[str]:
+    """Patients still at risk (time ≥ day) at each of AT_RISK_DAYS, from one sort of the stratum's times."""
+    ordered = np.sort(times[~np.isnan(times)])  # missing times are never at risk
+    return [str(int(len(ordered) - np.searchsorted(ordered, day, side="left"))) for day in AT_RISK_DAYS]
 
 
 def _extended(curve: tuple[np.ndarray, ...], last_day: float | None) -> tuple[np.ndarray, ...]:
@@ -136,9 +140,12 @@ def _extended(curve: tuple[np.ndarray, ...], last_day: float | None) -> tuple[np
 
 def _curves_figure(curves: dict[str, list], *, start: float, title: str, ylabel: str, adtte: pd.DataFrame | None,
                    time_column: str, strata: list[str], extra: Callable | None = None) -> Figure:
-    fig, (ax, table_ax) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [4, 1.3]})
+    table_height = 0.4 + 0.13 * (len(strata) + 1)  # the at-risk table grows with its rows
+    fig, (ax, table_ax) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [4, table_height]})
+    times = {} if adtte is None else {s: _stratum_rows(adtte, s)[time_column].to_numpy(dtype=float) for s in strata}
     for stratum in strata:
-        last = None if adtte is None or _stratum_rows(adtte, stratum).empty else float(_stratum_rows(adtte, stratum)[time_column].max())
+        stratum_times = times.get(stratum)
+        last = None if stratum_times is None or not len(stratum_times) else float(np.nanmax(stratum_times))
         days, est, low, high = _extended(_step(curves.get(stratum, []), start), last)
         line = ax.step(days, est, where="post", label=stratum, linewidth=2.2 if stratum == "all" else 1.2)[0]
         if stratum == "all":
@@ -151,11 +158,11 @@ def _curves_figure(curves: dict[str, list], *, start: float, title: str, ylabel:
     ax.grid(alpha=0.3)
     table_ax.axis("off")
     if adtte is not None and len(strata):
-        table = table_ax.table(cellText=_at_risk_rows(adtte, time_column, strata), rowLabels=strata,
-                               colLabels=[f"day {d}" for d in AT_RISK_DAYS], loc="center", cellLoc="center")
+        table = table_ax.table(cellText=[_at_risk_row(times[s]) for s in strata], rowLabels=strata,
+                               colLabels=[f"day {d}" for d in AT_RISK_DAYS], cellLoc="center", bbox=(0.0, 0.0, 1.0, 1.0))
         table.set_fontsize(7)
         table_ax.set_title("Numbers at risk", fontsize=8)
-    fig.tight_layout()
+    fig.subplots_adjust(**CURVE_MARGINS)  # fixed margins: tight_layout costs a full extra draw
     return fig
 
 
