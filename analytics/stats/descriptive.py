@@ -60,13 +60,41 @@ def _visit_order(visits: set[str]) -> list[str]:
     return [v for v in VISIT_CODES if v in visits] + sorted(visits - set(VISIT_CODES))
 
 
+def _paired(later: pd.DataFrame, baseline: pd.DataFrame | None, variable: str, position: np.ndarray | None = None) -> np.ndarray:
+    """visit − baseline of ``variable`` for the ``later`` rows whose patient has a baseline row, in
+    ``later``'s row order (as an inner merge on study_id would give), missing differences dropped.
+    ``position``: each later row's baseline row (−1: none), when already known."""
+    if baseline is None or later.empty or baseline.empty:
+        return np.empty(0)
+    if position is None:
+        position = pd.Index(baseline["study_id"]).get_indexer(later["study_id"])  # one baseline row per patient
+    matched = position >= 0
+    later_values = pd.to_numeric(later[variable]).to_numpy(dtype=float)[matched]
+    base_values = pd.to_numeric(baseline[variable]).to_numpy(dtype=float)[position[matched]]
+    diff = later_values - base_values
+    return diff[~np.isnan(diff)]
+
+
+class _RowsByVisit(dict):
+    """visit → the frame's rows at that visit (in the frame's row order), split once; remembers each
+    visit's baseline-row positions so they are looked up once for every variable."""
+
+    def baseline_positions(self, visit: str) -> np.ndarray | None:
+        cache = self.__dict__.setdefault("_positions", {})
+        if visit not in cache:
+            baseline, later = self.get(BASELINE), self.get(visit)
+            cache[visit] = None if baseline is None or later is None else pd.Index(baseline["study_id"]).get_indexer(later["study_id"])
+        return cache[visit]
+
+
+def _rows_by_visit(frame: pd.DataFrame) -> _RowsByVisit:
+    return _RowsByVisit((str(visit), rows) for visit, rows in frame.groupby("visit", observed=True, sort=False))
+
+
 def paired_differences(frame: pd.DataFrame, variable: str, visit: str) -> np.ndarray:
     """visit − baseline of ``variable`` for patients with both values."""
-    base = frame.loc[frame["visit"] == BASELINE, ["study_id", variable]]
-    later = frame.loc[frame["visit"] == visit, ["study_id", variable]]
-    both = later.merge(base, on="study_id", suffixes=("_visit", "_baseline"))
-    diff = pd.to_numeric(both[f"{variable}_visit"]) - pd.to_numeric(both[f"{variable}_baseline"])
-    return diff.astype(float).dropna().to_numpy()
+    by_visit = _rows_by_visit(frame)
+    return _paired(by_visit.get(visit, frame.iloc[:0]), by_visit.get(BASELINE), variable)
 
 
 def change_from_baseline(differences: np.ndarray) -> ChangeFromBaseline:
@@ -88,11 +116,17 @@ def _proportion(hits: int, denominator: int) -> Proportion:
 
 def pain_visit_summary(frame: pd.DataFrame, variable: str, visit: str, stratum: str = "all") -> PainVisitSummary:
     """Descriptive statistics of one pain variable at one visit."""
-    values = _clean(frame.loc[frame["visit"] == visit, variable])
+    return _pain_summary(_rows_by_visit(frame), variable, visit, stratum)
+
+
+def _pain_summary(by_visit: _RowsByVisit, variable: str, visit: str, stratum: str) -> PainVisitSummary:
+    at_visit = by_visit.get(visit)
+    values = _clean(at_visit[variable]) if at_visit is not None else np.empty(0)
     low, high = mean_ci(values)
     change = improved = None
     if visit != BASELINE:
-        diffs = paired_differences(frame, variable, visit)
+        diffs = np.empty(0) if at_visit is None else _paired(
+            at_visit, by_visit.get(BASELINE), variable, by_visit.baseline_positions(visit))
         change = change_from_baseline(diffs)
         if variable == PRIMARY_PAIN_VARIABLE:
             improved = _proportion(int((diffs <= -PAIN_CHANGE_POINTS).sum()), len(diffs))
@@ -118,18 +152,33 @@ def pain_visit_summaries(
     _check_pain(pain, variables)
     visits = _visit_order(set(pain["visit"]))
     return tuple(
-        pain_visit_summary(sub, variable, visit, stratum)
-        for stratum, sub in iter_strata(pain, strata_variables)
+        _pain_summary(by_visit, variable, visit, stratum)
+        for stratum, by_visit in _strata_by_visit(pain, strata_variables)
         for variable in variables
         for visit in visits
     )
 
 
+def _strata_by_visit(frame: pd.DataFrame, strata_variables: Sequence[str]):
+    """``(stratum, rows per visit)`` for every stratum, each stratum's frame split by visit once."""
+    for stratum, sub in iter_strata(frame, strata_variables):
+        yield stratum, _rows_by_visit(sub)
+
+
 def omed_visit_summary(frame: pd.DataFrame, visit: str, stratum: str = "all") -> OmedVisitSummary:
     """OMED at one visit: n, median, IQR, mean, opioid-free share, paired change."""
-    values = _clean(frame.loc[frame["visit"] == visit, "omed"])
+    return _omed_summary(_rows_by_visit(frame), visit, stratum)
+
+
+def _omed_summary(by_visit: _RowsByVisit, visit: str, stratum: str) -> OmedVisitSummary:
+    at_visit = by_visit.get(visit)
+    values = _clean(at_visit["omed"]) if at_visit is not None else np.empty(0)
     location = _location(values)
-    change = None if visit == BASELINE else change_from_baseline(paired_differences(frame, "omed", visit))
+    change = None
+    if visit != BASELINE:
+        diffs = np.empty(0) if at_visit is None else _paired(
+            at_visit, by_visit.get(BASELINE), "omed", by_visit.baseline_positions(visit))
+        change = change_from_baseline(diffs)
     return OmedVisitSummary(
         stratum=stratum, visit=visit, n=len(values),
         median=location["median"], q1=location["q1"], q3=location["q3"], mean=location["mean"],
@@ -144,7 +193,7 @@ def omed_visit_summaries(
     _check_pain(pain, ["omed"])
     visits = _visit_order(set(pain["visit"]))
     return tuple(
-        omed_visit_summary(sub, visit, stratum)
-        for stratum, sub in iter_strata(pain, strata_variables)
+        _omed_summary(by_visit, visit, stratum)
+        for stratum, by_visit in _strata_by_visit(pain, strata_variables)
         for visit in visits
     )
