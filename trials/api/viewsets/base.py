@@ -132,9 +132,12 @@ class CreateRecordMixin:
     """POST on the list: validate the input shape, then ``create_record`` calls the service."""
 
     create_serializer_class = None
+    # The service that creates a record for a patient: ``service(actor=, patient=, data=)``.
+    create_service = None
 
-    def create_record(self, data: dict) -> Model:  # pragma: no cover - each resource defines it
-        raise NotImplementedError
+    def create_record(self, data: dict) -> Model:
+        patient = data.pop("patient")
+        return type(self).create_service(actor=self.request.user, patient=patient, data=data)
 
     def create(self, request, *args, **kwargs):
         serializer = self.create_serializer_class(data=request.data, context=self.get_serializer_context())

@@ -77,10 +77,7 @@ class ProcedureViewSet(CreateRecordMixin, ClinicalRecordViewSet):
     filterset_class = filters.ProcedureFilterSet
     create_serializer_class = treatment.ProcedureCreateSerializer
     update_serializer_class = treatment.ProcedureUpdateSerializer
-
-    def create_record(self, data):
-        patient = data.pop("patient")
-        return services.procedure_record(actor=self.request.user, patient=patient, data=data)
+    create_service = services.procedure_record
 
 
 @document_resource("radiation-courses", label="radiation courses")
@@ -92,10 +89,7 @@ class RadiationCourseViewSet(CreateRecordMixin, ClinicalRecordViewSet):
     filterset_class = filters.RadiationCourseFilterSet
     create_serializer_class = treatment.RadiationCourseCreateSerializer
     update_serializer_class = treatment.RadiationCourseUpdateSerializer
-
-    def create_record(self, data):
-        patient = data.pop("patient")
-        return services.radiation_record(actor=self.request.user, patient=patient, data=data)
+    create_service = services.radiation_record
 
 
 @document_resource("adverse-events", label="adverse events")
@@ -105,10 +99,7 @@ class AdverseEventViewSet(CreateRecordMixin, ClinicalRecordViewSet):
     filterset_class = filters.AdverseEventFilterSet
     create_serializer_class = events.AdverseEventCreateSerializer
     update_serializer_class = events.AdverseEventUpdateSerializer
-
-    def create_record(self, data):
-        patient = data.pop("patient")
-        return services.adverse_event_report(actor=self.request.user, patient=patient, data=data)
+    create_service = services.adverse_event_report
 
 
 @document_resource("skeletal-events", label="skeletal-related events")
@@ -118,10 +109,7 @@ class SkeletalEventViewSet(CreateRecordMixin, ClinicalRecordViewSet):
     filterset_class = filters.SkeletalEventFilterSet
     create_serializer_class = events.SkeletalEventCreateSerializer
     update_serializer_class = events.SkeletalEventUpdateSerializer
-
-    def create_record(self, data):
-        patient = data.pop("patient")
-        return services.skeletal_event_report(actor=self.request.user, patient=patient, data=data)
+    create_service = services.skeletal_event_report
 
 
 @document_resource("study-exits", label="study exits")
@@ -131,10 +119,7 @@ class StudyExitViewSet(CreateRecordMixin, ClinicalRecordViewSet):
     filterset_class = filters.StudyExitFilterSet
     create_serializer_class = events.StudyExitCreateSerializer
     update_serializer_class = events.StudyExitUpdateSerializer
-
-    def create_record(self, data):
-        patient = data.pop("patient")
-        return services.study_exit_record(actor=self.request.user, patient=patient, data=data)
+    create_service = services.study_exit_record
 
 
 VISIT_QUERYSET = Visit.objects.select_related("patient", "pain").prefetch_related(
