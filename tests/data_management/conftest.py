@@ -6,14 +6,14 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from tests.factories import make_user, visit_data
 from trials import services
 from trials.models import Role
 
 PASSWORD = "pw-Secret-123"  # tests.factories.make_user's default
-REDCAP_FIXTURES = Path(settings.BASE_DIR).parent / "shared" / "fixtures" / "redcap"
+# Real REDCap exports copied into the repository (source and licence: tests/fixtures/SOURCES.md).
+REDCAP_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "redcap"
 
 
 @pytest.fixture

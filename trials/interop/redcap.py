@@ -2,7 +2,7 @@
 
 Export lets a site mirror the study in REDCap (dictionary + events + instrument
 designations, then the records); the readers parse REDCap's own files (tested
-on the real exports in ``shared/fixtures/redcap/``). Importing records into the
+on the real exports in ``tests/fixtures/redcap/``). Importing records into the
 registry is ``trials.interop.redcap_import``.
 """
 
