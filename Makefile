@@ -1,4 +1,5 @@
-# Two commands: `make run` and `make test`. Everything installs into .venv from requirements.lock.
+# Two commands: `make run` and `make test`. Everything installs into .venv from requirements-dev.lock
+# (= requirements.lock, the runtime pins the Docker image installs, + the test and dev tools).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,8 +12,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+$(VENV)/.installed: requirements.lock requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
 	touch $@
 
 venv: $(VENV)/.installed
