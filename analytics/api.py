@@ -68,7 +68,7 @@ def without_dates(value):
 class ReportRunRequestSerializer(serializers.Serializer):
     strata = serializers.ListField(child=serializers.ChoiceField(choices=STRATA_VARIABLES), required=False)
     visits = serializers.ListField(child=serializers.ChoiceField(choices=FOLLOW_UP_CODES), required=False)
-    include_hypercalcaemia = serializers.BooleanField(required=False, help_text="Count hypercalcaemia as an SRE (DOMAIN.md §6).")
+    include_hypercalcaemia = serializers.BooleanField(required=False, help_text="Count hypercalcaemia of malignancy as an SRE (default false).")
     force = serializers.BooleanField(default=False, help_text="Recompute even if a finished run used the same parameters and data.")
 
 

@@ -50,7 +50,7 @@ def curves_section(curves, key: str) -> dict[str, Any]:
 
 
 def sre_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
-    """Aalen–Johansen CIF (death competing) and the labelled 1 − KM overestimate (DOMAIN.md §6)."""
+    """Aalen–Johansen CIF (death competing) and the labelled 1 − KM overestimate (docs/domain.md §6)."""
     section = curves_section(stats.sre_cumulative_incidence(sets.adtte, strata_variables=strata), "cumulative_incidence")
     overestimate = curves_section(stats.sre_one_minus_km(sets.adtte, strata_variables=strata), "curve")
     section["one_minus_km"] = {"km": overestimate["curve"], "at_days": overestimate["at_days"], "curves": overestimate["curves"]}
@@ -67,7 +67,7 @@ def os_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
 
 
 def pain_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
-    """``pain.<variable>.<visit>.<stratum>`` → per-visit summary (DOMAIN.md §3)."""
+    """``pain.<variable>.<visit>.<stratum>`` → per-visit summary (docs/domain.md §3)."""
     section: dict[str, Any] = {}
     for summary in stats.pain_visit_summaries(sets.pain, strata_variables=strata):
         entry = summary.to_dict()
@@ -78,7 +78,7 @@ def pain_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
 
 
 def omed_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
-    """``omed.<visit>.<stratum>`` → median, IQR, opioid-free share, change (DOMAIN.md §5)."""
+    """``omed.<visit>.<stratum>`` → median, IQR, opioid-free share, change (docs/domain.md §5)."""
     section: dict[str, Any] = {}
     for summary in stats.omed_visit_summaries(sets.pain, strata_variables=strata):
         entry = summary.to_dict()
@@ -89,7 +89,7 @@ def omed_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
 
 
 def response_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
-    """``pain_response.<visit>.<stratum>`` (DOMAIN.md §4)."""
+    """``pain_response.<visit>.<stratum>`` (docs/domain.md §4)."""
     rates = stats.pain_response_rates(
         sets.adresp, itt_population=sets.itt_population, patients=sets.patients, strata_variables=strata
     )
@@ -105,7 +105,7 @@ def response_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, A
 
 
 def complications_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
-    """``complications.<stratum>`` → patients/events per category (DOMAIN.md §7)."""
+    """``complications.<stratum>`` → patients/events per category (docs/domain.md §7)."""
     section = {}
     for summary in stats.complication_summaries(sets.aes, sets.patients, strata_variables=strata):
         entry = summary.to_dict()

@@ -104,7 +104,7 @@ def procedures_query() -> FrameQuery:
 
 
 def radiation_query() -> FrameQuery:
-    """Planned radiation courses of the index lesion — never SREs (DOMAIN.md §6)."""
+    """Planned radiation courses of the index lesion — never SREs (docs/domain.md §6)."""
     return FrameQuery(
         _active_children(RadiationCourse),
         {"study_id": "patient__study_id", "sequence": "sequence", "start_date": "start_date",
@@ -121,7 +121,7 @@ def visits_query() -> FrameQuery:
 
 
 def pain_query() -> FrameQuery:
-    """BPI items per visit (DOMAIN.md §3); only assessments of active visits."""
+    """BPI items per visit (docs/domain.md §3); only assessments of active visits."""
     items = {item: item for item in INTENSITY_ITEMS + INTERFERENCE_ITEMS}
     return FrameQuery(
         _active_children(PainAssessment, "visit__patient").filter(visit__voided_at__isnull=True),
@@ -130,7 +130,7 @@ def pain_query() -> FrameQuery:
 
 
 def medications_query() -> FrameQuery:
-    """Opioid entries with their stored MME/day (DOMAIN.md §5)."""
+    """Opioid entries with their stored MME/day (docs/domain.md §5)."""
     return FrameQuery(
         _active_children(MedicationUse, "visit__patient").filter(visit__voided_at__isnull=True),
         {"study_id": "visit__patient__study_id", "visit": "visit__visit_code", "drug": "drug", "route": "route",

@@ -3,23 +3,23 @@
 Pure pandas, no ORM. Conventions (one place, docs/analytics-pipeline.md):
 
 - **Analysis population**: patients with an active index procedure; day 0 is
-  the procedure date (DOMAIN.md §2). Patients not yet treated are left out.
+  the procedure date (docs/domain.md §2). Patients not yet treated are left out.
 - **Data cut-off**: the latest date recorded anywhere in the snapshot, so the
   derived sets depend on the data only (same data → same numbers), never on
   the day the report runs.
-- **Last contact** (censoring, DOMAIN.md §6): the exit's ``last_contact_date``
+- **Last contact** (censoring, docs/domain.md §6): the exit's ``last_contact_date``
   when the patient has exited; otherwise the latest of day 0, completed visit
   dates, AE onsets and SRE dates.
 - **SRE**: first SkeletalEvent on or after day 0 and not after the end of
   follow-up. Hypercalcaemia counts only when the run switches it on; radiation
   to bone inside the planned RadiationCourse dates is never an SRE (registry
-  convention, DOMAIN.md §6). An SRE on the day of death is an SRE (it is not
+  convention, docs/domain.md §6). An SRE on the day of death is an SRE (it is not
   "death without a prior SRE").
-- **ITT population** of a follow-up visit (DOMAIN.md §4): treated patients
+- **ITT population** of a follow-up visit (docs/domain.md §4): treated patients
   alive and on study at the visit's target day — no exit, or exit after the
   target date — with the target date on or before the data cut-off; a patient
   with data at the visit is always included.
-- **OMED** per visit (DOMAIN.md §5): sum of MME/day when opioid status is
+- **OMED** per visit (docs/domain.md §5): sum of MME/day when opioid status is
   "taking" (missing when no entry is recorded), 0 when "none", missing when
   "unknown".
 """
@@ -105,7 +105,7 @@ def last_contact(snapshot: Snapshot, patients: pd.DataFrame) -> pd.Series:
 
 
 def qualifying_sres(snapshot: Snapshot, patients: pd.DataFrame, *, include_hypercalcaemia: bool) -> pd.DataFrame:
-    """SRE rows that count (DOMAIN.md §6), with their day 0."""
+    """SRE rows that count (docs/domain.md §6), with their day 0."""
     events = snapshot.skeletal_events.merge(patients[["study_id", "day0"]], on="study_id", how="inner")
     if not include_hypercalcaemia:
         events = events[events["event_type"] != HYPERCALCAEMIA]
@@ -120,7 +120,7 @@ def qualifying_sres(snapshot: Snapshot, patients: pd.DataFrame, *, include_hyper
 
 
 def build_adtte(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameters) -> pd.DataFrame:
-    """One row per patient: first SRE with death competing, and overall survival (DOMAIN.md §6)."""
+    """One row per patient: first SRE with death competing, and overall survival (docs/domain.md §6)."""
     exits = snapshot.exits.set_index("study_id")
     exit_type = patients["study_id"].map(exits["exit_type"])
     died = exit_type.eq("death")
@@ -139,7 +139,7 @@ def build_adtte(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameter
 
 
 def visit_omed(snapshot: Snapshot) -> pd.DataFrame:
-    """study_id, visit, omed (DOMAIN.md §5; see module docstring)."""
+    """study_id, visit, omed (docs/domain.md §5; see module docstring)."""
     visits = snapshot.visits[snapshot.visits["visit_date"].notna()][["study_id", "visit", "opioid_status"]]
     sums = snapshot.medications.groupby(["study_id", "visit"], as_index=False)["mme_per_day"].sum()
     frame = visits.merge(sums, on=["study_id", "visit"], how="left")
@@ -150,7 +150,7 @@ def visit_omed(snapshot: Snapshot) -> pd.DataFrame:
 
 
 def interference_scores(pain: pd.DataFrame) -> pd.Series:
-    """Mean of answered items when ≥ 4 of 7 are answered, else missing (DOMAIN.md §3)."""
+    """Mean of answered items when ≥ 4 of 7 are answered, else missing (docs/domain.md §3)."""
     items = pain[list(INTERFERENCE_ITEMS)].astype(float)
     return items.mean(axis=1).where(items.notna().sum(axis=1) >= MIN_INTERFERENCE_ANSWERED)
 
@@ -185,7 +185,7 @@ def itt_population(snapshot: Snapshot, patients: pd.DataFrame, params: RunParame
 
 
 def build_adresp(pain: pd.DataFrame, itt: dict[str, list[str]]) -> pd.DataFrame:
-    """One row per patient × follow-up visit of the ITT population (DOMAIN.md §4)."""
+    """One row per patient × follow-up visit of the ITT population (docs/domain.md §4)."""
     rows = pd.DataFrame(
         [(study_id, visit) for visit, ids in itt.items() for study_id in ids], columns=["study_id", "visit"]
     )

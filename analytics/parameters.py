@@ -22,7 +22,7 @@ from trials.errors import DomainValidationError
 class RunParameters:
     strata: tuple[str, ...] = STRATA_VARIABLES
     visits: tuple[str, ...] = FOLLOW_UP_CODES
-    # DOMAIN.md §6: hypercalcaemia is recorded but counts as an SRE only when switched on.
+    # docs/domain.md §6: hypercalcaemia is recorded but counts as an SRE only when switched on.
     include_hypercalcaemia: bool = False
 
     def as_dict(self) -> dict[str, Any]:

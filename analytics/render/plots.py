@@ -52,7 +52,7 @@ def _offsets(count: int, spread: float = 3.0) -> np.ndarray:
 
 
 def pain_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:  # noqa: ARG001
-    """Mean worst pain with 95% CI of the mean, by visit, per stratum (DOMAIN.md §3)."""
+    """Mean worst pain with 95% CI of the mean, by visit, per stratum (docs/domain.md §3)."""
     fig, ax = plt.subplots(figsize=(8, 4.8))
     worst = numbers["pain"].get("worst", {})
     visits = list(worst)
@@ -73,7 +73,7 @@ def pain_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = 
 
 
 def omed_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:  # noqa: ARG001
-    """Median OMED with IQR by visit, per stratum (DOMAIN.md §5)."""
+    """Median OMED with IQR by visit, per stratum (docs/domain.md §5)."""
     fig, ax = plt.subplots(figsize=(8, 4.8))
     visits = list(numbers["omed"])
     strata = plot_strata(numbers)
@@ -92,7 +92,7 @@ def omed_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = 
 
 
 def response_bars_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:  # noqa: ARG001
-    """Share of each response category per visit, whole cohort (DOMAIN.md §4)."""
+    """Share of each response category per visit, whole cohort (docs/domain.md §4)."""
     fig, ax = plt.subplots(figsize=(8, 4.8))
     visits = list(numbers["pain_response"])
     bottom = np.zeros(len(visits))
@@ -167,7 +167,7 @@ def _curves_figure(curves: dict[str, list], *, start: float, title: str, ylabel:
 
 
 def sre_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:
-    """Aalen–Johansen CIF of first SRE (death competing) + the 1 − KM overestimate (DOMAIN.md §6)."""
+    """Aalen–Johansen CIF of first SRE (death competing) + the 1 − KM overestimate (docs/domain.md §6)."""
 
     def overestimate(ax) -> None:
         last = None if sets is None or sets.adtte.empty else float(sets.adtte["sre_days"].max())

@@ -2,7 +2,7 @@
 typed, frozen result dataclasses (``to_dict()`` gives JSON-ready Python).
 
 No ORM here: frames are built elsewhere (contracts in docs/analytics-methods.md)
-and every rule cites ../shared/DOMAIN.md.
+and every rule cites docs/domain.md.
 """
 
 from .competing_risks import aalen_johansen_curve, sre_cumulative_incidence

@@ -1,6 +1,6 @@
 """Cumulative incidence of SRE with death as a competing risk: the
 Aalen–Johansen estimator (Aalen & Johansen, Scand J Stat 1978;5:141;
-DOMAIN.md §6).
+docs/domain.md §6).
 
 Estimate: at each distinct event time t_j with n_j at risk, d1_j events of
 the cause of interest and d_j events of any cause,
@@ -145,7 +145,7 @@ def sre_cumulative_incidence(
     landmarks: Sequence[float] = LANDMARK_DAYS,
 ) -> tuple[SurvivalCurve, ...]:
     """Aalen–Johansen CIF of first SRE, death without SRE competing, for "all"
-    and each stratum (DOMAIN.md §6)."""
+    and each stratum (docs/domain.md §6)."""
     curves = []
     for stratum, sub in iter_strata(adtte, strata_variables):
         time, status = endpoint_time_status(sub, "sre")

@@ -1,4 +1,4 @@
-"""Complication (adverse event) counts and rates (DOMAIN.md §7).
+"""Complication (adverse event) counts and rates (docs/domain.md §7).
 
 Per category: the number of patients with ≥ 1 event, that number over the
 patients in the stratum (the per-patient rate), and the number of events.

@@ -2,7 +2,7 @@
 ``CoxPHFitter``: Efron's method for ties (R ``coxph`` default), Wald 95% CI
 exp(β ± 1.96·se) and Wald p-values.
 
-Endpoints (DOMAIN.md §6): overall survival (``os_days``, ``os_event``) and
+Endpoints (docs/domain.md §6): overall survival (``os_days``, ``os_event``) and
 the cause-specific hazard of first SRE (``sre_event == 1`` is the event;
 deaths without SRE and censorings are censored).
 

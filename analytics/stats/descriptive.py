@@ -1,5 +1,5 @@
-"""Per-visit descriptive statistics of pain (BPI, DOMAIN.md §3) and opioid use
-(OMED, DOMAIN.md §5).
+"""Per-visit descriptive statistics of pain (BPI, docs/domain.md §3) and opioid use
+(OMED, docs/domain.md §5).
 
 Conventions (docs/analytics-methods.md):
 - SD with ddof = 1; 95% CI of a mean from the t distribution with n − 1 df
@@ -8,9 +8,9 @@ Conventions (docs/analytics-methods.md):
 - Change from baseline is paired: visit − baseline over patients with both
   values, so a negative change in pain is an improvement.
 - "≥ 2-point improvement" in worst pain: change ≤ −2, the partial-response
-  threshold of DOMAIN.md §4, among paired patients.
+  threshold of docs/domain.md §4, among paired patients.
 - Opioid-free: OMED == 0 among non-missing values ("no opioids" is an explicit
-  0, distinct from missing; DOMAIN.md §5).
+  0, distinct from missing; docs/domain.md §5).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .strata import STRATA_VARIABLES, iter_strata, require_columns
 
 BASELINE = VISIT_CODES[0]
 PAIN_VARIABLES: tuple[str, ...] = ("worst", "average", "interference")
-PRIMARY_PAIN_VARIABLE = "worst"  # DOMAIN.md §3
+PRIMARY_PAIN_VARIABLE = "worst"  # docs/domain.md §3
 CONFIDENCE = 0.95
 QUANTILE_METHOD = "linear"  # numpy default = R type 7
 
@@ -148,7 +148,7 @@ def pain_visit_summaries(
     variables: Sequence[str] = PAIN_VARIABLES,
     strata_variables: Sequence[str] = STRATA_VARIABLES,
 ) -> tuple[PainVisitSummary, ...]:
-    """Summaries per stratum × variable × visit (schedule order, DOMAIN.md §2)."""
+    """Summaries per stratum × variable × visit (schedule order, docs/domain.md §2)."""
     _check_pain(pain, variables)
     visits = _visit_order(set(pain["visit"]))
     return tuple(

@@ -11,7 +11,7 @@ dropped, χ² = (O − E)ᵀ V⁻¹ (O − E) on the rest, df = (groups with E >
 Groups are ordered by the sorted string form of their level (R's factor
 order for character data).
 
-For SRE the test is cause-specific (DOMAIN.md §6): deaths without SRE are
+For SRE the test is cause-specific (docs/domain.md §6): deaths without SRE are
 censored, so it compares cause-specific hazards, not cumulative incidences.
 """
 

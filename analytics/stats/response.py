@@ -1,5 +1,5 @@
 """Pain response (International Consensus on Palliative Radiotherapy Endpoints,
-Chow et al., IJROBP 2012;82:1730; DOMAIN.md §4).
+Chow et al., IJROBP 2012;82:1730; docs/domain.md §4).
 
 Each follow-up visit is compared with baseline on worst pain (P, 0–10) and
 oral morphine equivalent dose (OMED, MME/day). ΔP = P − P₀, B = baseline
@@ -26,7 +26,7 @@ INDETERMINATE, NOT_EVALUABLE = "indeterminate", "not_evaluable"
 CATEGORIES: tuple[str, ...] = (CR, PR, PD, INDETERMINATE, NOT_EVALUABLE)
 RESPONDERS = frozenset({CR, PR})
 
-# DOMAIN.md §4 and its registry conventions.
+# docs/domain.md §4 and its registry conventions.
 PAIN_CHANGE_POINTS = 2  # ΔP ≤ −2 (PR), ΔP ≥ 2 (PD)
 REDUCTION_FACTOR = 0.75  # analgesic reduction ≥ 25%: B > 0 and O ≤ 0.75·B
 INCREASE_FACTOR = 1.25  # OMED increase ≥ 25%: O ≥ 1.25·B (B > 0); O > 0 (B = 0)
@@ -70,7 +70,7 @@ def _pain_stable_or_one_point(dp):
 
 
 def _conditions(p0, p, b, o) -> list:
-    """Boolean conditions for CR, PR, PD in rule order (DOMAIN.md §4)."""
+    """Boolean conditions for CR, PR, PD in rule order (docs/domain.md §4)."""
     dp = p - p0
     increase = _analgesic_increase(b, o)
     reduction = _analgesic_reduction_25(b, o)
@@ -93,7 +93,7 @@ def pain_response_classify(
 ) -> str:
     """Classify one follow-up visit as CR, PR, PD, indeterminate or not_evaluable.
 
-    DOMAIN.md §4: CR = P 0 without analgesic increase; PR = ΔP ≤ −2 without
+    docs/domain.md §4: CR = P 0 without analgesic increase; PR = ΔP ≤ −2 without
     analgesic increase, or analgesic reduction ≥ 25% with ΔP ≤ 0; PD = ΔP ≥ 2
     with stable OMED (or with OMED up ≥ 25%), or OMED up ≥ 25% with ΔP ∈ {0, 1};
     rules applied in that order, anything else indeterminate. Any missing
@@ -145,7 +145,7 @@ def with_response(adresp: pd.DataFrame) -> pd.DataFrame:
 
 
 def _visit_order(visits: Collection[str]) -> list[str]:
-    """Schedule order (DOMAIN.md §2), unknown codes last, baseline excluded."""
+    """Schedule order (docs/domain.md §2), unknown codes last, baseline excluded."""
     known = [v for v in VISIT_CODES[1:] if v in visits]
     return known + sorted(set(visits) - set(VISIT_CODES))
 
@@ -179,7 +179,7 @@ def pain_response_rates(
     patients: pd.DataFrame | None = None,
     strata_variables: Sequence[str] = STRATA_VARIABLES,
 ) -> tuple[PainResponseRates, ...]:
-    """Response counts and rates per stratum × follow-up visit (DOMAIN.md §4).
+    """Response counts and rates per stratum × follow-up visit (docs/domain.md §4).
 
     ``evaluable_rate`` = (CR + PR) / (CR + PR + PD + indeterminate).
     ``itt_rate`` = (CR + PR) / |ITT|, where ``itt_population[visit]`` is the set

@@ -158,7 +158,7 @@ class CoxResult(Result):
 
 @dataclass(frozen=True)
 class PainResponseRates(Result):
-    """Response counts and rates at one visit in one stratum (DOMAIN.md §4)."""
+    """Response counts and rates at one visit in one stratum (docs/domain.md §4)."""
 
     stratum: str
     visit: str

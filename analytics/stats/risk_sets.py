@@ -1,5 +1,5 @@
 """Endpoint extraction and risk-set tables shared by KM, Aalen–Johansen and
-log-rank (DOMAIN.md §6).
+log-rank (docs/domain.md §6).
 
 Endpoints of the ``adtte`` frame (one row per patient, times in days from
 day 0):
@@ -26,7 +26,7 @@ from .strata import require_columns
 
 SRE, DEATH_WITHOUT_SRE, CENSORED = 1, 2, 0
 ENDPOINT_COLUMNS = {"os": ("os_days", "os_event"), "sre": ("sre_days", "sre_event")}
-# Landmark days: target days of months 1, 3, 6, 12 (DOMAIN.md §2).
+# Landmark days: target days of months 1, 3, 6, 12 (docs/domain.md §2).
 LANDMARK_DAYS: tuple[int, ...] = tuple(VISITS_BY_CODE[v].target_day for v in ("month1", "month3", "month6", "month12"))
 
 

@@ -1,4 +1,4 @@
-"""Kaplan–Meier estimation (Kaplan & Meier, JASA 1958;53:457; DOMAIN.md §6).
+"""Kaplan–Meier estimation (Kaplan & Meier, JASA 1958;53:457; docs/domain.md §6).
 
 Matches R ``survival::survfit`` defaults: Greenwood variance and
 ``conf.type = "log"``, i.e. S·exp(±z·se) with se² = Σ d/(n(n − d)),
@@ -6,7 +6,7 @@ z = Φ⁻¹(0.975), the upper limit capped at 1; no interval once S = 0.
 
 Two uses:
 - overall survival (``os_days``/``os_event``);
-- the SRE "1 − KM" curve with deaths censored. DOMAIN.md §6: it
+- the SRE "1 − KM" curve with deaths censored. docs/domain.md §6: it
   overestimates the cumulative incidence of SRE when deaths compete, and is
   reported only alongside — and labelled against — the Aalen–Johansen
   estimate (``competing_risks.py``).
@@ -121,7 +121,7 @@ def overall_survival(
     strata_variables: Sequence[str] = STRATA_VARIABLES,
     landmarks: Sequence[float] = LANDMARK_DAYS,
 ) -> tuple[SurvivalCurve, ...]:
-    """Overall survival KM for "all" and each stratum (DOMAIN.md §6)."""
+    """Overall survival KM for "all" and each stratum (docs/domain.md §6)."""
     curves = []
     for stratum, sub in iter_strata(adtte, strata_variables):
         time, status = endpoint_time_status(sub, "os")
@@ -136,7 +136,7 @@ def sre_one_minus_km(
     landmarks: Sequence[float] = LANDMARK_DAYS,
 ) -> tuple[SurvivalCurve, ...]:
     """1 − KM of time to first SRE with deaths censored — labelled as the
-    overestimate it is under competing death (DOMAIN.md §6)."""
+    overestimate it is under competing death (docs/domain.md §6)."""
     curves = []
     for stratum, sub in iter_strata(adtte, strata_variables):
         time, status = endpoint_time_status(sub, "sre")

@@ -1,6 +1,6 @@
 """adtte / adresp / pain frame construction from hand-built snapshots (no database).
 
-Day 0 of every patient is 2026-01-01; each case names the DOMAIN.md rule it pins.
+Day 0 of every patient is 2026-01-01; each case names the docs/domain.md rule it pins.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def test_adresp_has_one_row_per_itt_patient_and_visit_with_the_response():
     assert list(adresp.columns) == ["study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response"]
     rows = {(r.study_id, r.visit): r for r in adresp.itertuples()}
     assert set(rows) == {("A-1", "month1"), ("A-1", "month3"), ("A-3", "month1"), ("A-3", "month3")}
-    # ΔP = 4 − 8 = −4 with OMED unchanged (40 → 40): PR (DOMAIN.md §4).
+    # ΔP = 4 − 8 = −4 with OMED unchanged (40 → 40): PR (docs/domain.md §4).
     assert rows[("A-1", "month1")].response == "PR"
     # P = 2, OMED 40 → 0: ΔP −6 without analgesic increase: PR (P ≠ 0, so not CR).
     assert (rows[("A-1", "month3")].omed, rows[("A-1", "month3")].response) == (0.0, "PR")
@@ -165,7 +165,7 @@ def test_pain_frame_rows_are_visits_with_data_and_carry_omed_and_strata():
     [
         ([5, 5, 5, 5, None, None, None], 5.0),  # 4 of 7 answered: the mean of the answered
         ([1, 2, 3, 4, 5, 6, 7], 4.0),
-        ([5, 5, 5, None, None, None, None], None),  # 3 of 7: missing (DOMAIN.md §3)
+        ([5, 5, 5, None, None, None, None], None),  # 3 of 7: missing (docs/domain.md §3)
     ],
 )
 def test_interference_score_needs_four_of_seven_items(items, expected):

@@ -1,4 +1,4 @@
-"""Complication counts and per-patient rates (DOMAIN.md §7), by hand."""
+"""Complication counts and per-patient rates (docs/domain.md §7), by hand."""
 
 from __future__ import annotations
 

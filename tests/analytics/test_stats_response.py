@@ -1,4 +1,4 @@
-"""Pain response classification and rates (DOMAIN.md §4 and its registry conventions).
+"""Pain response classification and rates (docs/domain.md §4 and its registry conventions).
 
 Every expected category below is derived by hand from the rules; the comment
 on each case names the rule and the numbers that decide it.

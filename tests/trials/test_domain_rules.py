@@ -1,4 +1,4 @@
-"""Pure clinical rules against DOMAIN.md's published numbers."""
+"""Pure clinical rules against docs/domain.md's published numbers."""
 
 import datetime as dt
 from decimal import Decimal
@@ -7,7 +7,7 @@ import pytest
 
 from trials.domain import bpi, mme, radiation, schedule, sins
 
-# --- MME (DOMAIN.md §5, CDC 2022) -------------------------------------------
+# --- MME (docs/domain.md §5, CDC 2022) -------------------------------------------
 
 
 def test_cdc_example_oxycodone_10mg_twice_daily_is_30_mme():
@@ -80,7 +80,7 @@ def test_doses_must_be_positive(dose, per_day, field):
     assert exc.value.field == field
 
 
-# --- SINS (DOMAIN.md §8) ----------------------------------------------------
+# --- SINS (docs/domain.md §8) ----------------------------------------------------
 
 
 def _total(level="T5", pain="none", lesion="blastic", alignment="normal", collapse="none", posterolateral="none"):
@@ -119,7 +119,7 @@ def test_sins_category_rejects_out_of_range():
         sins.sins_category(19)
 
 
-# --- Radiation (DOMAIN.md §9) -----------------------------------------------
+# --- Radiation (docs/domain.md §9) -----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_bed_eqd2_checks_from_domain(dose, fractions, bed, eqd2):
     assert round(radiation.eqd2(total_dose_gy=dose, fractions=fractions), 1) == eqd2
 
 
-# --- BPI interference (DOMAIN.md §3) ----------------------------------------
+# --- BPI interference (docs/domain.md §3) ----------------------------------------
 
 
 def test_interference_mean_of_answered_when_at_least_four():
@@ -143,7 +143,7 @@ def test_interference_missing_with_three_answered():
     assert bpi.interference_score([9, 9, 9, None, None, None, None]) is None
 
 
-# --- Visit schedule and status (DOMAIN.md §2) -------------------------------
+# --- Visit schedule and status (docs/domain.md §2) -------------------------------
 
 DAY0 = dt.date(2026, 3, 1)
 MONTH1 = schedule.VISITS_BY_CODE["month1"]  # target 30, window 21..42

@@ -68,7 +68,7 @@ def _assert_distributions():
     baseline = list(PainAssessment.objects.filter(visit__visit_code="baseline").values_list("worst", flat=True))
     assert min(baseline) >= 5
     assert abs(statistics.mean(baseline) - 8.0) < 0.15
-    # improvement over visits like OPuS One (DOMAIN.md §1): 8.2 → 5.6 (3 d), 4.7 (1 wk), 3.9 (1 mo), 3.7 (3 mo)
+    # improvement over visits like OPuS One (docs/domain.md §1): 8.2 → 5.6 (3 d), 4.7 (1 wk), 3.9 (1 mo), 3.7 (3 mo)
     for code, expected_change in P.WORST_PAIN_CHANGE.items():
         worst = list(PainAssessment.objects.filter(visit__visit_code=code).values_list("worst", flat=True))
         if len(worst) < 100:
@@ -88,7 +88,7 @@ def _assert_distributions():
     closed = Visit.objects.filter(window_end__lt=dt.date.fromisoformat(ANCHOR), patient__procedures__isnull=False).exclude(visit_code="baseline")
     missed = closed.filter(visit_date__isnull=True, patient__exits__isnull=True).count()
     assert 0.03 < missed / closed.count() < 0.12
-    # everyone generated is eligible (DOMAIN.md §1)
+    # everyone generated is eligible (docs/domain.md §1)
     for lesion in Lesion.objects.select_related("patient")[:300]:
         p = lesion.patient
         assert not failed(eligibility_check(

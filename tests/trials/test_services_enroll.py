@@ -1,4 +1,4 @@
-"""Enrollment: eligibility per DOMAIN.md §1, study IDs, schedule, and all-or-nothing writes."""
+"""Enrollment: eligibility per docs/domain.md §1, study IDs, schedule, and all-or-nothing writes."""
 
 import datetime as dt
 
@@ -32,7 +32,7 @@ def test_enroll_generates_study_id_lesion_and_schedule(coordinator, site):
     assert index.sins_total == 8 and index.sins_category == "potentially unstable"
 
 
-# Each criterion: one passing and one failing value (DOMAIN.md §1).
+# Each criterion: one passing and one failing value (docs/domain.md §1).
 FAILING = [
     ("screening_worst_pain", {"screening_worst_pain": 4}, None),
     ("prior_treatment_of_index_lesion", {"prior_treatment_of_index_lesion": True}, None),

@@ -60,7 +60,8 @@ def test_pain_items_0_to_10(patient, coordinator, worst, ok):
     else:
         with pytest.raises(DomainValidationError) as exc:
             services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date, worst=worst))
-        assert "0–10" in exc.value.errors["pain.worst"][0]
+        message = exc.value.errors["pain.worst"][0]
+        assert "between 0 and 10" in message and str(worst) in message and "§" not in message
 
 
 def test_rejected_visit_write_leaves_database_unchanged(patient, coordinator):

@@ -83,7 +83,7 @@ def test_timeline_shows_everything_in_constant_queries(coordinator_client, coord
     text = tree.text_content()
     assert "SINS" in text and "8 — potentially unstable" in text  # tests.factories.spine_lesion
     assert "Vertebroplasty" in text and "3.5 mL" in text
-    assert "28.0 Gy / 23.3 Gy" in text  # 20 Gy / 5: BED10 28.0, EQD2 23.3 (DOMAIN.md §9)
+    assert "28.0 Gy / 23.3 Gy" in text  # 20 Gy / 5: BED10 28.0, EQD2 23.3 (docs/domain.md §9)
     month1 = tree.xpath('//tr[@data-visit="month1"]')[0].text_content()
     assert "Completed" in month1 and "60" in month1  # 2 × 30 MME/day
     assert "Pain flare" in text and "Pathologic fracture" in text and "Withdrawal of consent" in text

@@ -67,7 +67,7 @@ def test_worst_pain_11_shows_the_error_beside_the_field_and_saves_nothing(coordi
     visit = month1_due_patient.visits.get(visit_code="month1")
     response = coordinator_client.post(_url(month1_due_patient), _post_data(visit, today, worst="11", meds=[OXY]))
     assert response.status_code == 200
-    assert "0–10" in _error_beside(response.content.decode(), "id_worst")
+    assert "between 0 and 10" in _error_beside(response.content.decode(), "id_worst")
     visit.refresh_from_db()
     assert visit.visit_date is None
     assert not PainAssessment.objects.filter(visit=visit).exists()

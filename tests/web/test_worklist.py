@@ -1,4 +1,4 @@
-"""Worklist selector: DOMAIN.md §2 statuses, urgency order, counts, and a constant query count."""
+"""Worklist selector: docs/domain.md §2 statuses, urgency order, counts, and a constant query count."""
 
 from __future__ import annotations
 

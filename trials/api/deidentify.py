@@ -1,4 +1,4 @@
-"""Sponsor representations, derived from the staff ones by one rule set (DOMAIN.md §10).
+"""Sponsor representations, derived from the staff ones by one rule set (docs/domain.md §10).
 
 - every calendar date ``<name>_date`` / ``<name>`` becomes ``<name>_day``: days from the patient's day 0
   (the index procedure); day 0 itself is dropped (it is 0 by definition);

@@ -2,7 +2,7 @@
 
 Rows come from ``scope_queryset`` through ``.values_list(...).iterator(chunk_size=…)``
 and are written in blocks, so memory stays flat however many rows there are.
-Sponsors get the de-identified columns (DOMAIN.md §10): dates as days from
+Sponsors get the de-identified columns (docs/domain.md §10): dates as days from
 day 0, no free text, age instead of birth year.
 """
 

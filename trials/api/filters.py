@@ -113,7 +113,7 @@ class SiteFilterSet(df.FilterSet):
 
 
 def visit_status_q(status: str, today: dt.date) -> Q:
-    """SQL form of ``schedule.visit_status`` (DOMAIN.md §2) for filtering."""
+    """SQL form of ``schedule.visit_status`` (docs/domain.md §2) for filtering."""
     if status == VisitStatus.COMPLETED:
         return Q(visit_date__isnull=False)
     not_applicable = Q(_exited_before_window_end=True)

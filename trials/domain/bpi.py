@@ -1,4 +1,4 @@
-"""Brief Pain Inventory short form (DOMAIN.md §3)."""
+"""Brief Pain Inventory short form (docs/domain.md §3)."""
 
 from __future__ import annotations
 

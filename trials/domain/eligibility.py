@@ -1,4 +1,4 @@
-"""Eligibility at enrollment (DOMAIN.md §1), one result per criterion."""
+"""Eligibility at enrollment (docs/domain.md §1), one result per criterion."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def eligibility_check(
     age: int | None,
     life_expectancy_over_3_months: bool,
 ) -> list[CriterionResult]:
-    """Evaluate each DOMAIN.md §1 criterion; the caller decides what failure means."""
+    """Evaluate each docs/domain.md §1 criterion; the caller decides what failure means."""
     results = [
         CriterionResult(
             "worst_pain",

@@ -1,4 +1,4 @@
-"""Opioid conversion to oral morphine milligram equivalents (DOMAIN.md §5).
+"""Opioid conversion to oral morphine milligram equivalents (docs/domain.md §5).
 
 Source: CDC Clinical Practice Guideline for Prescribing Opioids for Pain,
 MMWR Recomm Rep 2022;71(3). The table is versioned data: every derived MME

@@ -1,4 +1,4 @@
-"""Radiobiology (DOMAIN.md §9): BED = n·d·(1 + d/(α/β)); EQD2 = BED / (1 + 2/(α/β))."""
+"""Radiobiology (docs/domain.md §9): BED = n·d·(1 + d/(α/β)); EQD2 = BED / (1 + 2/(α/β))."""
 
 from __future__ import annotations
 

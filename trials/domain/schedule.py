@@ -1,4 +1,4 @@
-"""Visit schedule and visit status (DOMAIN.md §2).
+"""Visit schedule and visit status (docs/domain.md §2).
 
 Day 0 is the index procedure date; windows are in days from day 0.
 """
@@ -25,7 +25,7 @@ class VisitDefinition:
         return (day0 + dt.timedelta(days=self.window_start), day0 + dt.timedelta(days=self.window_end))
 
 
-# DOMAIN.md §2, registry default schedule.
+# docs/domain.md §2, registry default schedule.
 DEFAULT_SCHEDULE: tuple[VisitDefinition, ...] = (
     VisitDefinition("baseline", "Baseline", 0, -14, 0),
     VisitDefinition("day3", "Day 3", 3, 2, 4),
@@ -58,7 +58,7 @@ def visit_status(
     has_data: bool,
     exit_date: dt.date | None = None,
 ) -> VisitStatus:
-    """Status of one visit on day ``on`` (DOMAIN.md §2).
+    """Status of one visit on day ``on`` (docs/domain.md §2).
 
     Registry convention for exits: a visit without data whose window had not
     closed by the exit date is not applicable; one whose window closed before

@@ -1,4 +1,4 @@
-"""Spinal Instability Neoplastic Score (Fourney et al., JCO 2011;29:3072; DOMAIN.md §8).
+"""Spinal Instability Neoplastic Score (Fourney et al., JCO 2011;29:3072; docs/domain.md §8).
 
 The total is derived from the six components, never typed. The location
 component is derived from the vertebral level.

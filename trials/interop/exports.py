@@ -2,7 +2,7 @@
 
 Rows come from ``scope_queryset`` (through the API's export specs, so the API's
 CSV endpoints and these files agree column for column); sponsors get the
-de-identified form (DOMAIN.md §10): calendar dates become days from day 0, free
+de-identified form (docs/domain.md §10): calendar dates become days from day 0, free
 text and audit stamps are withheld, birth year becomes age. Data-management
 tables (queries, signatures, locks) hold free text and are for staff only.
 """

@@ -3,7 +3,7 @@
 Each form lists the model fields it carries; types, labels and code lists are
 read from the models, so a new choice in a model reaches the exports without
 another edit. Events: ``enrollment`` (once), one per scheduled visit
-(DOMAIN.md §2) and ``ongoing`` (adverse events, SREs, exit — any time).
+(docs/domain.md §2) and ``ongoing`` (adverse events, SREs, exit — any time).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ DATA_TYPES = {
     models.PositiveIntegerField: "integer",
     models.IntegerField: "integer",
 }
-# Fields that may hold identifying free text: withheld from sponsors (DOMAIN.md §10).
+# Fields that may hold identifying free text: withheld from sponsors (docs/domain.md §10).
 FREE_TEXT = frozenset({"term", "device", "implant_type", "death_cause", "location", "factor_source"})
 
 
@@ -124,7 +124,7 @@ class Event:
 
 
 def events() -> tuple[Event, ...]:
-    """Enrollment, then the visit schedule (DOMAIN.md §2) in order, then the any-time event."""
+    """Enrollment, then the visit schedule (docs/domain.md §2) in order, then the any-time event."""
     by_event = {kind: tuple(f for f in FORMS if f.event == kind) for kind in (ENROLLMENT_EVENT, VISIT_EVENT, ONGOING_EVENT)}
     visits = tuple(
         Event(v.code, v.label, f"Target day {v.target_day} from day 0 (index procedure); window day {v.window_start} to {v.window_end}.",

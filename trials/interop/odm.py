@@ -81,7 +81,7 @@ def location_oid(site: Site) -> str:
 
 def _metadata(study) -> None:
     mdv = _el(study, "MetaDataVersion", OID=MDV_OID, Name="Registry CRF v1",
-              Description="Bone metastasis ablation registry: visit schedule per DOMAIN.md §2")
+              Description="Bone metastasis ablation registry: baseline, day 3, week 1 and months 1, 3, 6 and 12 after the index procedure")
     all_events = events()
     protocol = _el(mdv, "Protocol")
     _text(protocol, "Description", "Day 0 is the index procedure; scheduled visits with their windows in days from day 0.")

@@ -9,7 +9,7 @@ from trials.models.patients import Patient
 
 
 class SIRGrade(models.TextChoices):
-    """SIR adverse event classification (Khalilzadeh et al., JVIR 2017;28:1432; DOMAIN.md §7)."""
+    """SIR adverse event classification (Khalilzadeh et al., JVIR 2017;28:1432; docs/domain.md §7)."""
 
     MILD = "mild", "Mild"
     MODERATE = "moderate", "Moderate"
@@ -62,7 +62,7 @@ class AdverseEvent(ClinicalRecord):
 
 
 class SREType(models.TextChoices):
-    """Skeletal-related events (DOMAIN.md §6)."""
+    """Skeletal-related events (docs/domain.md §6)."""
 
     PATHOLOGIC_FRACTURE = "pathologic_fracture", "Pathologic fracture (incl. new vertebral compression fracture)"
     SPINAL_CORD_COMPRESSION = "spinal_cord_compression", "Spinal cord compression"

@@ -30,7 +30,7 @@ class Histology(models.TextChoices):
 
 
 class Patient(ClinicalRecord):
-    """An enrolled patient. No names, MRNs or full birth dates (DOMAIN.md §10)."""
+    """An enrolled patient. No names, MRNs or full birth dates (docs/domain.md §10)."""
 
     study_id = models.CharField(max_length=16, unique=True, editable=False, help_text="<SITE>-<4 digits>, generated.")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
@@ -105,7 +105,7 @@ class BilskyGrade(models.TextChoices):
 
 
 class Lesion(ClinicalRecord):
-    """A treated lesion; SINS total is derived from its components (DOMAIN.md §8)."""
+    """A treated lesion; SINS total is derived from its components (docs/domain.md §8)."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lesions")
     is_index = models.BooleanField(default=True)

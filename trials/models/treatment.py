@@ -91,9 +91,9 @@ class RadiationTechnique(models.TextChoices):
 
 
 class RadiationCourse(ClinicalRecord):
-    """The protocol's planned radiation course of the index lesion (DOMAIN.md §9).
+    """The protocol's planned radiation course of the index lesion (docs/domain.md §9).
 
-    Radiation in this course is planned treatment, never an SRE (DOMAIN.md §6).
+    Radiation in this course is planned treatment, never an SRE (docs/domain.md §6).
     """
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="radiation_courses")

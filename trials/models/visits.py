@@ -19,7 +19,7 @@ class OpioidStatus(models.TextChoices):
 
 
 class Visit(ClinicalRecord):
-    """One scheduled timepoint of a patient (DOMAIN.md §2); windows stored at scheduling."""
+    """One scheduled timepoint of a patient (docs/domain.md §2); windows stored at scheduling."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
     visit_code = models.CharField(max_length=16, choices=schedule.VISIT_CHOICES)
@@ -78,7 +78,7 @@ def _score_check(field: str) -> models.CheckConstraint:
 
 
 class PainAssessment(ClinicalRecord):
-    """Brief Pain Inventory short form at a visit (DOMAIN.md §3). Items 0–10."""
+    """Brief Pain Inventory short form at a visit (docs/domain.md §3). Items 0–10."""
 
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="pain")
     worst = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Worst pain in the last 24 h (0–10)")
@@ -111,7 +111,7 @@ class PainAssessment(ClinicalRecord):
 
 
 class MedicationUse(ClinicalRecord):
-    """One opioid entry at a visit; MME/day derived with a versioned table (DOMAIN.md §5)."""
+    """One opioid entry at a visit; MME/day derived with a versioned table (docs/domain.md §5)."""
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="medications")
     drug = models.CharField(max_length=32, choices=mme.DRUG_CHOICES)

@@ -83,7 +83,7 @@ class PatientGenerator:
         region = weighted(rng, P.REGION_MIX)
         lesion = Lesion(patient=patient, is_index=True, region=region, size_mm=rng.randint(12, 60))
         if region == "spine":
-            while True:  # eligibility needs SINS ≥ 7 (DOMAIN.md §1)
+            while True:  # eligibility needs SINS ≥ 7 (docs/domain.md §1)
                 lesion.spine_level = rng.choice(sins.SPINE_LEVELS[1:])
                 lesion.lesion_type = rng.choices(["lytic", "mixed", "blastic"], [0.6, 0.3, 0.1])[0]
                 lesion.sins_pain = rng.choices(["mechanical", "occasional", "none"], [0.6, 0.35, 0.05])[0]
@@ -268,7 +268,7 @@ class PatientGenerator:
             date = day0 + dt.timedelta(days=sre_day)
             rt_start, rt_end = self._rt_window
             if kind == "radiation_to_bone" and rt_start <= date <= rt_end:
-                kind = "pathologic_fracture"  # planned RT is never an SRE (DOMAIN.md §6)
+                kind = "pathologic_fracture"  # planned RT is never an SRE (docs/domain.md §6)
             plan.skeletal_events.append(SkeletalEvent(patient=patient, event_type=kind, event_date=date, at_index_lesion=rng.random() < 0.5, location=""))
         if ae:
             onset = rng.randint(0, 30)

@@ -1,6 +1,6 @@
 """The synthetic registry's target distributions — one place, asserted by tests.
 
-Pain trajectory after OPuS One (Levy et al., JVIR 2020; DOMAIN.md §1): mean BPI
+Pain trajectory after OPuS One (Levy et al., JVIR 2020; docs/domain.md §1): mean BPI
 worst pain 8.2 at baseline → 5.6 (3 d), 4.7 (1 wk), 3.9 (1 mo), 3.7 (3 mo).
 """
 
@@ -22,7 +22,7 @@ RT_SCHEDULES = [  # (dose Gy, fractions, technique, weight)
 ]
 # Baseline worst pain ≥ 5 (eligibility), mean ≈ 8.0.
 BASELINE_WORST_PAIN = {5: 0.06, 6: 0.10, 7: 0.18, 8: 0.26, 9: 0.22, 10: 0.18}
-# Mean change of worst pain from baseline per visit (OPuS One, DOMAIN.md §1).
+# Mean change of worst pain from baseline per visit (OPuS One, docs/domain.md §1).
 WORST_PAIN_CHANGE = {"day3": -2.6, "week1": -3.5, "month1": -4.3, "month3": -4.5, "month6": -4.6, "month12": -4.7}
 PAIN_NOISE_SD = 1.6
 MISSED_VISIT = 0.07
@@ -41,7 +41,7 @@ HISTOLOGY_MIX = {
     "breast": 0.25, "lung": 0.20, "prostate": 0.15, "renal": 0.12, "myeloma": 0.08, "colorectal": 0.05,
     "thyroid": 0.04, "melanoma": 0.03, "hepatocellular": 0.03, "sarcoma": 0.02, "other": 0.03,
 }
-# (drug, route, unit, dose choices, doses/day choices) drawn from the CDC 2022 table (DOMAIN.md §5).
+# (drug, route, unit, dose choices, doses/day choices) drawn from the CDC 2022 table (docs/domain.md §5).
 OPIOID_REGIMENS = [
     ("oxycodone", "oral", "mg", [5, 10, 15, 20], [2, 3, 4]),
     ("morphine", "oral", "mg", [15, 30, 60], [2, 3]),

@@ -38,7 +38,7 @@ from trials.services.locking import patient_id_of
 
 logger = logging.getLogger(__name__)
 
-# Thresholds of the built-in rules (issue 6); OMED per DOMAIN.md §5, pain per §3.
+# Thresholds of the built-in rules (issue 6); OMED per docs/domain.md §5, pain per §3.
 PAIN_JUMP_THRESHOLD = 4
 OMED_LIMIT_MME_PER_DAY = Decimal("500")
 SINS_COMPONENT_FIELDS = ("spine_level", "lesion_type", "sins_pain", "sins_alignment", "sins_collapse", "sins_posterolateral")
@@ -66,7 +66,7 @@ def rule_out_of_window(patient: Patient) -> list[Finding]:
     return [
         Finding(RULE_OUT_OF_WINDOW, v, "visit_date",
                 f"{v.get_visit_code_display()} was recorded on {v.visit_date}, outside its window "
-                f"({v.window_start} to {v.window_end}, DOMAIN.md §2). Confirm the date or correct it.")
+                f"({v.window_start} to {v.window_end}). Confirm the date or correct it.")
         for v in _completed_visits(patient) if v.out_of_window
     ]
 
@@ -95,7 +95,7 @@ def rule_omed(patient: Patient) -> list[Finding]:
             findings.append(Finding(
                 RULE_OMED, visit, "medications",
                 f"OMED at {visit.get_visit_code_display()} is {omed} MME/day, above {OMED_LIMIT_MME_PER_DAY} "
-                "(DOMAIN.md §5). Check doses, units and doses per day.",
+                "MME/day, which is unusually high. Check doses, units and doses per day.",
             ))
     return findings
 
@@ -110,7 +110,7 @@ def rule_sins_incomplete(patient: Patient) -> list[Finding]:
             findings.append(Finding(
                 RULE_SINS, lesion, missing[0],
                 f"Spine lesion {lesion.spine_level or '(no level)'} is missing SINS component(s): {', '.join(missing)} "
-                "(DOMAIN.md §8: the total is derived from all six).",
+                "(the SINS total needs all six components).",
             ))
     return findings
 

@@ -31,7 +31,7 @@ def _validate_ae(ae: AdverseEvent, errors: ErrorCollector) -> None:
     if ae.resolution_date is not None:
         errors.check(ae.resolution_date >= ae.onset_date, "resolution_date", "Resolution cannot be before onset.")
         errors.check(ae.resolution_date <= today(), "resolution_date", "Cannot be in the future.")
-    # SIR "death" and CTCAE grade 5 both mean the AE caused death (DOMAIN.md §7).
+    # SIR "death" and CTCAE grade 5 both mean the AE caused death (docs/domain.md §7).
     errors.check(
         (ae.sir_grade == SIRGrade.DEATH) == (ae.ctcae_grade == 5),
         "ctcae_grade",
@@ -65,7 +65,7 @@ def _validate_sre(sre: SkeletalEvent, errors: ErrorCollector) -> None:
             errors.add(
                 "event_type",
                 f"Radiation on {sre.event_date} is the protocol's planned course ({course.start_date} to "
-                f"{course.end_date}); planned radiation is not an SRE (DOMAIN.md §6).",
+                f"{course.end_date}); planned radiation is not an SRE.",
             )
 
 

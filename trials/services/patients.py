@@ -76,7 +76,7 @@ def _validate_lesion(lesion: Lesion, errors: ErrorCollector) -> None:
 
 
 def visits_schedule(patient: Patient) -> list[Visit]:
-    """Unsaved Visit rows for DOMAIN.md §2's default schedule from the patient's day 0."""
+    """Unsaved Visit rows for docs/domain.md §2's default schedule from the patient's day 0."""
     visits = []
     for definition in schedule.DEFAULT_SCHEDULE:
         start, end = definition.window_dates(patient.day0)
@@ -107,7 +107,7 @@ def patient_enroll(
 ) -> Patient:
     """Enroll a patient with the index lesion and generate the visit schedule.
 
-    Eligibility is enforced per DOMAIN.md §1 with one message per failed
+    Eligibility is enforced per docs/domain.md §1 with one message per failed
     criterion; a data manager may enroll anyway by recording a protocol deviation.
     """
     require_site_write(actor, site)

@@ -83,7 +83,7 @@ def _validate_radiation(course: RadiationCourse, errors: ErrorCollector) -> None
 
 @transaction.atomic
 def radiation_record(*, actor, patient: Patient, data: dict[str, Any]) -> RadiationCourse:
-    """Record the protocol's planned radiation course (DOMAIN.md §9); BED/EQD2 derive from it."""
+    """Record the protocol's planned radiation course (docs/domain.md §9); BED/EQD2 derive from it."""
     require_site_write(actor, patient.site_id)
     data = {"alpha_beta_gy": radiation.DEFAULT_ALPHA_BETA_GY, **data}
     course = RadiationCourse(patient=patient, **data)

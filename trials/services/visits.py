@@ -108,7 +108,7 @@ def _pain_build(visit: Visit, pain: dict[str, Any], errors: ErrorCollector) -> P
                 continue
             upper = 100 if name == "relief_pct" else 10
             if not 0 <= value <= upper:
-                rule = "0–100% in steps of 10" if name == "relief_pct" else "0–10 (BPI item range, DOMAIN.md §3)"
+                rule = "0% and 100% in steps of 10" if name == "relief_pct" else "0 and 10 (the Brief Pain Inventory scale)"
                 errors.add(f"pain.{name}", f"Must be between {rule}; got {value}.")
                 continue
             if name == "relief_pct" and value % 10:

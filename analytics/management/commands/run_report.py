@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--strata", default=None, help="Comma-separated stratification variables (default: all five).")
         parser.add_argument("--visits", default=None, help="Comma-separated follow-up visits (default: all).")
-        parser.add_argument("--hypercalcaemia", action="store_true", help="Count hypercalcaemia as an SRE (DOMAIN.md §6).")
+        parser.add_argument("--hypercalcaemia", action="store_true", help="Count hypercalcaemia of malignancy as an SRE (off by default).")
         parser.add_argument("--out", default=None, help="Directory to copy the artifacts to.")
         parser.add_argument("--sync", action="store_true", help="Run in this process instead of on the worker.")
         parser.add_argument("--force", action="store_true", help="Recompute even if an identical run exists.")

@@ -23,8 +23,8 @@ class ProcedureSerializer(PatientRefReadMixin, ClinicalReadSerializer):
 
 
 class RadiationCourseSerializer(PatientRefReadMixin, ClinicalReadSerializer):
-    bed_gy = serializers.FloatField(read_only=True, help_text="BED = n·d·(1 + d/(α/β)) (DOMAIN.md §9).")
-    eqd2_gy = serializers.FloatField(read_only=True, help_text="EQD2 = BED / (1 + 2/(α/β)) (DOMAIN.md §9).")
+    bed_gy = serializers.FloatField(read_only=True, help_text="BED = n·d·(1 + d/(α/β)), α/β of the course.")
+    eqd2_gy = serializers.FloatField(read_only=True, help_text="EQD2 = BED / (1 + 2/(α/β)).")
     interval_days = serializers.IntegerField(read_only=True, help_text="Days from day 0 to the start of radiation.")
 
     class Meta:

@@ -12,7 +12,7 @@ PAIN_ITEMS = (*bpi.INTENSITY_ITEMS, *bpi.INTERFERENCE_ITEMS, "relief_pct")
 
 
 class PainAssessmentSerializer(serializers.ModelSerializer):
-    interference_score = serializers.FloatField(read_only=True, allow_null=True, help_text="Mean of ≥ 4 of 7 items (DOMAIN.md §3).")
+    interference_score = serializers.FloatField(read_only=True, allow_null=True, help_text="Mean of the answered interference items when at least 4 of 7 are answered, else null.")
 
     class Meta:
         model = PainAssessment
@@ -39,7 +39,7 @@ class VisitSerializer(PatientRefReadMixin, ClinicalReadSerializer):
     medications = MedicationUseSerializer(many=True, read_only=True)
     omed = serializers.DecimalField(
         max_digits=9, decimal_places=2, read_only=True, allow_null=True,
-        help_text="Total MME/day (OMED): 0 for 'no opioids', null when not recorded (DOMAIN.md §5).",
+        help_text="Total MME/day (OMED): 0 for 'no opioids', null when not recorded.",
     )
 
     class Meta:

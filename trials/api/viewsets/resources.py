@@ -36,7 +36,7 @@ class SiteViewSet(HistoryMixin, RegistryReadViewSet):
 
 @document_resource("patients", label="patients")
 class PatientViewSet(CreateRecordMixin, ClinicalRecordViewSet):
-    """Patients, addressed by study ID. POST enrolls (eligibility per DOMAIN.md §1) with the index lesion."""
+    """Patients, addressed by study ID. POST enrolls (eligibility per docs/domain.md §1) with the index lesion."""
 
     base_queryset = Patient.objects.select_related("site")
     serializer_class = registry.PatientSerializer
@@ -82,7 +82,7 @@ class ProcedureViewSet(CreateRecordMixin, ClinicalRecordViewSet):
 
 @document_resource("radiation-courses", label="radiation courses")
 class RadiationCourseViewSet(CreateRecordMixin, ClinicalRecordViewSet):
-    """The protocol's planned radiation course (never an SRE; DOMAIN.md §6)."""
+    """The protocol's planned radiation course (never an SRE; docs/domain.md §6)."""
 
     base_queryset = RadiationCourse.objects.select_related("patient")
     serializer_class = treatment.RadiationCourseSerializer

@@ -18,7 +18,7 @@
     return (Math.round(n * 100) / 100).toLocaleString("en-US", { maximumFractionDigits: 2 });
   }
 
-  /* BPI interference: mean of answered items when at least 4 of 7 are answered (DOMAIN.md §3). */
+  /* BPI interference: mean of answered items when at least 4 of 7 are answered (docs/domain.md §3). */
   var interferenceInputs = form.querySelectorAll("input[data-interference]");
   var interferenceOut = document.getElementById("interference-score");
   function updateInterference() {
@@ -37,7 +37,7 @@
   interferenceInputs.forEach(function (input) { input.addEventListener("input", updateInterference); });
   updateInterference();
 
-  /* MME/day of one row (DOMAIN.md §5): daily dose × factor; a fentanyl patch dose (mcg/h) is already a rate. */
+  /* MME/day of one row (docs/domain.md §5): daily dose × factor; a fentanyl patch dose (mcg/h) is already a rate. */
   function field(row, name) { return row.querySelector("[name$='-" + name + "']"); }
   function rowMME(row) {
     var drug = field(row, "drug").value, route = field(row, "route").value, unit = field(row, "unit").value;

@@ -1,4 +1,4 @@
-"""Visit entry: date, Brief Pain Inventory, opioid answer and opioid rows (DOMAIN.md §3, §5)."""
+"""Visit entry: date, Brief Pain Inventory, opioid answer and opioid rows (docs/domain.md §3, §5)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Data manager dashboard: completeness by site × visit, overdue per site, out-of-window visits.
 
 Registry convention for *completeness* (share of expected visits with data):
-a visit is *expected* once it has data or its window has closed (DOMAIN.md §2:
+a visit is *expected* once it has data or its window has closed (docs/domain.md §2:
 completed or missed); visits still upcoming or open, and visits made not
 applicable by an earlier study exit, are not in the denominator.
 """
@@ -53,7 +53,7 @@ class Dashboard:
 
 
 def _exit_makes_not_applicable(on: dt.date):
-    """An exit on or before the window end, already past today → the visit is not applicable (DOMAIN.md §2)."""
+    """An exit on or before the window end, already past today → the visit is not applicable (docs/domain.md §2)."""
     return Exists(
         StudyExit.objects.active().filter(patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=on)
     )

@@ -1,4 +1,4 @@
-"""The coordinator worklist: visits due or overdue today (DOMAIN.md §2)."""
+"""The coordinator worklist: visits due or overdue today (docs/domain.md §2)."""
 
 from __future__ import annotations
 

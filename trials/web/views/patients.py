@@ -44,7 +44,7 @@ def patient_detail(request, study_id: str):
 
 @clinical_page
 def patient_enroll(request):
-    """Two steps on one form: "Check eligibility" shows each DOMAIN.md §1 criterion, "Enroll" saves."""
+    """Two steps on one form: "Check eligibility" shows each docs/domain.md §1 criterion, "Enroll" saves."""
     sites = writable_sites(request.user)
     if not sites.exists():
         messages.error(request, "You may not enroll patients: no site where you enter data.")
