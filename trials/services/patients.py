@@ -14,7 +14,14 @@ from trials.domain.eligibility import CriterionResult, eligibility_check, failed
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import Lesion, Patient, Region, Role, Site, Visit
 from trials.models.patients import PELVIC_BONES
-from trials.services.records import create_record, register_after_update, register_validator, save_audited, validate
+from trials.services.records import (
+    check_data_manager_fields,
+    create_record,
+    register_after_update,
+    register_validator,
+    save_audited,
+    validate,
+)
 
 
 def today() -> dt.date:
@@ -117,6 +124,7 @@ def patient_enroll(
         errors.add(name, "Unknown field.")
     for name in sorted(set(lesion_data) - _LESION_FIELDS):
         errors.add(f"lesion.{name}", "Unknown field.")
+    check_data_manager_fields(actor, Patient, {"protocol_deviation": protocol_deviation}, errors)
     errors.raise_if_any()
     patient = Patient(site=site, protocol_deviation=protocol_deviation.strip(), study_id="PENDING", **patient_data)
     lesion = Lesion(patient=patient, is_index=True, **lesion_data)
@@ -131,8 +139,6 @@ def patient_enroll(
     if failures and not deviation_allowed:
         for r in failures:
             errors.add(r.field, f"Eligibility ({r.code}): {r.message}")
-        if protocol_deviation.strip():
-            errors.add("protocol_deviation", "Only a data manager may enroll an ineligible patient as a protocol deviation.")
     errors.raise_if_any()
     patient.study_id = _next_study_id(site)
     create_record(patient, actor=actor, reason="Enrollment")

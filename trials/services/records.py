@@ -14,9 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from trials.access import require_site_write, site_of
+from trials.access import access_for, require_site_write, site_of
 from trials.errors import ConflictError, DomainValidationError, ErrorCollector
-from trials.models import ClinicalRecord
+from trials.models import ClinicalRecord, Patient, Role
 from trials.services.data_query_rules import rules_schedule_for
 from trials.services.locking import lock_check
 
@@ -31,6 +31,19 @@ PROTECTED_FIELDS = {
     "id", "pk", "created_at", "updated_at", "created_by", "updated_by", "version",
     "voided_at", "voided_by", "void_reason", "study_id", "patient", "visit", "site",
 }
+
+# Fields only a data manager may write (a protocol deviation is a data-management decision).
+DATA_MANAGER_FIELDS: dict[type[models.Model], set[str]] = {Patient: {"protocol_deviation"}}
+
+
+def check_data_manager_fields(actor, model: type[models.Model], values: Mapping[str, Any], errors: ErrorCollector) -> None:
+    """Name every data-manager-only field a non data manager tried to set to a non-blank value."""
+    if Role.DATA_MANAGER in access_for(actor).roles:
+        return
+    for name in sorted(DATA_MANAGER_FIELDS.get(model, set()) & set(values)):
+        if str(values[name] or "").strip():
+            errors.add(name, "Only a data manager may record a protocol deviation." if name == "protocol_deviation"
+                       else "Only a data manager may change this field.")
 
 
 def register_validator(model: type[models.Model]) -> Callable[[Validator], Validator]:
@@ -121,6 +134,7 @@ def clinical_record_update(
         raise DomainValidationError({"non_field_errors": "This record is voided and cannot be changed."})
     check_version(current, expected_version)
     errors = ErrorCollector()
+    check_data_manager_fields(actor, type(current), changes, errors)
     field_names = {f.name for f in current._meta.concrete_fields} | {f.attname for f in current._meta.concrete_fields}
     for name, value in changes.items():
         if name in PROTECTED_FIELDS or name not in field_names or not current._meta.get_field(name).editable:

@@ -181,3 +181,31 @@ def _replace_medications(visit: Visit, new: list[MedicationUse], *, actor, reaso
         save_audited(med, actor=actor, reason=med.void_reason)
     for med in new:
         save_audited(med, actor=actor, reason=reason or "")
+
+
+@transaction.atomic
+def visit_data_void(*, actor, visit: Visit, reason: str | None, expected_version: int | None = None) -> Visit:
+    """Void the data entered at a visit; the scheduled visit stays so it can be entered again.
+
+    The visit date and opioid answer go back to blank, BPI items to blank and
+    opioid rows are voided; every old value stays in the audit history with
+    the reason ("Voided: <reason>").
+    """
+    reason = require_reason(reason)
+    require_site_write(actor, visit.patient.site_id)
+    visit = Visit.objects.select_for_update().select_related("patient").get(pk=visit.pk)
+    check_version(visit, expected_version)
+    if not visit.has_data:
+        raise DomainValidationError({"non_field_errors": "This visit has no data to void."})
+    why = f"Voided: {reason}"
+    visit.visit_date, visit.out_of_window, visit.opioid_status = None, False, OpioidStatus.UNKNOWN
+    visit.version += 1
+    save_audited(visit, actor=actor, reason=why)
+    assessment = PainAssessment.objects.filter(visit=visit).first()
+    if assessment is not None and any(getattr(assessment, f) is not None for f in PAIN_FIELDS):
+        for name in PAIN_FIELDS:
+            setattr(assessment, name, None)
+        assessment.version += 1
+        save_audited(assessment, actor=actor, reason=why)
+    _replace_medications(visit, [], actor=actor, reason=why)
+    return visit

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from trials.web.views import dashboard, events, home, patients, reports, visits
+from trials.web.views import dashboard, home, patients, records, reports, visits
 
 STUDY_ID = "<str:study_id>"
 
@@ -31,6 +31,9 @@ urlpatterns = [
     path(f"patients/{STUDY_ID}/", patients.patient_detail, name="patient_detail"),
     path(f"patients/{STUDY_ID}/visits/<slug:visit_code>/", visits.visit_entry, name="visit_entry"),
     path(f"patients/{STUDY_ID}/visits/<slug:visit_code>/history/", visits.visit_history, name="visit_history"),
-    path(f"patients/{STUDY_ID}/adverse-events/new/", events.event_add, {"kind": "adverse-event"}, name="adverse_event_add"),
-    path(f"patients/{STUDY_ID}/skeletal-events/new/", events.event_add, {"kind": "skeletal-event"}, name="skeletal_event_add"),
+    path(f"patients/{STUDY_ID}/adverse-events/new/", records.record_add, {"kind": "adverse-event"}, name="adverse_event_add"),
+    path(f"patients/{STUDY_ID}/skeletal-events/new/", records.record_add, {"kind": "skeletal-event"}, name="skeletal_event_add"),
+    path(f"patients/{STUDY_ID}/records/<slug:kind>/new/", records.record_add, name="record_add"),
+    path(f"patients/{STUDY_ID}/records/<slug:kind>/<int:pk>/correct/", records.record_correct, name="record_correct"),
+    path(f"patients/{STUDY_ID}/records/<slug:kind>/<int:pk>/void/", records.record_void, name="record_void"),
 ]

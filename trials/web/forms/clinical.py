@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.forms.models import fields_for_model
 
-from trials.models import AdverseEvent, Lesion, Patient, SkeletalEvent
+from trials.models import AdverseEvent, ExitType, Lesion, Patient, Procedure, RadiationCourse, SkeletalEvent, StudyExit
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -19,6 +19,12 @@ LESION_FIELDS = [
 ]
 AE_FIELDS = ["term", "onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious", "outcome", "resolution_date"]
 SRE_FIELDS = ["event_type", "event_date", "location", "at_index_lesion"]
+PROCEDURE_FIELDS = [
+    "procedure_date", "modality", "device", "probes", "ablation_minutes", "thermal_protection", "neuromonitoring",
+    "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type",
+]
+RADIATION_FIELDS = ["sequence", "start_date", "end_date", "total_dose_gy", "fractions", "technique", "alpha_beta_gy"]
+EXIT_FIELDS = ["exit_type", "exit_date", "last_contact_date", "death_cause"]
 
 
 class ModelFieldsForm(forms.Form):
@@ -30,15 +36,17 @@ class ModelFieldsForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        date_fields = [f.name for f in self.model._meta.concrete_fields if f.get_internal_type() == "DateField"]
-        self.fields.update(
-            fields_for_model(
-                self.model,
-                fields=self.model_fields,
-                widgets={name: DATE for name in date_fields},
-                labels=self.labels,
-            )
-        )
+        self.fields.update(self.model_form_fields())
+
+    @classmethod
+    def model_form_fields(cls) -> dict:
+        """The model's fields as form fields (dates as date pickers)."""
+        date_fields = [f.name for f in cls.model._meta.concrete_fields if f.get_internal_type() == "DateField"]
+        return fields_for_model(cls.model, fields=cls.model_fields, widgets={name: DATE for name in date_fields}, labels=cls.labels)
+
+    def record_data(self) -> dict:
+        """The cleaned values of the model's fields, ready for a service."""
+        return {name: self.cleaned_data.get(name) for name in self.model_fields}
 
 
 class PatientForm(ModelFieldsForm):
@@ -88,6 +96,49 @@ class SkeletalEventForm(ModelFieldsForm):
     model = SkeletalEvent
     model_fields = SRE_FIELDS
     labels = {"event_type": "Type of skeletal-related event", "at_index_lesion": "At the index lesion"}
+
+
+class ProcedureForm(ModelFieldsForm):
+    model = Procedure
+    model_fields = PROCEDURE_FIELDS
+    labels = {
+        "procedure_date": "Procedure date (becomes day 0)",
+        "probes": "Number of probes",
+        "ablation_minutes": "Ablation time (minutes)",
+        "cement_volume_ml": "Cement volume (mL)",
+        "cement_leakage": "Cement leakage",
+        "implant_type": "Implant type",
+    }
+
+
+class RadiationForm(ModelFieldsForm):
+    model = RadiationCourse
+    model_fields = RADIATION_FIELDS
+    labels = {
+        "sequence": "Timing relative to the index ablation",
+        "total_dose_gy": "Total dose (Gy)",
+        "fractions": "Number of fractions",
+        "alpha_beta_gy": "α/β for BED/EQD2 (Gy)",
+    }
+
+
+class StudyExitForm(ModelFieldsForm):
+    model = StudyExit
+    model_fields = EXIT_FIELDS
+    labels = {"exit_type": "Reason for leaving the study", "death_cause": "Cause of death"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["last_contact_date"].required = False
+        self.fields["last_contact_date"].help_text += " For a death, leave empty: it is the date of death."
+
+    def clean(self):
+        data = super().clean()
+        if data.get("exit_type") == ExitType.DEATH and not data.get("last_contact_date"):
+            data["last_contact_date"] = data.get("exit_date")
+        elif not data.get("last_contact_date") and "last_contact_date" not in self.errors:
+            self.add_error("last_contact_date", "Last contact date is required unless the patient died.")
+        return data
 
 
 class ReasonForm(forms.Form):
