@@ -3,7 +3,12 @@
 - every calendar date ``<name>_date`` / ``<name>`` becomes ``<name>_day``: days from the patient's day 0
   (the index procedure); day 0 itself is dropped (it is 0 by definition);
 - free text (terms, device and implant names, causes, locations, reasons…) and audit stamps are withheld;
-- birth year becomes age at enrollment (registry convention: enrollment year − birth year).
+- birth year becomes age at enrollment (registry convention: enrollment year − birth year), with every
+  age over 89 aggregated into the single category ``"90+"`` (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i)(C));
+- device identifiers (lot and serial numbers, UDIs: 45 CFR 164.514(b)(2)(i)(M)) and device names are withheld,
+  including any future field whose name says it is one (``*lot*``, ``*serial*``, ``udi``);
+- nothing anchored to "today" or to record timestamps: no audit stamps, and the filters that would
+  bound them (``updated_since``, visit ``status``) answer 400 (``trials.api.filters``).
 
 A staff serializer field this module does not know how to de-identify (a datetime
 that is not an audit stamp) makes the build fail, so new fields cannot leak.
@@ -12,7 +17,9 @@ that is not an audit stamp) makes the build fail, so new fields cannot leak.
 from __future__ import annotations
 
 import copy
+import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trials.models import Patient
@@ -23,6 +30,23 @@ FREE_TEXT_FIELDS = frozenset(
 )
 AUDIT_STAMP_FIELDS = frozenset({"created_at", "updated_at", "voided_at", "created_by", "updated_by", "voided_by"})
 DROPPED_DATE_FIELDS = frozenset({"day0"})
+DEVICE_IDENTIFIER_FIELDS = frozenset({"device", "implant_type"})
+DEVICE_IDENTIFIER_NAME = re.compile(r"(^|_)(lot|lots|serial|serials|udi|udis)(_|$)|(lot|serial)(number|no)")
+AGE_TOP_CATEGORY = 90  # Safe Harbor: ages over 89 are reported only as one category "90+"
+
+
+def age_deidentified(enrollment_year: int, birth_year: int) -> int | str:
+    """Age at enrollment in whole years (enrollment year − birth year); ``"90+"`` for 90 and over.
+
+    Source: 45 CFR 164.514(b)(2)(i)(C) — ages over 89 aggregated into a single category of 90 or older.
+    """
+    age = enrollment_year - birth_year
+    return f"{AGE_TOP_CATEGORY}+" if age >= AGE_TOP_CATEGORY else age
+
+
+def is_device_identifier(name: str) -> bool:
+    """True for device names and lot/serial/UDI fields (withheld from sponsors)."""
+    return name in DEVICE_IDENTIFIER_FIELDS or bool(DEVICE_IDENTIFIER_NAME.search(name.lower()))
 
 
 def day_field_name(date_field: str) -> str:
@@ -53,12 +77,18 @@ class DaysFromDay0Field(serializers.IntegerField):
         return value
 
 
-class AgeAtEnrollmentField(serializers.IntegerField):
+@extend_schema_field({"oneOf": [{"type": "integer", "maximum": AGE_TOP_CATEGORY - 1}, {"type": "string", "enum": ["90+"]}]})
+class AgeAtEnrollmentField(serializers.Field):
     def __init__(self, **kwargs):
-        super().__init__(read_only=True, help_text="Age in years at enrollment (enrollment year − birth year).", **kwargs)
+        super().__init__(
+            read_only=True,
+            help_text='Age in years at enrollment (enrollment year − birth year); ages of 90 and over are the string "90+" '
+            "(HIPAA Safe Harbor, 45 CFR 164.514(b)(2)).",
+            **kwargs,
+        )
 
     def get_attribute(self, instance):
-        return instance.enrollment_date.year - instance.birth_year
+        return age_deidentified(instance.enrollment_date.year, instance.birth_year)
 
     def to_representation(self, value):
         return value
@@ -68,7 +98,7 @@ _SPONSOR_CLASSES: dict[type, type] = {}
 
 
 def _sponsor_field(name: str, field: serializers.Field) -> tuple[str, serializers.Field] | None:
-    if name in FREE_TEXT_FIELDS or name in AUDIT_STAMP_FIELDS or name in DROPPED_DATE_FIELDS:
+    if name in FREE_TEXT_FIELDS or name in AUDIT_STAMP_FIELDS or name in DROPPED_DATE_FIELDS or is_device_identifier(name):
         return None
     if name == "birth_year":
         return "age", AgeAtEnrollmentField()

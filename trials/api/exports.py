@@ -23,7 +23,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
 from trials.access import scope_queryset
-from trials.api.deidentify import FREE_TEXT_FIELDS, day_field_name
+from trials.api.deidentify import FREE_TEXT_FIELDS, age_deidentified, day_field_name, is_device_identifier
 from trials.api.permissions import ROLE_DOC_READ, RegistryRolePermission, is_sponsor_view
 from trials.api.viewsets.base import ApiViewMixin
 from trials.models import AdverseEvent, Lesion, Patient, Procedure, RadiationCourse, Site, SkeletalEvent, StudyExit, Visit
@@ -131,11 +131,11 @@ def staff_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]]:
 
 
 def sponsor_columns(spec: ExportSpec) -> list[str]:
-    """Columns a sponsor may see: no free text, no timestamps, no day 0 (it is 0), dates become days."""
+    """Columns a sponsor may see: no free text or device identifiers, no timestamps, no day 0 (it is 0), dates become days."""
     keep = []
     for column in spec.columns:
         leaf = column.rsplit("__", 1)[-1]
-        if leaf in FREE_TEXT_FIELDS or column in TIMESTAMPS or column == "day0":
+        if leaf in FREE_TEXT_FIELDS or is_device_identifier(leaf) or column in TIMESTAMPS or column == "day0":
             continue
         keep.append(column)
     return keep
@@ -168,7 +168,7 @@ def sponsor_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]
             if kind == "date":
                 values[index] = None if value is None else (value - day0).days
             elif kind == "age":
-                values[index] = row[-1].year - value
+                values[index] = age_deidentified(row[-1].year, value)
             else:
                 values[index] = value is not None
         return tuple(values)

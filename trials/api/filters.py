@@ -1,7 +1,12 @@
 """django-filter filter sets: site, categorical fields, ``updated_since``, date ranges (staff) and day ranges (all).
 
 Sponsors may not filter by calendar date (a date filter would reveal dates); they use
-``<name>_day_min``/``<name>_day_max`` — days from day 0 — instead.
+``<name>_day_min``/``<name>_day_max`` — days from day 0 — instead. Nor may they use any
+filter anchored to a calendar instant: ``updated_since`` (bisecting it recovers a record's
+timestamp) and the visit ``status`` (due/overdue/upcoming/missed are computed against
+today; with the window days a sponsor sees, four of them bound day 0). All of these are
+refused with a 400 *before* the queryset is touched, so the answer is the same whatever
+the data: the refusal itself carries no information.
 """
 
 from __future__ import annotations
@@ -56,10 +61,35 @@ class UtcIsoDateTimeFilter(df.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
-class RegistryFilterSet(df.FilterSet):
+SPONSOR_REFUSALS = {
+    "updated_since": "Sponsors cannot filter by record timestamps (they would reveal when records changed).",
+    "status": "Sponsors cannot filter visits by status: due, overdue, upcoming and missed are computed against today's "
+    "date and would reveal calendar dates. Use visit_day_min / visit_day_max and visit (the visit code) instead.",
+}
+
+
+def refuse_for_sponsor(request, name: str) -> None:
+    """400 naming the filter when a sponsor uses a filter anchored to a calendar instant (see module docstring)."""
+    if request is not None and is_sponsor_view(request):
+        raise ValidationError({name: [SPONSOR_REFUSALS[name]]})
+
+
+class UpdatedSinceMixin:
+    """``updated_since`` for staff; refused for sponsors."""
+
+    def filter_updated_since(self, queryset, name, value):
+        refuse_for_sponsor(self.request, name)
+        return self.updated_since_queryset(queryset, value)
+
+    def updated_since_queryset(self, queryset, value):
+        return queryset.filter(updated_at__gte=value)
+
+
+class RegistryFilterSet(UpdatedSinceMixin, df.FilterSet):
     site = df.CharFilter(method="filter_site", help_text="Site code, e.g. ATL.")
     updated_since = UtcIsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", help_text="Only records changed at or after this ISO 8601 timestamp."
+        method="filter_updated_since",
+        help_text="Only records changed at or after this ISO 8601 timestamp (staff only; sponsors get 400).",
     )
     voided = df.BooleanFilter(field_name="voided_at", lookup_expr="isnull", exclude=True, help_text="true: only voided records.")
 
@@ -99,16 +129,18 @@ def filterset_for(model, *, fields: tuple[str, ...] = (), dates: tuple[str, ...]
     return type(f"{model.__name__}FilterSet", (RegistryFilterSet,), attrs)
 
 
-class SiteFilterSet(df.FilterSet):
+class SiteFilterSet(UpdatedSinceMixin, df.FilterSet):
     code = df.CharFilter()
     active = df.BooleanFilter()
-    updated_since = UtcIsoDateTimeFilter(method="filter_updated_since", help_text="Sites changed at or after this timestamp.")
+    updated_since = UtcIsoDateTimeFilter(
+        method="filter_updated_since", help_text="Sites changed at or after this timestamp (staff only; sponsors get 400)."
+    )
 
     class Meta:
         model = Site
         fields = ["code", "active"]
 
-    def filter_updated_since(self, queryset, name, value):
+    def updated_since_queryset(self, queryset, value):
         return queryset.filter(pk__in=Site.history.filter(history_date__gte=value).values("id"))
 
 
@@ -130,9 +162,13 @@ def visit_status_q(status: str, today: dt.date) -> Q:
 
 class VisitFilterSet(filterset_for(Visit, dates=("visit_date", "target_date"))):
     visit = df.ChoiceFilter(field_name="visit_code", choices=Visit._meta.get_field("visit_code").choices)
-    status = df.ChoiceFilter(choices=[(s.value, s.value) for s in VisitStatus], method="filter_status")
+    status = df.ChoiceFilter(
+        choices=[(s.value, s.value) for s in VisitStatus], method="filter_status",
+        help_text="Visit status as of today (DOMAIN.md §2); staff only, sponsors get 400 (it would reveal dates).",
+    )
 
     def filter_status(self, queryset, name, value):
+        refuse_for_sponsor(self.request, name)
         today = timezone.localdate()
         exited = StudyExit.objects.active().filter(
             patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=today
