@@ -88,17 +88,35 @@ def logrank_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Short words for the Cox flags beside each row (the full sentence is in result.json ``cox.flags``).
+COX_FLAG_WORDS = {
+    "aliased": "aliased: dropped (as R, NA)",
+    "separation": "separation: not estimable",
+    "few_events_per_parameter": "few events per parameter (<10)",
+    "non_convergence": "fit did not converge",
+}
+
+
+def _cox_flag(model: dict[str, Any], term: dict[str, Any] | None) -> str:
+    codes = list((term or {}).get("flags") or [])
+    codes += [f["code"] for f in model.get("flags") or [] if not f.get("term") and f["code"] not in codes]
+    return "; ".join(COX_FLAG_WORDS.get(code, code) for code in codes)
+
+
 def cox_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """One row per Cox term; a term that is not estimable shows its flag instead of numbers."""
     rows = []
     for section in (numbers["sre"], numbers["overall_survival"]):
         model = section["cox"]
         for term in model["terms"]:
+            shown = term.get("estimable", True)
             rows.append({"endpoint": model["endpoint"], "n": model["n"], "events": model["events"], "term": term["term"],
-                         "reference": term["reference"], "hr": term["hr"], "ci_low": term["ci_low"],
-                         "ci_high": term["ci_high"], "p_value": term["p_value"]})
+                         "reference": term["reference"],
+                         **{k: term[k] if shown else None for k in ("hr", "ci_low", "ci_high", "p_value")},
+                         "flag": _cox_flag(model, term)})
         if not model["terms"]:
             rows.append({"endpoint": model["endpoint"], "n": model["n"], "events": model["events"],
-                         "term": model.get("skipped_reason") or "no terms"})
+                         "term": model.get("skipped_reason") or "no terms", "flag": _cox_flag(model, None)})
     return pd.DataFrame(rows)
 
 

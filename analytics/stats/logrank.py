@@ -11,6 +11,12 @@ dropped, χ² = (O − E)ᵀ V⁻¹ (O − E) on the rest, df = (groups with E >
 Groups are ordered by the sorted string form of their level (R's factor
 order for character data).
 
+Never raises on data: fewer than two groups with expected events, or a
+variance matrix that is singular (e.g. at every event time everyone at risk
+had the event, so N_j − D_j = 0 — R's survdiff stops with "system is
+computationally singular" there), give a result with ``chisq``/``p_value``
+None and a human ``skipped_reason`` starting "not computable".
+
 For SRE the test is cause-specific (docs/domain.md §6): deaths without SRE are
 censored, so it compares cause-specific hazards, not cumulative incidences.
 """
@@ -26,6 +32,12 @@ from scipy import stats
 from .results import LogRankGroup, LogRankResult
 from .risk_sets import ENDPOINT_COLUMNS, SRE, clean_time_status
 from .strata import STRATA_VARIABLES, require_columns
+
+NOT_COMPUTABLE_GROUPS = "not computable: fewer than two groups with events expected"
+NOT_COMPUTABLE_VARIANCE = (
+    "not computable: the test has no variance (at each event time every patient at risk had the event, "
+    "so the groups cannot be compared)"
+)
 
 
 def _group_tables(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
@@ -55,7 +67,8 @@ def logrank_test(time, event, group, *, endpoint: str = "", variable: str = "") 
     """survdiff (rho = 0) of (time, event 0/1) across the levels of ``group``.
 
     Rows with a missing time, event or group are dropped. Fewer than two
-    groups with expected events give a result with ``skipped_reason`` set.
+    groups with expected events, or a singular variance matrix, give a result
+    with ``skipped_reason`` "not computable: <reason>" (never an exception).
     """
     frame = pd.DataFrame(
         {"time": np.asarray(time, dtype=object), "event": np.asarray(event, dtype=object), "group": np.asarray(group, dtype=object)}
@@ -75,10 +88,13 @@ def logrank_test(time, event, group, *, endpoint: str = "", variable: str = "") 
     )
     usable = np.flatnonzero(expected > 0)
     if len(usable) < 2:
-        return LogRankResult(endpoint, variable, rows, None, 0, None, "fewer than two groups with expected events")
+        return LogRankResult(endpoint, variable, rows, None, 0, None, NOT_COMPUTABLE_GROUPS)
     rest = usable[1:]
     diff = (observed - expected)[rest]
-    chisq = float(diff @ np.linalg.solve(var[np.ix_(rest, rest)], diff))
+    sub = var[np.ix_(rest, rest)]
+    if not np.all(np.isfinite(sub)) or np.linalg.matrix_rank(sub) < len(rest):
+        return LogRankResult(endpoint, variable, rows, None, 0, None, NOT_COMPUTABLE_VARIANCE)
+    chisq = float(diff @ np.linalg.solve(sub, diff))
     df = len(usable) - 1
     return LogRankResult(endpoint, variable, rows, chisq, df, float(stats.chi2.sf(chisq, df)))
 

@@ -122,7 +122,23 @@ class LogRankResult(Result):
 
 
 @dataclass(frozen=True)
+class StatFlag(Result):
+    """A reason to distrust (or not show) a number, in words a clinician reads.
+
+    ``code`` is one of "aliased", "separation", "few_events_per_parameter",
+    "non_convergence"; ``term`` names the row it belongs to ("" = the model).
+    """
+
+    code: str
+    message: str
+    term: str = ""
+
+
+@dataclass(frozen=True)
 class CoxTerm(Result):
+    """One hazard ratio; ``estimable`` False (aliased or separated) means the
+    numbers, if any, must not be read as estimates — ``flags`` says why."""
+
     term: str
     variable: str
     level: str
@@ -131,6 +147,8 @@ class CoxTerm(Result):
     ci_low: float | None
     ci_high: float | None
     p_value: float | None
+    estimable: bool = True
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +169,7 @@ class CoxResult(Result):
     events_per_parameter: float | None
     warnings: tuple[str, ...]
     skipped_reason: str | None = None
+    flags: tuple[StatFlag, ...] = ()
 
 
 # --- pain response ------------------------------------------------------------

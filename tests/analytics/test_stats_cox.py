@@ -18,6 +18,7 @@ import pytest
 from analytics.stats import cox_fit, cox_fits
 from analytics.stats.cox import reference_level
 from tests.analytics.r_oracle.cohort import adtte_frame
+from tests.analytics.r_oracle.degenerate import aliased_frame, separation_frame
 
 # term: (HR, lower .95, upper .95, p)
 R_OS = {
@@ -104,3 +105,55 @@ def test_results_are_json_serialisable():
 def test_unknown_endpoint_raises():
     with pytest.raises(ValueError, match="endpoint"):
         cox_fit(adtte_frame(), endpoint="pfs")
+
+
+# R coxph on tests/analytics/r_oracle/degenerate.py::aliased_frame (degenerate.R; R 4.2.2, survival 3.5.3),
+# factors relevelled to implant / peripheral: region=spine is NA (aliased).
+R_ALIASED = {
+    "augmentation=cement": (10.3481428236744, 3.37117621008017, 31.7645988302159, 4.43237519696229e-05),
+    "augmentation=none": (4.34104040942887, 1.5753558107262, 11.9621432237632, 0.00452905840680374),
+    "region=pelvis": (0.478244104630038, 0.199557242578142, 1.14612439347485, 0.0981027034430834),
+}
+
+
+def test_aliased_column_is_dropped_like_r_and_named():
+    result = cox_fit(aliased_frame(), covariates=("augmentation", "region"))
+    assert result.skipped_reason is None and (result.n, result.events) == (60, 40)
+    by_term = {t.term: t for t in result.terms}
+    assert {t.reference for t in result.terms} == {"implant", "peripheral"}
+    for term, (hr, low, high, p) in R_ALIASED.items():
+        got = by_term[term]
+        assert got.estimable and got.flags == ()
+        assert (got.hr, got.ci_low, got.ci_high, got.p_value) == pytest.approx((hr, low, high, p), rel=1e-6)
+    spine = by_term["region=spine"]
+    assert (spine.hr, spine.ci_low, spine.ci_high, spine.p_value, spine.estimable) == (None, None, None, None, False)
+    assert spine.flags == ("aliased",)
+    (dropped,) = result.dropped
+    assert dropped.variable == "region=spine"
+    assert "augmentation=cement, augmentation=none, region=pelvis" in dropped.reason
+    assert [f.code for f in result.flags] == ["aliased"]
+    assert result.events_per_parameter == pytest.approx(40 / 3)  # 3 estimable parameters
+    assert "http" not in json.dumps(result.to_dict())
+
+
+def test_separation_is_flagged_on_the_term_with_events_per_parameter():
+    # Issue 12: OS deaths RFA 5/8, cryo 3/6, MWA 0/5. R: MWA HR 1.395e-09 (0 – Inf), "coefficient may be infinite".
+    result = cox_fit(separation_frame(), covariates=("modality",))
+    mwa = next(t for t in result.terms if t.level == "MWA")
+    cryo = next(t for t in result.terms if t.level == "cryo")
+    assert not mwa.estimable and mwa.flags == ("separation",)
+    assert cryo.estimable and cryo.hr == pytest.approx(1.3726080075740015, rel=1e-6)  # R: 1.373 (0.303–6.218)
+    codes = {f.code: f for f in result.flags}
+    assert {"separation", "few_events_per_parameter"} <= set(codes)
+    assert codes["separation"].term == "modality=MWA" and "no deaths among modality=MWA (n=5)" in codes["separation"].message
+    assert codes["few_events_per_parameter"].message.startswith("4.0 events per parameter")
+    text = json.dumps(result.to_dict())
+    assert "http" not in text and "ConvergenceWarning" not in text
+
+
+def test_fit_failure_reason_is_human():
+    frame = adtte_frame()
+    frame["os_days"] = float("inf")  # the library cannot fit infinite times
+    result = cox_fit(frame, covariates=("modality",))
+    assert result.terms == () and result.skipped_reason.startswith("not computable")
+    assert "http" not in result.skipped_reason and "Error" not in result.skipped_reason

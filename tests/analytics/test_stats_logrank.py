@@ -3,6 +3,7 @@ R-oracle cohort and a lifelines cross-check."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -91,3 +92,13 @@ def test_missing_group_rows_are_dropped_and_all_variables_run():
 def test_unknown_endpoint_raises():
     with pytest.raises(ValueError, match="endpoint"):
         logrank_by(pd.DataFrame({"x": [1]}), "x", endpoint="pfs")
+
+
+def test_zero_variance_is_not_computable_with_a_reason():
+    # Issue 12: RFA SRE day 30, cryo SRE day 30, cryo censored day 3. At day 30 both patients at risk
+    # have the event, so N − D = 0 and the variance is 0; R survdiff stops ("computationally singular").
+    r = logrank_test([30, 30, 3], [1, 1, 0], ["RFA", "cryo", "cryo"])
+    assert (r.chisq, r.p_value, r.df) == (None, None, 0)
+    assert r.skipped_reason.startswith("not computable") and "no variance" in r.skipped_reason
+    assert [(g.group, g.n, g.observed, g.expected) for g in r.groups] == [("RFA", 1, 1.0, 1.0), ("cryo", 2, 1.0, 1.0)]
+    assert json.dumps(r.to_dict(), allow_nan=False)

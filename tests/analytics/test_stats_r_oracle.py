@@ -18,9 +18,11 @@ import pytest
 
 from tests.analytics.r_oracle import compare
 from tests.analytics.r_oracle.cohort import adtte_frame
+from tests.analytics.r_oracle.degenerate import aliased_frame
 from tests.conftest import require_service
 
 ORACLE = Path(__file__).parent / "r_oracle" / "oracle.R"
+DEGENERATE = Path(__file__).parent / "r_oracle" / "degenerate.R"
 TOLERANCE = 1e-6
 
 pytestmark = pytest.mark.r_oracle
@@ -41,15 +43,30 @@ def _rscript() -> str:
     return path
 
 
-def test_every_r_number_matches(tmp_path):
+def _r_values(script: Path, *csvs: Path) -> dict[str, dict[str, float | None]]:
+    """Run an oracle script on the CSVs and parse its "section<TAB>key<TAB>value" lines."""
     rscript = _rscript()
-    csv = tmp_path / "cohort.csv"
-    adtte_frame().to_csv(csv, index=False)
     run = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        [rscript, str(ORACLE), str(csv)], capture_output=True, text=True, timeout=300, check=False
+        [rscript, str(script), *map(str, csvs)], capture_output=True, text=True, timeout=300, check=False
     )
     assert run.returncode == 0, run.stderr
-    r_values = compare.parse(run.stdout)
+    return compare.parse(run.stdout)
+
+
+def test_every_r_number_matches(tmp_path):
+    csv = tmp_path / "cohort.csv"
+    adtte_frame().to_csv(csv, index=False)
+    r_values = _r_values(ORACLE, csv)
     assert sum(len(v) for v in r_values.values()) > 200  # the oracle printed its full set
     problems = compare.mismatches(r_values, compare.python_values(adtte_frame()), TOLERANCE)
+    assert problems == []
+
+
+def test_degenerate_cases_match_r(tmp_path):
+    """Issue 12: Cox with an aliased column (R: NA), checked live against degenerate.R."""
+    aliased = tmp_path / "aliased.csv"
+    aliased_frame().to_csv(aliased, index=False)
+    r_values = _r_values(DEGENERATE, aliased)
+    assert r_values["cox_aliased"]["hr@regionspine"] is None and len(r_values["cox_aliased"]) == 16
+    problems = compare.mismatches(r_values, compare.degenerate_python_values(aliased_frame()), TOLERANCE)
     assert problems == []

@@ -92,3 +92,12 @@ def mismatches(r_values: dict[str, dict[str, float | None]], py: dict, tol: floa
             elif not math.isclose(got, expected, rel_tol=tol, abs_tol=tol):
                 problems.append(f"{section} {key}: R {expected!r} vs Python {got!r}")
     return problems
+
+
+def degenerate_python_values(aliased) -> dict[tuple[str, str], float | None]:
+    """Every number degenerate.R prints, computed by analytics.stats (aliased terms: all None, as R's NA)."""
+    values: dict[tuple[str, str], float | None] = {}
+    for term in cox_fit(aliased, covariates=("augmentation", "region")).terms:
+        for field, key in (("hr", "hr"), ("ci_low", "ci_low"), ("ci_high", "ci_high"), ("p_value", "p")):
+            values[("cox_aliased", f"{key}@{_cox_name(term)}")] = getattr(term, field)
+    return values

@@ -1,0 +1,22 @@
+# R oracle for the degenerate cases of issue 12 (tests/analytics/r_oracle/degenerate.py).
+# Usage: Rscript degenerate.R aliased.csv
+# Prints "section<TAB>key<TAB>value" lines like oracle.R.
+# Packages: R 4.2.2, survival 3.5.3 (Debian r-cran-*).
+suppressPackageStartupMessages({ library(survival) })
+invisible(Sys.setlocale("LC_COLLATE", "C"))
+args <- commandArgs(trailingOnly = TRUE)
+out <- function(section, key, value) {
+  cat(sprintf("%s\t%s\t%s\n", section, key, ifelse(is.na(value), "NA", sprintf("%.15g", value))))
+}
+
+# Cox with aliased covariates: augmentation "implant" exactly when region "peripheral".
+a <- read.csv(args[1], stringsAsFactors = FALSE)
+a$augmentation <- relevel(factor(a$augmentation), "implant")
+a$region <- relevel(factor(a$region), "peripheral")
+sm <- summary(coxph(Surv(os_days, os_event) ~ augmentation + region, data = a, ties = "efron"))
+for (term in rownames(sm$coefficients)) {
+  out("cox_aliased", paste0("hr@", term), sm$conf.int[term, "exp(coef)"])
+  out("cox_aliased", paste0("ci_low@", term), sm$conf.int[term, "lower .95"])
+  out("cox_aliased", paste0("ci_high@", term), sm$conf.int[term, "upper .95"])
+  out("cox_aliased", paste0("p@", term), sm$coefficients[term, "Pr(>|z|)"])
+}

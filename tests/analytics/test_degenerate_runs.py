@@ -1,0 +1,51 @@
+"""Issue 12: report runs on small degenerate registries finish, with the undefined statistics
+reported as not computable (and why) instead of failing the run."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from django.core.management import call_command
+
+from analytics.models import ReportRun, RunStatus
+from tests.analytics.registries import PatientSpec, registry_build
+
+pytestmark = pytest.mark.django_db
+
+
+def test_singular_logrank_is_reported_and_the_run_finishes(settings, tmp_path, coordinator, site, today):
+    # RFA with an SRE on day 30, cryo with an SRE on day 30, cryo censored (lost to follow-up) on day 3.
+    settings.MEDIA_ROOT = tmp_path / "media"
+    registry_build(coordinator, site, [
+        PatientSpec(modality="RFA", sre_day=30, exit="completion", exit_day=30),
+        PatientSpec(modality="cryo", sre_day=30, exit="completion", exit_day=30),
+        PatientSpec(modality="cryo", exit="lost_to_follow_up", exit_day=3),
+    ], today=today)
+    out = tmp_path / "out"
+    call_command("run_report", "--sync", "--strata", "modality", "--out", str(out))
+    assert ReportRun.objects.get().status == RunStatus.SUCCEEDED
+    result = json.loads((out / "result.json").read_text())
+    (test,) = result["sre"]["logrank"]
+    assert test["variable"] == "modality" and test["chisq"] is None and test["p_value"] is None
+    assert test["skipped_reason"].startswith("not computable") and "no variance" in test["skipped_reason"]
+    logrank_sheet = pd.read_excel(out / "tables.xlsx", sheet_name="logrank")
+    sre_row = logrank_sheet[logrank_sheet["endpoint"] == "sre"].iloc[0]
+    assert sre_row["note"].startswith("not computable")
+
+
+def test_cox_table_shows_the_separation_flag_not_a_bare_estimate():
+    # Issue 12: 19 patients, OS deaths RFA 5/8, cryo 3/6, MWA 0/5 printed "MWA 1.92e-12, 0 – 1" with no flag.
+    from analytics.render.tables import cox_frame
+    from analytics.stats import cox_fit
+    from tests.analytics.r_oracle.degenerate import separation_frame
+
+    model = cox_fit(separation_frame(), covariates=("modality",)).to_dict()
+    sre = {**model, "endpoint": "sre", "terms": [], "flags": [], "skipped_reason": "too few events (0) for 2 parameter(s)"}
+    frame = cox_frame({"sre": {"cox": sre}, "overall_survival": {"cox": model}}).set_index("term")
+    mwa, cryo = frame.loc["modality=MWA"], frame.loc["modality=cryo"]
+    assert mwa[["hr", "ci_low", "ci_high", "p_value"]].isna().all()
+    assert "separation: not estimable" in mwa["flag"] and "few events per parameter" in mwa["flag"]
+    assert cryo["hr"] == pytest.approx(1.3726, rel=1e-4) and "separation" not in cryo["flag"]
+    assert "few events per parameter" in cryo["flag"]
