@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,10 @@ from trials.interop.redcap import RedcapRow, records_read
 from trials.models import Lesion, Patient, Procedure, Site
 
 SECTION_MODELS: dict[str, type[models.Model]] = {"patient": Patient, "lesion": Lesion, "procedure": Procedure}
-VISIT_FIELDS = {"visit_date", "opioid_status"} | {f"pain.{p}" for p in services.visits.PAIN_FIELDS}
+# Visit targets a mapping may name: the visit input's own fields (not its opioid rows) and each BPI item.
+VISIT_FIELDS = {f.name for f in fields(services.VisitData)} - {"pain", "medications"} | {
+    f"pain.{p}" for p in services.visits.PAIN_FIELDS
+}
 
 
 class MappingError(ValueError):
@@ -243,14 +246,14 @@ def _import_visits(actor, patient: Patient, record_rows: list[RedcapRow], mappin
             report.errors += errors
             failed = True
             continue
-        data = services.VisitData(
-            visit_date=values["visit_date"],
-            pain={k.removeprefix("pain."): v for k, v in values.items() if k.startswith("pain.")},
-            opioid_status=values.get("opioid_status", "unknown"),
+        visit = patient.visits.get(visit_code=visit_code)
+        pain = {k.removeprefix("pain."): v for k, v in values.items() if k.startswith("pain.")}
+        data = services.VisitData.from_visit(visit).with_changes(
+            pain=pain, **{k: v for k, v in values.items() if not k.startswith("pain.")}
         )
         try:
             with transaction.atomic():
-                services.visit_record(actor=actor, visit=patient.visits.get(visit_code=visit_code), data=data)
+                services.visit_record(actor=actor, visit=visit, data=data)
             recorded += 1
         except DomainValidationError as exc:
             report.errors += _service_errors(exc, row, {r.target: r for r in rules})

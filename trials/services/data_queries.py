@@ -100,30 +100,12 @@ def data_query_answer(*, actor, query: DataQuery, message: str | None) -> DataQu
     return query
 
 
-def _visit_data_from(visit: Visit) -> VisitData:
-    pain = getattr(visit, "pain", None)
-    return VisitData(
-        visit_date=visit.visit_date,
-        pain={name: getattr(pain, name) for name in PAIN_FIELDS} if pain is not None else {},
-        opioid_status=visit.opioid_status,
-        medications=[
-            {"drug": m.drug, "route": m.route, "dose": m.dose, "unit": m.unit, "doses_per_day": m.doses_per_day,
-             **({"mme_factor": m.mme_factor, "factor_source": m.factor_source} if m.factor_source else {})}
-            for m in visit.medications.active()
-        ],
-    )
-
-
 def _apply_correction(actor, record: models.Model, field_name: str, value: Any, reason: str) -> None:
     """Visit and BPI values go through ``visit_record`` (its rules); anything else through ``clinical_record_update``."""
     if isinstance(record, PainAssessment | Visit) and field_name in (*PAIN_FIELDS, "visit_date"):
         visit = record.visit if isinstance(record, PainAssessment) else record
-        data = _visit_data_from(visit)
-        if field_name == "visit_date":
-            data.visit_date = value
-        else:
-            data.pain[field_name] = value
-        visit_record(actor=actor, visit=visit, data=data, reason=reason)
+        change = {"visit_date": value} if field_name == "visit_date" else {"pain": {field_name: value}}
+        visit_record(actor=actor, visit=visit, data=VisitData.from_visit(visit).with_changes(**change), reason=reason)
         return
     clinical_record_update(actor=actor, instance=record, changes={field_name: value}, reason=reason)
 

@@ -3,30 +3,92 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from trials.access import require_site_write
-from trials.domain import bpi, mme
+from trials.domain import mme
 from trials.errors import DomainValidationError, ErrorCollector
-from trials.models import ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
+from trials.models import ClinicalRecord, ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
 from trials.services.patients import today
 from trials.services.records import check_version, field_errors, require_reason, save_audited
 from trials.services.timeline import active_exit
 
-PAIN_FIELDS = bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS + ("relief_pct",)
+
+def entered_fields(model: type[models.Model], *, parent: str) -> tuple[str, ...]:
+    """The fields a user enters on ``model``, in declaration order: every editable concrete field except
+    the audit/void bookkeeping of ``ClinicalRecord`` and the link to ``parent`` (derived, so a new field
+    on the model is part of the record's input without editing a list)."""
+    bookkeeping = {f.name for f in ClinicalRecord._meta.get_fields()} | {"id", parent}
+    return tuple(f.name for f in model._meta.concrete_fields if f.editable and f.name not in bookkeeping)
+
+
+# The BPI items of a visit in form order (docs/domain.md §3): intensity, interference, relief.
+PAIN_FIELDS = entered_fields(PainAssessment, parent="visit")
+# An opioid entry's input: drug, route, dose, unit, doses/day, factor source (+ an explicit factor with its source).
+MEDICATION_FIELDS = entered_fields(MedicationUse, parent="visit")
+
+
+def medication_input(med: MedicationUse) -> dict[str, Any]:
+    """An existing opioid entry as input again; the factor is explicit only when it came with a source."""
+    entry = {name: getattr(med, name) for name in MEDICATION_FIELDS}
+    if med.factor_source:
+        entry["mme_factor"] = med.mme_factor
+    return entry
+
+
+def active_medications(visit: Visit) -> list[MedicationUse]:
+    """The visit's opioid entries that are not voided (uses a prefetched ``active_medications`` when present)."""
+    rows = getattr(visit, "active_medications", None)
+    if rows is None:
+        rows = [m for m in visit.medications.all() if m.voided_at is None]
+    return sorted(rows, key=lambda m: m.pk or 0)
 
 
 @dataclass
 class VisitData:
+    """Everything ``visit_record`` writes for one visit: date, BPI items, opioid answer and opioid rows.
+
+    ``visit_record`` replaces the visit's data with this, so partial changes (API PATCH, a data-query
+    correction, an import, the web form's initial values) start from ``VisitData.from_visit(visit)`` and
+    apply ``.with_changes(...)``: a field nobody mentions keeps its recorded value.
+    """
+
     visit_date: dt.date | None
     pain: dict[str, int | None] = field(default_factory=dict)
     opioid_status: str = OpioidStatus.UNKNOWN
     medications: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_visit(cls, visit: Visit) -> VisitData:
+        """The visit's recorded data as input again. Every field of this dataclass is read from the
+        record (``pain`` and ``medications`` from the visit's BPI and active opioid rows, any other
+        field from the visit attribute of the same name), so adding a field here cannot leave it behind."""
+        pain = getattr(visit, "pain", None) if visit.pk else None
+        readers = {
+            "pain": lambda: {name: getattr(pain, name) for name in PAIN_FIELDS} if pain is not None else {},
+            "medications": lambda: [medication_input(m) for m in active_medications(visit)] if visit.pk else [],
+        }
+        return cls(**{f.name: readers[f.name]() if f.name in readers else getattr(visit, f.name) for f in fields(cls)})
+
+    def with_changes(self, **changes: Any) -> VisitData:
+        """A copy with the named parts replaced; ``pain`` items are merged into the recorded ones.
+
+        Raises ``DomainValidationError`` naming any part that is not a field of the visit input.
+        """
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise DomainValidationError({name: "Not a field of the visit." for name in unknown})
+        if "pain" in changes:
+            changes["pain"] = {**self.pain, **dict(changes["pain"] or {})}
+        if "medications" in changes:
+            changes["medications"] = [dict(m) for m in changes["medications"] or []]
+        return replace(self, **changes)
 
 
 def medication_build(visit: Visit, raw: dict[str, Any], index: int, errors: ErrorCollector) -> MedicationUse | None:

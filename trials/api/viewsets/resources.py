@@ -137,39 +137,16 @@ class VisitViewSet(ClinicalRecordViewSet):
     update_serializer_class = visit_serializers.VisitRecordSerializer
 
     def apply_update(self, instance, data, *, partial):
-        merged = visit_record_input(instance, data) if partial else data
+        """PATCH changes the parts it names (BPI items merge); PUT replaces date, opioid answer and rows."""
+        parts = {name: data[name] for name in ("visit_date", "pain", "opioid_status", "medications") if name in data}
+        if partial:
+            base = services.VisitData.from_visit(instance)
+        else:
+            base = services.VisitData.from_visit(instance).with_changes(visit_date=None, medications=[])
         return services.visit_record(
             actor=self.request.user,
             visit=instance,
-            data=services.VisitData(
-                visit_date=merged.get("visit_date"),
-                pain=dict(merged.get("pain") or {}),
-                opioid_status=merged.get("opioid_status", instance.opioid_status),
-                medications=[dict(m) for m in merged.get("medications") or []],
-            ),
+            data=base.with_changes(**parts),
             reason=data.get("reason") or None,
             expected_version=expected_version(self.request),
         )
-
-
-def visit_record_input(visit: Visit, changes: dict) -> dict:
-    """PATCH: the visit's current data with the given parts replaced."""
-    pain = getattr(visit, "pain", None)
-    current = {
-        "visit_date": visit.visit_date,
-        "opioid_status": visit.opioid_status,
-        "pain": {item: getattr(pain, item) for item in visit_serializers.PAIN_ITEMS} if pain else {},
-        "medications": [medication_input(m) for m in visit.medications.all() if m.voided_at is None],
-    }
-    if "pain" in changes:
-        changes = {**changes, "pain": {**current["pain"], **changes["pain"]}}
-    return {**current, **changes}
-
-
-
-def medication_input(med: MedicationUse) -> dict:
-    """An existing opioid entry as input again; the factor is explicit only when it came with a source."""
-    entry = {f: getattr(med, f) for f in ("drug", "route", "dose", "unit", "doses_per_day", "factor_source")}
-    if med.factor_source:
-        entry["mme_factor"] = med.mme_factor
-    return entry

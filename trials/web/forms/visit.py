@@ -6,6 +6,7 @@ from django import forms
 
 from trials.domain import bpi, mme
 from trials.models import OpioidStatus, Visit
+from trials.services.visits import PAIN_FIELDS, VisitData
 
 BPI_LABELS = {
     "worst": "Worst pain in the last 24 hours",
@@ -71,21 +72,18 @@ class VisitForm(forms.Form):
         return [self[name] for name in bpi.INTERFERENCE_ITEMS]
 
     def pain_values(self) -> dict[str, int | None]:
-        names = bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS + ("relief_pct",)
-        return {name: self.cleaned_data.get(name) for name in names}
+        return {name: self.cleaned_data.get(name) for name in PAIN_FIELDS}
 
     @staticmethod
     def initial_for(visit: Visit, *, today) -> dict:
-        initial = {
-            "visit_date": visit.visit_date or today,
-            "opioid_status": visit.opioid_status,
+        """The recorded visit as form values (today's date for a visit not yet entered)."""
+        data = VisitData.from_visit(visit)
+        return {
+            "visit_date": data.visit_date or today,
+            "opioid_status": data.opioid_status,
             "expected_version": visit.version,
+            **data.pain,
         }
-        pain = getattr(visit, "pain", None)
-        if pain is not None:
-            for name in bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS + ("relief_pct",):
-                initial[name] = getattr(pain, name)
-        return initial
 
 
 def _blank(choices):
@@ -117,21 +115,8 @@ MedicationFormSet = forms.formset_factory(MedicationRowForm, extra=0, max_num=20
 
 
 def medication_initial(visit: Visit) -> list[dict]:
-    rows = getattr(visit, "active_medications", None)
-    if rows is None:
-        rows = list(visit.medications.active())
-    return [
-        {
-            "drug": m.drug,
-            "route": m.route,
-            "dose": m.dose,
-            "unit": m.unit,
-            "doses_per_day": m.doses_per_day,
-            "mme_factor": m.mme_factor if m.factor_source else None,
-            "factor_source": m.factor_source,
-        }
-        for m in rows
-    ]
+    """The visit's active opioid rows as form rows (the same input the service takes back)."""
+    return VisitData.from_visit(visit).medications
 
 
 def mme_table_for_page() -> dict:
