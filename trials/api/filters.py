@@ -164,7 +164,7 @@ class VisitFilterSet(filterset_for(Visit, dates=("visit_date", "target_date"))):
     visit = df.ChoiceFilter(field_name="visit_code", choices=Visit._meta.get_field("visit_code").choices)
     status = df.ChoiceFilter(
         choices=[(s.value, s.value) for s in VisitStatus], method="filter_status",
-        help_text="Visit status as of today (DOMAIN.md §2); staff only, sponsors get 400 (it would reveal dates).",
+        help_text="Visit status as of today (upcoming, due, overdue, missed, completed, not applicable); staff only, sponsors get 400 (it would reveal dates).",
     )
 
     def filter_status(self, queryset, name, value):
