@@ -43,6 +43,15 @@ class ReportRun(models.Model):
     artifacts = models.JSONField(default=list, blank=True, help_text="File names under the run directory.")
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Last sign of life from the worker running it (start, each stage, and every REPORTS_HEARTBEAT_SECONDS).",
+    )
+    delivery = models.PositiveIntegerField(
+        default=0,
+        help_text="Bumped each time the recovery sweep re-queues (or gives up on) the run; a task message carrying an "
+        "older number is obsolete and does nothing.",
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="report_runs"
     )

@@ -53,8 +53,11 @@ def code_version() -> str:
 class StageClock:
     """Times stages and reports progress after each one."""
 
-    def __init__(self, run_id: int, on_progress: Callable[[str, int, dict[str, float]], None] | None = None):
+    def __init__(
+        self, run_id: int, on_progress: Callable[[str, int, dict[str, float]], None] | None = None, delivery: int | None = None
+    ):
         self.run_id = run_id
+        self.delivery = delivery
         self.timings: dict[str, float] = {}
         self.on_progress = on_progress
         self._done = dict(STAGES)
@@ -62,7 +65,7 @@ class StageClock:
 
     @contextmanager
     def stage(self, name: str):
-        report_run_progress(run_id=self.run_id, stage=name, progress=self._previous)
+        report_run_progress(run_id=self.run_id, stage=name, progress=self._previous, delivery=self.delivery)
         started = time.perf_counter()
         try:
             yield
@@ -70,7 +73,7 @@ class StageClock:
             raise StageError(name, exc) from exc
         self.timings[name] = round(time.perf_counter() - started, 4)
         self._previous = self._done[name]
-        report_run_progress(run_id=self.run_id, stage=name, progress=self._previous, timings=self.timings)
+        report_run_progress(run_id=self.run_id, stage=name, progress=self._previous, timings=self.timings, delivery=self.delivery)
         if self.on_progress:
             self.on_progress(name, self._previous, self.timings)
 
@@ -88,15 +91,16 @@ def _snapshot():
     return snapshot, snapshot_fingerprint(snapshot), version
 
 
-def report_run_pipeline(run_id: int, *, on_progress=None) -> dict[str, Any]:
+def report_run_pipeline(run_id: int, *, on_progress=None, delivery: int | None = None) -> dict[str, Any]:
     """Run every stage of ``run_id``; returns the result JSON stored on the run.
 
     Raises StageError (with the failing stage) on any computation error; the
-    caller records it with ``report_run_fail``.
+    caller records it with ``report_run_fail``. ``delivery`` is the task
+    message's number: ``RunSuperseded`` when the run was re-queued since.
     """
-    run = report_run_start(run_id=run_id)
+    run = report_run_start(run_id=run_id, delivery=delivery)
     params = parameters_parse(run.parameters)
-    clock = StageClock(run_id, on_progress)
+    clock = StageClock(run_id, on_progress, delivery)
     with clock.stage("extract"):
         snapshot, fingerprint, data_version = _snapshot()
     with clock.stage("derive"):
@@ -112,6 +116,7 @@ def report_run_pipeline(run_id: int, *, on_progress=None) -> dict[str, Any]:
     with clock.stage("render"):
         artifacts = artifacts_render(run.directory, numbers=numbers, sets=sets, metadata=metadata)
     report_run_succeed(
-        run_id=run_id, fingerprint=fingerprint, data_version=data_version, result=numbers, artifacts=artifacts, timings=clock.timings
+        run_id=run_id, fingerprint=fingerprint, data_version=data_version, result=numbers, artifacts=artifacts,
+        timings=clock.timings, delivery=delivery,
     )
     return numbers

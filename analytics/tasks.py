@@ -5,22 +5,38 @@
 artifacts), acknowledges late and is re-queued if the worker dies, and retries
 on transient database/broker errors. Every other error is recorded on the run
 as a readable message: a run never stays ``running`` because of an error.
+
+A worker killed whole (SIGKILL, OOM, ``docker compose stop`` past its grace
+period) leaves its message unacknowledged until the broker's visibility timeout
+(an hour). Instead, while a run executes a ``RunHeartbeat`` thread stamps
+``heartbeat_at`` every ``REPORTS_HEARTBEAT_SECONDS``, and the beat task
+``recover_stalled_report_runs`` re-queues (or, after
+``REPORTS_RECOVERY_MAX_ATTEMPTS`` starts, fails) runs whose heartbeat stopped:
+see ``analytics.services.report_runs_recover``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import nullcontext
 from datetime import timedelta
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from analytics.models import ReportRun, RunStatus
 from analytics.pipeline import StageError, report_run_pipeline
-from analytics.services import report_run_fail, report_run_request
+from analytics.services import (
+    RunSuperseded,
+    report_run_fail,
+    report_run_heartbeat,
+    report_run_request,
+    report_runs_recover,
+)
 
 logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
@@ -38,7 +54,43 @@ class ReportRunTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):  # noqa: ARG002 - Celery's signature
         run_id = args[0] if args else kwargs.get("run_id")
         if run_id is not None:
-            report_run_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc} (after {self.request.retries} retries)")
+            report_run_fail(
+                run_id=run_id, message=f"{type(exc).__name__}: {exc} (after {self.request.retries} retries)",
+                delivery=kwargs.get("delivery"),
+            )
+
+
+class RunHeartbeat:
+    """Context manager: a daemon thread stamps the run's ``heartbeat_at`` every ``interval`` seconds.
+
+    The thread uses its own database connection (closed when it stops); a
+    database error is logged and the next beat tries again, so a short outage
+    does not stop the heartbeat for good.
+    """
+
+    def __init__(self, run_id: int, delivery: int | None, interval: float):
+        self.run_id, self.delivery, self.interval = run_id, delivery, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"report-run-{run_id}-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    if not report_run_heartbeat(run_id=self.run_id, delivery=self.delivery):
+                        logger.warning("Report run %s is no longer this worker's to run (re-queued or finished).", self.run_id)
+                except DatabaseError:
+                    logger.warning("Report run %s: heartbeat not recorded (database error); retrying", self.run_id, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def __enter__(self) -> RunHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 10)
 
 
 @shared_task(
@@ -52,26 +104,42 @@ class ReportRunTask(Task):
     retry_backoff=5,
     retry_jitter=False,
 )
-def report_run_execute(self, run_id: int) -> str:
-    """Run the report pipeline for ``run_id``; returns the final status."""
+def report_run_execute(self, run_id: int, delivery: int | None = None) -> str:
+    """Run the report pipeline for ``run_id``; returns the final status ("superseded": obsolete message, nothing done).
+
+    ``delivery`` is the run's delivery number when the message was sent (None
+    for messages from before heartbeats existed: always executed).
+    """
     if not ReportRun.objects.filter(pk=run_id).exists():
         logger.warning("Report run %s does not exist; nothing to do.", run_id)
         return "missing"
+    interval = settings.REPORTS_HEARTBEAT_SECONDS
+    heartbeat = RunHeartbeat(run_id, delivery, interval) if interval > 0 and not self.request.is_eager else nullcontext()
     try:
-        report_run_pipeline(run_id)
+        with heartbeat:
+            report_run_pipeline(run_id, delivery=delivery)
+    except RunSuperseded as exc:
+        logger.warning("Report run %s: obsolete message, nothing done (%s)", run_id, exc)
+        return "superseded"
     except StageError as exc:
         if _transient(exc):
             raise exc.cause from exc  # autoretry_for re-queues it; on_failure records the last one
         logger.exception("Report run %s failed in stage %s", run_id, exc.stage)
-        report_run_fail(run_id=run_id, stage=exc.stage, message=str(exc))
+        report_run_fail(run_id=run_id, stage=exc.stage, message=str(exc), delivery=delivery)
         return RunStatus.FAILED
     except TRANSIENT_ERRORS:
         raise
     except Exception as exc:
         logger.exception("Report run %s failed", run_id)
-        report_run_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc}")
+        report_run_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc}", delivery=delivery)
         return RunStatus.FAILED
     return RunStatus.SUCCEEDED
+
+
+@shared_task(name="analytics.tasks.recover_stalled_report_runs", ignore_result=True)
+def recover_stalled_report_runs() -> dict[str, list[int]]:
+    """Beat, every ``REPORTS_RECOVERY_SWEEP_SECONDS``: re-queue or fail runs whose worker stopped heartbeating."""
+    return report_runs_recover()
 
 
 def report_runs_fail_stale(*, older_than: timedelta | None = None) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -117,10 +118,30 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # An unacknowledged task (its worker died) is redelivered after this many seconds;
 # it must exceed the longest report run, or a slow run would be started twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# Queue that tasks are sent to and that a worker started without -Q consumes.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Run recovery (issue 14): the worker stamps a running run's heartbeat every REPORTS_HEARTBEAT_SECONDS;
+# beat sweeps every REPORTS_RECOVERY_SWEEP_SECONDS and re-queues a running run whose heartbeat is older than
+# REPORTS_HEARTBEAT_STALE_SECONDS (its worker was killed), or fails it once it was started
+# REPORTS_RECOVERY_MAX_ATTEMPTS times. A killed run is thus back in the queue within stale + sweep seconds.
+REPORTS_HEARTBEAT_SECONDS = env.float("REPORTS_HEARTBEAT_SECONDS", default=20.0)
+REPORTS_HEARTBEAT_STALE_SECONDS = env.float("REPORTS_HEARTBEAT_STALE_SECONDS", default=120.0)
+REPORTS_RECOVERY_SWEEP_SECONDS = env.float("REPORTS_RECOVERY_SWEEP_SECONDS", default=60.0)
+REPORTS_RECOVERY_MAX_ATTEMPTS = env.int("REPORTS_RECOVERY_MAX_ATTEMPTS", default=3)
+if REPORTS_HEARTBEAT_STALE_SECONDS < 3 * REPORTS_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "REPORTS_HEARTBEAT_STALE_SECONDS must be at least 3 x REPORTS_HEARTBEAT_SECONDS, "
+        "or a slow database write would get a live run re-queued."
+    )
 CELERY_BEAT_SCHEDULE = {
     "refresh-default-report-nightly": {
         "task": "analytics.tasks.refresh_default_report",
         "schedule": crontab(hour=2, minute=30),
+    },
+    "recover-stalled-report-runs": {
+        "task": "analytics.tasks.recover_stalled_report_runs",
+        "schedule": REPORTS_RECOVERY_SWEEP_SECONDS,
+        "options": {"expires": REPORTS_RECOVERY_SWEEP_SECONDS},  # sweeps queued behind a busy worker are dropped, not piled up
     },
 }
 

@@ -93,7 +93,7 @@ def test_same_parameters_and_data_reuse_the_finished_run_until_a_clinical_edit(
 
 def test_runs_are_enqueued_only_when_the_transaction_commits(registry, investigator, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
-    monkeypatch.setattr("analytics.tasks.report_run_execute.delay", lambda run_id: sent.append(run_id))
+    monkeypatch.setattr("analytics.tasks.report_run_execute.delay", lambda run_id, **kwargs: sent.append(run_id))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run, _ = services.report_run_request(actor=investigator, parameters={}, force=True)
     assert sent == [] and len(callbacks) == 1

@@ -59,9 +59,8 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # a helper, not a test
 
 
-def start_worker(broker: str, queue: str, log: Path, **extra_env: str) -> subprocess.Popen:
-    """Start ``celery -A config worker`` on ``queue`` against the test database; wait until ready."""
-    env = {
+def _process_env(broker: str, extra_env: dict[str, str]) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": broker,
@@ -69,14 +68,39 @@ def start_worker(broker: str, queue: str, log: Path, **extra_env: str) -> subpro
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         **extra_env,
     }
+
+
+def start_worker(
+    broker: str, queue: str, log: Path, *, pool: str = "solo", own_process_group: bool = False, **extra_env: str
+) -> subprocess.Popen:
+    """Start ``celery -A config worker`` on ``queue`` against the test database; wait until ready.
+
+    ``pool="prefork"`` runs one pool child under the main process (as in production);
+    ``own_process_group`` puts the worker in a new session, so the test can kill the
+    whole worker (main process and children) with ``os.killpg``.
+    """
+    celery = Path(sys.executable).with_name("celery")
+    pool_args = ["--pool=solo"] if pool == "solo" else [f"--pool={pool}", "--concurrency=1"]
+    with log.open("a") as out:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv
+            [str(celery), "-A", "config", "worker", *pool_args, "-l", "info", "-Q", queue,
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}-{uuid.uuid4().hex[:4]}@%h"],
+            cwd=settings.BASE_DIR, env=_process_env(broker, extra_env), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=own_process_group,
+        )
+    _wait_ready(process, log, " ready.")
+    return process
+
+
+def start_beat(broker: str, log: Path, schedule: Path, **extra_env: str) -> subprocess.Popen:
+    """Start ``celery -A config beat`` (the project's schedule) against the test database; wait until it runs."""
     celery = Path(sys.executable).with_name("celery")
     with log.open("a") as out:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
-            [str(celery), "-A", "config", "worker", "--pool=solo", "-l", "info", "-Q", queue,
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}-{uuid.uuid4().hex[:4]}@%h"],
-            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [str(celery), "-A", "config", "beat", "-l", "info", f"--schedule={schedule}", "--pidfile="],
+            cwd=settings.BASE_DIR, env=_process_env(broker, extra_env), stdout=out, stderr=subprocess.STDOUT,
         )
-    _wait_ready(process, log)
+    _wait_ready(process, log, "beat: Starting...")
     return process
 
 
@@ -113,13 +137,13 @@ def celery_worker_process(postgres_and_redis, private_queue, tmp_path):
         stop_worker(process)
 
 
-def _wait_ready(process: subprocess.Popen, log: Path) -> None:
+def _wait_ready(process: subprocess.Popen, log: Path, marker: str) -> None:
     deadline = time.monotonic() + WORKER_START_TIMEOUT
-    already = log.read_text().count(" ready.")
+    already = log.read_text().count(marker) if log.exists() else 0
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the Celery worker exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        if log.read_text().count(" ready.") > already:
+        if log.read_text().count(marker) > already:
             return
         time.sleep(0.3)
     pytest.fail(f"the Celery worker did not become ready in {WORKER_START_TIMEOUT} s:\n{log.read_text()[-3000:]}")

@@ -16,15 +16,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 RUN_TIMEOUT = 300
 
 
-def wait_finished(run_id: int, log) -> ReportRun:
-    deadline, seen = time.monotonic() + RUN_TIMEOUT, set()
+def wait_finished(run_id: int, log, timeout: float = RUN_TIMEOUT) -> ReportRun:
+    deadline, seen = time.monotonic() + timeout, set()
     while time.monotonic() < deadline:
         run = ReportRun.objects.get(pk=run_id)
         seen.add((run.status, run.stage))
         if run.is_finished:
             return run
         time.sleep(0.5)
-    pytest.fail(f"run {run_id} not finished after {RUN_TIMEOUT} s (seen {sorted(seen)}):\n{log.read_text()[-3000:]}")
+    pytest.fail(f"run {run_id} not finished after {timeout} s (seen {sorted(seen)}):\n{log.read_text()[-3000:]}")
 
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=False)
