@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, ExpressionWrapper, Q, TextField
+from django.db.models import BooleanField, CharField, ExpressionWrapper, Q, TextField
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -27,6 +27,7 @@ from trials.api.deidentify import FREE_TEXT_FIELDS, age_deidentified, day_field_
 from trials.api.permissions import ROLE_DOC_READ, RegistryRolePermission, is_sponsor_view
 from trials.api.viewsets.base import ApiViewMixin
 from trials.models import AdverseEvent, Lesion, Patient, Procedure, RadiationCourse, Site, SkeletalEvent, StudyExit, Visit
+from trials.services.text import spreadsheet_text
 
 CHUNK_SIZE = 5000
 ROWS_PER_BLOCK = 2000
@@ -91,6 +92,33 @@ EXPORTS: dict[str, ExportSpec] = {
 
 def header_of(path: str) -> str:
     return path.replace("__", "_")
+
+
+def text_column_indexes(model, header_paths: list[str]) -> list[int]:
+    """Positions of the columns holding stored text (char/text fields without choices), by values_list path."""
+    indexes = []
+    for index, path in enumerate(header_paths):
+        current, field = model, None
+        for part in path.split("__"):
+            field = current._meta.get_field(part)
+            current = field.related_model or current
+        if isinstance(field, CharField | TextField) and not field.choices:
+            indexes.append(index)
+    return indexes
+
+
+def spreadsheet_rows(rows: Iterator[tuple], text_indexes: list[int]) -> Iterator[tuple]:
+    """Rows for a file people open in a spreadsheet: the text columns pass ``spreadsheet_text``
+    (control characters shown as U+FFFD, formula triggers = + - @ tab CR prefixed with an apostrophe)."""
+    if not text_indexes:
+        yield from rows
+        return
+    for row in rows:
+        values = list(row)
+        for index in text_indexes:
+            if isinstance(values[index], str):
+                values[index] = spreadsheet_text(values[index])
+        yield tuple(values)
 
 
 def _csv_blocks(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
@@ -181,7 +209,8 @@ def export_stream(user, resource: str, *, sponsor: bool) -> Iterator[str]:
     spec = EXPORTS[resource]
     queryset = scope_queryset(user, spec.model.objects.all())
     header, rows = (sponsor_rows if sponsor else staff_rows)(spec, queryset)
-    return _csv_blocks(header, rows)
+    columns = sponsor_columns(spec) if sponsor else list(spec.columns)
+    return _csv_blocks(header, spreadsheet_rows(rows, text_column_indexes(spec.model, columns)))
 
 
 class IgnoreAcceptNegotiation(BaseContentNegotiation):

@@ -5,6 +5,11 @@ CSV endpoints and these files agree column for column); sponsors get the
 de-identified form (docs/domain.md §10): calendar dates become days from day 0, free
 text and audit stamps are withheld, birth year becomes age. Data-management
 tables (queries, signatures, locks) hold free text and are for staff only.
+
+These files are for people (issue 13): no stored value can become a live formula. CSV text
+cells pass OWASP's rule (``spreadsheet_text``: a leading = + - @ tab or CR gets an apostrophe);
+XLSX text cells are written as text (data type ``s`` with Excel's quote prefix), never as
+formulas; control characters stored before the input rule are shown as U+FFFD.
 """
 
 from __future__ import annotations
@@ -16,10 +21,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from trials.access import access_for, scope_queryset
-from trials.api.exports import EXPORTS, ExportSpec, sponsor_rows, staff_rows
+from trials.api.exports import (
+    EXPORTS,
+    ExportSpec,
+    sponsor_columns,
+    sponsor_rows,
+    spreadsheet_rows,
+    staff_rows,
+    text_column_indexes,
+)
 from trials.models import DataQuery, Lock, MedicationUse, PainAssessment, Signature
+from trials.services.text import export_text
 
 EXTRA_TABLES: dict[str, ExportSpec] = {
     "pain-assessments": ExportSpec(
@@ -64,11 +79,16 @@ def table_rows(user, name: str) -> tuple[list[str], Iterator[tuple]]:
     return (sponsor_rows if sponsor else staff_rows)(spec, queryset)
 
 
-def _csv_text(header: list[str], rows: Iterator[tuple]) -> str:
+def _csv_text(user, name: str) -> str:
+    """One table as CSV for a spreadsheet user: text columns neutralised (OWASP CSV injection)."""
+    spec = tables_for(user)[name]
+    sponsor = user is not None and access_for(user).is_sponsor_only
+    header, rows = table_rows(user, name)
+    columns = sponsor_columns(spec) if sponsor else list(spec.columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows(spreadsheet_rows(rows, text_column_indexes(spec.model, columns)))
     return buffer.getvalue()
 
 
@@ -77,7 +97,7 @@ def tables_csv_write(user, directory: Path) -> list[Path]:
     written = []
     for name in tables_for(user):
         path = directory / f"{name}.csv"
-        path.write_text(_csv_text(*table_rows(user, name)), encoding="utf-8")
+        path.write_text(_csv_text(user, name), encoding="utf-8")
         written.append(path)
     return written
 
@@ -86,11 +106,16 @@ def tables_csv_zip(user) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in tables_for(user):
-            archive.writestr(f"{name}.csv", _csv_text(*table_rows(user, name)))
+            archive.writestr(f"{name}.csv", _csv_text(user, name))
     return buffer.getvalue()
 
 
-def _cell(value):
+def _cell(sheet, value):
+    if isinstance(value, str):
+        cell = WriteOnlyCell(sheet, value=export_text(value))
+        cell.data_type = "s"  # text, even when it starts with "=": never a live formula
+        cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+        return cell
     if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones; the registry stores UTC
     return value
@@ -104,7 +129,7 @@ def registry_xlsx(user) -> bytes:
         sheet = workbook.create_sheet(title=name[:31])
         sheet.append(header)
         for row in rows:
-            sheet.append([_cell(v) for v in row])
+            sheet.append([_cell(sheet, v) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

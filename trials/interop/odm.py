@@ -21,6 +21,7 @@ from trials.interop.forms import Event, Form, Item, events
 from trials.interop.odm_checks import odm_reference_errors, odm_schema_errors, odm_validate
 from trials.interop.records import form_records, item_value, patients_for_export, visit_of
 from trials.models import Patient, Site, Visit
+from trials.services.text import export_text
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 __all__ = ["odm_build", "odm_bytes", "odm_reference_errors", "odm_schema_errors", "odm_validate"]
@@ -33,15 +34,18 @@ def _q(tag: str) -> str:
     return f"{{{ODM_NS}}}{tag}"
 
 
-def _el(parent, tag: str, **attrs) -> etree._Element:
-    return etree.SubElement(parent, _q(tag), {k: str(v) for k, v in attrs.items() if v is not None})
+def _el(parent, tag: str, text: str | None = None, **attrs) -> etree._Element:
+    """A child element; attribute values and ``text`` pass ``export_text`` (XML 1.0 cannot hold control characters)."""
+    element = etree.SubElement(parent, _q(tag), {k: export_text(str(v)) for k, v in attrs.items() if v is not None})
+    if text is not None:
+        element.text = export_text(text)
+    return element
 
 
 def _text(parent, tag: str, text: str) -> etree._Element:
     element = _el(parent, tag)
-    translated = _el(element, "TranslatedText")
+    translated = _el(element, "TranslatedText", text)
     translated.set(f"{{{XML_NS}}}lang", "en")
-    translated.text = text
     return element
 
 
@@ -162,16 +166,15 @@ def _admin_data(root, refs: _AdminRefs) -> None:
     admin = _el(root, "AdminData", StudyOID=study_oid())
     for oid, login in sorted(refs.users.items()):
         user = _el(admin, "User", OID=oid)
-        login_name = _el(user, "LoginName")
-        login_name.text = login
+        _el(user, "LoginName", login)
     effective = timezone.localdate().isoformat()
     for site in sorted(refs.sites.values(), key=lambda s: s.code):
         location = _el(admin, "Location", OID=location_oid(site), Name=site.name, LocationType="Site")
         _el(location, "MetaDataVersionRef", StudyOID=study_oid(), MetaDataVersionOID=MDV_OID, EffectiveDate=effective)
     for meaning, oid in refs.signature_meanings.items():
         definition = _el(admin, "SignatureDef", OID=oid, Methodology="Electronic")
-        _el(definition, "Meaning").text = meaning
-        _el(definition, "LegalReason").text = "Investigator sign-off, re-authenticated by password (21 CFR Part 11 §11.200)."
+        _el(definition, "Meaning", meaning)
+        _el(definition, "LegalReason", "Investigator sign-off, re-authenticated by password (21 CFR Part 11 §11.200).")
 
 
 # --- clinical data --------------------------------------------------------------------------------------------------
@@ -180,10 +183,10 @@ def _audit_record(parent, record, site: Site, refs: _AdminRefs) -> None:
     audit = _el(parent, "AuditRecord")
     _el(audit, "UserRef", UserOID=refs.user(record.updated_by))
     _el(audit, "LocationRef", LocationOID=location_oid(site))
-    _el(audit, "DateTimeStamp").text = record.updated_at.isoformat()
+    _el(audit, "DateTimeStamp", record.updated_at.isoformat())
     reason = getattr(record, "last_change_reason", "") or ""
     if reason:
-        _el(audit, "ReasonForChange").text = reason
+        _el(audit, "ReasonForChange", reason)
 
 
 def _signature(parent, visit: Visit, site: Site, refs: _AdminRefs) -> None:
@@ -195,7 +198,7 @@ def _signature(parent, visit: Visit, site: Site, refs: _AdminRefs) -> None:
     _el(element, "UserRef", UserOID=refs.user(signature.signer))
     _el(element, "LocationRef", LocationOID=location_oid(site))
     _el(element, "SignatureRef", SignatureOID=refs.meaning(signature.meaning))
-    _el(element, "DateTimeStamp").text = signature.signed_at.isoformat()
+    _el(element, "DateTimeStamp", signature.signed_at.isoformat())
 
 
 def _subject(clinical, patient: Patient, refs: _AdminRefs) -> None:
@@ -239,9 +242,9 @@ def odm_build(user=None, *, patients=None) -> etree._ElementTree:
         root.set(name, value)
     study = _el(root, "Study", OID=study_oid())
     globals_ = _el(study, "GlobalVariables")
-    _el(globals_, "StudyName").text = settings.REGISTRY_STUDY_CODE
-    _el(globals_, "StudyDescription").text = "Registry of percutaneous ablation of bone metastases (TRIBUTE-like)."
-    _el(globals_, "ProtocolName").text = settings.REGISTRY_STUDY_CODE
+    _el(globals_, "StudyName", settings.REGISTRY_STUDY_CODE)
+    _el(globals_, "StudyDescription", "Registry of percutaneous ablation of bone metastases (TRIBUTE-like).")
+    _el(globals_, "ProtocolName", settings.REGISTRY_STUDY_CODE)
     _metadata(study)
     refs = _AdminRefs(users={}, sites={}, signature_meanings={})
     clinical = etree.Element(_q("ClinicalData"), StudyOID=study_oid(), MetaDataVersionOID=MDV_OID)

@@ -26,6 +26,7 @@ from trials.models import (
     StudyExit,
     Visit,
 )
+from trials.services.text import export_text
 
 
 def with_last_reason(model: type[Model]) -> QuerySet:
@@ -86,7 +87,11 @@ def form_records(patient: Patient, form: Form, event: Event) -> list[Model]:
 
 
 def item_value(record: Model, item: Item) -> str | None:
-    """The exchange representation: ISO dates, 1/0 for yes/no, plain decimals; None when missing."""
+    """The exchange representation: ISO dates, 1/0 for yes/no, plain decimals; None when missing.
+
+    Text passes ``export_text``: a control character stored before the input rule (issue 13) is shown
+    as U+FFFD instead of making the file unreadable (XML) or corrupt.
+    """
     value = getattr(record, item.name)
     if value is None or value == "":
         return None
@@ -96,4 +101,4 @@ def item_value(record: Model, item: Item) -> str | None:
         return value.isoformat()
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
-    return str(value)
+    return export_text(str(value))

@@ -21,6 +21,7 @@ from trials.models import DataQuery, DataQueryResponse, PainAssessment, QueryAct
 from trials.services.data_query_rules import data_queries_run_rules
 from trials.services.locking import patient_id_of
 from trials.services.records import clinical_record_update
+from trials.services.text import require_clean_text
 from trials.services.visits import PAIN_FIELDS, VisitData, visit_record
 
 __all__ = [
@@ -41,6 +42,7 @@ def _require_data_manager(actor) -> None:
 def _require_message(message: str | None, field: str = "message") -> str:
     if not message or not message.strip():
         raise DomainValidationError({field: "A message is required."})
+    require_clean_text(message, field)
     return message.strip()
 
 
@@ -133,6 +135,7 @@ def data_query_close(*, actor, query: DataQuery, message: str = "") -> DataQuery
     _require_data_manager(actor)
     query = _locked_query(query)
     _require_not_closed(query)
+    require_clean_text(message, "message")
     query.status, query.closed_at, query.closed_by = QueryStatus.CLOSED, timezone.now(), actor
     _save(query, actor=actor, reason="Query closed")
     _respond(query, actor=actor, action=QueryAction.CLOSE, message=(message or "").strip())

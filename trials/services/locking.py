@@ -17,6 +17,7 @@ from django.utils import timezone
 from trials.access import access_for
 from trials.errors import DomainValidationError
 from trials.models import Lock, Patient, Role
+from trials.services.text import require_clean_text
 
 LOCK_FIELD = "locked"
 
@@ -58,6 +59,7 @@ def _require_data_manager(actor) -> None:
 def _require_reason(reason: str | None, field: str) -> str:
     if not reason or not reason.strip():
         raise DomainValidationError({field: "A reason is required (e.g. the data cut-off it serves)."})
+    require_clean_text(reason, field)
     return reason.strip()
 
 

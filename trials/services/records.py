@@ -19,6 +19,7 @@ from trials.errors import ConflictError, DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord, Patient, Role
 from trials.services.data_query_rules import rules_schedule_for
 from trials.services.locking import lock_check
+from trials.services.text import require_clean_text, text_field_errors
 
 Validator = Callable[[Any, ErrorCollector], None]
 _VALIDATORS: dict[type[models.Model], Validator] = {}
@@ -70,6 +71,7 @@ def field_errors(instance: models.Model, errors: ErrorCollector, *, exclude: set
         for field, messages in exc.message_dict.items():
             for message in messages:
                 errors.add(field, message)
+    text_field_errors(instance, errors)  # control characters, NUL, lone surrogates (issue 13)
 
 
 def validate(instance: ClinicalRecord, *, exclude: set[str] | None = None) -> None:
@@ -104,6 +106,7 @@ def create_record(instance: ClinicalRecord, *, actor, reason: str = "") -> Clini
 def require_reason(reason: str | None, field: str = "reason") -> str:
     if not reason or not reason.strip():
         raise DomainValidationError({field: "A reason for change is required when changing data already entered."})
+    require_clean_text(reason, field)
     return reason.strip()
 
 

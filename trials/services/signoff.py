@@ -17,6 +17,7 @@ from trials.errors import DomainValidationError
 from trials.models import Role, Signature, Visit
 from trials.services.locking import lock_check
 from trials.services.records import save_audited
+from trials.services.text import require_clean_text
 
 HISTORY_REASON_MAX = 100  # django-simple-history's history_change_reason is varchar(100)
 DEFAULT_MEANING = "I confirm that the data of this visit are complete and accurate (investigator review)."
@@ -41,6 +42,7 @@ def visit_sign(*, actor, visit: Visit, password: str | None, meaning: str = DEFA
         raise DomainValidationError({"password": "The password is not correct; the signature was not applied."})
     if visit.is_voided or not visit.has_data:
         raise DomainValidationError({"visit": "Only a completed visit (with its data entered) can be signed."})
+    require_clean_text(meaning, "meaning")
     meaning = (meaning or "").strip() or DEFAULT_MEANING
     if visit.signatures.filter(visit_version=visit.version, signer=actor).exists():
         raise DomainValidationError({"visit": "You have already signed this version of the visit."})
