@@ -21,7 +21,7 @@ Pure pandas, no ORM. Conventions (one place, docs/analytics-pipeline.md):
   with data at the visit is always included.
 - **OMED** per visit (docs/domain.md §5): sum of MME/day when opioid status is
   "taking" (missing when no entry is recorded), 0 when "none", missing when
-  "unknown".
+  "unknown". The sum is taken in exact integer hundredths of MME/day.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import pandas as pd
 
 from analytics.dataset import DATE_COLUMNS, Snapshot
 from analytics.parameters import RunParameters
-from analytics.stats.response import pain_response_classify_frame
+from analytics.stats.response import OMED_SCALE, omed_hundredths, pain_response_classify_frame
 from trials.domain.bpi import INTERFERENCE_ITEMS, MIN_INTERFERENCE_ANSWERED
 from trials.domain.schedule import VISIT_CODES, VISITS_BY_CODE
 
@@ -141,7 +141,10 @@ def build_adtte(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameter
 def visit_omed(snapshot: Snapshot) -> pd.DataFrame:
     """study_id, visit, omed (docs/domain.md §5; see module docstring)."""
     visits = snapshot.visits[snapshot.visits["visit_date"].notna()][["study_id", "visit", "opioid_status"]]
-    sums = snapshot.medications.groupby(["study_id", "visit"], as_index=False)["mme_per_day"].sum()
+    # Summed in exact integer hundredths of MME/day (the stored precision), not as floats.
+    meds = snapshot.medications.assign(mme_per_day=omed_hundredths(snapshot.medications["mme_per_day"]))
+    sums = meds.groupby(["study_id", "visit"], as_index=False)["mme_per_day"].sum()
+    sums["mme_per_day"] = sums["mme_per_day"] / OMED_SCALE
     frame = visits.merge(sums, on=["study_id", "visit"], how="left")
     frame["omed"] = np.where(frame["opioid_status"] == "none", 0.0, np.nan)
     taking = frame["opioid_status"] == "taking"

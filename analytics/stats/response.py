@@ -6,12 +6,21 @@ oral morphine equivalent dose (OMED, MME/day). ΔP = P − P₀, B = baseline
 OMED, O = follow-up OMED. The registry conventions that the consensus leaves
 open are the module constants and the ``_analgesic_*``/``_omed_*`` helpers
 below — the one place to change them deliberately.
+
+Exact boundaries: OMED is compared in integer hundredths of MME/day, the
+precision it is derived and stored with (``MedicationUse.mme_per_day``, two
+decimals; per-visit sums are taken in hundredths too, analytics/derive.py),
+and the percentage thresholds are rational: O ≤ 0.75·B is 4·O ≤ 3·B and
+O ≥ 1.25·B is 4·O ≥ 5·B. So codeine 16 mg × 4/day (9.60 MME) → × 3/day
+(7.20 MME) is exactly a 25% reduction, although 0.75 × 9.6 = 7.199999999999999
+in binary floating point. Worst pain is an integer 0–10 and compared as one.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -28,8 +37,9 @@ RESPONDERS = frozenset({CR, PR})
 
 # docs/domain.md §4 and its registry conventions.
 PAIN_CHANGE_POINTS = 2  # ΔP ≤ −2 (PR), ΔP ≥ 2 (PD)
-REDUCTION_FACTOR = 0.75  # analgesic reduction ≥ 25%: B > 0 and O ≤ 0.75·B
-INCREASE_FACTOR = 1.25  # OMED increase ≥ 25%: O ≥ 1.25·B (B > 0); O > 0 (B = 0)
+REDUCTION_FACTOR = Fraction(3, 4)  # analgesic reduction ≥ 25%: B > 0 and O ≤ 0.75·B
+INCREASE_FACTOR = Fraction(5, 4)  # OMED increase ≥ 25%: O ≥ 1.25·B (B > 0); O > 0 (B = 0)
+OMED_SCALE = 100  # OMED is compared in integer hundredths of MME/day (its stored precision)
 STABLE_OR_ONE_POINT = (0, 1)  # "pain stable or 1 point above baseline": ΔP ∈ {0, 1}
 MAX_PAIN = 10
 
@@ -49,19 +59,36 @@ def _validate(p0: float, p: float, b: float, o: float) -> None:
             raise ValueError(f"{name} must be ≥ 0, got {dose}")
 
 
+def omed_hundredths(values) -> np.ndarray:
+    """OMED (MME/day, float or Decimal, array-like) as exact integer hundredths (int64).
+
+    Values carry two decimals (module doc); the float nearest to one is within 1e-12 of the
+    integer, so rounding recovers it exactly."""
+    return np.rint(np.asarray(values, dtype=float) * OMED_SCALE).astype(np.int64)
+
+
+def _at_most(o, factor: Fraction, b):
+    """o ≤ factor·b in integers: o·den ≤ num·b."""
+    return o * factor.denominator <= b * factor.numerator
+
+
+def _at_least(o, factor: Fraction, b):
+    return o * factor.denominator >= b * factor.numerator
+
+
 def _analgesic_increase(b, o):
-    """Registry convention: any increase, O > B (0 → positive included)."""
+    """Registry convention: any increase, O > B (0 → positive included). b, o: integer hundredths."""
     return o > b
 
 
 def _analgesic_reduction_25(b, o):
-    """Registry convention: B > 0 and O ≤ 0.75·B."""
-    return (b > 0) & (o <= REDUCTION_FACTOR * b)
+    """Registry convention: B > 0 and O ≤ 0.75·B (exact: 4·O ≤ 3·B)."""
+    return (b > 0) & _at_most(o, REDUCTION_FACTOR, b)
 
 
 def _omed_increase_25(b, o):
-    """Registry convention: O ≥ 1.25·B when B > 0; O > 0 when B = 0."""
-    return np.where(b > 0, o >= INCREASE_FACTOR * b, o > 0)
+    """Registry convention: O ≥ 1.25·B when B > 0 (exact: 4·O ≥ 5·B); O > 0 when B = 0."""
+    return np.where(b > 0, _at_least(o, INCREASE_FACTOR, b), o > 0)
 
 
 def _pain_stable_or_one_point(dp):
@@ -70,7 +97,10 @@ def _pain_stable_or_one_point(dp):
 
 
 def _conditions(p0, p, b, o) -> list:
-    """Boolean conditions for CR, PR, PD in rule order (docs/domain.md §4)."""
+    """Boolean conditions for CR, PR, PD in rule order (docs/domain.md §4).
+
+    ``b``/``o`` are OMED in MME/day; they are compared as exact integer hundredths."""
+    b, o = omed_hundredths(b), omed_hundredths(o)
     dp = p - p0
     increase = _analgesic_increase(b, o)
     reduction = _analgesic_reduction_25(b, o)

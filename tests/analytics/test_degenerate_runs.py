@@ -3,6 +3,7 @@ reported as not computable (and why) instead of failing the run."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
@@ -49,3 +50,30 @@ def test_cox_table_shows_the_separation_flag_not_a_bare_estimate():
     assert "separation: not estimable" in mwa["flag"] and "few events per parameter" in mwa["flag"]
     assert cryo["hr"] == pytest.approx(1.3726, rel=1e-4) and "separation" not in cryo["flag"]
     assert "few events per parameter" in cryo["flag"]
+
+
+def _codeine(per_day: str) -> dict:
+    return {"drug": "codeine", "route": "oral", "dose": "16", "unit": "mg", "doses_per_day": per_day}
+
+
+@pytest.mark.parametrize(("month1_meds", "expected"), [
+    ([_codeine("3")], "PR"),  # 9.60 → 7.20 MME/day = exactly 0.75·B: partial response (issue 12)
+    # 7.20 as 3.60 + 3.60 (two entries of codeine 8 mg × 3): the visit sum is exact too.
+    ([{**_codeine("3"), "dose": "8"}, {**_codeine("3"), "dose": "8"}], "PR"),
+    ([{**_codeine("3"), "dose": "16.02"}], "indeterminate"),  # 7.21 MME/day: a reduction just under 25%
+])
+def test_exact_25_percent_codeine_reduction_is_a_partial_response(coordinator, site, today, month1_meds, expected):
+    from analytics.dataset import snapshot_extract
+    from analytics.derive import analysis_sets_build
+    from analytics.parameters import parameters_parse
+    from tests.factories import enroll_patient, visit_data
+    from trials import services
+
+    patient = enroll_patient(coordinator, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95))
+    visits = {v.visit_code: v for v in patient.visits.all()}
+    services.visit_record(actor=coordinator, visit=visits["baseline"], data=visit_data(patient.day0, worst=7, meds=[_codeine("4")]))
+    services.visit_record(actor=coordinator, visit=visits["month1"],
+                          data=visit_data(patient.day0 + dt.timedelta(days=30), worst=7, meds=month1_meds))
+    adresp = analysis_sets_build(snapshot_extract(), parameters_parse({"visits": ["month1"]})).adresp
+    row = adresp[adresp["visit"] == "month1"].iloc[0]
+    assert (row["omed_baseline"], row["response"]) == (9.6, expected)

@@ -201,3 +201,38 @@ def test_to_dict_is_plain():
     d = _by(pain_response_rates(ADRESP, itt_population={}), "all", "month1").to_dict()
     assert d["itt_rate"] is None and isinstance(d["evaluable_rate"], float)
     assert not any(isinstance(v, float) and math.isnan(v) for v in d.values())
+
+
+# Boundaries of the registry conventions at OMED values that binary floating point cannot represent
+# (docs/domain.md §4). Each pair (B, O) sits exactly on a threshold where the float product fails:
+# 0.75 × 9.6 = 7.199999999999999 < 7.2, 1.25 × 0.28 = 0.35000000000000003 > 0.35.
+EXACT_REDUCTIONS = [(9.60, 7.20), (0.60, 0.45), (1.16, 0.87), (2.40, 1.80), (2.80, 2.10)]
+EXACT_INCREASES = [(0.28, 0.35), (0.56, 0.70), (0.68, 0.85), (0.92, 1.15), (1.12, 1.40)]
+
+
+@pytest.mark.parametrize(("b", "o"), EXACT_REDUCTIONS)
+def test_reduction_of_exactly_25_percent_is_exact(b, o):
+    assert not o <= 0.75 * b or (b, o) == (2.40, 1.80)  # the float rule misses most of them
+    assert pain_response_classify(7, 7, b, o) == "PR"  # ΔP 0 with O = 0.75·B
+    assert pain_response_classify(7, 7, b, round(o + 0.01, 2)) == "indeterminate"  # reduction just under 25%
+    assert pain_response_classify(7, 8, b, o) == "indeterminate"  # reduction with pain up: not PR
+    frame = pd.DataFrame({"worst_pain_baseline": [7, 7], "worst_pain": [7, 7], "omed_baseline": [b, b],
+                          "omed": [o, round(o + 0.01, 2)]})
+    assert list(pain_response_classify_frame(frame)) == ["PR", "indeterminate"]
+
+
+@pytest.mark.parametrize(("b", "o"), EXACT_INCREASES)
+def test_increase_of_exactly_25_percent_is_exact(b, o):
+    for dp in (0, 1):  # pain stable or one point above baseline
+        assert pain_response_classify(5, 5 + dp, b, o) == "PD"
+        assert pain_response_classify(5, 5 + dp, b, round(o - 0.01, 2)) == "indeterminate"
+    assert pain_response_classify(5, 7, b, o) == "PD"  # ΔP ≥ 2 with OMED up ≥ 25%
+    assert pain_response_classify(5, 7, b, round(o - 0.01, 2)) == "PD"  # ΔP ≥ 2 with stable OMED
+    assert pain_response_classify(7, 5, b, round(b + 0.01, 2)) == "indeterminate"  # ΔP −2 with any increase: not PR
+    assert pain_response_classify(7, 5, b, b) == "PR"
+
+
+def test_from_zero_any_hundredth_is_an_increase():
+    assert pain_response_classify(5, 5, 0, 0.01) == "PD"  # B = 0: O > 0 is a ≥ 25% increase
+    assert pain_response_classify(5, 5, 0, 0) == "indeterminate"
+    assert pain_response_classify(5, 0, 0, 0.01) == "indeterminate"  # P 0 with analgesic up: neither CR nor PR nor PD

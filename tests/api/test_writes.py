@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -146,3 +147,15 @@ def test_error_shape_is_the_same_for_401_403_404(registry):
         assert response.status_code == status
         assert set(response.json()) == {"status", "code", "detail", "errors"} and response.json()["status"] == status
     assert anonymous["WWW-Authenticate"] == "Token"
+
+
+def test_doses_per_day_zero_is_400_naming_the_field(registry):
+    patient = registry.patients["own"]
+    visit = patient.visits.get(visit_code="week1")
+    med = {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "0"}
+    body = {"visit_date": str(patient.day0 + dt.timedelta(days=7)), "opioid_status": "taking", "pain": {"worst": 5},
+            "medications": [med]}
+    response = registry.client("coordinator").put(f"/api/v1/visits/{visit.pk}/", body, format="json")
+    assert response.status_code == 400
+    assert "medications[0].doses_per_day" in json.dumps(response.json())
+    assert Visit.objects.get(pk=visit.pk).visit_date is None

@@ -36,10 +36,31 @@ def test_mme_every_oral_drug_in_table(drug, dose, per_day, expected):
     assert result.mme_per_day == Decimal(expected)
 
 
-def test_fentanyl_patch_mcg_per_hour_times_2_4_ignores_doses_per_day():
+def test_fentanyl_patch_mcg_per_hour_times_2_4():
     result = mme.mme_per_day(drug="fentanyl", route="transdermal", dose=Decimal("25"), unit="mcg/h", doses_per_day=Decimal("1"))
     assert result.mme_per_day == Decimal("60.00")
     assert result.factor == Decimal("2.4")
+
+
+def test_fentanyl_doses_per_day_is_patches_worn_at_once_and_multiplies():
+    # Issue 12: 25 mcg/h with doses_per_day 2 gave 60 MME/day while the record read "25 mcg/h × 2/d".
+    result = mme.mme_per_day(drug="fentanyl", route="transdermal", dose=Decimal("25"), unit="mcg/h", doses_per_day=Decimal("2"))
+    assert (result.daily_dose, result.mme_per_day) == (Decimal("50"), Decimal("120.00"))
+    assert mme.dose_label(Decimal("25.00"), "mcg/h", Decimal("2.00")) == "25 mcg/h × 2 patches at once"
+    assert mme.dose_label(Decimal("25.00"), "mcg/h", Decimal("1.00")) == "25 mcg/h × 1 patch at once"
+    assert mme.dose_label(Decimal("16.00"), "mg", Decimal("4.00")) == "16 mg × 4/day"
+    with pytest.raises(mme.MMEError) as exc:
+        mme.mme_per_day(drug="fentanyl", route="transdermal", dose=Decimal("25"), unit="mcg/h", doses_per_day=Decimal("1.5"))
+    assert exc.value.field == "doses_per_day" and "patches worn at once" in exc.value.message
+
+
+@pytest.mark.parametrize(("dose", "per_day", "expected"), [
+    ("16", "4", "9.60"), ("16", "3", "7.20"),  # codeine, issue 12: 7.20 = 0.75 × 9.60 exactly
+    ("0.1", "3", "0.04"),  # 0.3 mg/day × 0.15 = 0.045 → 0.04 (Decimal half-even to 0.01 MME/day)
+])
+def test_codeine_mme_is_exact_decimal(dose, per_day, expected):
+    result = mme.mme_per_day(drug="codeine", route="oral", dose=Decimal(dose), unit="mg", doses_per_day=Decimal(per_day))
+    assert result.mme_per_day == Decimal(expected)
 
 
 def test_fentanyl_in_mg_is_rejected_naming_unit():

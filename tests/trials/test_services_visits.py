@@ -134,3 +134,19 @@ def test_stale_version_conflicts(patient, coordinator):
     services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date), expected_version=v.version)
     with pytest.raises(ConflictError):
         services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date, worst=5), reason="x", expected_version=v.version)
+
+
+def test_doses_per_day_zero_is_rejected_not_stored_as_one(patient, coordinator):
+    v = month1(patient)
+    with pytest.raises(DomainValidationError) as exc:
+        services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date, meds=[{**OXY, "doses_per_day": "0"}]))
+    assert "must be positive" in exc.value.errors["medications[0].doses_per_day"][0]
+    assert not MedicationUse.objects.exists()
+
+
+def test_two_patches_worn_at_once_count_twice(patient, coordinator):
+    v = month1(patient)
+    v = services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date, meds=[{**PATCH, "doses_per_day": "2"}]))
+    (med,) = v.medications.active()
+    assert med.mme_per_day == Decimal("120.00") and v.omed() == Decimal("120.00")
+    assert str(med) == "fentanyl 25 mcg/h × 2 patches at once"

@@ -149,3 +149,11 @@ def test_stale_version_is_reported_not_overwritten(coordinator_client, month1_du
     assert "Reload it and apply your change again" in body
     visit.refresh_from_db()
     assert visit.pain.worst == 6
+
+
+def test_doses_per_day_zero_is_an_error_beside_the_field(coordinator_client, month1_due_patient, today):
+    visit = month1_due_patient.visits.get(visit_code="month1")
+    body = coordinator_client.post(_url(month1_due_patient), _post_data(visit, today, meds=[{**OXY, "doses_per_day": "0"}])).content.decode()
+    assert "must be positive" in _error_beside(body, "id_med-0-doses_per_day")
+    visit.refresh_from_db()
+    assert visit.visit_date is None and not visit.medications.exists()

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 MME_TABLE_VERSION = "CDC 2022"
+PATCH_UNIT = "mcg/h"
+# Registry decision (issue 12): for a transdermal patch (dose in mcg/h) "doses per day" means the number
+# of patches worn at the same time; the delivered rate is dose × patches, so 25 mcg/h × 2 = 50 mcg/h = 120 MME/day.
+PATCH_COUNT_MEANING = "patches worn at once"
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class MMEError(ValueError):
 
 @dataclass(frozen=True)
 class MMEResult:
-    daily_dose: Decimal
+    daily_dose: Decimal  # mg/day, or mcg/h in total for patches
     factor: Decimal
     mme_per_day: Decimal
     table_version: str
@@ -74,17 +78,24 @@ def mme_per_day(
     explicit_factor: Decimal | None = None,
     factor_source: str = "",
 ) -> MMEResult:
-    """MME/day = daily dose × factor (fentanyl patch: mcg/h × 2.4).
+    """MME/day = daily dose × factor, exact in Decimal, rounded half-even to 0.01 MME/day.
 
+    Oral: dose (mg) × doses_per_day × factor. Fentanyl patch (unit mcg/h):
+    dose (mcg/h) × doses_per_day × 2.4, where doses_per_day is the number of
+    patches worn at once (a whole number; registry decision, issue 12).
     A drug/route outside the table is rejected unless the entry carries an
-    explicit factor and its source.
+    explicit factor and its source. Raises MMEError naming the field: dose or
+    doses_per_day ≤ 0 (never replaced by another value), a fractional patch
+    count, unknown drug/route/unit, an explicit factor without its source.
     """
     dose = Decimal(dose)
     doses_per_day = Decimal(doses_per_day)
     if dose <= 0:
         raise MMEError("dose", "Dose must be positive.")
     if doses_per_day <= 0:
-        raise MMEError("doses_per_day", "Doses per day must be positive.")
+        raise MMEError("doses_per_day", "Doses per day must be positive (leave it blank for once a day).")
+    if unit == PATCH_UNIT and doses_per_day != doses_per_day.to_integral_value():
+        raise MMEError("doses_per_day", "For a patch (mcg/h) this is the number of patches worn at once: a whole number.")
     if explicit_factor is not None:
         if Decimal(explicit_factor) <= 0:
             raise MMEError("mme_factor", "An explicit MME factor must be positive.")
@@ -103,6 +114,14 @@ def mme_per_day(
         if unit != conv.unit:
             raise MMEError("unit", f"{drug} ({route}) doses must be in {conv.unit}, not {unit}.")
         factor, version = conv.factor, MME_TABLE_VERSION
-    # A transdermal patch dose (mcg/h) is already a rate; 'doses per day' is 1.
-    daily = dose if unit == "mcg/h" else dose * doses_per_day
+    # Oral: mg per dose × doses per day. Patch: mcg/h per patch × patches worn at once.
+    daily = dose * doses_per_day
     return MMEResult(daily, factor, (daily * factor).quantize(Decimal("0.01")), version)
+
+
+def dose_label(dose: Decimal, unit: str, doses_per_day: Decimal) -> str:
+    """How an entry's dose reads, e.g. "10 mg × 2/day" or "25 mcg/h × 2 patches at once"."""
+    count = f"{Decimal(doses_per_day).normalize():f}"
+    if unit == PATCH_UNIT:
+        return f"{Decimal(dose).normalize():f} mcg/h × {count} patch{'es' if count != '1' else ''} at once"
+    return f"{Decimal(dose).normalize():f} {unit} × {count}/day"

@@ -134,4 +134,4 @@ class MedicationUse(ClinicalRecord):
         ]
 
     def __str__(self) -> str:
-        return f"{self.drug} {self.dose} {self.unit} × {self.doses_per_day}/d"
+        return f"{self.drug} {mme.dose_label(self.dose, self.unit, self.doses_per_day)}"

@@ -91,6 +91,11 @@ class VisitData:
         return replace(self, **changes)
 
 
+def _doses_per_day(value: Decimal | None) -> Decimal:
+    """Blank means once a day (one patch); any number given, 0 included, is validated as given."""
+    return Decimal("1") if value is None else value
+
+
 def medication_build(visit: Visit, raw: dict[str, Any], index: int, errors: ErrorCollector) -> MedicationUse | None:
     """Validate one opioid row and derive its MME/day; errors are named ``medications[i].field``."""
     prefix = f"medications[{index}]."
@@ -115,7 +120,7 @@ def medication_build(visit: Visit, raw: dict[str, Any], index: int, errors: Erro
             route=route,
             dose=values["dose"],
             unit=unit,
-            doses_per_day=values["doses_per_day"] or Decimal("1"),
+            doses_per_day=_doses_per_day(values["doses_per_day"]),
             explicit_factor=values["mme_factor"],
             factor_source=raw.get("factor_source", "") or "",
         )
@@ -128,7 +133,7 @@ def medication_build(visit: Visit, raw: dict[str, Any], index: int, errors: Erro
         route=route,
         dose=values["dose"],
         unit=unit,
-        doses_per_day=values["doses_per_day"] or Decimal("1"),
+        doses_per_day=_doses_per_day(values["doses_per_day"]),
         mme_factor=result.factor,
         factor_source=raw.get("factor_source", "") or "",
         mme_per_day=result.mme_per_day,

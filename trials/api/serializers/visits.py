@@ -63,7 +63,10 @@ class MedicationInputSerializer(serializers.Serializer):
     route = serializers.ChoiceField(choices=mme.ROUTE_CHOICES)
     dose = serializers.DecimalField(max_digits=8, decimal_places=2)
     unit = serializers.ChoiceField(choices=mme.UNIT_CHOICES)
-    doses_per_day = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
+    doses_per_day = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, allow_null=True,
+        help_text="Omitted/null = once a day; must be > 0. For a patch (mcg/h): the number of patches worn at once.",
+    )
     mme_factor = serializers.DecimalField(
         max_digits=6, decimal_places=3, required=False, allow_null=True,
         help_text="Explicit factor for a drug/route outside the CDC 2022 table; needs factor_source.",

@@ -37,7 +37,8 @@
   interferenceInputs.forEach(function (input) { input.addEventListener("input", updateInterference); });
   updateInterference();
 
-  /* MME/day of one row (docs/domain.md §5): daily dose × factor; a fentanyl patch dose (mcg/h) is already a rate. */
+  /* MME/day of one row (docs/domain.md §5): daily dose × factor; for a fentanyl patch (mcg/h) "doses per day" is the
+     number of patches worn at once (a whole number), so the rate is mcg/h × patches, as the server computes it. */
   function field(row, name) { return row.querySelector("[name$='-" + name + "']"); }
   function rowMME(row) {
     var drug = field(row, "drug").value, route = field(row, "route").value, unit = field(row, "unit").value;
@@ -46,6 +47,7 @@
     if (!drug && dose === null) return { empty: true };
     if (dose === null || isNaN(dose) || dose <= 0) return { error: "enter a positive dose" };
     if (perDay !== null && (isNaN(perDay) || perDay <= 0)) return { error: "doses per day must be positive" };
+    if (unit === "mcg/h" && perDay !== null && perDay !== Math.round(perDay)) return { error: "patches worn at once: a whole number" };
     var factor;
     if (explicit !== null && !isNaN(explicit)) {
       factor = explicit;
@@ -56,7 +58,7 @@
       if (conv.unit !== unit) return { error: drug + " doses must be in " + conv.unit };
       factor = Number(conv.factor);
     }
-    var daily = unit === "mcg/h" ? dose : dose * (perDay === null ? 1 : perDay);
+    var daily = dose * (perDay === null ? 1 : perDay);
     return { value: daily * factor };
   }
 

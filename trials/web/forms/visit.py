@@ -97,7 +97,11 @@ class MedicationRowForm(forms.Form):
         label="Dose", required=False, help_text="mg per dose; mcg/h for a patch", widget=forms.NumberInput(attrs={"step": "any", "min": 0})
     )
     unit = forms.ChoiceField(label="Unit", choices=_blank(mme.UNIT_CHOICES), required=False)
-    doses_per_day = forms.DecimalField(label="Doses per day", required=False, widget=forms.NumberInput(attrs={"step": "any", "min": 0}))
+    doses_per_day = forms.DecimalField(
+        label="Doses per day", required=False,
+        help_text="Blank = once a day. For a patch (mcg/h): the number of patches worn at once.",
+        widget=forms.NumberInput(attrs={"step": "any", "min": 0}),
+    )
     mme_factor = forms.DecimalField(
         label="Explicit MME factor", required=False, help_text="Only for a drug or route outside the CDC 2022 table", widget=forms.NumberInput(attrs={"step": "any", "min": 0})
     )
