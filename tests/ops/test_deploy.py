@@ -43,7 +43,7 @@ def test_production_refuses_to_boot_without_secret_key():
 @pytest.mark.django_db
 def test_healthz(client):
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.json()["database"] == "ok"
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
 def test_no_secrets_committed():
@@ -60,3 +60,24 @@ def test_security_headers_and_local_api_docs(client):
     assert response["X-Content-Type-Options"] == "nosniff"
     docs = client.get("/api/v1/docs/").content.decode()
     assert "cdn.jsdelivr" not in docs and "swagger-ui" in docs  # assets served from this site, no CDN
+
+
+def test_production_checks_database_connections_before_reusing_them(production_settings):
+    database = production_settings["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["CONN_MAX_AGE"] > 0 and database["CONN_HEALTH_CHECKS"] is True
+
+
+@pytest.mark.django_db
+def test_healthz_says_only_unavailable_when_the_database_fails(client, monkeypatch, caplog):
+    from django.db import OperationalError, connection
+
+    def refused(*args, **kwargs):
+        raise OperationalError('connection to server at "db.internal" (10.0.0.7), port 5432 failed: Connection refused')
+
+    monkeypatch.setattr(connection, "cursor", refused)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}  # no error text, host or port for anonymous callers
+    assert response["Cache-Control"] == "no-store"
+    assert "db.internal" in caplog.text  # ... the operator finds it in the log
