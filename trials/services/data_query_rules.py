@@ -5,9 +5,9 @@ turns findings into open queries, never duplicating one: a rule does not raise a
 second query on the same record and field while one exists (open, answered — or
 closed, because a data manager already ruled on it).
 
-``rules_schedule_for`` is the hook: ``save_audited`` calls it for every clinical
-write, and the patient's rules run once the transaction commits, so new data
-raises its queries without any caller having to remember.
+Every service that changes a patient's clinical data ends with an explicit
+``rules_run_after_commit(patient)``: the rules run once per service call (once per
+transaction), after it commits — never from inside ``save_audited``.
 """
 
 from __future__ import annotations
@@ -27,14 +27,12 @@ from trials.models import (
     ExitType,
     Lesion,
     MedicationUse,
-    PainAssessment,
     Patient,
     QueryAction,
     Region,
     StudyExit,
     Visit,
 )
-from trials.services.locking import patient_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -192,13 +190,35 @@ def _run_batch(patients: list[Patient]) -> list[DataQuery]:
     return created
 
 
-RULE_MODELS = (Visit, PainAssessment, MedicationUse, Lesion, StudyExit)
+class _PendingRun:
+    """One run of the rule set after commit, for every patient the transaction's services named."""
+
+    def __init__(self) -> None:
+        self.patient_ids: set[int] = set()
+
+    def __call__(self) -> None:
+        data_queries_run_rules(patient_ids=sorted(self.patient_ids))
 
 
-def rules_schedule_for(instance: models.Model) -> None:
-    """Hook for ``save_audited``: after commit, run the rules for the record's patient."""
-    if not isinstance(instance, RULE_MODELS):
+def rules_run_after_commit(patient: Patient | int | None) -> None:
+    """Last step of every service that changes a patient's clinical data: run the patient's automatic rules
+    once, after the outermost transaction commits (immediately when no transaction is open).
+
+    A service nested in another (a data-query correction calling ``visit_record``, a procedure moving day 0
+    through ``patient_reschedule``) joins the run its inner service registered, so the outer call still runs
+    the rules once. A run registered at an outer level is not joined: it belongs to an earlier service.
+    """
+    patient_id = getattr(patient, "pk", patient)
+    if patient_id is None:
         return
-    patient_id = patient_id_of(instance)
-    if patient_id is not None:
-        transaction.on_commit(lambda: data_queries_run_rules(patient_ids=[patient_id]), robust=True)
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        current = set(connection.savepoint_ids)
+        for savepoints, callback, _robust in connection.run_on_commit:
+            # Registered at this level or in a service nested inside it (its own savepoints since released).
+            if isinstance(callback, _PendingRun) and savepoints >= current:
+                callback.patient_ids.add(patient_id)
+                return
+    run = _PendingRun()
+    run.patient_ids.add(patient_id)
+    transaction.on_commit(run, robust=True)

@@ -19,6 +19,7 @@ from trials.models import (
     SREType,
     StudyExit,
 )
+from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.patients import today
 from trials.services.records import create_record, register_validator
 from trials.services.timeline import active_exit, check_event_date
@@ -45,7 +46,9 @@ def _validate_ae(ae: AdverseEvent, errors: ErrorCollector) -> None:
 @transaction.atomic
 def adverse_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> AdverseEvent:
     require_site_write(actor, patient.site_id)
-    return create_record(AdverseEvent(patient=patient, **data), actor=actor)
+    ae = create_record(AdverseEvent(patient=patient, **data), actor=actor)
+    rules_run_after_commit(patient)
+    return ae
 
 
 def planned_radiation_covering(patient: Patient, event_date) -> RadiationCourse | None:
@@ -72,7 +75,9 @@ def _validate_sre(sre: SkeletalEvent, errors: ErrorCollector) -> None:
 @transaction.atomic
 def skeletal_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> SkeletalEvent:
     require_site_write(actor, patient.site_id)
-    return create_record(SkeletalEvent(patient=patient, **data), actor=actor)
+    sre = create_record(SkeletalEvent(patient=patient, **data), actor=actor)
+    rules_run_after_commit(patient)
+    return sre
 
 
 @register_validator(StudyExit)
@@ -105,4 +110,6 @@ def study_exit_record(*, actor, patient: Patient, data: dict[str, Any]) -> Study
     data = dict(data)
     if data.get("exit_type") == ExitType.DEATH and not data.get("last_contact_date"):
         data["last_contact_date"] = data.get("exit_date")
-    return create_record(StudyExit(patient=patient, **data), actor=actor)
+    exit_ = create_record(StudyExit(patient=patient, **data), actor=actor)
+    rules_run_after_commit(patient)
+    return exit_

@@ -14,6 +14,7 @@ from trials.domain.eligibility import CriterionResult, eligibility_check, failed
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import Lesion, Patient, Region, Role, Site, Visit
 from trials.models.patients import PELVIC_BONES
+from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.records import (
     check_data_manager_fields,
     create_record,
@@ -146,6 +147,7 @@ def patient_enroll(
     create_record(lesion, actor=actor, reason="Enrollment: index lesion")
     for visit in visits_schedule(patient):
         save_audited(visit, actor=actor, reason="Visit schedule generated at enrollment")
+    rules_run_after_commit(patient)
     return patient
 
 
@@ -172,8 +174,9 @@ def _validate_pair(patient: Patient, lesion: Lesion) -> None:
 def lesion_add(*, actor, patient: Patient, lesion_data: dict[str, Any]) -> Lesion:
     """Record an additional (non-index) treated lesion."""
     require_site_write(actor, patient.site_id)
-    lesion = Lesion(patient=patient, is_index=False, **lesion_data)
-    return create_record(lesion, actor=actor, reason="Additional lesion")
+    lesion = create_record(Lesion(patient=patient, is_index=False, **lesion_data), actor=actor, reason="Additional lesion")
+    rules_run_after_commit(patient)
+    return lesion
 
 
 @transaction.atomic
@@ -191,6 +194,7 @@ def patient_reschedule(*, actor, patient: Patient, day0: dt.date, reason: str) -
     patient.version += 1
     save_audited(patient, actor=actor, reason=reason)
     visits_realign(actor=actor, patient=patient, reason=reason)
+    rules_run_after_commit(patient)
     return patient
 
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 from trials.access import access_for, require_site_write, site_of
 from trials.errors import ConflictError, DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord, Patient, Role
-from trials.services.data_query_rules import rules_schedule_for
-from trials.services.locking import lock_check
+from trials.services.data_query_rules import rules_run_after_commit
+from trials.services.locking import lock_check, patient_id_of
 from trials.services.text import require_clean_text, text_field_errors
 
 Validator = Callable[[Any, ErrorCollector], None]
@@ -94,7 +94,6 @@ def save_audited(instance: ClinicalRecord, *, actor, reason: str = "") -> Clinic
     instance._history_user = actor
     instance._change_reason = reason or ("Initial entry" if now_new else "")
     instance.save()
-    rules_schedule_for(instance)
     return instance
 
 
@@ -152,6 +151,7 @@ def clinical_record_update(
     after_update = _AFTER_UPDATE.get(type(current))
     if after_update is not None:
         after_update(before=before, after=current, actor=actor, reason=reason)
+    rules_run_after_commit(patient_id_of(current))
     return current
 
 
@@ -168,4 +168,6 @@ def clinical_record_void(*, actor, instance: ClinicalRecord, reason: str | None,
     current.voided_by = actor
     current.void_reason = reason
     current.version += 1
-    return save_audited(current, actor=actor, reason=f"Voided: {reason}")
+    save_audited(current, actor=actor, reason=f"Voided: {reason}")
+    rules_run_after_commit(patient_id_of(current))
+    return current

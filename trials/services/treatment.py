@@ -10,6 +10,7 @@ from trials.access import require_site_write
 from trials.domain import radiation
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import Augmentation, Lesion, Patient, Procedure, RadiationCourse, RadiationSequence
+from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.patients import patient_reschedule, today
 from trials.services.records import create_record, register_after_update, register_validator
 
@@ -54,6 +55,7 @@ def procedure_record(
     proc.lesions.set(lesions)
     if proc.procedure_date != patient.day0:
         patient_reschedule(actor=actor, patient=patient, day0=proc.procedure_date, reason="Day 0 set to the index procedure date")
+    rules_run_after_commit(patient)
     return proc
 
 
@@ -86,5 +88,6 @@ def radiation_record(*, actor, patient: Patient, data: dict[str, Any]) -> Radiat
     """Record the protocol's planned radiation course (docs/domain.md §9); BED/EQD2 derive from it."""
     require_site_write(actor, patient.site_id)
     data = {"alpha_beta_gy": radiation.DEFAULT_ALPHA_BETA_GY, **data}
-    course = RadiationCourse(patient=patient, **data)
-    return create_record(course, actor=actor)
+    course = create_record(RadiationCourse(patient=patient, **data), actor=actor)
+    rules_run_after_commit(patient)
+    return course

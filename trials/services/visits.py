@@ -14,6 +14,7 @@ from trials.access import require_site_write
 from trials.domain import mme
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord, ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
+from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.patients import today
 from trials.services.records import check_version, field_errors, require_reason, save_audited
 from trials.services.timeline import active_exit
@@ -229,6 +230,7 @@ def visit_record(
             assessment.version += 1
         save_audited(assessment, actor=actor, reason=reason or "")
     _replace_medications(visit, [m for m in meds if m is not None], actor=actor, reason=reason)
+    rules_run_after_commit(visit.patient_id)
     return visit
 
 
@@ -275,4 +277,5 @@ def visit_data_void(*, actor, visit: Visit, reason: str | None, expected_version
         assessment.version += 1
         save_audited(assessment, actor=actor, reason=why)
     _replace_medications(visit, [], actor=actor, reason=why)
+    rules_run_after_commit(visit.patient_id)
     return visit
