@@ -84,6 +84,29 @@ class Access:
     def can_request_reports(self) -> bool:
         return self.reads_all or Role.SPONSOR in self.roles
 
+    @property
+    def is_data_manager(self) -> bool:
+        """Data manager (or superuser): queries, locks, users, audit log, imports."""
+        return Role.DATA_MANAGER in self.roles or getattr(self.user, "is_superuser", False)
+
+    @property
+    def can_view_reports(self) -> bool:
+        """Study-wide pages with calendar dates: data quality, reports, status matrix, audit log."""
+        return self.reads_all
+
+    @property
+    def can_enter_data(self) -> bool:
+        """May enter clinical data somewhere (a coordinator of a site, or a data manager)."""
+        return self.writes_all or bool(self.writable_site_ids)
+
+    @cached_property
+    def signable_site_ids(self) -> set[int]:
+        return {site for role, site in self._memberships if role == Role.SITE_INVESTIGATOR and site is not None}
+
+    def can_sign(self, site_id: int) -> bool:
+        """Site investigator of this site: may sign its visits electronically."""
+        return site_id in self.signable_site_ids
+
 
 def access_for(user) -> Access:
     cached = getattr(user, "_registry_access", None)

@@ -196,7 +196,7 @@ def interop_body(name: str, kind: str, reg, target: str) -> dict | None:
     if kind == "staff_read":
         return None
     if kind == "sign":
-        return {"password": "pw-Secret-123", "meaning": "Reviewed"}
+        return {"password": "pw-Secret-123", "meaning": "review"}
     if kind == "dm_action":
         return {"message": "Checked against the source document"}
     documented = reg.patients["own"]

@@ -82,7 +82,7 @@ def test_reasons_query_messages_and_lock_reasons_refuse_control_characters(regis
     query = dm.post("/api/v1/data-queries/", {"record_type": "adverseevent", "object_id": ae.pk, "field_name": "term",
                                               "message": "Check\x08 term"}, format="json")
     assert query.status_code == 400 and "message" in query.json()["errors"]
-    lock = dm.post("/api/v1/locks/", {"reason": "cut\x9b-off"}, format="json")
+    lock = dm.post("/api/v1/locks/", {"scope": "study", "reason": "cut\x9b-off"}, format="json")
     assert lock.status_code == 400 and "reason" in lock.json()["errors"]
     assert not DataQuery.objects.exists() and not Lock.objects.exists()
 

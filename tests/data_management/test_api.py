@@ -79,9 +79,12 @@ def test_signing_through_the_api_refuses_a_wrong_password(site_investigator, mon
     client = client_for(site_investigator)
     wrong = client.post(f"/api/v1/signatures/visits/{month1.pk}/", {"password": "nope"}, format="json")
     assert wrong.status_code == 400 and "password" in wrong.json()["errors"]
-    signed = client.post(f"/api/v1/signatures/visits/{month1.pk}/", {"password": PASSWORD, "meaning": "Reviewed"}, format="json")
+    signed = client.post(f"/api/v1/signatures/visits/{month1.pk}/", {"password": PASSWORD, "meaning": "approval"}, format="json")
     assert signed.status_code == 201 and signed.json()["signer"] == "si_atl"
-    assert Signature.objects.get().meaning == "Reviewed"
+    assert (signed.json()["meaning_code"], signed.json()["printed_name"], signed.json()["time_zone"]) == ("approval", "si_atl", "UTC")
+    assert Signature.objects.get().meaning == "I approve the data of this visit as complete and accurate."
+    free_text = client.post(f"/api/v1/signatures/visits/{month1.pk}/", {"password": PASSWORD, "meaning": "Looks fine"}, format="json")
+    assert free_text.status_code == 400 and "meaning" in free_text.json()["errors"]
 
 
 def test_lock_and_unlock_through_the_api(data_manager, coordinator, patient, month1):

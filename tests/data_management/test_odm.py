@@ -26,7 +26,7 @@ def seeded(db):
 
 @pytest.fixture
 def signed_visit(site_investigator, month1):
-    return visit_sign(actor=site_investigator, visit=month1, password=PASSWORD, meaning="Reviewed")
+    return visit_sign(actor=site_investigator, visit=month1, password=PASSWORD, meaning="review")
 
 
 def test_export_of_a_seeded_registry_is_valid_odm_132(seeded):
@@ -51,7 +51,7 @@ def test_signatures_and_audit_records_are_exported(signed_visit, month1):
     user_oid = signature.find(f"{ODM}UserRef").get("UserOID")
     assert tree.getroot().find(f".//{ODM}User[@OID='{user_oid}']/{ODM}LoginName").text == "si_atl"
     meaning_oid = signature.find(f"{ODM}SignatureRef").get("SignatureOID")
-    assert tree.getroot().find(f".//{ODM}SignatureDef[@OID='{meaning_oid}']/{ODM}Meaning").text == "Reviewed"
+    assert tree.getroot().find(f".//{ODM}SignatureDef[@OID='{meaning_oid}']/{ODM}Meaning").text == "I have reviewed the data of this visit."
     reasons = [e.text for e in event.iter(f"{ODM}ReasonForChange")]
     assert reasons and reasons[0].startswith("Signed by si_atl")
 

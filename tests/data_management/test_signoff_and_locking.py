@@ -24,13 +24,23 @@ pytestmark = pytest.mark.django_db
 # --- signing --------------------------------------------------------------------------------------------------------
 
 def test_site_investigator_signs_a_completed_visit_and_the_audit_trail_says_so(site_investigator, month1):
-    signature = visit_sign(actor=site_investigator, visit=month1, password=PASSWORD, meaning="Reviewed and approved")
-    assert (signature.signer, signature.meaning, signature.visit_version) == (site_investigator, "Reviewed and approved", month1.version)
-    assert signature.signed_at is not None
+    site_investigator.first_name, site_investigator.last_name = "Ada", "Okafor"
+    site_investigator.save()
+    signature = visit_sign(actor=site_investigator, visit=month1, password=PASSWORD, meaning="approval")
+    assert (signature.signer, signature.meaning_code, signature.visit_version) == (site_investigator, "approval", month1.version)
+    assert signature.meaning == "I approve the data of this visit as complete and accurate."
+    assert (signature.printed_name, signature.time_zone) == ("Ada Okafor", "UTC") and signature.signed_at is not None
     entry = month1.history.first()
     assert entry.history_user == site_investigator
-    assert "Signed by si_atl" in entry.history_change_reason and "Reviewed and approved" in entry.history_change_reason
-    assert signature.history.first().history_change_reason == "Electronic signature: Reviewed and approved"
+    assert entry.history_change_reason == "Signed by Ada Okafor (Approval)"
+    assert signature.history.first().history_change_reason.startswith("Electronic signature (Approval): I approve")
+
+
+def test_a_meaning_outside_the_fixed_list_is_refused(site_investigator, month1):
+    with pytest.raises(DomainValidationError) as exc:
+        visit_sign(actor=site_investigator, visit=month1, password=PASSWORD, meaning="Looked at it")
+    assert exc.value.errors["meaning"] == ["Choose the meaning of the signature: Author, Review, Approval."]
+    assert not Signature.objects.exists()
 
 
 def test_wrong_password_is_refused_and_nothing_is_signed(site_investigator, month1):
@@ -55,6 +65,14 @@ def test_a_later_correction_supersedes_the_signature(site_investigator, coordina
     signature = visit_sign(actor=site_investigator, visit=month1, password=PASSWORD)
     corrected = services.visit_record(actor=coordinator, visit=month1, data=visit_data(month1.visit_date, worst=5), reason="typo")
     assert not signature_is_current(signature, corrected)
+    signature.refresh_from_db()
+    assert signature.invalidated_at is not None and signature.invalidated_by_version == corrected.version
+    assert signature.history.first().history_change_reason.startswith("Invalidated: the visit was changed")
+    assert signature.history.count() == 2  # signed, then invalidated: the row is kept
+    again = visit_sign(actor=site_investigator, visit=corrected, password=PASSWORD, meaning="review")
+    assert signature_is_current(again, corrected)
+    signature.refresh_from_db()
+    assert signature.invalidated_at is not None  # signing again does not revive the old signature
 
 
 # --- locking through the services -----------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ def test_coordinator_answers_and_data_manager_closes_in_the_ui(client, coordinat
     query = data_query_open(actor=data_manager, record=month1, field_name="visit_date", message="Confirm")
     url = reverse("dm_query_detail", args=[query.pk])
     client.force_login(coordinator)
-    assert str(month1.visit_date) in client.get(url).content.decode()
+    page = client.get(url).content.decode()
+    assert f'id="current-value">{month1.visit_date:%-d %b %Y}<' in page  # the UI date format, e.g. 26 Sep 2026
+    assert "Visit: Visit date" in page and "visit.visit_date" not in page
     assert client.post(url, {"action": "answer", "message": "Seen in clinic that day"}).status_code == 302
     query.refresh_from_db()
     assert query.status == QueryStatus.ANSWERED
@@ -42,18 +44,23 @@ def test_coordinator_answers_and_data_manager_closes_in_the_ui(client, coordinat
 def test_signing_in_the_ui_refuses_a_wrong_password(client, site_investigator, month1):
     client.force_login(site_investigator)
     url = reverse("dm_visit_sign", args=[month1.patient.study_id, "month1"])
-    wrong = client.post(url, {"meaning": "Reviewed", "password": "wrong"})
+    wrong = client.post(url, {"meaning": "review", "password": "wrong"})
     assert wrong.status_code == 200 and "password is not correct" in wrong.content.decode()
     assert not Signature.objects.exists()
-    assert client.post(url, {"meaning": "Reviewed", "password": PASSWORD}).status_code == 302
+    assert client.post(url, {"meaning": "review", "password": PASSWORD}).status_code == 302
     assert Signature.objects.get().signer == site_investigator
 
 
 def test_locking_and_unlocking_in_the_ui(client, data_manager, coordinator, patient):
     client.force_login(coordinator)
-    assert client.post(reverse("dm_locks"), {"patient": patient.study_id, "reason": "x"}).status_code == 403
+    assert client.post(reverse("dm_locks"), {"scope": "patient", "patient": patient.study_id, "reason": "x", "confirm": "yes"}).status_code == 403
     client.force_login(data_manager)
-    client.post(reverse("dm_locks"), {"patient": patient.study_id, "reason": "Interim cut-off"})
+    no_scope = client.post(reverse("dm_locks"), {"patient": "", "reason": "Interim cut-off"})
+    assert no_scope.status_code == 200 and not Lock.objects.exists()  # an empty patient no longer locks the study
+    review = client.post(reverse("dm_locks"), {"scope": "patient", "patient": patient.study_id, "reason": "Interim cut-off"})
+    assert f"You are about to lock <strong>patient {patient.study_id}</strong> (1 patient)" in review.content.decode()
+    assert not Lock.objects.exists()  # nothing locked before the confirmation
+    client.post(reverse("dm_locks"), {"scope": "patient", "patient": patient.study_id, "reason": "Interim cut-off", "confirm": "yes"})
     lock = Lock.objects.get()
     assert lock.patient == patient and lock.is_active
     client.post(reverse("dm_locks"), {"unlock": lock.pk, "unlock_reason": ""})
@@ -82,3 +89,32 @@ def test_exports_page_links_the_downloads(client, coordinator):
     for link in ("/api/v1/export/odm.xml", "/api/v1/export/redcap/records.csv", "/api/v1/export/registry.xlsx"):
         assert link in page
     assert client.get("/api/v1/export/redcap/dictionary.csv").status_code == 200  # the session authenticates the download
+
+
+def test_study_and_site_locks_need_an_explicit_scope_and_confirmation(client, data_manager, site, patient):
+    client.force_login(data_manager)
+    review = client.post(reverse("dm_locks"), {"scope": "study", "reason": "Final database lock"}).content.decode()
+    assert "the whole study: every patient of every site" in review and "(1 patient)" in review and not Lock.objects.exists()
+    missing_site = client.post(reverse("dm_locks"), {"scope": "site", "reason": "Close-out", "confirm": "yes"})
+    assert "Choose the site to lock." in missing_site.content.decode() and not Lock.objects.exists()
+    client.post(reverse("dm_locks"), {"scope": "site", "site": site.pk, "reason": "Close-out", "confirm": "yes"})
+    lock = Lock.objects.get()
+    assert (lock.scope, lock.site, lock.patient) == ("site", site, None)
+    page = client.get(reverse("patient_detail", args=[patient.study_id])).content.decode()
+    assert f"Site {site.code} is locked since" in page
+
+
+def test_menu_links_follow_the_role(client, data_manager, coordinator, investigator):
+    from trials.web.context import nav_links_for
+
+    def labels(user):
+        return [label for _, label in nav_links_for(user)]
+
+    assert {"Queries", "Locks", "Exports", "Data quality"} <= set(labels(data_manager))
+    assert "Locks" not in labels(coordinator) and "Users" not in labels(coordinator) and "Queries" in labels(coordinator)
+    assert "Users" not in labels(investigator) and "Reports" in labels(investigator)
+    data_manager.is_staff = True
+    data_manager.save()
+    client.force_login(data_manager)
+    page = client.get(reverse("dm_locks")).content.decode()
+    assert 'href="/admin/"' in page and 'href="/data-management/queries/"' in page

@@ -138,7 +138,8 @@ def test_correction_with_reason_is_saved_and_in_the_audit_history(coordinator_cl
     history = coordinator_client.get(_url(month1_due_patient, name="visit_history")).content.decode()
     assert "Transcription error on the paper form" in history
     row = [tr.text_content() for tr in html.fromstring(history).xpath('//table[@id="audit"]/tbody/tr') if "Transcription" in tr.text_content()]
-    assert any("worst" in text and "6" in text and "3" in text and "coord" in text for text in row)
+    assert any("Worst pain in the last 24 hours" in text and "6" in text and "3" in text and "coord" in text for text in row)
+    assert "no field changes" not in history and "Opioid row #" not in history
 
 
 def test_stale_version_is_reported_not_overwritten(coordinator_client, month1_due_patient, today):

@@ -22,7 +22,7 @@ from trials.api.viewsets.base import ApiViewMixin
 from trials.interop.exports import registry_xlsx
 from trials.interop.odm import odm_build, odm_bytes
 from trials.interop.redcap import dictionary_csv, records_csv
-from trials.models import DataQuery, Lock, Patient, Role, Signature, Visit
+from trials.models import DataQuery, Lock, LockScope, Patient, Role, Signature, SignatureMeaning, Site, Visit
 from trials.services import data_queries, locking, signoff
 
 STAFF_ONLY = "Every registry role except sponsors (whose access is de-identified); rows scoped to the caller."
@@ -197,7 +197,8 @@ class DataQueryReopenView(_QueryActionView):
 
 class SignSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, help_text="Your password, re-entered: the electronic signature.")
-    meaning = serializers.CharField(required=False, default=signoff.DEFAULT_MEANING)
+    meaning = serializers.ChoiceField(choices=SignatureMeaning.choices, required=False, default=signoff.DEFAULT_MEANING,
+                                      help_text="What the signature means (21 CFR 11.50): author, review or approval.")
 
 
 class SignatureSerializer(serializers.ModelSerializer):
@@ -205,7 +206,8 @@ class SignatureSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Signature
-        fields = ("id", "visit", "signer", "meaning", "signed_at", "visit_version")
+        fields = ("id", "visit", "signer", "printed_name", "meaning_code", "meaning", "signed_at", "time_zone", "visit_version",
+                  "invalidated_at", "invalidated_by_version")
 
 
 class VisitSignView(ApiViewMixin, APIView):
@@ -228,16 +230,29 @@ class VisitSignView(ApiViewMixin, APIView):
 
 class LockSerializer(serializers.ModelSerializer):
     patient = serializers.CharField(source="patient.study_id", default=None, allow_null=True)
+    site = serializers.CharField(source="site.code", default=None, allow_null=True)
     locked_by = serializers.CharField(source="locked_by.username")
 
     class Meta:
         model = Lock
-        fields = ("id", "patient", "reason", "locked_by", "locked_at", "unlocked_at", "unlock_reason")
+        fields = ("id", "scope", "patient", "site", "reason", "locked_by", "locked_at", "unlocked_at", "unlock_reason")
 
 
 class LockCreateSerializer(serializers.Serializer):
-    patient = serializers.CharField(required=False, allow_null=True, default=None, help_text="Study ID; omit to lock the study.")
+    scope = serializers.ChoiceField(choices=LockScope.choices, required=False, allow_null=True, default=None,
+                                    help_text="patient, site or study; may be omitted only when a patient is given.")
+    patient = serializers.CharField(required=False, allow_null=True, default=None, help_text="Study ID (scope patient).")
+    site = serializers.CharField(required=False, allow_null=True, default=None, help_text="Site code (scope site).")
     reason = serializers.CharField()
+
+    def validate(self, attrs):
+        scope = attrs.get("scope") or (LockScope.PATIENT if attrs.get("patient") else None)
+        if scope is None:
+            raise serializers.ValidationError({"scope": "Choose what to lock: patient, site or study."})
+        needed = {LockScope.PATIENT: "patient", LockScope.SITE: "site"}.get(scope)
+        if needed and not attrs.get(needed):
+            raise serializers.ValidationError({needed: f"A {scope} lock needs the {needed}."})
+        return {**attrs, "scope": scope}
 
 
 class LockListView(ApiViewMixin, APIView):
@@ -245,9 +260,8 @@ class LockListView(ApiViewMixin, APIView):
 
     @extend_schema(tags=["data management"], summary="Locks (active first)", responses=LockSerializer(many=True))
     def get(self, request):
-        locks = Lock.objects.select_related("patient", "locked_by").order_by("unlocked_at", "-locked_at")
-        if not access_for(request.user).reads_all:
-            locks = scope_queryset(request.user, locks) | locks.filter(patient__isnull=True)
+        locks = Lock.objects.select_related("patient", "site", "locked_by").order_by("unlocked_at", "-locked_at")
+        locks = locking.visible_locks(request.user, locks)
         return Response(LockSerializer(locks[:500], many=True).data)
 
     @extend_schema(tags=["data management"], summary="Lock a patient or the whole study (data managers)",
@@ -256,12 +270,15 @@ class LockListView(ApiViewMixin, APIView):
         _require_data_manager(request.user)
         data = LockCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        study_id = data.validated_data["patient"]
-        if study_id:
-            patient = get_object_or_404(scope_queryset(request.user, Patient.objects.all()), study_id=study_id)
-            lock = locking.patient_lock(actor=request.user, patient=patient, reason=data.validated_data["reason"])
+        scope, reason = data.validated_data["scope"], data.validated_data["reason"]
+        if scope == LockScope.PATIENT:
+            patient = get_object_or_404(scope_queryset(request.user, Patient.objects.all()), study_id=data.validated_data["patient"])
+            lock = locking.patient_lock(actor=request.user, patient=patient, reason=reason)
+        elif scope == LockScope.SITE:
+            site = get_object_or_404(Site.objects.all(), code=data.validated_data["site"])
+            lock = locking.site_lock(actor=request.user, site=site, reason=reason)
         else:
-            lock = locking.study_lock(actor=request.user, reason=data.validated_data["reason"])
+            lock = locking.study_lock(actor=request.user, reason=reason)
         return Response(LockSerializer(lock).data, status=status.HTTP_201_CREATED)
 
 

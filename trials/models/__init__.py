@@ -1,7 +1,17 @@
 """Registry data model (DESIGN.md "Domain model")."""
 
 from trials.models.base import ClinicalQuerySet, ClinicalRecord
-from trials.models.data_management import DataQuery, DataQueryResponse, Lock, QueryAction, QueryStatus, Signature
+from trials.models.data_management import (
+    SIGNATURE_STATEMENTS,
+    DataQuery,
+    DataQueryResponse,
+    Lock,
+    LockScope,
+    QueryAction,
+    QueryStatus,
+    Signature,
+    SignatureMeaning,
+)
 from trials.models.events import (
     AdverseEvent,
     AEOutcome,
@@ -40,6 +50,9 @@ __all__ = [
     "DataQuery",
     "DataQueryResponse",
     "Lock",
+    "LockScope",
+    "SIGNATURE_STATEMENTS",
+    "SignatureMeaning",
     "QueryAction",
     "QueryStatus",
     "Signature",

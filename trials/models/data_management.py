@@ -91,14 +91,42 @@ class DataQueryResponse(models.Model):
         return f"{self.get_action_display()} on query #{self.query_id}"
 
 
+class SignatureMeaning(models.TextChoices):
+    """The fixed meanings a signature may carry (21 CFR 11.50(a)(3): review, approval, responsibility, authorship)."""
+
+    AUTHOR = "author", "Author"
+    REVIEW = "review", "Review"
+    APPROVAL = "approval", "Approval"
+
+
+SIGNATURE_STATEMENTS = {
+    SignatureMeaning.AUTHOR: "I am responsible for the data of this visit as recorded.",
+    SignatureMeaning.REVIEW: "I have reviewed the data of this visit.",
+    SignatureMeaning.APPROVAL: "I approve the data of this visit as complete and accurate.",
+}
+
+
 class Signature(models.Model):
-    """A site investigator's electronic signature of a completed visit (21 CFR 11 style: who, when, meaning)."""
+    """A site investigator's electronic signature of a completed visit.
+
+    The manifestation asked by 21 CFR 11.50: the printed name of the signer, the
+    date and time with its time zone, and the meaning (author / review / approval).
+    A later edit of the visit keeps the row but marks it invalidated.
+    """
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="signatures")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    meaning = models.CharField(max_length=200)
+    meaning_code = models.CharField(
+        max_length=12, choices=SignatureMeaning.choices, blank=True,
+        help_text="Author, review or approval; blank only on signatures made before the fixed list existed.",
+    )
+    meaning = models.CharField(max_length=200, help_text="The statement the signer signed.")
+    printed_name = models.CharField(max_length=200, blank=True, help_text="Signer's full name at the time of signing.")
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA time zone the signing time is shown in.")
     signed_at = models.DateTimeField()
     visit_version = models.PositiveIntegerField(help_text="Version of the visit that was signed; a later edit supersedes it.")
+    invalidated_at = models.DateTimeField(null=True, blank=True, help_text="When a later edit of the visit invalidated it.")
+    invalidated_by_version = models.PositiveIntegerField(null=True, blank=True, help_text="Visit version whose edit invalidated it.")
     history = HistoricalRecords()
 
     class Meta:
@@ -108,10 +136,22 @@ class Signature(models.Model):
         return f"{self.visit} signed by {self.signer} ({self.meaning})"
 
 
-class Lock(models.Model):
-    """A data lock: one patient, or the whole study when ``patient`` is empty. Active until unlocked."""
+class LockScope(models.TextChoices):
+    PATIENT = "patient", "One patient"
+    SITE = "site", "One site"
+    STUDY = "study", "The whole study"
 
+
+class Lock(models.Model):
+    """A data lock of one patient, one site or the whole study (``scope``). Active until unlocked.
+
+    At most one active lock per patient, per site and for the study: database
+    constraints, so concurrent lock requests cannot create duplicates.
+    """
+
+    scope = models.CharField(max_length=8, choices=LockScope.choices, default=LockScope.PATIENT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="locks")
+    site = models.ForeignKey("trials.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="locks")
     reason = models.TextField()
     locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     locked_at = models.DateTimeField()
@@ -126,10 +166,22 @@ class Lock(models.Model):
             models.UniqueConstraint(
                 fields=["patient"], condition=Q(unlocked_at__isnull=True, patient__isnull=False), name="lock_one_active_per_patient"
             ),
+            models.UniqueConstraint(
+                fields=["site"], condition=Q(unlocked_at__isnull=True, scope="site"), name="lock_one_active_per_site"
+            ),
+            models.UniqueConstraint(
+                fields=["scope"], condition=Q(unlocked_at__isnull=True, scope="study"), name="lock_one_active_study_wide"
+            ),
+            models.CheckConstraint(
+                condition=Q(scope="patient", patient__isnull=False, site__isnull=True)
+                | Q(scope="site", patient__isnull=True, site__isnull=False)
+                | Q(scope="study", patient__isnull=True, site__isnull=True),
+                name="lock_target_matches_scope",
+            ),
         ]
 
     def __str__(self) -> str:
-        target = f"patient {self.patient_id}" if self.patient_id else "study"
+        target = {LockScope.PATIENT: f"patient {self.patient_id}", LockScope.SITE: f"site {self.site_id}"}.get(self.scope, "study")
         return f"Lock of {target} ({'active' if self.is_active else 'released'})"
 
     @property
@@ -138,4 +190,12 @@ class Lock(models.Model):
 
     @property
     def is_study_wide(self) -> bool:
-        return self.patient_id is None
+        return self.scope == LockScope.STUDY
+
+    @property
+    def target_label(self) -> str:
+        if self.scope == LockScope.PATIENT:
+            return f"Patient {self.patient.study_id}"
+        if self.scope == LockScope.SITE:
+            return f"Site {self.site.code}"
+        return "The whole study"

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from trials.access import access_for, require_site_write, site_of
 from trials.errors import ConflictError, DomainValidationError, ErrorCollector
-from trials.models import ClinicalRecord, Patient, Role
+from trials.models import ClinicalRecord, Patient, Role, Signature, Visit
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.locking import lock_check, patient_id_of
 from trials.services.text import require_clean_text, text_field_errors
@@ -94,7 +94,26 @@ def save_audited(instance: ClinicalRecord, *, actor, reason: str = "") -> Clinic
     instance._history_user = actor
     instance._change_reason = reason or ("Initial entry" if now_new else "")
     instance.save()
+    if isinstance(instance, Visit) and not now_new:
+        invalidate_stale_signatures(instance, actor=actor)
     return instance
+
+
+def invalidate_stale_signatures(visit: Visit, *, actor) -> int:
+    """Mark signatures of earlier versions of ``visit`` invalidated (kept, with history); returns how many.
+
+    Every edit of a visit (its date, BPI, opioid rows, a void) raises the visit's
+    version, so a signature of an older version no longer covers the data.
+    """
+    stale = list(Signature.objects.select_for_update().filter(
+        visit_id=visit.pk, invalidated_at__isnull=True, visit_version__lt=visit.version))
+    now = timezone.now()
+    for signature in stale:
+        signature.invalidated_at, signature.invalidated_by_version = now, visit.version
+        signature._history_user = actor
+        signature._change_reason = f"Invalidated: the visit was changed (version {visit.version}); it must be signed again."
+        signature.save(update_fields=["invalidated_at", "invalidated_by_version"])
+    return len(stale)
 
 
 def create_record(instance: ClinicalRecord, *, actor, reason: str = "") -> ClinicalRecord:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from trials.web.data_management import open_queries_for
+from trials.web.labels import record_field_label
 
 register = template.Library()
 
@@ -13,3 +14,9 @@ register = template.Library()
 def open_queries_panel(context):
     user = context["request"].user
     return {"queries": open_queries_for(user)}
+
+
+@register.filter
+def query_field(query) -> str:
+    """'Brief Pain Inventory: Worst pain in the last 24 hours' for a query, never 'painassessment.worst'."""
+    return record_field_label(query.content_type.model, query.field_name)

@@ -18,11 +18,13 @@ from trials.models import (
     Patient,
     Procedure,
     RadiationCourse,
+    Signature,
     Site,
     SkeletalEvent,
     StudyExit,
     Visit,
 )
+from trials.services.locking import active_lock_for
 
 
 def readable_sites(user) -> QuerySet[Site]:
@@ -60,6 +62,21 @@ class VisitLine:
         return self.status.value.replace("_", " ").capitalize()
 
     @property
+    def signature(self):
+        """The newest signature of the visit (current or invalidated), or None."""
+        signatures = getattr(self.visit, "all_signatures", [])
+        return signatures[0] if signatures else None
+
+    @property
+    def signature_state(self) -> str:
+        """'signed' (covers the current data), 'invalidated' (changed since) or '' (never signed)."""
+        signature = self.signature
+        if signature is None:
+            return ""
+        current = signature.invalidated_at is None and signature.visit_version == self.visit.version
+        return "signed" if current else "invalidated"
+
+    @property
     def worst_pain(self) -> int | None:
         pain = getattr(self.visit, "pain", None)
         return None if pain is None else pain.worst
@@ -76,6 +93,7 @@ class Timeline:
     adverse_events: list[AdverseEvent]
     skeletal_events: list[SkeletalEvent]
     exit: StudyExit | None
+    lock: object = None
     extra: dict = field(default_factory=dict)
 
 
@@ -92,7 +110,8 @@ def patient_timeline(user, study_id: str, *, on: dt.date) -> Timeline:
         Prefetch(
             "visits",
             queryset=_active(Visit).select_related("pain").prefetch_related(
-                Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications")
+                Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications"),
+                Prefetch("signatures", queryset=Signature.objects.order_by("-signed_at"), to_attr="all_signatures"),
             ),
             to_attr="active_visits",
         ),
@@ -120,6 +139,7 @@ def patient_timeline(user, study_id: str, *, on: dt.date) -> Timeline:
         adverse_events=patient.active_aes,
         skeletal_events=patient.active_sres,
         exit=exit_,
+        lock=active_lock_for(patient.pk, patient.site_id),
     )
 
 

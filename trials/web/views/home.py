@@ -75,5 +75,7 @@ def worklist(request):
             "status": status,
             "statuses": [(s.value, s.value.replace("_", " ")) for s in WORKLIST_STATUSES],
             "missed": VisitStatus.MISSED.value,
+            "writable_site_ids": access_for(request.user).writable_site_ids,
+            "writes_all": access_for(request.user).writes_all,
         },
     )

@@ -38,7 +38,8 @@ def patient_detail(request, study_id: str):
     return render(
         request,
         "web/patient_detail.html",
-        {"t": timeline, "patient": timeline.patient, "can_write": can_write(request.user, timeline.patient.site_id)},
+        {"t": timeline, "patient": timeline.patient, "can_write": can_write(request.user, timeline.patient.site_id) and timeline.lock is None,  # locked: no Correct/Void
+         "can_sign": access_for(request.user).can_sign(timeline.patient.site_id)},
     )
 
 

@@ -1,0 +1,112 @@
+"""Words users understand: record and field names, and values, as people read them (issue 11 item 9).
+
+Internal codes (``painassessment.worst``, ``not_applicable``, ``high_sre_risk``)
+never reach a page or a message; these helpers turn them into the labels the
+forms use. Dates are formatted by the project's format module (``config.formats``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.utils import formats, timezone
+
+from trials.web.forms.visit import BPI_LABELS
+
+RECORD_LABELS = {
+    "patient": "Patient",
+    "lesion": "Lesion",
+    "procedure": "Index procedure",
+    "radiationcourse": "Radiation course",
+    "visit": "Visit",
+    "painassessment": "Brief Pain Inventory",
+    "medicationuse": "Opioid",
+    "adverseevent": "Adverse event",
+    "skeletalevent": "Skeletal-related event",
+    "studyexit": "Study exit",
+    "signature": "Signature",
+    "lock": "Lock",
+    "dataquery": "Data query",
+    "membership": "Role",
+    "site": "Site",
+}
+
+FIELD_LABELS = {
+    **BPI_LABELS,
+    "relief_pct": "Relief from treatment (%)",
+    "opioid_status": "Opioid use at this visit",
+    "doses_per_day": "Doses per day",
+    "mme_factor": "MME conversion factor",
+    "mme_per_day": "MME/day",
+    "mme_table_version": "MME table",
+    "factor_source": "Source of the conversion factor",
+    "sins_total": "SINS total",
+    "ctcae_grade": "CTCAE grade",
+    "sir_grade": "SIR grade",
+    "voided_at": "Voided",
+    "void_reason": "Reason for voiding",
+    "invalidated_at": "Invalidated",
+    "invalidated_by_version": "Invalidated by the edit to version",
+    "meaning_code": "Meaning",
+    "meaning": "Statement signed",
+}
+
+
+def model_for(model_name: str) -> type[models.Model] | None:
+    try:
+        return apps.get_model("trials", model_name)
+    except LookupError:
+        return None
+
+
+def record_label(model_name: str) -> str:
+    """'painassessment' -> 'Brief Pain Inventory'; an unknown name is capitalised, never shown raw."""
+    return RECORD_LABELS.get(model_name, model_name.replace("_", " ").capitalize())
+
+
+def field_label(model_name: str, field_name: str) -> str:
+    """The label a user knows for ``field_name`` of ``model_name`` (form label, else verbose name)."""
+    if field_name in FIELD_LABELS:
+        return FIELD_LABELS[field_name]
+    model = model_for(model_name)
+    if model is not None:
+        try:
+            return str(model._meta.get_field(field_name).verbose_name).capitalize()
+        except FieldDoesNotExist:
+            pass
+    return field_name.replace("_", " ").capitalize()
+
+
+def record_field_label(model_name: str, field_name: str) -> str:
+    """'painassessment', 'worst' -> 'Brief Pain Inventory: Worst pain in the last 24 hours'."""
+    return f"{record_label(model_name)}: {field_label(model_name, field_name)}"
+
+
+def value_label(model: type[models.Model] | None, field_name: str, value) -> str:
+    """A stored value as a user reads it: choice labels, the UI date format, yes/no, decimals without trailing zeros."""
+    if value is None or value == "":
+        return "(empty)"
+    field = None
+    if model is not None:
+        try:
+            field = model._meta.get_field(field_name)
+        except FieldDoesNotExist:
+            field = None
+    if field is not None and field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return formats.date_format(timezone.localtime(value) if timezone.is_aware(value) else value, "DATETIME_FORMAT")
+    if isinstance(value, dt.date):
+        return formats.date_format(value, "DATE_FORMAT")
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    if field is not None and field.is_relation and field.related_model is not None:
+        related = field.related_model.objects.filter(pk=value).first()
+        return str(related) if related is not None else str(value)
+    return str(value)
