@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.factories import enroll_patient, make_user
+from tests.production_settings import production_settings  # noqa: F401 - fixture shared by every test directory
 from trials.models import Role, Site
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -1,3 +1,6 @@
+"""Production settings as a fresh process builds them (``config.settings.production`` cannot be imported
+into the test process, which runs ``config.settings.test``); tests read them, or apply the keys they exercise."""
+
 import json
 import os
 import secrets
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
