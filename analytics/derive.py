@@ -45,7 +45,8 @@ RADIATION_TO_BONE = "radiation_to_bone"
 ADTTE_COLUMNS = ("study_id", *STRATUM_COLUMNS, "sre_days", "sre_event", "os_days", "os_event")
 ADRESP_COLUMNS = ("study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response")
 PAIN_COLUMNS = ("study_id", "visit", "worst", "average", "interference", "omed", *STRATUM_COLUMNS)
-AES_COLUMNS = ("study_id", "sir_grade", "ctcae_grade", "relatedness", "serious", *STRATUM_COLUMNS)
+AES_COLUMNS = ("study_id", "sir_grade", "ctcae_grade", "relatedness", "serious", "onset_day", "resolution_day",
+               *STRATUM_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,11 @@ def build_adresp(pain: pd.DataFrame, itt: dict[str, list[str]]) -> pd.DataFrame:
 
 
 def build_aes(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
-    frame = snapshot.adverse_events.merge(patients[["study_id", *STRATUM_COLUMNS]], on="study_id", how="inner")
+    """One row per adverse event of a treated patient; onset/resolution as days from day 0 (no dates, no term)."""
+    frame = snapshot.adverse_events.merge(patients[["study_id", "day0", *STRATUM_COLUMNS]], on="study_id", how="inner")
+    for column, date in (("onset_day", "onset_date"), ("resolution_day", "resolution_date")):
+        dates = pd.to_datetime(frame[date]) if date in frame.columns else pd.Series(pd.NaT, index=frame.index)
+        frame[column] = (dates - frame["day0"]).dt.days
     return frame[list(AES_COLUMNS)].sort_values(["study_id", "sir_grade"], kind="mergesort").reset_index(drop=True)
 
 

@@ -59,7 +59,8 @@ def complications_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     for stratum, summary in numbers["complications"].items():
         for c in summary["counts"]:
             rows.append({"stratum": stratum, "n_patients": summary["n_patients"], "dimension": c["dimension"],
-                         "category": c["category"], "patients": c["patients"], "patient_rate": c["patient_rate"], "events": c["events"]})
+                         "category": c["category"], "patients": c["patients"], "patient_rate": c["patient_rate"],
+                         "ci_low": c.get("ci_low"), "ci_high": c.get("ci_high"), "events": c["events"]})
     return pd.DataFrame(rows)
 
 

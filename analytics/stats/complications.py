@@ -9,15 +9,24 @@ adverse event count. Categories:
 - relatedness; serious (yes).
 Events whose study_id is not in ``patients`` are excluded from every count
 and reported as ``events_outside_denominator``.
+
+Each per-patient rate carries its exact (Clopper–Pearson, 1934) two-sided
+95% CI: ``scipy.stats.binomtest(k, n).proportion_ci(method="exact")``, the
+interval of R's ``binom.test``; None when the stratum has no patients. Serious
+events (``serious`` yes) are listed per stratum — study ID, onset and
+resolution as days from day 0, SIR grade, CTCAE grade and relatedness — never
+the free-text term or a calendar date (docs/domain.md §10).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
+from scipy import stats
 
-from .results import ComplicationCount, ComplicationSummary, ratio
+from .results import ComplicationCount, ComplicationSummary, SeriousAdverseEvent, ratio
 from .strata import STRATA_VARIABLES, iter_patient_strata, require_columns
 
 SIR_GRADES = ("mild", "moderate", "severe", "life_threatening", "death")
@@ -25,23 +34,60 @@ CTCAE_GRADES = (1, 2, 3, 4, 5)
 CTCAE_SEVERE_MIN = 3  # CTCAE v5.0: 3 = severe or medically significant
 RELATEDNESS = ("procedure", "cement_implant", "radiation", "disease_progression", "unrelated")
 AES_COLUMNS = ("study_id", "sir_grade", "ctcae_grade", "relatedness", "serious")
+CI_METHOD = "Clopper–Pearson exact 95% CI (as R binom.test)"
+CONFIDENCE = 0.95
+
+
+def clopper_pearson(k: int, n: int) -> tuple[float | None, float | None]:
+    """Exact two-sided 95% CI of k/n (None, None when n = 0)."""
+    if n <= 0:
+        return None, None
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def _is_serious(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: v is True or v == 1 or str(v).lower() in {"true", "yes"}).astype(bool)
+
+
+def _day(value) -> int | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA else int(value)
+
+
+def serious_events(events: pd.DataFrame) -> tuple[SeriousAdverseEvent, ...]:
+    """The serious events of ``events``, ordered by study ID and onset day."""
+    if "serious" not in events.columns or events.empty:
+        return ()
+    rows = events[_is_serious(events["serious"])]
+    listed = [
+        SeriousAdverseEvent(
+            study_id=str(r["study_id"]), onset_day=_day(r.get("onset_day")), sir_grade=str(r["sir_grade"]),
+            ctcae_grade=_day(pd.to_numeric(r["ctcae_grade"], errors="coerce")), relatedness=str(r["relatedness"]),
+            resolution_day=_day(r.get("resolution_day")),
+        )
+        for _, r in rows.iterrows()
+    ]
+    return tuple(sorted(listed, key=lambda e: (e.study_id, -1 if e.onset_day is None else e.onset_day)))
 
 
 def _count(dimension: str, category: str, events: pd.DataFrame, n_patients: int) -> ComplicationCount:
     patients = events["study_id"].nunique()
+    low, high = clopper_pearson(patients, n_patients)
     return ComplicationCount(
         dimension=dimension,
         category=category,
         patients=patients,
         patient_rate=ratio(patients, n_patients),
         events=len(events),
+        ci_low=low,
+        ci_high=high,
     )
 
 
 def _categories(aes: pd.DataFrame) -> list[tuple[str, str, pd.Series]]:
     """(dimension, category, row mask) for every reported category."""
     grade = pd.to_numeric(aes["ctcae_grade"], errors="coerce")
-    serious = aes["serious"].map(lambda v: v is True or v == 1 or str(v).lower() in {"true", "yes"})
+    serious = _is_serious(aes["serious"])
     masks = [("any", "any", pd.Series(True, index=aes.index))]
     masks += [("sir_grade", g, aes["sir_grade"] == g) for g in SIR_GRADES]
     masks += [("ctcae_grade", str(g), grade == g) for g in CTCAE_GRADES]
@@ -70,6 +116,8 @@ def complication_summary(
         n_events=len(inside),
         events_outside_denominator=events_outside_denominator,
         counts=counts,
+        ci_method=CI_METHOD,
+        serious_events=serious_events(inside),
     )
 
 

@@ -248,13 +248,28 @@ class OmedVisitSummary(Result):
 
 @dataclass(frozen=True)
 class ComplicationCount(Result):
-    """Patients with ≥ 1 event (and their rate) and event count in a category."""
+    """Patients with ≥ 1 event (and their rate, with its exact Clopper–Pearson 95% CI) and event
+    count in a category. The CI is None when the stratum has no patients."""
 
     dimension: str
     category: str
     patients: int
     patient_rate: float | None
     events: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+@dataclass(frozen=True)
+class SeriousAdverseEvent(Result):
+    """One serious adverse event, without free text or dates: days from day 0 only."""
+
+    study_id: str
+    onset_day: int | None
+    sir_grade: str
+    ctcae_grade: int | None
+    relatedness: str
+    resolution_day: int | None
 
 
 @dataclass(frozen=True)
@@ -264,3 +279,5 @@ class ComplicationSummary(Result):
     n_events: int
     events_outside_denominator: int
     counts: tuple[ComplicationCount, ...]
+    ci_method: str = ""
+    serious_events: tuple[SeriousAdverseEvent, ...] = ()

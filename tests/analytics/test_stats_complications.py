@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from analytics.stats import complication_summaries
+from analytics.stats.complications import clopper_pearson
 
 PATIENTS = pd.DataFrame(
     {"study_id": ["P1", "P2", "P3", "P4", "P5"], "modality": ["RFA", "RFA", "RFA", "cryo", "cryo"]}
@@ -73,3 +74,49 @@ def test_no_events_gives_zero_rates_and_json():
 def test_missing_column_raises():
     with pytest.raises(ValueError, match="relatedness"):
         complication_summaries(AES.drop(columns=["relatedness"]), PATIENTS)
+
+
+# R binom.test(k, n)$conf.int (R 4.2.2), printed by tests/analytics/r_oracle/degenerate.R.
+R_BINOM = {
+    (0, 5): (0.0, 0.521823750104981),
+    (1, 5): (0.00505076337946806, 0.716417936118089),
+    (3, 5): (0.146632799634673, 0.947255049473683),
+    (5, 5): (0.478176249895019, 1.0),
+    (1, 1): (0.025, 1.0),
+    (2, 3): (0.0942993240502461, 0.991596241340387),
+    (7, 19): (0.1628858721551, 0.616422076685595),
+}
+
+
+@pytest.mark.parametrize(("k_n", "expected"), list(R_BINOM.items()))
+def test_clopper_pearson_matches_binom_test(k_n, expected):
+    assert clopper_pearson(*k_n) == pytest.approx(expected, abs=1e-12)
+
+
+def test_every_rate_carries_its_exact_ci_per_stratum():
+    s = _summary("all")
+    any_ = _count(s, "any", "any")  # 3 of 5
+    assert (any_.ci_low, any_.ci_high) == pytest.approx(R_BINOM[(3, 5)], abs=1e-12)
+    assert (_count(s, "relatedness", "unrelated").ci_low, _count(s, "relatedness", "unrelated").ci_high) == pytest.approx(R_BINOM[(0, 5)])
+    rfa = _summary("modality=RFA")
+    assert (_count(rfa, "any", "any").ci_low, _count(rfa, "any", "any").ci_high) == pytest.approx(R_BINOM[(2, 3)])
+    assert s.ci_method.startswith("Clopper–Pearson")
+    assert clopper_pearson(0, 0) == (None, None)
+    empty = complication_summaries(AES, PATIENTS.iloc[0:0], strata_variables=[])[0]
+    assert all(c.ci_low is None and c.ci_high is None and c.patient_rate is None for c in empty.counts)
+
+
+def test_serious_events_are_listed_per_stratum_without_free_text():
+    aes = AES.assign(onset_day=[1, 3, 2, 10, 40, 5], resolution_day=[5, None, None, 30, None, None], term="Hematoma")
+    s = _summary_of(aes, "all")
+    assert [(e.study_id, e.onset_day, e.sir_grade, e.ctcae_grade, e.relatedness, e.resolution_day) for e in s.serious_events] == [
+        ("P1", 3, "severe", 3, "procedure", None),
+        ("P4", 10, "life_threatening", 4, "radiation", 30),
+        ("P4", 40, "death", 5, "disease_progression", None),
+    ]
+    assert [e.study_id for e in _summary_of(aes, "modality=RFA").serious_events] == ["P1"]
+    assert "Hematoma" not in json.dumps(s.to_dict())
+
+
+def _summary_of(aes, stratum):
+    return next(s for s in complication_summaries(aes, PATIENTS, strata_variables=["modality"]) if s.stratum == stratum)

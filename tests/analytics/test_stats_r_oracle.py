@@ -14,11 +14,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.analytics.r_oracle import compare
 from tests.analytics.r_oracle.cohort import adtte_frame
-from tests.analytics.r_oracle.degenerate import aliased_frame
+from tests.analytics.r_oracle.degenerate import BINOMIAL_PAIRS, aliased_frame
 from tests.conftest import require_service
 
 ORACLE = Path(__file__).parent / "r_oracle" / "oracle.R"
@@ -63,10 +64,12 @@ def test_every_r_number_matches(tmp_path):
 
 
 def test_degenerate_cases_match_r(tmp_path):
-    """Issue 12: Cox with an aliased column (R: NA), checked live against degenerate.R."""
-    aliased = tmp_path / "aliased.csv"
+    """Issue 12: Cox with an aliased column (R: NA) and exact complication CIs (binom.test), live."""
+    aliased, pairs = tmp_path / "aliased.csv", tmp_path / "binom.csv"
     aliased_frame().to_csv(aliased, index=False)
-    r_values = _r_values(DEGENERATE, aliased)
+    pd.DataFrame(BINOMIAL_PAIRS, columns=["k", "n"]).to_csv(pairs, index=False)
+    r_values = _r_values(DEGENERATE, aliased, pairs)
     assert r_values["cox_aliased"]["hr@regionspine"] is None and len(r_values["cox_aliased"]) == 16
-    problems = compare.mismatches(r_values, compare.degenerate_python_values(aliased_frame()), TOLERANCE)
+    assert len(r_values["binom"]) == 2 * len(BINOMIAL_PAIRS)
+    problems = compare.mismatches(r_values, compare.degenerate_python_values(aliased_frame(), BINOMIAL_PAIRS), TOLERANCE)
     assert problems == []

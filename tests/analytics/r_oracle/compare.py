@@ -17,6 +17,7 @@ from analytics.stats import (
     sre_one_minus_km,
 )
 from analytics.stats.competing_risks import aalen_johansen_steps
+from analytics.stats.complications import clopper_pearson
 from analytics.stats.risk_sets import endpoint_time_status
 
 LOGRANK_SECTIONS = {
@@ -94,9 +95,12 @@ def mismatches(r_values: dict[str, dict[str, float | None]], py: dict, tol: floa
     return problems
 
 
-def degenerate_python_values(aliased) -> dict[tuple[str, str], float | None]:
+def degenerate_python_values(aliased, binomial_pairs=()) -> dict[tuple[str, str], float | None]:
     """Every number degenerate.R prints, computed by analytics.stats (aliased terms: all None, as R's NA)."""
     values: dict[tuple[str, str], float | None] = {}
+    for k, n in binomial_pairs:
+        low, high = clopper_pearson(k, n)
+        values[("binom", f"ci_low@{k}/{n}")], values[("binom", f"ci_high@{k}/{n}")] = low, high
     for term in cox_fit(aliased, covariates=("augmentation", "region")).terms:
         for field, key in (("hr", "hr"), ("ci_low", "ci_low"), ("ci_high", "ci_high"), ("p_value", "p")):
             values[("cox_aliased", f"{key}@{_cox_name(term)}")] = getattr(term, field)

@@ -20,3 +20,13 @@ for (term in rownames(sm$coefficients)) {
   out("cox_aliased", paste0("ci_high@", term), sm$conf.int[term, "upper .95"])
   out("cox_aliased", paste0("p@", term), sm$coefficients[term, "Pr(>|z|)"])
 }
+
+# Exact (Clopper-Pearson) 95% CIs of complication rates: binom.test on "k,n" rows.
+if (length(args) >= 2) {
+  b <- read.csv(args[2])
+  for (i in seq_len(nrow(b))) {
+    ci <- binom.test(b$k[i], b$n[i])$conf.int
+    key <- paste0(b$k[i], "/", b$n[i])
+    out("binom", paste0("ci_low@", key), ci[1]); out("binom", paste0("ci_high@", key), ci[2])
+  }
+}

@@ -51,6 +51,10 @@ def aliased_frame() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+# (patients with ≥ 1 complication, patients) pairs for the exact-CI check against R binom.test.
+BINOMIAL_PAIRS = ((0, 5), (1, 5), (3, 5), (5, 5), (0, 1), (1, 1), (2, 3), (7, 19), (12, 120), (119, 120))
+
+
 # (modality, deaths, patients)
 SEPARATION_GROUPS = (("RFA", 5, 8), ("cryo", 3, 6), ("MWA", 0, 5))
 
