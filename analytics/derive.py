@@ -34,14 +34,15 @@ import pandas as pd
 from analytics.dataset import DATE_COLUMNS, Snapshot
 from analytics.parameters import RunParameters
 from analytics.stats.response import OMED_SCALE, omed_hundredths, pain_response_classify_frame
+from trials.domain.age import age_years
 from trials.domain.bpi import INTERFERENCE_ITEMS, MIN_INTERFERENCE_ANSWERED
+from trials.domain.mme import OPIOIDS_NONE, OPIOIDS_TAKING
 from trials.domain.schedule import VISIT_CODES, VISITS_BY_CODE
+from trials.domain.sre import HYPERCALCAEMIA, RADIATION_TO_BONE, during_planned_radiation
 
 BASELINE = VISIT_CODES[0]
 STRATUM_COLUMNS = ("site", "modality", "augmentation", "radiation_sequence", "region")
 NO_RADIATION = "none"
-HYPERCALCAEMIA = "hypercalcaemia"
-RADIATION_TO_BONE = "radiation_to_bone"
 ADTTE_COLUMNS = ("study_id", *STRATUM_COLUMNS, "sre_days", "sre_event", "os_days", "os_event")
 ADRESP_COLUMNS = ("study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response")
 PAIN_COLUMNS = ("study_id", "visit", "worst", "average", "interference", "omed", *STRATUM_COLUMNS)
@@ -82,7 +83,7 @@ def analysis_patients(snapshot: Snapshot) -> pd.DataFrame:
     sequence = snapshot.radiation.sort_values(["study_id", "start_date"]).drop_duplicates("study_id")
     frame = frame.merge(sequence[["study_id", "sequence"]], on="study_id", how="left")
     frame["radiation_sequence"] = frame.pop("sequence").fillna(NO_RADIATION)
-    frame["age"] = frame["day0"].dt.year - frame["birth_year"]  # registry convention, Patient.age_at
+    frame["age"] = age_years(frame["birth_year"], frame["enrollment_date"].dt.year)  # docs/domain.md §10
     return frame.sort_values("study_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -114,9 +115,7 @@ def qualifying_sres(snapshot: Snapshot, patients: pd.DataFrame, *, include_hyper
     radiation = events[events["event_type"] == RADIATION_TO_BONE].reset_index().merge(
         snapshot.radiation[["study_id", "start_date", "end_date"]], on="study_id", how="inner"
     )
-    planned = radiation.loc[
-        (radiation["event_date"] >= radiation["start_date"]) & (radiation["event_date"] <= radiation["end_date"]), "index"
-    ]
+    planned = radiation.loc[during_planned_radiation(radiation["event_date"], radiation["start_date"], radiation["end_date"]), "index"]
     return events.drop(index=planned.unique())
 
 
@@ -147,8 +146,10 @@ def visit_omed(snapshot: Snapshot) -> pd.DataFrame:
     sums = meds.groupby(["study_id", "visit"], as_index=False)["mme_per_day"].sum()
     sums["mme_per_day"] = sums["mme_per_day"] / OMED_SCALE
     frame = visits.merge(sums, on=["study_id", "visit"], how="left")
-    frame["omed"] = np.where(frame["opioid_status"] == "none", 0.0, np.nan)
-    taking = frame["opioid_status"] == "taking"
+    # The rule of trials.domain.mme.visit_omed, column-wise: 0 for "none", the sum for "taking"
+    # (missing when no entry is recorded), missing otherwise.
+    frame["omed"] = np.where(frame["opioid_status"] == OPIOIDS_NONE, 0.0, np.nan)
+    taking = frame["opioid_status"] == OPIOIDS_TAKING
     frame.loc[taking, "omed"] = frame.loc[taking, "mme_per_day"]
     return frame[["study_id", "visit", "omed"]]
 

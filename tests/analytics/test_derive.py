@@ -44,7 +44,8 @@ def snapshot(patients: dict[str, dict], *, sres=(), exits=(), radiation=(), aes=
                     meds.append({"study_id": sid, "visit": code, "mme_per_day": data[2]})
     return Snapshot(
         patients=frame([{"study_id": s, "site": "ATL", "birth_year": 1960, "sex": "F", "histology": "breast", "ecog": 1,
-                         "day0": DAY0, "version": 1} for s in patients], ["study_id", "site", "birth_year", "sex", "histology", "ecog", "day0", "version"]),
+                         "enrollment_date": DAY0 - pd.Timedelta(days=5), "day0": DAY0, "version": 1} for s in patients],
+                        ["study_id", "site", "birth_year", "sex", "histology", "ecog", "enrollment_date", "day0", "version"]),
         lesions=frame([{"study_id": s, "region": "spine"} for s in patients], ["study_id", "region"]),
         procedures=frame([{"study_id": s, "procedure_date": DAY0, "modality": "RFA", "augmentation": "cement"} for s in patients],
                          ["study_id", "procedure_date", "modality", "augmentation"]),

@@ -22,6 +22,7 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from trials.domain.age import age_years
 from trials.models import Patient
 
 FREE_TEXT_FIELDS = frozenset(
@@ -40,7 +41,7 @@ def age_deidentified(enrollment_year: int, birth_year: int) -> int | str:
 
     Source: 45 CFR 164.514(b)(2)(i)(C) — ages over 89 aggregated into a single category of 90 or older.
     """
-    age = enrollment_year - birth_year
+    age = age_years(birth_year, enrollment_year)
     return f"{AGE_TOP_CATEGORY}+" if age >= AGE_TOP_CATEGORY else age
 
 

@@ -7,6 +7,7 @@ value stores the version that produced it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -125,3 +126,23 @@ def dose_label(dose: Decimal, unit: str, doses_per_day: Decimal) -> str:
     if unit == PATCH_UNIT:
         return f"{Decimal(dose).normalize():f} mcg/h × {count} patch{'es' if count != '1' else ''} at once"
     return f"{Decimal(dose).normalize():f} {unit} × {count}/day"
+
+
+# A visit's opioid answer (docs/domain.md §5); the model's OpioidStatus choices use these values.
+OPIOIDS_UNKNOWN, OPIOIDS_NONE, OPIOIDS_TAKING = "unknown", "none", "taking"
+
+
+def visit_omed(opioid_status: str, mme_per_day: Iterable[Decimal]) -> Decimal | None:
+    """Total MME/day (OMED) of one visit from its answer and its active entries' MME/day.
+
+    ``"none"`` → 0 (an explicit answer, not missing); ``"taking"`` → the sum of the entries, and
+    **missing** (None) when no entry is recorded: the dose is unknown, not zero (registry convention,
+    docs/domain.md §5); ``"unknown"`` (not recorded) → None. The analysis follows the same rule
+    (``analytics.derive.visit_omed``; a test checks they agree).
+    """
+    if opioid_status == OPIOIDS_NONE:
+        return Decimal("0")
+    if opioid_status != OPIOIDS_TAKING:
+        return None
+    values = list(mme_per_day)
+    return sum(values, Decimal("0")) if values else None

@@ -78,6 +78,10 @@ def visit_status(
     return VisitStatus.OVERDUE
 
 
-def is_in_window(definition: VisitDefinition, *, day0: dt.date, visit_date: dt.date) -> bool:
-    start, end = definition.window_dates(day0)
-    return start <= visit_date <= end
+def is_in_window(visit_date: dt.date, window_start: dt.date, window_end: dt.date) -> bool:
+    """True when the visit date lies in its window, both ends included (docs/domain.md §2).
+
+    The one in-window rule: the visit service, rescheduling and the seeder all flag
+    ``out_of_window`` with it, from the window stored on the visit.
+    """
+    return window_start <= visit_date <= window_end

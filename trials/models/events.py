@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from trials.domain import sre
 from trials.models.base import ClinicalRecord
 from trials.models.patients import Patient
 
@@ -66,9 +67,9 @@ class SREType(models.TextChoices):
 
     PATHOLOGIC_FRACTURE = "pathologic_fracture", "Pathologic fracture (incl. new vertebral compression fracture)"
     SPINAL_CORD_COMPRESSION = "spinal_cord_compression", "Spinal cord compression"
-    RADIATION_TO_BONE = "radiation_to_bone", "Radiation to bone (unplanned)"
+    RADIATION_TO_BONE = sre.RADIATION_TO_BONE, "Radiation to bone (unplanned)"
     SURGERY_TO_BONE = "surgery_to_bone", "Surgery to bone"
-    HYPERCALCAEMIA = "hypercalcaemia", "Hypercalcaemia of malignancy"
+    HYPERCALCAEMIA = sre.HYPERCALCAEMIA, "Hypercalcaemia of malignancy"
 
 
 class SkeletalEvent(ClinicalRecord):

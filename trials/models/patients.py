@@ -5,6 +5,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from trials.domain import sins
+from trials.domain.age import age_years
 from trials.models.base import ClinicalRecord
 from trials.models.sites import Site
 
@@ -63,9 +64,10 @@ class Patient(ClinicalRecord):
     def __str__(self) -> str:
         return self.study_id
 
-    def age_at(self, year: int) -> int:
-        """Registry convention: age = calendar year − birth year (no full birth dates are held)."""
-        return year - self.birth_year
+    @property
+    def age(self) -> int:
+        """Age in whole years at enrollment (registry convention, docs/domain.md §10)."""
+        return age_years(self.birth_year, self.enrollment_date.year)
 
 
 class Region(models.TextChoices):

@@ -13,9 +13,9 @@ from trials.models.patients import Patient
 
 
 class OpioidStatus(models.TextChoices):
-    UNKNOWN = "unknown", "Not recorded"
-    NONE = "none", "No opioids"
-    TAKING = "taking", "Taking opioids"
+    UNKNOWN = mme.OPIOIDS_UNKNOWN, "Not recorded"
+    NONE = mme.OPIOIDS_NONE, "No opioids"
+    TAKING = mme.OPIOIDS_TAKING, "Taking opioids"
 
 
 class Visit(ClinicalRecord):
@@ -61,13 +61,12 @@ class Visit(ClinicalRecord):
         )
 
     def omed(self, medications: list[MedicationUse] | None = None) -> Decimal | None:
-        """Total MME/day for the visit: sum of entries; 0 for 'no opioids'; None if not recorded."""
-        if self.opioid_status == OpioidStatus.NONE:
-            return Decimal("0")
-        if self.opioid_status == OpioidStatus.UNKNOWN:
-            return None
+        """Total MME/day for the visit (``mme.visit_omed``): 0 for 'no opioids'; the sum of the active
+        entries when taking (None if none is recorded); None if not recorded."""
+        if self.opioid_status != OpioidStatus.TAKING:
+            return mme.visit_omed(self.opioid_status, ())
         meds = medications if medications is not None else [m for m in self.medications.all() if m.voided_at is None]
-        return sum((m.mme_per_day for m in meds), Decimal("0"))
+        return mme.visit_omed(self.opioid_status, (m.mme_per_day for m in meds))
 
 
 def _score_check(field: str) -> models.CheckConstraint:

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from trials.domain import mme, schedule, sins
+from trials.domain import mme, schedule, sins, sre
 from trials.domain.eligibility import eligibility_check, failed
 from trials.models import (
     AdverseEvent,
@@ -218,7 +218,7 @@ class PatientGenerator:
             if definition.code != "baseline" and rng.random() < P.MISSED_VISIT:
                 continue
             visit.visit_date = visit_date
-            visit.out_of_window = not (start <= visit_date <= end)
+            visit.out_of_window = not schedule.is_in_window(visit_date, start, end)
             last_contact = max(last_contact, visit_date)
             worst = baseline if definition.code == "baseline" else round(baseline + P.WORST_PAIN_CHANGE[definition.code] + rng.gauss(0, P.PAIN_NOISE_SD))
             plan.pains.append(self._pain(visit, max(0, min(10, worst))))
@@ -267,7 +267,7 @@ class PatientGenerator:
             kind = rng.choices([t for t, _ in SRE_TYPES], [w for _, w in SRE_TYPES])[0]
             date = day0 + dt.timedelta(days=sre_day)
             rt_start, rt_end = self._rt_window
-            if kind == "radiation_to_bone" and rt_start <= date <= rt_end:
+            if sre.is_planned_radiation(kind, date, [(rt_start, rt_end)]):
                 kind = "pathologic_fracture"  # planned RT is never an SRE (docs/domain.md §6)
             plan.skeletal_events.append(SkeletalEvent(patient=patient, event_type=kind, event_date=date, at_index_lesion=rng.random() < 0.5, location=""))
         if ae:

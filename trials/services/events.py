@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from trials.access import require_site_write
+from trials.domain import sre as sre_rules
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import (
     AdverseEvent,
@@ -16,7 +17,6 @@ from trials.models import (
     RadiationCourse,
     SIRGrade,
     SkeletalEvent,
-    SREType,
     StudyExit,
 )
 from trials.services.data_query_rules import rules_run_after_commit
@@ -52,17 +52,16 @@ def adverse_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> Ad
 
 
 def planned_radiation_covering(patient: Patient, event_date) -> RadiationCourse | None:
-    return (
-        RadiationCourse.objects.active()
-        .filter(patient_id=patient.pk, start_date__lte=event_date, end_date__gte=event_date)
-        .first()
-    )
+    """The patient's active planned course covering ``event_date`` (the rule: ``trials.domain.sre``)."""
+    courses = {(c.start_date, c.end_date): c for c in RadiationCourse.objects.active().filter(patient_id=patient.pk).order_by("pk")}
+    covering = sre_rules.planned_course_covering(event_date, list(courses))
+    return None if covering is None else courses[covering]
 
 
 @register_validator(SkeletalEvent)
 def _validate_sre(sre: SkeletalEvent, errors: ErrorCollector) -> None:
     check_event_date(sre.patient, "event_date", sre.event_date, errors, today=today())
-    if sre.event_type == SREType.RADIATION_TO_BONE and sre.event_date is not None:
+    if sre.event_type == sre_rules.RADIATION_TO_BONE and sre.event_date is not None:
         course = planned_radiation_covering(sre.patient, sre.event_date)
         if course is not None:
             errors.add(

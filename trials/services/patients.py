@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from trials.access import access_for, require_site_write
 from trials.domain import schedule
+from trials.domain.age import age_years
 from trials.domain.eligibility import CriterionResult, eligibility_check, failed
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import Lesion, Patient, Region, Role, Site, Visit
@@ -46,7 +47,7 @@ def patient_eligibility(*, patient_data: dict[str, Any], lesion_data: dict[str, 
         lesion_type=lesion.lesion_type or None,
         mechanical_or_functional_pain=lesion.mechanical_or_functional_pain,
         ecog=patient_data.get("ecog"),
-        age=None if birth_year is None else enrollment_date.year - int(birth_year),
+        age=None if birth_year is None else age_years(int(birth_year), enrollment_date.year),
         life_expectancy_over_3_months=bool(patient_data.get("life_expectancy_over_3_months", True)),
     )
 
@@ -207,7 +208,7 @@ def visits_realign(*, actor, patient: Patient, reason: str) -> None:
             continue
         visit.target_date, visit.window_start, visit.window_end = new.target_date, new.window_start, new.window_end
         if visit.visit_date is not None:
-            visit.out_of_window = not (visit.window_start <= visit.visit_date <= visit.window_end)
+            visit.out_of_window = not schedule.is_in_window(visit.visit_date, visit.window_start, visit.window_end)
         visit.version += 1
         save_audited(visit, actor=actor, reason=f"Rescheduled: {reason}")
 

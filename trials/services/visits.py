@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from trials.access import require_site_write
-from trials.domain import mme
+from trials.domain import mme, schedule
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord, ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
 from trials.services.data_query_rules import rules_run_after_commit
@@ -221,7 +221,7 @@ def visit_record(
     errors.raise_if_any()
 
     visit.visit_date = data.visit_date
-    visit.out_of_window = not (visit.window_start <= data.visit_date <= visit.window_end)
+    visit.out_of_window = not schedule.is_in_window(data.visit_date, visit.window_start, visit.window_end)
     visit.opioid_status = data.opioid_status
     visit.version += 1
     save_audited(visit, actor=actor, reason=reason or "Visit data entered")
