@@ -8,6 +8,9 @@ typed results into the result.json contract (issue 3):
 - ``sre.at_days.<stratum>`` with keys ``"30", "90", "180", "365"``;
 - ``pain_response.<visit>.<stratum>``: the five category counts,
   ``evaluable_rate`` and ``itt_rate``;
+- ``sre.time_grid`` / ``overall_survival.time_grid`` (issue 12): ``days`` from 0
+  past the longest follow-up, ``max_follow_up_days``, and per stratum
+  ``at_risk`` and ``estimate`` at each of those days;
 
 where ``<stratum>`` is ``all`` or ``<variable>=<value>``. No timestamps here:
 the same analysis sets always give the same numbers.
@@ -15,8 +18,11 @@ the same analysis sets always give the same numbers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from analytics import stats
 from analytics.cohort import cohort_table
@@ -24,6 +30,8 @@ from analytics.derive import AnalysisSets
 from analytics.parameters import RunParameters
 from analytics.stats.response import CATEGORIES
 from analytics.stats.results import plain
+from analytics.stats.risk_sets import endpoint_time_status
+from analytics.stats.strata import iter_strata
 
 CURVE_POINT_KEYS = ("day", "estimate", "ci_low", "ci_high", "at_risk")
 
@@ -51,7 +59,9 @@ def curves_section(curves, key: str) -> dict[str, Any]:
 
 def sre_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
     """Aalen–Johansen CIF (death competing) and the labelled 1 − KM overestimate (docs/domain.md §6)."""
-    section = curves_section(stats.sre_cumulative_incidence(sets.adtte, strata_variables=strata), "cumulative_incidence")
+    cif = stats.sre_cumulative_incidence(sets.adtte, strata_variables=strata)
+    section = curves_section(cif, "cumulative_incidence")
+    section["time_grid"] = time_grid_section(sets.adtte, cif, "sre", strata, start=0.0)
     overestimate = curves_section(stats.sre_one_minus_km(sets.adtte, strata_variables=strata), "curve")
     section["one_minus_km"] = {"km": overestimate["curve"], "at_days": overestimate["at_days"], "curves": overestimate["curves"]}
     section["logrank"] = [r.to_dict() for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("sre",))]
@@ -60,7 +70,9 @@ def sre_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
 
 
 def os_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
-    section = curves_section(stats.overall_survival(sets.adtte, strata_variables=strata), "km")
+    km = stats.overall_survival(sets.adtte, strata_variables=strata)
+    section = curves_section(km, "km")
+    section["time_grid"] = time_grid_section(sets.adtte, km, "os", strata, start=1.0)
     section["logrank"] = [r.to_dict() for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("os",))]
     section["cox"] = stats.cox_fit(sets.adtte, endpoint="os").to_dict()
     return section
@@ -130,3 +142,48 @@ def numbers_compute(sets: AnalysisSets, params: RunParameters, *, fingerprint: s
         "sre": sre_section(sets, strata),
         "overall_survival": os_section(sets, strata),
     })
+
+
+# --- time grid (issue 12): curves and at-risk tables span the whole follow-up -----------------
+GRID_STEPS: tuple[int, ...] = (30, 60, 90, 180, 365)  # days; months, quarters, half-years, years
+GRID_MAX_INTERVALS = 12
+
+
+def grid_days(max_day: float) -> list[int]:
+    """Tick days from 0 to the first multiple of the step ≥ ``max_day``: the smallest step of
+    GRID_STEPS (else whole years) giving at most GRID_MAX_INTERVALS intervals."""
+    if not max_day or max_day <= 0 or math.isnan(max_day):
+        return [0]
+    step = next((s for s in GRID_STEPS if max_day / s <= GRID_MAX_INTERVALS),
+                365 * math.ceil(max_day / 365 / GRID_MAX_INTERVALS))
+    return list(range(0, int(math.ceil(max_day / step)) * step + 1, step))
+
+
+def _step_values(curve, days: list[int], start: float, last_day: float) -> list[float | None]:
+    """The curve's step-function value at each day: ``start`` before its first step, None past follow-up."""
+    times = np.array([p.day for p in curve.points], dtype=float)
+    values = [p.estimate for p in curve.points]
+    out = []
+    for day in days:
+        if curve.n == 0 or day > last_day:
+            out.append(None)
+            continue
+        i = int(np.searchsorted(times, day, side="right")) - 1
+        out.append(start if i < 0 else values[i])
+    return out
+
+
+def time_grid_section(adtte, curves, endpoint: str, strata: tuple[str, ...], *, start: float) -> dict[str, Any]:
+    """``days`` spanning the longest follow-up, and per stratum ``at_risk`` (time ≥ day) and the curve's
+    ``estimate`` at each day (None past that stratum's last follow-up)."""
+    by_stratum = {c.stratum: c for c in curves}
+    times = {key: endpoint_time_status(sub, endpoint)[0] for key, sub in iter_strata(adtte, strata)}
+    longest = max((float(t.max()) for t in times.values() if len(t)), default=0.0)
+    days = grid_days(longest)
+    at_risk, estimate = {}, {}
+    for key, t in times.items():
+        ordered = np.sort(t)
+        at_risk[key] = [int(len(ordered) - np.searchsorted(ordered, day, side="left")) for day in days]
+        last = float(ordered[-1]) if len(ordered) else -1.0
+        estimate[key] = _step_values(by_stratum[key], days, start, last)
+    return {"days": days, "max_follow_up_days": longest, "at_risk": at_risk, "estimate": estimate}
