@@ -21,7 +21,7 @@ from trials.api.permissions import RegistryRolePermission
 from trials.api.viewsets.base import ApiViewMixin
 from trials.interop.exports import registry_xlsx
 from trials.interop.odm import odm_build, odm_bytes
-from trials.interop.redcap import dictionary_csv, records_csv
+from trials.interop.redcap import dictionary_csv, records_csv, repeating_instruments_csv
 from trials.models import DataQuery, Lock, LockScope, Patient, Role, Signature, SignatureMeaning, Site, Visit
 from trials.services import data_queries, locking, signoff
 
@@ -75,6 +75,13 @@ class RedcapDictionaryView(_FileExport):
                    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
     def get(self, request):
         return _download(dictionary_csv(), "text/csv; charset=utf-8", "dictionary.csv")
+
+
+class RedcapRepeatingInstrumentsView(_FileExport):
+    @extend_schema(tags=["export"], summary="REDCap repeating-instruments declaration CSV (event_name, form_name)",
+                   description=STAFF_ONLY, responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
+    def get(self, request):
+        return _download(repeating_instruments_csv(), "text/csv; charset=utf-8", "repeating_instruments.csv")
 
 
 class RedcapRecordsView(_FileExport):
@@ -299,6 +306,8 @@ class LockReleaseView(ApiViewMixin, APIView):
 urlpatterns = [
     path("export/odm.xml", OdmExportView.as_view(), name="export-odm"),
     path("export/redcap/dictionary.csv", RedcapDictionaryView.as_view(), name="export-redcap-dictionary"),
+    path("export/redcap/repeating_instruments.csv", RedcapRepeatingInstrumentsView.as_view(),
+         name="export-redcap-repeating-instruments"),
     path("export/redcap/records.csv", RedcapRecordsView.as_view(), name="export-redcap-records"),
     path("export/registry.xlsx", RegistryWorkbookView.as_view(), name="export-registry-xlsx"),
     path("data-queries/", DataQueryListView.as_view(), name="dataquery-list"),

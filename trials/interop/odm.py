@@ -222,9 +222,9 @@ def _subject(clinical, patient: Patient, refs: _AdminRefs) -> None:
 
 def _form_data(event_data, form: Form, records: list, site: Site, refs: _AdminRefs) -> None:
     form_data = _el(event_data, "FormData", FormOID=form_oid(form))
-    for repeat_key, record in enumerate(records, start=1):
+    for record in records:  # ItemGroupRepeatKey is the record's stable instance number (issue 13)
         group = _el(form_data, "ItemGroupData", ItemGroupOID=group_oid(form),
-                    ItemGroupRepeatKey=repeat_key if form.repeating else None)
+                    ItemGroupRepeatKey=record.repeat_instance if form.repeating else None)
         _audit_record(group, record, site, refs)
         for item in form.items:
             value = item_value(record, item)

@@ -42,16 +42,16 @@ def patients_for_export(user=None) -> QuerySet[Patient]:
     patients = base if user is None else scope_queryset(user, base)
     visits = with_last_reason(Visit).prefetch_related(
         Prefetch("pain", queryset=with_last_reason(PainAssessment)),
-        Prefetch("medications", queryset=with_last_reason(MedicationUse).order_by("id"), to_attr="x_medications"),
+        Prefetch("medications", queryset=with_last_reason(MedicationUse).order_by("repeat_instance", "id"), to_attr="x_medications"),
         Prefetch("signatures", queryset=Signature.objects.select_related("signer").order_by("-signed_at"), to_attr="x_signatures"),
     )
     return patients.order_by("study_id").prefetch_related(
-        Prefetch("lesions", queryset=with_last_reason(Lesion).order_by("-is_index", "id"), to_attr="x_lesions"),
+        Prefetch("lesions", queryset=with_last_reason(Lesion).order_by("repeat_instance", "id"), to_attr="x_lesions"),
         Prefetch("procedures", queryset=with_last_reason(Procedure).order_by("procedure_date", "id"), to_attr="x_procedures"),
-        Prefetch("radiation_courses", queryset=with_last_reason(RadiationCourse).order_by("start_date", "id"), to_attr="x_radiation"),
+        Prefetch("radiation_courses", queryset=with_last_reason(RadiationCourse).order_by("repeat_instance", "id"), to_attr="x_radiation"),
         Prefetch("visits", queryset=visits.order_by("target_date"), to_attr="x_visits"),
-        Prefetch("adverse_events", queryset=with_last_reason(AdverseEvent).order_by("onset_date", "id"), to_attr="x_aes"),
-        Prefetch("skeletal_events", queryset=with_last_reason(SkeletalEvent).order_by("event_date", "id"), to_attr="x_sres"),
+        Prefetch("adverse_events", queryset=with_last_reason(AdverseEvent).order_by("repeat_instance", "id"), to_attr="x_aes"),
+        Prefetch("skeletal_events", queryset=with_last_reason(SkeletalEvent).order_by("repeat_instance", "id"), to_attr="x_sres"),
         Prefetch("exits", queryset=with_last_reason(StudyExit), to_attr="x_exits"),
     )
 

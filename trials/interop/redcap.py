@@ -139,6 +139,19 @@ def instrument_designation_csv() -> str:
     return buffer.getvalue()
 
 
+def repeating_instruments_csv() -> str:
+    """REDCap's repeating instruments declaration ("Repeating instruments and events" import: event_name,
+    form_name, custom_form_label): without it REDCap refuses the repeat rows of ``records.csv``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["event_name", "form_name", "custom_form_label"])
+    for event in events():
+        for form in event.forms:
+            if form.repeating:
+                writer.writerow([unique_event_name(event.code), form.name, ""])
+    return buffer.getvalue()
+
+
 # --- records --------------------------------------------------------------------------------------------------------
 
 def records_columns() -> list[str]:
@@ -168,9 +181,9 @@ def records_rows(patients) -> Iterator[dict[str, str]]:
                     for record in records[:1]:
                         single.update(_values(form, record))
                     continue
-                for instance, record in enumerate(records, start=1):
-                    repeats.append({**base, "redcap_repeat_instrument": form.name, "redcap_repeat_instance": str(instance),
-                                    **_values(form, record)})
+                for record in records:  # the stable repeat key, never a position (issue 13)
+                    repeats.append({**base, "redcap_repeat_instrument": form.name,
+                                    "redcap_repeat_instance": str(record.repeat_instance), **_values(form, record)})
             if single:
                 yield {**base, **single}
             yield from repeats

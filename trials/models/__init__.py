@@ -1,6 +1,6 @@
 """Registry data model (DESIGN.md "Domain model")."""
 
-from trials.models.base import ClinicalQuerySet, ClinicalRecord
+from trials.models.base import ClinicalQuerySet, ClinicalRecord, RepeatingRecord
 from trials.models.data_management import (
     SIGNATURE_STATEMENTS,
     DataQuery,
@@ -71,6 +71,7 @@ __all__ = [
     "RadiationTechnique",
     "Region",
     "Relatedness",
+    "RepeatingRecord",
     "Role",
     "SIRGrade",
     "SREType",

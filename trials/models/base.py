@@ -46,3 +46,25 @@ class ClinicalRecord(models.Model):
 
     def delete(self, *args, **kwargs):  # noqa: ARG002 - refuse every hard delete
         raise PermissionError("Clinical records are never deleted; void them with a reason.")
+
+
+class RepeatingRecord(ClinicalRecord):
+    """A record a patient (or a visit) can have several of: lesions, radiation courses, opioid entries,
+    adverse events, skeletal-related events.
+
+    ``repeat_instance`` numbers the records of one parent 1, 2, 3… in order of entry and never changes:
+    it is assigned when the record is created (``trials.services.records.save_audited``), a voided record
+    keeps its number (so numbering has a gap) and a back-dated entry gets the next number, not an earlier
+    one. REDCap's ``redcap_repeat_instance`` and ODM's ``ItemGroupRepeatKey`` are this number, so a
+    sponsor's incremental load always attaches a value to the same record (issue 13).
+    """
+
+    repeat_parent = "patient"  # the field naming the parent whose records are numbered together
+
+    repeat_instance = models.PositiveIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="Instance number among the parent's records of this kind (1, 2, …): assigned at creation, kept for life.",
+    )
+
+    class Meta:
+        abstract = True

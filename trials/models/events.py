@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from trials.domain import sre
-from trials.models.base import ClinicalRecord
+from trials.models.base import ClinicalRecord, RepeatingRecord
 from trials.models.patients import Patient
 
 
@@ -36,7 +36,7 @@ class AEOutcome(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
-class AdverseEvent(ClinicalRecord):
+class AdverseEvent(RepeatingRecord):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="adverse_events")
     term = models.CharField(max_length=200, help_text="Event term (e.g. CTCAE term)")
     onset_date = models.DateField()
@@ -72,7 +72,7 @@ class SREType(models.TextChoices):
     HYPERCALCAEMIA = sre.HYPERCALCAEMIA, "Hypercalcaemia of malignancy"
 
 
-class SkeletalEvent(ClinicalRecord):
+class SkeletalEvent(RepeatingRecord):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="skeletal_events")
     event_type = models.CharField(max_length=32, choices=SREType.choices)
     event_date = models.DateField()

@@ -6,7 +6,7 @@ from simple_history.models import HistoricalRecords
 
 from trials.domain import sins
 from trials.domain.age import age_years
-from trials.models.base import ClinicalRecord
+from trials.models.base import ClinicalRecord, RepeatingRecord
 from trials.models.sites import Site
 
 
@@ -49,6 +49,10 @@ class Patient(ClinicalRecord):
     )
     protocol_deviation = models.TextField(
         blank=True, help_text="Recorded by a data manager when an ineligible patient is enrolled."
+    )
+    source_record_id = models.CharField(
+        max_length=100, blank=True, editable=False, db_index=True,
+        help_text="Record ID in the system the patient was imported from (REDCap); a re-import matches on it (issue 13).",
     )
     history = HistoricalRecords()
 
@@ -106,7 +110,7 @@ class BilskyGrade(models.TextChoices):
     G3 = "3", "3"
 
 
-class Lesion(ClinicalRecord):
+class Lesion(RepeatingRecord):
     """A treated lesion; SINS total is derived from its components (docs/domain.md §8)."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lesions")

@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from trials.domain import radiation
-from trials.models.base import ClinicalRecord
+from trials.models.base import ClinicalRecord, RepeatingRecord
 from trials.models.patients import Lesion, Patient
 
 
@@ -90,7 +90,7 @@ class RadiationTechnique(models.TextChoices):
     SBRT = "sbrt", "SBRT"
 
 
-class RadiationCourse(ClinicalRecord):
+class RadiationCourse(RepeatingRecord):
     """The protocol's planned radiation course of the index lesion (docs/domain.md §9).
 
     Radiation in this course is planned treatment, never an SRE (docs/domain.md §6).

@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from trials.domain import bpi, mme, schedule
-from trials.models.base import ClinicalRecord
+from trials.models.base import ClinicalRecord, RepeatingRecord
 from trials.models.patients import Patient
 
 
@@ -109,7 +109,8 @@ class PainAssessment(ClinicalRecord):
         return bpi.interference_score(getattr(self, item) for item in bpi.INTERFERENCE_ITEMS)
 
 
-class MedicationUse(ClinicalRecord):
+class MedicationUse(RepeatingRecord):
+    repeat_parent = "visit"  # opioid entries are numbered within their visit
     """One opioid entry at a visit; MME/day derived with a versioned table (docs/domain.md §5)."""
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="medications")

@@ -49,24 +49,34 @@ def _bulk(model, objs: list, user) -> None:
         )
 
 
+def _numbered(objs: list, parent: str) -> list:
+    """Stable repeat keys for bulk rows (``save_audited`` is bypassed here): 1, 2, … per parent, in list order."""
+    counts: dict[int, int] = {}
+    for obj in objs:
+        key = id(getattr(obj, parent))
+        counts[key] = counts.get(key, 0) + 1
+        obj.repeat_instance = counts[key]
+    return objs
+
+
 def write_chunk(plans: list[PatientPlan], user) -> None:
     """One transaction per chunk: a chunk is written whole or not at all."""
     with transaction.atomic():
         _bulk(Patient, [p.patient for p in plans], user)
         for plan in plans:  # re-point children at the now-saved parents
             plan.lesion.patient = plan.patient
-        _bulk(Lesion, [p.lesion for p in plans], user)
+        _bulk(Lesion, _numbered([p.lesion for p in plans], "patient"), user)
         procedures = [p.procedure for p in plans if p.procedure]
         _bulk(Procedure, procedures, user)
         Procedure.lesions.through.objects.bulk_create(
             [Procedure.lesions.through(procedure_id=p.procedure.pk, lesion_id=p.lesion.pk) for p in plans if p.procedure]
         )
-        _bulk(RadiationCourse, [p.radiation for p in plans if p.radiation], user)
+        _bulk(RadiationCourse, _numbered([p.radiation for p in plans if p.radiation], "patient"), user)
         _bulk(Visit, [v for p in plans for v in p.visits], user)
         _bulk(PainAssessment, [x for p in plans for x in p.pains], user)
-        _bulk(MedicationUse, [x for p in plans for x in p.medications], user)
-        _bulk(AdverseEvent, [x for p in plans for x in p.adverse_events], user)
-        _bulk(SkeletalEvent, [x for p in plans for x in p.skeletal_events], user)
+        _bulk(MedicationUse, _numbered([x for p in plans for x in p.medications], "visit"), user)
+        _bulk(AdverseEvent, _numbered([x for p in plans for x in p.adverse_events], "patient"), user)
+        _bulk(SkeletalEvent, _numbered([x for p in plans for x in p.skeletal_events], "patient"), user)
         _bulk(StudyExit, [p.exit for p in plans if p.exit], user)
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from trials.access import access_for, require_site_write, site_of
 from trials.errors import ConflictError, DomainValidationError, ErrorCollector
-from trials.models import ClinicalRecord, Patient, Role, Signature, Visit
+from trials.models import ClinicalRecord, Patient, RepeatingRecord, Role, Signature, Visit
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.locking import lock_check, patient_id_of
 from trials.services.text import require_clean_text, text_field_errors
@@ -90,6 +90,8 @@ def save_audited(instance: ClinicalRecord, *, actor, reason: str = "") -> Clinic
     now_new = instance.pk is None
     if now_new:
         instance.created_by = actor
+        if isinstance(instance, RepeatingRecord) and instance.repeat_instance is None:
+            instance.repeat_instance = next_repeat_instance(instance)
     instance.updated_by = actor
     instance._history_user = actor
     instance._change_reason = reason or ("Initial entry" if now_new else "")
@@ -114,6 +116,18 @@ def invalidate_stale_signatures(visit: Visit, *, actor) -> int:
         signature._change_reason = f"Invalidated: the visit was changed (version {visit.version}); it must be signed again."
         signature.save(update_fields=["invalidated_at", "invalidated_by_version"])
     return len(stale)
+
+
+def next_repeat_instance(instance: RepeatingRecord) -> int:
+    """The next instance number among the parent's records of this kind, voided ones included (they keep theirs).
+
+    The parent row is locked (SELECT … FOR UPDATE) so two concurrent entries cannot take the same number.
+    """
+    parent_field = instance._meta.get_field(instance.repeat_parent)
+    parent_id = getattr(instance, parent_field.attname)
+    parent_field.related_model.objects.select_for_update().filter(pk=parent_id).exists()
+    siblings = type(instance).objects.filter(**{parent_field.attname: parent_id})
+    return (siblings.aggregate(top=models.Max("repeat_instance"))["top"] or 0) + 1
 
 
 def create_record(instance: ClinicalRecord, *, actor, reason: str = "") -> ClinicalRecord:

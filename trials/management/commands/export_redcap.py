@@ -1,4 +1,4 @@
-"""``manage.py export_redcap --out DIR``: the REDCap data dictionary and records (plus events and instrument designations)."""
+"""``manage.py export_redcap --out DIR``: the REDCap data dictionary and records (plus events, instrument designations and the repeating-instruments declaration)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,25 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from trials.interop.redcap import dictionary_csv, events_csv, instrument_designation_csv, records_csv
+from trials.interop.redcap import (
+    dictionary_csv,
+    events_csv,
+    instrument_designation_csv,
+    records_csv,
+    repeating_instruments_csv,
+)
 
 FILES = {
     "dictionary.csv": dictionary_csv,
     "records.csv": records_csv,
     "events.csv": events_csv,
     "instrument_designation.csv": instrument_designation_csv,
+    "repeating_instruments.csv": repeating_instruments_csv,
 }
 
 
 class Command(BaseCommand):
-    help = "Write the registry as a REDCap longitudinal project: dictionary.csv, records.csv, events.csv, instrument_designation.csv."
+    help = "Write the registry as a REDCap longitudinal project: dictionary.csv, records.csv, events.csv, instrument_designation.csv, repeating_instruments.csv."
 
     def add_arguments(self, parser):
         parser.add_argument("--out", required=True, help="Directory to write the CSV files into (created if needed).")
