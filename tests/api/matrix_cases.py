@@ -15,6 +15,7 @@ ENDPOINTS: dict[str, list[tuple[str, str]]] = {
     "api:export-odm": [("GET", "staff_read")],
     "api:export-redcap-dictionary": [("GET", "staff_read")],
     "api:export-redcap-records": [("GET", "staff_read")],
+    "api:export-redcap-repeating-instruments": [("GET", "staff_read")],
     "api:export-registry-xlsx": [("GET", "export")],
     "api:dataquery-list": [("GET", "staff_read"), ("POST", "dm_create")],
     "api:dataquery-answer": [("POST", "update")],

@@ -110,8 +110,9 @@ class PainAssessment(ClinicalRecord):
 
 
 class MedicationUse(RepeatingRecord):
-    repeat_parent = "visit"  # opioid entries are numbered within their visit
     """One opioid entry at a visit; MME/day derived with a versioned table (docs/domain.md §5)."""
+
+    repeat_parent = "visit"  # opioid entries are numbered within their visit
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="medications")
     drug = models.CharField(max_length=32, choices=mme.DRUG_CHOICES)
