@@ -176,6 +176,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the signature-meaning choices (the visit signature serializer and the sign-off API share them).
+    "ENUM_NAME_OVERRIDES": {"SignatureMeaningEnum": "trials.models.data_management.SignatureMeaning"},
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": [
