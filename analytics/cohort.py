@@ -1,4 +1,4 @@
-"""Cohort table: baseline characteristics by modality (the report's "Table 1").
+"""Cohort table: baseline characteristics, all patients and by each stratum of the run (the report's "Table 1").
 
 Pure pandas over the analysis sets. Continuous variables are "mean (SD)" or
 "median [Q1–Q3]"; categorical ones "n (%)" of the column's patients.
@@ -6,9 +6,12 @@ Pure pandas over the analysis sets. Continuous variables are "mean (SD)" or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from analytics.derive import BASELINE, AnalysisSets
+from analytics.stats.strata import stratum_key
 
 ALL_COLUMN = "all"
 
@@ -41,7 +44,7 @@ def _column(group: pd.DataFrame) -> dict[str, str]:
         "Female, n (%)": _n_pct(group["sex"] == "F"),
         "ECOG 0–1, n (%)": _n_pct(group["ecog"] <= 1),
         "Baseline worst pain, mean (SD)": _mean_sd(group["baseline_worst"]),
-        "Baseline OMED, mg/day, median [IQR]": _median_iqr(group["baseline_omed"]),
+        "Baseline opioid dose, MME/day, median [IQR]": _median_iqr(group["baseline_omed"]),
         "Opioid-free at baseline, n (%)": _n_pct(group["baseline_omed"] == 0),
     }
     for variable in ("region", "augmentation", "radiation_sequence", "histology"):
@@ -50,15 +53,17 @@ def _column(group: pd.DataFrame) -> dict[str, str]:
     return rows
 
 
-def cohort_table(sets: AnalysisSets) -> pd.DataFrame:
-    """Rows = characteristics, columns = "all" then each modality (sorted)."""
+def cohort_table(sets: AnalysisSets, strata: Sequence[str] = ("modality",)) -> pd.DataFrame:
+    """Rows = characteristics; columns = "all", then "<variable>=<level>" for each level (sorted) of
+    each variable in ``strata``, in the run's order. Patients whose value is missing are in "all" only."""
     baseline = sets.pain[sets.pain["visit"] == BASELINE].set_index("study_id")
     frame = sets.patients.assign(
         baseline_worst=sets.patients["study_id"].map(baseline["worst"]),
         baseline_omed=sets.patients["study_id"].map(baseline["omed"]),
     )
     columns = {ALL_COLUMN: _column(frame)}
-    for modality in sorted(frame["modality"].dropna().unique(), key=str):
-        columns[f"modality={modality}"] = _column(frame[frame["modality"] == modality])
+    for variable in strata:
+        for level in sorted(frame[variable].dropna().unique(), key=str):
+            columns[stratum_key(variable, level)] = _column(frame[frame[variable] == level])
     table = pd.DataFrame(columns)
     return table.fillna("0 (0%)")

@@ -28,6 +28,7 @@ from analytics import stats
 from analytics.cohort import cohort_table
 from analytics.derive import AnalysisSets
 from analytics.parameters import RunParameters
+from analytics.stats.flow import patient_flow
 from analytics.stats.response import CATEGORIES
 from analytics.stats.results import plain
 from analytics.stats.risk_sets import endpoint_time_status
@@ -126,6 +127,13 @@ def complications_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[s
     return section
 
 
+def flow_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any] | None:
+    """``patient_flow``: enrolled → treated → per-visit completion → analysed (analytics.stats.flow)."""
+    if sets.enrolment is None:
+        return None
+    return patient_flow(sets.enrolment, sets.pain, sets.adresp, visits=params.visits, cutoff=sets.cutoff).to_dict()
+
+
 def numbers_compute(sets: AnalysisSets, params: RunParameters, *, fingerprint: str) -> dict[str, Any]:
     """All numbers of the report; deterministic in (sets, params, fingerprint)."""
     strata = params.strata
@@ -134,13 +142,14 @@ def numbers_compute(sets: AnalysisSets, params: RunParameters, *, fingerprint: s
         "parameters": params.as_dict(),
         "n_patients": int(len(sets.patients)),
         "data_cutoff": None if sets.cutoff is None else sets.cutoff.date().isoformat(),
-        "cohort": cohort_table(sets).to_dict(orient="index"),
+        "cohort": cohort_table(sets, strata).to_dict(orient="index"),
         "pain": pain_section(sets, strata),
         "omed": omed_section(sets, strata),
         "pain_response": response_section(sets, strata),
         "complications": complications_section(sets, strata),
         "sre": sre_section(sets, strata),
         "overall_survival": os_section(sets, strata),
+        "patient_flow": flow_section(sets, params),
     })
 
 

@@ -61,6 +61,8 @@ class AnalysisSets:
     aes: pd.DataFrame
     itt_population: dict[str, list[str]]
     cutoff: pd.Timestamp | None
+    # one row per enrolled patient (treated or not): study_id, treated, day0, exit_type, exit_date (patient flow)
+    enrolment: pd.DataFrame | None = None
 
 
 def data_cutoff(snapshot: Snapshot) -> pd.Timestamp | None:
@@ -216,6 +218,17 @@ def build_aes(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
     return frame[list(AES_COLUMNS)].sort_values(["study_id", "sir_grade"], kind="mergesort").reset_index(drop=True)
 
 
+def build_enrolment(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
+    """Every enrolled patient with whether an index procedure is recorded, its date and the exit if any."""
+    exits = snapshot.exits.drop_duplicates("study_id").set_index("study_id")
+    frame = snapshot.patients[["study_id"]].copy()
+    frame["treated"] = frame["study_id"].isin(patients["study_id"])
+    frame["day0"] = frame["study_id"].map(patients.set_index("study_id")["day0"])
+    frame["exit_type"] = frame["study_id"].map(exits["exit_type"])
+    frame["exit_date"] = frame["study_id"].map(exits["exit_date"])
+    return frame.sort_values("study_id", kind="mergesort").reset_index(drop=True)
+
+
 def with_date_columns(snapshot: Snapshot) -> Snapshot:
     """Every date column as datetime64, also in empty frames (whose columns would be object)."""
     frames = {}
@@ -246,4 +259,5 @@ def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSe
         aes=as_categories(build_aes(snapshot, patients)),
         itt_population=itt,
         cutoff=cutoff,
+        enrolment=build_enrolment(snapshot, patients),
     )

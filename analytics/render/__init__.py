@@ -14,7 +14,7 @@ from typing import Any
 from analytics.derive import AnalysisSets
 from analytics.render.files import analysis_csvs_write, result_json_write, xlsx_write
 from analytics.render.pdf import pdf_write
-from analytics.render.plots import figures_build, figures_close, plots_write
+from analytics.render.plots import plots_write
 from analytics.render.tables import result_tables
 
 __all__ = ["artifacts_render"]
@@ -26,11 +26,7 @@ def artifacts_render(directory: Path, *, numbers: dict[str, Any], sets: Analysis
     names = [result_json_write(directory, numbers, metadata)]
     names += analysis_csvs_write(directory, sets)
     names.append(xlsx_write(directory, tables))
-    figures = figures_build(numbers, sets)
-    try:
-        plots = list(plots_write(directory, figures).values())
-    finally:
-        figures_close(figures)
+    plots = list(plots_write(directory, numbers, sets).values())
     names += [path.name for path in plots]
-    names.append(pdf_write(directory, numbers=numbers, tables=tables, plots=plots, metadata=metadata))
+    names.append(pdf_write(directory, numbers=numbers, plots=plots, metadata=metadata))
     return sorted(names)

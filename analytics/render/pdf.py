@@ -1,4 +1,6 @@
-"""report.pdf (matplotlib PdfPages): cover with the cohort table, the tables, the plots.
+"""report.pdf (matplotlib PdfPages): a cover with the parameters and contents, then one section per
+topic (Table 1, patient flow, pain, opioid use, pain response, complications, SREs, overall survival),
+each with its tables (``report_tables``) and then its plots.
 
 Every page carries the data fingerprint in its footer, so a printed page says
 exactly which data it came from.
@@ -12,10 +14,11 @@ plot is drawn once for both artifacts.
 
 from __future__ import annotations
 
-import json
 import logging
 import textwrap
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +34,28 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from analytics.render.files import atomic_path  # noqa: E402
+from analytics.render.flow_diagram import flow_diagram_page  # noqa: E402
+from analytics.render.labels import MISSING, variable_label, visit_label  # noqa: E402
 from analytics.render.plots import DPI as PLOT_DPI  # noqa: E402
+from analytics.render.report_tables import DisplayTable, cohort_tables, report_tables  # noqa: E402
 
 REPORT_PDF = "report.pdf"
 A4_LANDSCAPE = (11.69, 8.27)
-ROWS_PER_PAGE = 28
+ROWS_PER_PAGE = 30
+LINE_SPACING = 1.35
+LINE_HEIGHT = 1.19  # a text line's height in font sizes at LINE_SPACING (matplotlib's, measured on the rendered page)
+TABLE_AREA = 0.88  # page fraction available to tables between the section line and the footer
 # The standard PDF fonts: no glyph layout through FreeType, no font embedding. Their AFM weight is "Medium".
 CORE_FONTS = {"pdf.use14corefonts": True, "font.family": "sans-serif"}
 # Characters the standard fonts' cp1252 encoding lacks, spelled in characters it has.
 TRANSLITERATIONS = str.maketrans({"−": "-", "≥": ">=", "≤": "<=", "Δ": "d", "₀": "0", "≠": "!="})
-# Tables shown in the PDF: (sheet, title, row filter). The XLSX has every row.
-PDF_TABLES = (
-    ("pain_response", "Pain response by visit (counts; rates among evaluable and ITT)", None),
-    ("survival_at_days", "SRE cumulative incidence and overall survival at 30/90/180/365 days", None),
-    ("pain", "Worst pain by visit, whole cohort", lambda f: f[(f["variable"] == "worst") & (f["stratum"] == "all")]),
-    ("omed", "OMED by visit, whole cohort", lambda f: f[f["stratum"] == "all"]),
-    ("complications", "Complications, whole cohort", lambda f: f[f["stratum"] == "all"]),
-    ("logrank", "Log-rank tests between strata", None),
-    ("cox", "Cox proportional-hazards models (cause-specific for SRE; Efron ties)", None),
-)
+# Report sections in page order, with the plot files (by name prefix) shown after their tables.
+SECTION_PLOTS = {
+    "Table 1": None, "Patient flow": None, "Pain": "pain_trajectory", "Opioid use": "omed_trajectory",
+    "Pain response": "response_bars", "Complications": None, "Skeletal-related events": "sre_cumulative_incidence",
+    "Overall survival": "overall_survival",
+}
+FOOTER_HEIGHT = 0.035  # fraction of the page kept free for the footer
 
 
 def _weight_notice_filter(record: logging.LogRecord) -> bool:
@@ -73,77 +79,195 @@ def pdf_text(text: str) -> str:
     return text.translate(TRANSLITERATIONS).encode("cp1252", "replace").decode("cp1252")
 
 
-def _format(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    return str(value)
+def _stamp(fig: Figure, metadata: dict[str, Any], fingerprint: str, page: int, total: int) -> None:
+    fig.text(0.01, 0.008, pdf_text(f"Data fingerprint sha256:{fingerprint} · generated {metadata.get('generated_at')} · "
+             f"code {metadata.get('code_version')} · page {page} of {total}"), fontsize=6, color="#555555")
 
 
-def _stamp(fig: Figure, metadata: dict[str, Any], fingerprint: str, page: int) -> None:
-    fig.text(0.01, 0.01, pdf_text(f"Data fingerprint sha256:{fingerprint} · generated {metadata.get('generated_at')} · "
-             f"code {metadata.get('code_version')} · page {page}"), fontsize=6, color="#555555")
-
-
-def _table_page(frame: pd.DataFrame, title: str, *, top: float = 0.90) -> Figure:
-    """One table as monospaced text (one text artist per page: fast, and it stays selectable text)."""
+def _page(title: str, section: str) -> Figure:
     fig = plt.figure(figsize=A4_LANDSCAPE)
-    fig.suptitle(pdf_text(title), fontsize=12, x=0.02, ha="left")
-    if frame.empty:
-        fig.text(0.02, 0.88, "No data.", fontsize=10)
-        return fig
-    shown = frame.map(_format) if hasattr(frame, "map") else frame.applymap(_format)
-    text = pdf_text(shown.to_string(index=False, max_colwidth=48))
-    width = max(len(line) for line in text.splitlines())
-    fig.text(0.02, top, text, family="monospace", fontsize=min(8.0, 1150 / max(width, 1)), va="top", ha="left")
+    fig.text(0.02, 0.965, pdf_text(section.upper()), fontsize=7, color="#777777", va="top")
+    fig.text(0.02, 0.945, pdf_text(title), fontsize=12, va="top", weight="bold")
     return fig
 
 
-def _cover(numbers: dict[str, Any], tables: dict[str, pd.DataFrame], metadata: dict[str, Any]) -> Figure:
-    fig = _table_page(tables["cohort"], "", top=0.84)
+def _font_size(text: str) -> float:
+    return min(9.0, 1180 / max(max(len(line) for line in text.splitlines()), 1))
+
+
+def _block_height(block: TableBlock) -> float:
+    """Height of a table block in page fractions (title, table lines, note, gap)."""
+    lines = block.text.count("\n") + 1
+    note_lines = len(block.note_lines)
+    return (18 + lines * block.font * LINE_HEIGHT + note_lines * 8 * LINE_HEIGHT + 16) / 72 / A4_LANDSCAPE[1]
+
+
+@dataclass(frozen=True)
+class TableBlock:
+    """One table (or one part of a long one) laid out as text, ready to place on a page."""
+
+    section: str
+    title: str
+    text: str
+    font: float
+    note_lines: tuple[str, ...]
+
+
+def _blocks(table: DisplayTable) -> list[TableBlock]:
+    """A table as one block per ROWS_PER_PAGE rows (long tables continue on the next pages)."""
+    frame = table.frame
+    parts = max(1, -(-len(frame) // ROWS_PER_PAGE))
+    blocks = []
+    for index in range(parts):
+        part = frame.iloc[index * ROWS_PER_PAGE:(index + 1) * ROWS_PER_PAGE]
+        text = pdf_text(text_table(part)) if not part.empty else "No data."
+        suffix = f" (part {index + 1} of {parts})" if parts > 1 else ""
+        note = tuple(textwrap.wrap(pdf_text(table.note), 190)) if table.note and index == parts - 1 else ()
+        blocks.append(TableBlock(table.section, pdf_text(table.title + suffix), text, _font_size(text), note))
+    return blocks
+
+
+def _pack(blocks: list[TableBlock]) -> list[list[TableBlock]]:
+    """Consecutive blocks of one section share a page while they fit."""
+    pages: list[list[TableBlock]] = []
+    used = 0.0
+    for block in blocks:
+        height = _block_height(block)
+        if pages and pages[-1][0].section == block.section and used + height <= TABLE_AREA:
+            pages[-1].append(block)
+            used += height
+        else:
+            pages.append([block])
+            used = height
+    return pages
+
+
+def _tables_page(blocks: list[TableBlock]) -> Figure:
+    """Tables as monospaced text, one text artist per table (fast, and it stays selectable text)."""
+    fig = plt.figure(figsize=A4_LANDSCAPE)
+    fig.text(0.02, 0.965, pdf_text(blocks[0].section.upper()), fontsize=7, color="#777777", va="top")
+    top = 0.945
+    for block in blocks:
+        fig.text(0.02, top, block.title, fontsize=11, va="top", weight="bold")
+        fig.text(0.02, top - 16 / 72 / A4_LANDSCAPE[1], block.text, family="monospace", fontsize=block.font, va="top",
+                 ha="left", linespacing=LINE_SPACING)
+        if block.note_lines:
+            lines = block.text.count("\n") + 1
+            y = top - (22 + lines * block.font * LINE_HEIGHT) / 72 / A4_LANDSCAPE[1]
+            fig.text(0.02, y, "\n".join(block.note_lines), fontsize=8, color="#333333", va="top")
+        top -= _block_height(block)
+    return fig
+
+
+def text_table(frame: pd.DataFrame, gutter: int = 3) -> str:
+    """A frame as aligned monospaced text: header, rule, rows (first column left-aligned, the others
+    right-aligned, so numbers line up); a blank line between groups of a "Variable: level" first column."""
+    cells = frame.astype(object).where(frame.notna(), MISSING).astype(str)
+    headers = [str(c) for c in frame.columns]
+    widths = [max([len(h)] + [len(v) for v in cells[c]]) for h, c in zip(headers, frame.columns, strict=True)]
+
+    def line(values: list[str]) -> str:
+        first = values[0].ljust(widths[0])
+        rest = [v.rjust(w) for v, w in zip(values[1:], widths[1:], strict=True)]
+        return (" " * gutter).join([first, *rest]).rstrip()
+
+    lines = [line(headers), "-" * (sum(widths) + gutter * (len(widths) - 1))]
+    previous = None
+    for values in cells.itertuples(index=False):
+        group = values[0].partition(": ")[0] if ": " in values[0] else None
+        if previous is not None and group != previous:
+            lines.append("")
+        previous = group
+        lines.append(line(list(values)))
+    return "\n".join(lines)
+
+
+def parameter_summary(parameters: dict[str, Any]) -> list[str]:
+    """The run's parameters in words."""
+    strata = ", ".join(variable_label(v) for v in parameters.get("strata", [])) or "none (all patients only)"
+    visits = ", ".join(visit_label(v) for v in parameters.get("visits", []))
+    hypercalcaemia = "yes" if parameters.get("include_hypercalcaemia") else "no (the registry default)"
+    return [f"Results by: {strata}.", f"Follow-up visits: {visits}.", f"Hypercalcaemia counted as an SRE: {hypercalcaemia}."]
+
+
+def _cover(numbers: dict[str, Any], metadata: dict[str, Any], contents: list[tuple[str, int, int]]) -> Figure:
+    fig = plt.figure(figsize=A4_LANDSCAPE)
+    fig.text(0.05, 0.9, "Bone metastasis ablation registry: outcomes report", fontsize=18, weight="bold", va="top")
     lines = [
-        "Bone metastasis ablation registry — outcomes report. Table 1: baseline characteristics by modality",
-        f"Patients analysed: {numbers['n_patients']} · data cut-off {numbers.get('data_cutoff')}",
-        *textwrap.wrap(f"Parameters: {json.dumps(numbers['parameters'], sort_keys=True)}", 150),
+        f"Patients analysed: {numbers['n_patients']} treated patients · data cut-off {numbers.get('data_cutoff') or '–'} · "
+        f"report generated {metadata.get('generated_at')}",
+        *parameter_summary(numbers["parameters"]),
+        "",
+        "Confidence intervals are 95%: Wilson score for response, improvement and opioid-free rates; exact "
+        "(Clopper–Pearson) for complications;",
+        "t distribution for means; log-log for Kaplan–Meier and Aalen–Johansen curves. Opioid doses in oral morphine "
+        "milligram equivalents per day (MME/day).",
     ]
-    fig.suptitle(pdf_text("\n".join(lines)), fontsize=10, x=0.02, ha="left")
+    fig.text(0.05, 0.82, pdf_text("\n".join(lines)), fontsize=10, va="top", linespacing=1.6)
+    fig.text(0.05, 0.52, "Contents", fontsize=13, weight="bold", va="top")
+    rows = [f"{section:<28}{'page' if first == last else 'pages'} {first}{'' if first == last else f'–{last}'}"
+            for section, first, last in contents]
+    fig.text(0.05, 0.48, pdf_text("\n".join(rows)), family="monospace", fontsize=10, va="top", linespacing=1.5)
     return fig
 
 
-def _image_page(png: Path) -> Figure:
-    """A page showing one plot PNG at its own size, pixel for pixel (no resampling)."""
+def _image_page(png: Path, section: str) -> Figure:
+    """A page showing one plot PNG, scaled to fit above the footer."""
     with Image.open(png) as image:
         pixels = np.asarray(image.convert("RGB"))
     height, width = pixels.shape[:2]
-    fig = plt.figure(figsize=(width / PLOT_DPI, height / PLOT_DPI), dpi=PLOT_DPI)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.imshow(pixels, interpolation="none", aspect="auto")
+    fig = plt.figure(figsize=A4_LANDSCAPE, dpi=PLOT_DPI)
+    fig.text(0.02, 0.965, pdf_text(section.upper()), fontsize=7, color="#777777", va="top")
+    page_w, page_h = A4_LANDSCAPE
+    box_w, box_h = 0.96 * page_w, (0.94 - FOOTER_HEIGHT - 0.01) * page_h
+    scale = min(box_w / width, box_h / height)
+    w, h = width * scale / page_w, height * scale / page_h
+    ax = fig.add_axes(((1 - w) / 2, FOOTER_HEIGHT + 0.01 + (0.94 - FOOTER_HEIGHT - 0.01 - h) / 2, w, h))
+    ax.imshow(pixels, interpolation="none", aspect="auto")  # embedded as is: no resampling
     ax.axis("off")
     return fig
 
 
-def pdf_pages(numbers: dict[str, Any], tables: dict[str, pd.DataFrame], metadata: dict[str, Any], plots: list[Path]):
-    """Yield the report's pages in page order: cover, tables, then one page per plot PNG."""
-    yield _cover(numbers, tables, metadata)
-    for name, title, keep in PDF_TABLES:
-        frame = tables[name] if keep is None or tables[name].empty else keep(tables[name])
-        for start in range(0, max(len(frame), 1), ROWS_PER_PAGE):
-            suffix = f" ({start // ROWS_PER_PAGE + 1})" if len(frame) > ROWS_PER_PAGE else ""
-            yield _table_page(frame.iloc[start:start + ROWS_PER_PAGE], title + suffix)
-    for png in plots:
-        yield _image_page(png)
+def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str, Callable[[], Figure]]]:
+    """``(section, page builder)`` for every page after the cover, in page order."""
+    tables = [*cohort_tables(numbers), *report_tables(numbers)]
+    pages: list[tuple[str, Callable[[], Figure]]] = []
+    for section, prefix in SECTION_PLOTS.items():
+        if section == "Patient flow" and numbers.get("patient_flow"):
+            pages.append((section, lambda: flow_diagram_page(
+                numbers["patient_flow"], _page("Patient flow: enrolled, treated and analysed", "Patient flow"))))
+        blocks = [block for table in tables if table.section == section for block in _blocks(table)]
+        pages += [(section, lambda page=page: _tables_page(page)) for page in _pack(blocks)]
+        for png in plots if prefix else ():
+            if png.name == f"{prefix}.png" or png.name.startswith(f"{prefix}_by_"):
+                pages.append((section, lambda png=png, section=section: _image_page(png, section)))
+    return pages
 
 
-def pdf_write(directory: Path, *, numbers: dict[str, Any], tables: dict[str, pd.DataFrame], plots: list[Path],
-              metadata: dict[str, Any]) -> str:
-    """Write report.pdf; ``plots`` (the run's PNG files) are embedded after the tables."""
+def _contents(outline: list[tuple[str, Any]]) -> list[tuple[str, int, int]]:
+    contents: dict[str, list[int]] = {}
+    for page, (section, _) in enumerate(outline, start=2):
+        contents.setdefault(section, []).append(page)
+    return [(section, pages[0], pages[-1]) for section, pages in contents.items()]
+
+
+def pdf_pages(numbers: dict[str, Any], metadata: dict[str, Any], outline: list[tuple[str, Callable[[], Figure]]]):
+    """Yield ``(section, figure)`` for every page in page order: the cover (with contents), then the sections."""
+    yield "Summary", _cover(numbers, metadata, _contents(outline))
+    for section, build in outline:
+        yield section, build()
+
+
+def pdf_write(directory: Path, *, numbers: dict[str, Any], plots: list[Path], metadata: dict[str, Any]) -> str:
+    """Write report.pdf: cover with contents, then per section its tables and plots (the run's PNG files)."""
     target = directory / REPORT_PDF
+    outline = report_outline(numbers, plots)
+    total = 1 + len(outline)
     with _standard_fonts(), atomic_path(target) as tmp, PdfPages(
         tmp, metadata={"Title": "Registry outcomes report", "Subject": f"data fingerprint {numbers['fingerprint']}"},
     ) as pdf:
-        for page, fig in enumerate(pdf_pages(numbers, tables, metadata, plots), start=1):
-            _stamp(fig, metadata, numbers["fingerprint"], page)
+        for page, (_, fig) in enumerate(pdf_pages(numbers, metadata, outline), start=1):
+            _stamp(fig, metadata, numbers["fingerprint"], page, total)
             pdf.savefig(fig)
             plt.close(fig)
     return target.name

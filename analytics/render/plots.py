@@ -1,9 +1,15 @@
-"""PNG plots (matplotlib, Agg backend): pain and OMED trajectories, response bars,
-SRE cumulative incidence and overall survival with numbers at risk.
+"""PNG plots (matplotlib, Agg backend): pain and opioid-dose trajectories, pain response, SRE
+cumulative incidence and overall survival with numbers at risk.
 
-Each ``*_figure`` builds a Figure from the numbers (and, for numbers at risk,
-the adtte frame); ``plots_write`` saves them as PNG and returns name → path,
-and the PDF renderer re-uses the same figure builders.
+One **figure set** per stratification variable of the run, plus the whole cohort
+(``figure_sets``): ``pain_trajectory.png`` … ``overall_survival.png`` show all patients, and
+``pain_trajectory_by_modality.png`` … show each level of ``modality``. Every builder takes
+``(numbers, sets, strata)``; ``plots_write`` saves each figure as PNG (which the PDF then embeds) and closes it.
+
+Conventions: visits are evenly spaced and labelled ("Day 3", "Month 1"); points from fewer than
+``FEW`` patients carry their n; survival and incidence axes run from 0 to 1 over the whole
+follow-up, with censoring marks, a light 95% CI band per curve and the numbers at risk printed
+under the x-axis ticks.
 """
 
 from __future__ import annotations
@@ -17,104 +23,222 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.transforms as mtransforms  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analytics.derive import AnalysisSets  # noqa: E402
 from analytics.render.files import atomic_path  # noqa: E402
+from analytics.render.labels import (  # noqa: E402
+    CATEGORY_LABELS,
+    DOSE_UNIT,
+    proportion_ci,
+    stratum_label,
+    variable_label,
+    visit_label,
+)
 from analytics.stats.response import CATEGORIES  # noqa: E402
-from trials.domain.schedule import VISITS_BY_CODE  # noqa: E402
 
-AT_RISK_DAYS = (0, 90, 180, 270, 365)
 CATEGORY_COLOURS = {"CR": "#1b7837", "PR": "#7fbf7b", "PD": "#d6604d", "indeterminate": "#bababa", "not_evaluable": "#f0f0f0"}
 DPI = 110
-# Margins of the survival figures (the at-risk table's row labels need the left margin).
-CURVE_MARGINS = {"left": 0.1, "right": 0.97, "top": 0.95, "bottom": 0.02, "hspace": 0.3}
+FEW = 10  # fewer patients than this: the point is labelled with its n, the CI is wide
+CI_ALPHA = 0.12
+TICK_STEPS = (30, 60, 90, 180, 365, 730)  # days between x ticks; the smallest giving ≤ 8 intervals
+ALL_COLOUR = "#1f3b73"
 
 
-def plot_strata(numbers: dict[str, Any]) -> list[str]:
-    """"all" plus the levels of the first stratification variable of the run."""
-    strata = numbers["parameters"]["strata"]
-    if not strata:
-        return ["all"]
-    prefix = f"{strata[0]}="
-    levels = sorted({key for key in numbers["sre"]["cumulative_incidence"] if key.startswith(prefix)})
-    return ["all", *levels]
+def figure_sets(numbers: dict[str, Any]) -> list[tuple[str, str | None, list[str]]]:
+    """``(file suffix, variable, strata shown)``: the whole cohort, then one set per chosen variable
+    with its levels (as computed, in sorted order)."""
+    keys = list(numbers["overall_survival"]["km"])
+    sets: list[tuple[str, str | None, list[str]]] = [("", None, ["all"])]
+    for variable in numbers["parameters"]["strata"]:
+        levels = [key for key in keys if key.startswith(f"{variable}=")]
+        if levels:
+            sets.append((f"_by_{variable}", variable, levels))
+    return sets
 
 
-def _visit_days(visits) -> list[int]:
-    return [VISITS_BY_CODE[v].target_day for v in visits]
+def _colours(strata: list[str]) -> dict[str, str]:
+    if strata == ["all"]:
+        return {"all": ALL_COLOUR}
+    cmap = plt.get_cmap("tab10" if len(strata) <= 10 else "tab20")
+    return {s: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, s in enumerate(strata)}
 
 
-def _offsets(count: int, spread: float = 3.0) -> np.ndarray:
-    return (np.arange(count) - (count - 1) / 2) * spread
+def _title(text: str, strata: list[str]) -> str:
+    variable = strata[0].partition("=")[0] if strata != ["all"] else None
+    return f"{text}, by {variable_label(variable).lower()}" if variable else f"{text}, all patients"
 
 
-def pain_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:  # noqa: ARG001
-    """Mean worst pain with 95% CI of the mean, by visit, per stratum (docs/domain.md §3)."""
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+def _label(stratum: str) -> str:
+    return stratum_label(stratum, with_variable=False) if stratum != "all" else "All patients"
+
+
+def _legend_outside(ax, *, reverse: bool = False) -> None:
+    """Legend right of the axes: it never hides data (``reverse``: top-down like a stacked bar)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if reverse:
+        handles, labels = handles[::-1], labels[::-1]
+    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
+
+
+def _values(entries: list[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array([np.nan if e.get(key) is None else e[key] for e in entries], dtype=float)
+
+
+def _errors(centre: np.ndarray, low: np.ndarray, high: np.ndarray, scale: float = 1.0) -> list[np.ndarray]:
+    """errorbar's yerr: distances below and above the centre (never negative through rounding)."""
+    return [np.clip(scale * (centre - low), 0, None), np.clip(scale * (high - centre), 0, None)]
+
+
+def _visit_axis(ax, visits: list[str]) -> None:
+    ax.set_xticks(range(len(visits)), [visit_label(v) for v in visits])
+    ax.set_xlim(-0.6, len(visits) - 0.4)
+    ax.set_xlabel("Visit")
+
+
+def _offsets(count: int) -> np.ndarray:
+    spread = min(0.5, 0.12 * count)
+    return np.linspace(-spread / 2, spread / 2, count) if count > 1 else np.zeros(1)
+
+
+def _label_few(ax, x: np.ndarray, y: np.ndarray, n: np.ndarray, colour: str) -> bool:
+    """Write "n=k" beside points from fewer than FEW patients; True when any was labelled."""
+    few = (n > 0) & (n < FEW) & ~np.isnan(y)
+    for xi, yi, ni in zip(x[few], y[few], n[few], strict=True):
+        ax.annotate(f"n={int(ni)}", (xi, yi), xytext=(4, 4), textcoords="offset points", fontsize=7, color=colour)
+    return bool(few.any())
+
+
+def _footnote(fig: Figure, text: str) -> None:
+    fig.text(0.01, 0.015, text, fontsize=7, color="#444444", ha="left", va="bottom", wrap=True)
+
+
+def pain_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata: list[str] | None = None) -> Figure:  # noqa: ARG001
+    """Mean BPI worst pain with the 95% t-interval of the mean, by visit (docs/domain.md §3)."""
+    strata = strata or ["all"]
+    fig, ax = plt.subplots(figsize=(10, 5.2))
+    fig.subplots_adjust(left=0.08, right=0.8, top=0.9, bottom=0.2)
     worst = numbers["pain"].get("worst", {})
     visits = list(worst)
-    strata = plot_strata(numbers)
+    colours, few = _colours(strata), False
     for offset, stratum in zip(_offsets(len(strata)), strata, strict=True):
         entries = [worst[v].get(stratum) or {} for v in visits]
-        x = np.array(_visit_days(visits), dtype=float) + offset
-        mean = np.array([e.get("mean") if e.get("mean") is not None else np.nan for e in entries], dtype=float)
-        low = np.array([e.get("ci_low") if e.get("ci_low") is not None else np.nan for e in entries], dtype=float)
-        high = np.array([e.get("ci_high") if e.get("ci_high") is not None else np.nan for e in entries], dtype=float)
-        ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o", capsize=3, label=stratum,
-                    linewidth=2.2 if stratum == "all" else 1.2)
-    ax.set(xlabel="Days from index procedure (visit target day)", ylabel="BPI worst pain (0–10), mean ± 95% CI",
-           ylim=(0, 10), title="Worst pain trajectory")
-    ax.legend(fontsize=8)
+        x = np.arange(len(visits)) + offset
+        mean, low, high = (_values(entries, k) for k in ("mean", "ci_low", "ci_high"))
+        ax.errorbar(x, mean, yerr=_errors(mean, low, high), marker="o", capsize=3, label=_label(stratum),
+                    color=colours[stratum], linewidth=1.6)
+        few |= _label_few(ax, x, mean, _values(entries, "n"), colours[stratum])
+    _visit_axis(ax, visits)
+    ax.set(ylabel="BPI worst pain (0–10): mean and 95% CI", ylim=(0, 10), title=_title("Worst pain by visit", strata))
     ax.grid(alpha=0.3)
+    _legend_outside(ax)
+    note = "Error bars: 95% confidence interval of the mean (t distribution). "
+    if few:
+        note += f"Points labelled n=k rest on fewer than {FEW} patients: their intervals are wide."
+    _footnote(fig, note)
     return fig
 
 
-def omed_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:  # noqa: ARG001
-    """Median OMED with IQR by visit, per stratum (docs/domain.md §5)."""
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+def omed_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata: list[str] | None = None) -> Figure:  # noqa: ARG001
+    """Opioid dose (MME/day): median with IQR, and the share opioid-free with its Wilson 95% CI (docs/domain.md §5)."""
+    strata = strata or ["all"]
+    fig, (dose_ax, free_ax) = plt.subplots(1, 2, figsize=(11, 5.2))
+    fig.subplots_adjust(left=0.07, right=0.82, top=0.88, bottom=0.2, wspace=0.25)
     visits = list(numbers["omed"])
-    strata = plot_strata(numbers)
+    colours = _colours(strata)
     for offset, stratum in zip(_offsets(len(strata)), strata, strict=True):
         entries = [numbers["omed"][v].get(stratum) or {} for v in visits]
-        x = np.array(_visit_days(visits), dtype=float) + offset
-        med, q1, q3 = (np.array([e.get(k) if e.get(k) is not None else np.nan for e in entries], dtype=float)
-                       for k in ("median", "q1", "q3"))
-        ax.errorbar(x, med, yerr=[med - q1, q3 - med], marker="s", capsize=3, label=stratum,
-                    linewidth=2.2 if stratum == "all" else 1.2)
-    ax.set(xlabel="Days from index procedure (visit target day)", ylabel="OMED, mg/day: median [IQR]",
-           title="Opioid use (oral morphine equivalent dose)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+        x = np.arange(len(visits)) + offset
+        med, q1, q3 = (_values(entries, k) for k in ("median", "q1", "q3"))
+        dose_ax.errorbar(x, med, yerr=_errors(med, q1, q3), marker="s", capsize=3, color=colours[stratum],
+                         label=_label(stratum), linewidth=1.4)
+        free = [(e.get("opioid_free") or {}) for e in entries]
+        share = _values(free, "proportion")
+        cis = [proportion_ci(f.get("n"), f.get("denominator")) or (np.nan, np.nan) for f in free]
+        low, high = np.array([c[0] for c in cis]), np.array([c[1] for c in cis])
+        free_ax.errorbar(x, 100 * share, yerr=_errors(share, low, high, 100), marker="o", capsize=3,
+                         color=colours[stratum], linewidth=1.4)
+    top = max([1.0] + [float(e["q3"]) for v in visits for s in strata
+                       if (e := numbers["omed"][v].get(s)) and e.get("q3") is not None])
+    for ax in (dose_ax, free_ax):
+        _visit_axis(ax, visits)
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", labelrotation=30)
+    dose_ax.set(ylabel=f"Opioid dose, {DOSE_UNIT}: median and IQR", ylim=(0, top * 1.15), title="Opioid dose")
+    free_ax.set(ylabel="Opioid-free patients, % (95% CI, Wilson)", ylim=(0, 100), title="Opioid-free")
+    fig.suptitle(_title("Opioid use (oral morphine equivalents)", strata), fontsize=12)
+    _legend_outside(free_ax)
+    _footnote(fig, f"Dose in oral morphine milligram equivalents per day ({DOSE_UNIT}); 0 = no opioid. "
+                   "Many patients take no opioid, so the median and quartiles are often 0.")
     return fig
 
 
-def response_bars_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:  # noqa: ARG001
-    """Share of each response category per visit, whole cohort (docs/domain.md §4)."""
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+def _response_counts(numbers: dict[str, Any], visits: list[str], stratum: str) -> list[dict[str, Any]]:
+    return [numbers["pain_response"][v].get(stratum) or {} for v in visits]
+
+
+def response_bars_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata: list[str] | None = None) -> Figure:  # noqa: ARG001
+    """Whole cohort: share of each response category per visit; per variable: the ITT responder rate
+    (CR + PR) with its Wilson 95% CI per level (docs/domain.md §4)."""
+    strata = strata or ["all"]
     visits = list(numbers["pain_response"])
-    bottom = np.zeros(len(visits))
-    totals = np.array([sum(numbers["pain_response"][v]["all"][c] for c in CATEGORIES) or 1 for v in visits], dtype=float)
-    for category in CATEGORIES:
-        share = np.array([numbers["pain_response"][v]["all"][category] for v in visits], dtype=float) / totals
-        ax.bar(visits, share, bottom=bottom, label=category, color=CATEGORY_COLOURS[category], edgecolor="#555555")
-        bottom += share
-    for i, v in enumerate(visits):
-        rate = numbers["pain_response"][v]["all"]["itt_rate"]
-        if rate is not None:
-            ax.text(i, 1.02, f"ITT {rate:.0%}", ha="center", fontsize=8)
-    ax.set(ylabel="Share of ITT patients", ylim=(0, 1.1), title="Pain response (international consensus) by visit")
-    ax.legend(fontsize=8, loc="lower right")
+    if strata == ["all"]:
+        return _category_bars(numbers, visits)
+    fig, ax = plt.subplots(figsize=(10, 5.2))
+    fig.subplots_adjust(left=0.08, right=0.8, top=0.9, bottom=0.2)
+    colours = _colours(strata)
+    for offset, stratum in zip(_offsets(len(strata)), strata, strict=True):
+        entries = _response_counts(numbers, visits, stratum)
+        hits = [e.get("itt_responders") for e in entries]
+        totals = [e.get("itt_denominator") for e in entries]
+        rate = np.array([h / t if h is not None and t else np.nan for h, t in zip(hits, totals, strict=True)])
+        cis = [proportion_ci(h, t) or (np.nan, np.nan) for h, t in zip(hits, totals, strict=True)]
+        low, high = np.array([c[0] for c in cis]), np.array([c[1] for c in cis])
+        x = np.arange(len(visits)) + offset
+        ax.errorbar(x, 100 * rate, yerr=_errors(rate, low, high, 100), marker="o", capsize=3,
+                    color=colours[stratum], label=_label(stratum), linewidth=1.4)
+        _label_few(ax, x, 100 * rate, np.array([t or 0 for t in totals], dtype=float), colours[stratum])
+    _visit_axis(ax, visits)
+    ax.set(ylabel="Responders (CR + PR), % of ITT (95% CI, Wilson)", ylim=(0, 100),
+           title=_title("Pain response rate", strata))
+    ax.grid(alpha=0.3)
+    _legend_outside(ax)
+    _footnote(fig, "ITT: patients alive and on study at the visit's target day; patients without data count as non-responders.")
     return fig
 
 
-def _step(points: list[dict[str, Any]], start: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _category_bars(numbers: dict[str, Any], visits: list[str]) -> Figure:
+    fig, ax = plt.subplots(figsize=(10, 5.2))
+    fig.subplots_adjust(left=0.08, right=0.72, top=0.88, bottom=0.2)
+    entries = _response_counts(numbers, visits, "all")
+    totals = np.array([sum(e.get(c, 0) for c in CATEGORIES) or 1 for e in entries], dtype=float)
+    bottom = np.zeros(len(visits))
+    for category in CATEGORIES:
+        share = np.array([e.get(category, 0) for e in entries], dtype=float) / totals
+        ax.bar(range(len(visits)), 100 * share, bottom=100 * bottom, label=CATEGORY_LABELS[category],
+               color=CATEGORY_COLOURS[category], edgecolor="#555555", width=0.6)
+        bottom += share
+    for i, e in enumerate(entries):
+        if e.get("itt_rate") is not None:
+            ax.text(i, 101.5, f"{e['itt_rate']:.0%}", ha="center", fontsize=8)
+    _visit_axis(ax, visits)
+    ax.set(ylabel="Patients, % of ITT at the visit", ylim=(0, 108), title="Pain response by visit, all patients")
+    _legend_outside(ax, reverse=True)
+    _footnote(fig, "Categories of the international consensus (Chow 2012). Above each bar: responders (CR + PR) as % of ITT.")
+    return fig
+
+
+# --- survival and incidence -------------------------------------------------------------------
+
+
+def _step(points: list[dict[str, Any]], start: float) -> tuple[np.ndarray, ...]:
     days = np.array([0.0] + [p["day"] for p in points])
     est = np.array([start] + [p["estimate"] for p in points], dtype=float)
-    low = np.array([start] + [p["ci_low"] if p["ci_low"] is not None else np.nan for p in points], dtype=float)
-    high = np.array([start] + [p["ci_high"] if p["ci_high"] is not None else np.nan for p in points], dtype=float)
+    low = np.array([start] + [np.nan if p["ci_low"] is None else p["ci_low"] for p in points], dtype=float)
+    high = np.array([start] + [np.nan if p["ci_high"] is None else p["ci_high"] for p in points], dtype=float)
     return days, est, low, high
 
 
@@ -125,12 +249,6 @@ def _stratum_rows(adtte: pd.DataFrame, stratum: str) -> pd.DataFrame:
     return adtte[adtte[variable].astype(str) == value]
 
 
-def _at_risk_row(times: np.ndarray) -> list[str]:
-    """Patients still at risk (time ≥ day) at each of AT_RISK_DAYS, from one sort of the stratum's times."""
-    ordered = np.sort(times[~np.isnan(times)])  # missing times are never at risk
-    return [str(int(len(ordered) - np.searchsorted(ordered, day, side="left"))) for day in AT_RISK_DAYS]
-
-
 def _extended(curve: tuple[np.ndarray, ...], last_day: float | None) -> tuple[np.ndarray, ...]:
     """Carry the last step on to the stratum's longest follow-up (a step curve ends there, not at its last event)."""
     if last_day is None or last_day <= curve[0][-1]:
@@ -138,53 +256,107 @@ def _extended(curve: tuple[np.ndarray, ...], last_day: float | None) -> tuple[np
     return tuple(np.append(values, last_day if i == 0 else values[-1]) for i, values in enumerate(curve))
 
 
+def time_ticks(last_day: float) -> np.ndarray:
+    """x ticks from 0 covering ``last_day``: the smallest step of TICK_STEPS giving ≤ 8 intervals."""
+    last_day = max(float(last_day), 1.0)
+    step = next((s for s in TICK_STEPS if last_day / s <= 8), 365 * int(np.ceil(last_day / 365 / 8)))
+    return np.arange(0, last_day + step, step)[: int(np.ceil(last_day / step)) + 1]
+
+
+def at_risk_counts(times: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Patients still at risk (time ≥ day) at each day, from one sort (missing times are never at risk)."""
+    ordered = np.sort(times[~np.isnan(times)])
+    return len(ordered) - np.searchsorted(ordered, days, side="left")
+
+
+def _censor_marks(ax, rows: pd.DataFrame, time_column: str, event_column: str, curve, colour: str) -> None:
+    """'|' at each distinct censoring time, on the curve (step value at that time)."""
+    censored = np.unique(rows.loc[rows[event_column] == 0, time_column].to_numpy(dtype=float))
+    censored = censored[~np.isnan(censored)]
+    if not len(censored):
+        return
+    days, est = curve[0], curve[1]
+    values = est[np.clip(np.searchsorted(days, censored, side="right") - 1, 0, len(est) - 1)]
+    ax.plot(censored, values, linestyle="none", marker="|", markersize=6, color=colour, alpha=0.8)
+
+
+def _at_risk_table(table_ax, strata: list[str], times: dict[str, np.ndarray], ticks: np.ndarray, colours) -> None:
+    """Numbers at risk as text under each x tick (shares the x axis, so columns sit under the ticks)."""
+    table_ax.set_ylim(len(strata) - 0.5, -0.9)
+    table_ax.axis("off")
+    label_x = mtransforms.blended_transform_factory(table_ax.transAxes, table_ax.transData)
+    table_ax.text(-0.06, -0.85, "Number at risk", transform=label_x, ha="right", fontsize=8, weight="bold")
+    for row, stratum in enumerate(strata):
+        table_ax.text(-0.06, row, _label(stratum), transform=label_x, ha="right", va="center", fontsize=8,
+                      color=colours[stratum])
+        for tick, count in zip(ticks, at_risk_counts(times[stratum], ticks), strict=True):
+            table_ax.text(tick, row, str(int(count)), ha="center", va="center", fontsize=8)
+
+
 def _curves_figure(curves: dict[str, list], *, start: float, title: str, ylabel: str, adtte: pd.DataFrame | None,
-                   time_column: str, strata: list[str], extra: Callable | None = None) -> Figure:
-    table_height = 0.4 + 0.13 * (len(strata) + 1)  # the at-risk table grows with its rows
-    fig, (ax, table_ax) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [4, table_height]})
-    times = {} if adtte is None else {s: _stratum_rows(adtte, s)[time_column].to_numpy(dtype=float) for s in strata}
+                   time_column: str, event_column: str, strata: list[str], extra: Callable | None = None) -> Figure:
+    rows = 1 + len(strata)
+    fig = plt.figure(figsize=(11, 5.6 + 0.2 * rows))
+    grid = fig.add_gridspec(2, 1, height_ratios=[4.4, 0.3 + 0.22 * rows], hspace=0.22)
+    ax = fig.add_subplot(grid[0])
+    table_ax = fig.add_subplot(grid[1], sharex=ax)
+    longest = max([len(_label(s)) for s in strata] + [14])
+    fig.subplots_adjust(left=min(0.3, 0.08 + 0.0075 * longest), right=0.8, top=0.93, bottom=0.08)
+    colours = _colours(strata)
+    frames = {s: (_stratum_rows(adtte, s) if adtte is not None else None) for s in strata}
+    times = {s: (f[time_column].to_numpy(dtype=float) if f is not None else np.empty(0)) for s, f in frames.items()}
+    last = max([float(np.nanmax(t)) for t in times.values() if len(t)] + [max((p["day"] for c in curves.values() for p in c), default=1.0)])
     for stratum in strata:
-        stratum_times = times.get(stratum)
-        last = None if stratum_times is None or not len(stratum_times) else float(np.nanmax(stratum_times))
-        days, est, low, high = _extended(_step(curves.get(stratum, []), start), last)
-        line = ax.step(days, est, where="post", label=stratum, linewidth=2.2 if stratum == "all" else 1.2)[0]
-        if stratum == "all":
-            ax.fill_between(days, low, high, step="post", alpha=0.15, color=line.get_color(), label="95% CI (all)")
+        stratum_last = float(np.nanmax(times[stratum])) if len(times[stratum]) else None
+        curve = _extended(_step(curves.get(stratum, []), start), stratum_last)
+        days, est, low, high = curve
+        ax.step(days, est, where="post", label=_label(stratum), color=colours[stratum], linewidth=1.8)
+        ax.fill_between(days, low, high, step="post", alpha=CI_ALPHA, color=colours[stratum], linewidth=0)
+        if frames[stratum] is not None:
+            _censor_marks(ax, frames[stratum], time_column, event_column, curve, colours[stratum])
     if extra:
         extra(ax)
-    ax.set(xlim=(0, 400), xlabel="Days from index procedure", ylabel=ylabel, title=title)
-    ax.set_xticks(AT_RISK_DAYS)
-    ax.legend(fontsize=8)
+    ticks = time_ticks(last)
+    ax.set_xticks(ticks)
+    ax.set(xlim=(0, ticks[-1]), ylim=(0, 1), ylabel=ylabel, title=title)
+    ax.set_xlabel("Days from index procedure", labelpad=2)
+    ax.plot([], [], linestyle="none", marker="|", color="#333333", label="censored")
+    ax.fill_between([], [], [], color="#888888", alpha=0.3, label="95% CI (shaded)")
     ax.grid(alpha=0.3)
-    table_ax.axis("off")
-    if adtte is not None and len(strata):
-        table = table_ax.table(cellText=[_at_risk_row(times[s]) for s in strata], rowLabels=strata,
-                               colLabels=[f"day {d}" for d in AT_RISK_DAYS], cellLoc="center", bbox=(0.0, 0.0, 1.0, 1.0))
-        table.set_fontsize(7)
-        table_ax.set_title("Numbers at risk", fontsize=8)
-    fig.subplots_adjust(**CURVE_MARGINS)  # fixed margins: tight_layout costs a full extra draw
+    _legend_outside(ax)
+    if adtte is not None:
+        _at_risk_table(table_ax, strata, times, ticks, colours)
+    else:
+        table_ax.axis("off")
+    _footnote(fig, f"Follow-up to day {int(last)}. Estimates where few patients remain at risk (see the numbers "
+                   "at risk) have wide intervals.")
     return fig
 
 
-def sre_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:
-    """Aalen–Johansen CIF of first SRE (death competing) + the 1 − KM overestimate (docs/domain.md §6)."""
+def sre_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata: list[str] | None = None) -> Figure:
+    """Aalen–Johansen CIF of first SRE (death competing); for all patients also the 1 − KM overestimate (docs/domain.md §6)."""
+    strata = strata or ["all"]
 
     def overestimate(ax) -> None:
         last = None if sets is None or sets.adtte.empty else float(sets.adtte["sre_days"].max())
         days, est, _, _ = _extended(_step(numbers["sre"]["one_minus_km"]["km"].get("all", []), 0.0), last)
-        ax.step(days, est, where="post", linestyle="--", color="#444444", label="1 − KM, deaths censored (overestimate)")
+        ax.step(days, est, where="post", linestyle="--", color="#777777", label="1 − KM, deaths censored\n(overestimate)")
 
     return _curves_figure(
-        numbers["sre"]["cumulative_incidence"], start=0.0, title="Cumulative incidence of first SRE (death competing)",
-        ylabel="Cumulative incidence", adtte=None if sets is None else sets.adtte, time_column="sre_days",
-        strata=plot_strata(numbers), extra=overestimate,
+        numbers["sre"]["cumulative_incidence"], start=0.0,
+        title=_title("Cumulative incidence of first SRE (death as competing risk)", strata),
+        ylabel="Cumulative incidence of SRE", adtte=None if sets is None else sets.adtte, time_column="sre_days",
+        event_column="sre_event", strata=strata, extra=overestimate if strata == ["all"] else None,
     )
 
 
-def os_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None) -> Figure:
+def os_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata: list[str] | None = None) -> Figure:
+    """Kaplan–Meier overall survival."""
+    strata = strata or ["all"]
     return _curves_figure(
-        numbers["overall_survival"]["km"], start=1.0, title="Overall survival (Kaplan–Meier)", ylabel="Survival probability",
-        adtte=None if sets is None else sets.adtte, time_column="os_days", strata=plot_strata(numbers),
+        numbers["overall_survival"]["km"], start=1.0, title=_title("Overall survival (Kaplan–Meier)", strata),
+        ylabel="Survival probability", adtte=None if sets is None else sets.adtte, time_column="os_days",
+        event_column="os_event", strata=strata,
     )
 
 
@@ -197,20 +369,26 @@ FIGURES: dict[str, Callable[..., Figure]] = {
 }
 
 
-def figures_build(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Figure]:
-    """Every plot, built once: saved as PNG and then drawn again into the PDF."""
-    return {name: build(numbers, sets) for name, build in FIGURES.items()}
+def figure_name(base: str, suffix: str) -> str:
+    """``pain_trajectory.png`` + ``_by_modality`` → ``pain_trajectory_by_modality.png``."""
+    return base.replace(".png", f"{suffix}.png")
 
 
-def figures_close(figures: dict[str, Figure]) -> None:
-    for fig in figures.values():
-        plt.close(fig)
+def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Callable[[], Figure]]:
+    """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind."""
+    return {figure_name(base, suffix): (lambda build=build, strata=strata: build(numbers, sets, strata))
+            for base, build in FIGURES.items() for suffix, _, strata in figure_sets(numbers)}
 
 
-def plots_write(directory: Path, figures: dict[str, Figure]) -> dict[str, Path]:
+def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Path]:
+    """Build, save as PNG and close each plot in turn (one open figure at a time); name → path."""
     paths = {}
-    for name, fig in figures.items():
-        with atomic_path(directory / name) as tmp:
-            fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None})
+    for name, build in figure_builders(numbers, sets).items():
+        fig = build()
+        try:
+            with atomic_path(directory / name) as tmp:
+                fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None})
+        finally:
+            plt.close(fig)
         paths[name] = directory / name
     return paths

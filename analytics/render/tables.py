@@ -121,6 +121,23 @@ def cox_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def patient_flow_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """Enrolled → treated → exits: one row per stage (STROBE item 13)."""
+    flow = numbers.get("patient_flow")
+    if not flow:
+        return pd.DataFrame(columns=["stage", "patients"])
+    rows = [("enrolled", flow["enrolled"]), ("not treated (no index procedure recorded)", flow["not_treated"]),
+            ("treated (analysis population)", flow["treated"])]
+    rows += [(f"treated, exit: {kind.replace('_', ' ')}", count) for kind, count in flow["exits"].items()]
+    return pd.DataFrame(rows, columns=["stage", "patients"])
+
+
+def visit_completion_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """Per visit: expected / received / not done / missed / not applicable / analysed (SISAQOL completion)."""
+    flow = numbers.get("patient_flow")
+    return pd.DataFrame(flow["visits"] if flow else [])
+
+
 TABLES = {
     "cohort": cohort_frame,
     "pain": pain_frame,
@@ -130,6 +147,8 @@ TABLES = {
     "survival_at_days": survival_frame,
     "logrank": logrank_frame,
     "cox": cox_frame,
+    "patient_flow": patient_flow_frame,
+    "visit_completion": visit_completion_frame,
 }
 
 

@@ -19,9 +19,11 @@ from trials.models import PainAssessment
 
 pytestmark = pytest.mark.django_db
 
+PLOTS = ("pain_trajectory", "omed_trajectory", "response_bars", "sre_cumulative_incidence", "overall_survival")
+# One figure set for all patients and one per requested stratification variable (here modality, augmentation).
 ARTIFACTS = {
-    "result.json", "adtte.csv", "adresp.csv", "tables.xlsx", "report.pdf", "pain_trajectory.png",
-    "omed_trajectory.png", "response_bars.png", "sre_cumulative_incidence.png", "overall_survival.png",
+    "result.json", "adtte.csv", "adresp.csv", "tables.xlsx", "report.pdf",
+    *(f"{plot}{suffix}.png" for plot in PLOTS for suffix in ("", "_by_modality", "_by_augmentation")),
 }
 
 

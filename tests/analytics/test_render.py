@@ -20,17 +20,24 @@ from analytics.render.plots import FIGURES
 from analytics.render.tables import TABLES
 from tests.analytics.seeded import seeded_registry
 
+_RENDERED: dict[str, tuple] = {}
+
 
 @pytest.fixture
-def rendered(db, tmp_path):
-    seeded_registry(60)
-    params = parameters_parse({"strata": ["modality", "region"]})
-    snapshot = snapshot_extract()
-    sets = analysis_sets_build(snapshot, params)
-    numbers = numbers_compute(sets, params, fingerprint=snapshot_fingerprint(snapshot))
-    names = artifacts_render(tmp_path, numbers=numbers, sets=sets, metadata={"generated_at": "2026-07-01T02:30:00+00:00",
-                                                                             "code_version": "test", "run_id": 1})
-    return tmp_path, numbers, names, sets
+def rendered(db, tmp_path_factory):
+    """Rendered once per module (the tests only read the numbers and files): the registry is seeded in the
+    first test's transaction; later tests get the same in-memory numbers and rendered directory."""
+    if "run" not in _RENDERED:
+        tmp_path = tmp_path_factory.mktemp("rendered")
+        seeded_registry(60)
+        params = parameters_parse({"strata": ["modality", "region"]})
+        snapshot = snapshot_extract()
+        sets = analysis_sets_build(snapshot, params)
+        numbers = numbers_compute(sets, params, fingerprint=snapshot_fingerprint(snapshot))
+        names = artifacts_render(tmp_path, numbers=numbers, sets=sets, metadata={
+            "generated_at": "2026-07-01T02:30:00+00:00", "code_version": "test", "run_id": 1})
+        _RENDERED["run"] = (tmp_path, numbers, names, sets)
+    return _RENDERED["run"]
 
 
 def test_numbers_json_is_canonical_and_free_of_metadata():
@@ -84,3 +91,42 @@ def test_re_rendering_replaces_the_same_files_without_leftovers(rendered):
     assert again == names
     assert sorted(p.name for p in directory.iterdir()) == sorted(names)  # no temporary files left behind
     assert {name: (directory / name).read_bytes() for name in before} == before
+
+
+def test_one_figure_set_per_requested_stratum_variable(rendered):
+    directory, numbers, names, _ = rendered
+    for plot in FIGURES:
+        for suffix in ("", "_by_modality", "_by_region"):
+            assert plot.replace(".png", f"{suffix}.png") in names
+    assert not any("_by_site" in name or "_by_augmentation" in name for name in names)  # not requested
+    modality = Image.open(directory / "overall_survival_by_modality.png").convert("RGB")
+    colours = {tuple(c) for c in np.asarray(modality).reshape(-1, 3)[::7]}
+    assert {(31, 119, 180), (255, 127, 14), (44, 160, 44)} <= colours  # one curve colour per modality level
+
+
+def test_table_1_has_a_column_per_level_of_every_requested_variable(rendered):
+    _, numbers, _, sets = rendered
+    columns = set(next(iter(numbers["cohort"].values())))
+    expected = {"all"} | {f"modality={m}" for m in sets.patients["modality"].unique()} | {
+        f"region={r}" for r in sets.patients["region"].dropna().unique()}
+    assert columns == expected
+    assert "Baseline opioid dose, MME/day, median [IQR]" in numbers["cohort"]
+
+
+def _pdf_text(path) -> list[str]:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(path))
+    return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+
+
+def test_pdf_reads_as_a_clinical_report(rendered):
+    directory, numbers, _, _ = rendered
+    text = "\n".join(_pdf_text(directory / "report.pdf"))
+    for code in ("evaluable_rate", "itt_denominator", "not_evaluable", "mg/day", '"strata"', "day3", "month1"):
+        assert code not in text, code
+    for wording in ("MME/day", "Day 3", "Month 1", "95% CI, Wilson", "Clopper", "Results by: Modality, Region."):
+        assert wording in text, wording
+    month1 = numbers["pain_response"]["month1"]["modality=RFA"]
+    k, n = month1["itt_responders"], month1["itt_denominator"]
+    assert f"{k}/{n}, {100 * k / n:.0f}%" in text  # stratified response rate in the PDF, as in the XLSX
