@@ -10,3 +10,6 @@ class TrialsConfig(AppConfig):
         # Importing the services registers each entity's validator with
         # trials.services.records, which generic updates rely on.
         from trials import services  # noqa: F401
+        from trials.login_protection import connect_signals
+
+        connect_signals()

@@ -4,6 +4,7 @@ Every value that differs between deployments comes from the environment via one
 ``environ.Env()``; the defaults here are safe for local development only.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served locally: no CDN at run time
     "simple_history",
+    "axes",
     "trials",
     "analytics",
 ]
@@ -46,6 +48,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: turns a lockout flagged during authentication into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -195,7 +199,32 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
 
-AUTHENTICATION_BACKENDS = ["trials.backends.CaseInsensitiveModelBackend"]
+# --- Login protection (trials/login_protection.py) ----------------------------
+# django-axes first: it refuses locked-out accounts/addresses before any password is checked,
+# for the web login, the admin login and API token logins alike.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "trials.backends.CaseInsensitiveModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account, and per address, independently
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "trials.login_protection.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "config.proxies.client_ip"
+AXES_LOCKOUT_CALLABLE = "trials.login_protection.lockout_response"
+# Proxy trust is explicit: how many reverse proxies we run in front of gunicorn. 0 (default): the
+# X-Forwarded-For header is ignored and the TCP peer is the client (config/proxies.py).
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+
+# Cache (throttle counters, login attempts): Redis when one is configured — DJANGO_CACHE_URL, or
+# else the Redis broker — so every gunicorn worker shares the counts; otherwise per process, and
+# login attempts are kept in the database instead.
+CACHE_URL = env("DJANGO_CACHE_URL", default="") or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+if CACHE_URL:
+    CACHES = {"default": {
+        "BACKEND": "config.cache.PrefixedRedisCache", "LOCATION": CACHE_URL,
+        "KEY_PREFIX": env("DJANGO_CACHE_KEY_PREFIX", default="registry-cache"),
+    }}
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if CACHE_URL else "axes.handlers.database.AxesDatabaseHandler"
 
 # --- Analytics report runs (analytics/) ---------------------------------------
 # Artifacts live in MEDIA_ROOT/reports/<run id>/. A run still queued/running

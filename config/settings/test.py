@@ -16,3 +16,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Tests on one shared Redis must not share throttle and login-attempt counters: the cache is
+# per process (and login attempts in the test database) unless DJANGO_CACHE_URL asks for Redis.
+if not env("DJANGO_CACHE_URL", default=""):
+    CACHE_URL = ""
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"

@@ -8,6 +8,7 @@ import statistics
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from trials.domain.eligibility import eligibility_check, failed
 from trials.models import AdverseEvent, Lesion, MedicationUse, PainAssessment, Patient, Procedure, SkeletalEvent, StudyExit, Visit
@@ -105,8 +106,9 @@ def test_demo_accounts_and_rerun_is_safe(capsys):
     out = capsys.readouterr().out
     for name in ("coordinator_atl", "site_investigator_ATL", "investigator", "datamanager", "sponsor"):
         assert name in out
-        assert authenticate(username=name, password="demo") is not None
-    assert authenticate(username="site_investigator_atl", password="demo") is not None  # case-insensitive login
+        assert authenticate(RequestFactory().post("/login/"), username=name, password="demo") is not None
+    # case-insensitive login
+    assert authenticate(RequestFactory().post("/login/"), username="site_investigator_atl", password="demo") is not None
     call_command("seed_registry", "--patients", "12", "--anchor-date", ANCHOR, "--no-progress")
     assert Patient.objects.count() == 12
     assert "nothing to add" in capsys.readouterr().out
@@ -117,7 +119,8 @@ def test_demo_accounts_and_rerun_is_safe(capsys):
 @pytest.mark.django_db
 def test_data_manager_can_browse_admin_with_history(client):
     call_command("seed_registry", "--patients", "6", "--anchor-date", ANCHOR, "--no-progress")
-    assert client.login(username="datamanager", password="demo")
+    # Through the login page, as a person would (django-axes checks every login against its request).
+    assert client.post("/login/", {"username": "datamanager", "password": "demo"}).status_code == 302
     patient = Patient.objects.first()
     listing = client.get("/admin/trials/patient/", {"q": patient.study_id})
     assert listing.status_code == 200 and patient.study_id in listing.content.decode()

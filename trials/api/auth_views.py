@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -13,7 +13,17 @@ from rest_framework.views import APIView
 from trials.api.throttling import LoginRateThrottle, TokenUserRateThrottle
 from trials.api.tokens import api_token_issue, api_token_revoke
 from trials.api.viewsets.base import ApiViewMixin
+from trials.login_protection import lockout_message, lockout_minutes
 from trials.models import ApiToken
+
+
+class LockedOut(exceptions.Throttled):
+    """429: django-axes locked this account or address (trials.login_protection)."""
+
+    default_code = "locked_out"
+
+    def __init__(self):
+        super().__init__(wait=lockout_minutes() * 60 or None, detail=lockout_message())
 
 
 class LoginSerializer(serializers.Serializer):
@@ -44,12 +54,15 @@ class TokenView(ApiViewMixin, APIView):
         tags=["auth"], auth=[], request=LoginSerializer, responses={200: TokenSerializer},
         summary="Log in: username and password → token",
         description="Login goes through the project's authentication backends (usernames are case-insensitive). "
-        "Attempts are throttled per username and client (429 with Retry-After).\n\n**Roles:** any account.",
+        "Attempts are throttled per username and client (429 with Retry-After), and repeated failures lock the "
+        "account and the address for all logins, web and API alike (429, code `locked_out`).\n\n**Roles:** any account.",
     )
     def post(self, request):
         login = LoginSerializer(data=request.data)
         login.is_valid(raise_exception=True)
         user = authenticate(request, **login.validated_data)
+        if getattr(request, "axes_locked_out", False):
+            raise LockedOut()
         if user is None or not user.is_active:
             raise ValidationError({"password": ["Unable to log in with this username and password."]})
         secret, token = api_token_issue(user=user)

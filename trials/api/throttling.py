@@ -2,6 +2,8 @@
 
 DRF's own classes copy the rates at import; reading them per request lets
 settings (and tests) change them. Exceeding a rate gives 429 with ``Retry-After``.
+The client address is ``config.proxies.client_ip`` (``X-Forwarded-For`` believed only
+as far as ``NUM_PROXIES`` says), the same one the login lockout uses.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ import hashlib
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from config.proxies import client_ip
+
 
 class _SettingsRateThrottle(SimpleRateThrottle):
     def __init__(self):
         # Defer rate parsing to allow_request so overridden settings take effect.
         pass
+
+    def get_ident(self, request) -> str:
+        return client_ip(request)
 
     def allow_request(self, request, view):
         self.rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)

@@ -62,11 +62,15 @@ def system_user():
 
 
 def data_manager_admin_permissions(user) -> None:
-    """Admin access for a data manager: view every registry model, manage sites and memberships."""
+    """Admin access for a data manager: view every registry model, manage sites and memberships, and unlock
+    logins (view and delete django-axes access attempts: deleting one lifts that lockout)."""
     from django.contrib.auth.models import Permission
 
     perms = Permission.objects.filter(content_type__app_label__in=["trials", "analytics"], codename__startswith="view_")
     manage = Permission.objects.filter(
         content_type__app_label="trials", content_type__model__in=["site", "membership"], codename__regex=r"^(add|change)_"
     )
-    user.user_permissions.add(*perms, *manage)
+    unlock = Permission.objects.filter(
+        content_type__app_label="axes", content_type__model="accessattempt", codename__in=["view_accessattempt", "delete_accessattempt"]
+    )
+    user.user_permissions.add(*perms, *manage, *unlock)
