@@ -102,7 +102,10 @@ def last_contact(snapshot: Snapshot, patients: pd.DataFrame) -> pd.Series:
         snapshot.adverse_events[["study_id", "onset_date"]].rename(columns={"onset_date": "date"}),
         snapshot.skeletal_events[["study_id", "event_date"]].rename(columns={"event_date": "date"}),
     ]
-    latest = pd.concat([d.dropna() for d in dates if len(d.dropna())]).groupby("study_id")["date"].max()
+    known = [d.dropna() for d in dates if len(d.dropna())]
+    if not known:  # no treated patient and no dated record: no contact to censor at
+        return pd.Series(pd.NaT, index=patients.index, dtype="datetime64[ns]")
+    latest = pd.concat(known).groupby("study_id")["date"].max()
     exits = snapshot.exits.set_index("study_id")["last_contact_date"]
     contact = patients["study_id"].map(exits)
     return contact.fillna(patients["study_id"].map(latest))
@@ -185,7 +188,8 @@ def itt_population(snapshot: Snapshot, patients: pd.DataFrame, params: RunParame
     population = {}
     for visit in params.visits:
         target = patients["day0"] + pd.Timedelta(days=VISITS_BY_CODE[visit].target_day)
-        on_study = (exit_date.isna() | (exit_date > target)) & (target <= cutoff)
+        reached = target <= cutoff if cutoff is not None else pd.Series(False, index=patients.index)  # no dates: none
+        on_study = (exit_date.isna() | (exit_date > target)) & reached
         recorded = patients["study_id"].isin(with_data.loc[with_data["visit"] == visit, "study_id"])
         population[visit] = sorted(patients.loc[on_study | recorded, "study_id"])
     return population

@@ -79,3 +79,15 @@ def test_exact_25_percent_codeine_reduction_is_a_partial_response(coordinator, s
     adresp = analysis_sets_build(snapshot_extract(), parameters_parse({"visits": ["month1"]})).adresp
     row = adresp[adresp["visit"] == "month1"].iloc[0]
     assert (row["omed_baseline"], row["response"]) == (9.6, expected)
+
+
+def test_a_registry_without_treated_patients_still_gives_a_report(settings, tmp_path, coordinator, site, today):
+    # Found by the property test: no treated patient (no dated record) made derive fail.
+    settings.MEDIA_ROOT = tmp_path / "media"
+    registry_build(coordinator, site, [PatientSpec(treated=False)], today=today)
+    out = tmp_path / "out"
+    call_command("run_report", "--sync", "--out", str(out))
+    assert ReportRun.objects.get().status == RunStatus.SUCCEEDED
+    result = json.loads((out / "result.json").read_text())
+    assert result["n_patients"] == 0 and result["overall_survival"]["time_grid"]["days"] == [0]
+    assert result["sre"]["curves"]["all"]["skipped_reason"] == "no patients with a follow-up time"
