@@ -26,7 +26,8 @@ DICTIONARY_COLUMNS = (
     "Field Annotation",
 )
 RECORD_ID = "record_id"
-RECORD_META_COLUMNS = (RECORD_ID, "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
+RECORD_META_COLUMNS = (RECORD_ID, "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
+                       "redcap_data_access_group")
 CHOICE_TYPES = {"radio", "dropdown", "checkbox"}
 COMPLETE = "2"  # REDCap's form status "Complete"
 VALIDATION = {"date": "date_ymd", "integer": "integer", "float": "number"}
@@ -94,8 +95,15 @@ def dictionary_csv(fields: Iterable[RedcapField] | None = None) -> str:
 
 
 def _text_of(source: str | Path) -> str:
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and Path(source).exists()):
-        return Path(source).read_text(encoding="utf-8-sig")
+    """A path (``Path``, or a one-line ``str``) is read; any other ``str`` is the CSV text itself.
+
+    Raises ``FileNotFoundError`` for a path that does not exist (a mistyped path is never read as an empty file).
+    """
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"No file {path} (check the path).")
+        return path.read_text(encoding="utf-8-sig")
     return str(source)
 
 
@@ -172,7 +180,8 @@ def records_rows(patients) -> Iterator[dict[str, str]]:
     """REDCap's flat longitudinal layout: one row per record × event, plus one per repeating-instrument instance."""
     for patient in patients:
         for event in events():
-            base = {RECORD_ID: patient.study_id, "redcap_event_name": unique_event_name(event.code)}
+            base = {RECORD_ID: patient.study_id, "redcap_event_name": unique_event_name(event.code),
+                    "redcap_data_access_group": patient.site.code.lower()}  # REDCap's DAG: the site
             single: dict[str, str] = {}
             repeats: list[dict[str, str]] = []
             for form in event.forms:
@@ -215,10 +224,15 @@ class RedcapRow:
         return self.values.get("redcap_repeat_instrument", "")
 
 
-def records_read(source: str | Path) -> list[RedcapRow]:
-    """Parse a REDCap records CSV (raw values, flat, classic or longitudinal)."""
+def records_read(source: str | Path, *, with_header: bool = False):
+    """Parse a REDCap records CSV (raw values, flat, classic or longitudinal); rows numbered 1, 2, … after the header.
+
+    Returns the rows, or ``(rows, header)`` with ``with_header=True``. Raises ``ValueError`` for an empty file and
+    ``FileNotFoundError`` for a missing path.
+    """
     reader = csv.DictReader(io.StringIO(_text_of(source)))
     if not reader.fieldnames:
-        raise ValueError("The records file is empty.")
-    return [RedcapRow(number, {k: (v or "").strip() for k, v in row.items() if k is not None})
+        raise ValueError("The records file is empty (no header row).")
+    rows = [RedcapRow(number, {k: (v or "").strip() for k, v in row.items() if k is not None})
             for number, row in enumerate(reader, start=1)]
+    return (rows, list(reader.fieldnames)) if with_header else rows

@@ -156,6 +156,7 @@ _PATIENT_INPUT_FIELDS = {
     "birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0",
     "screening_worst_pain", "life_expectancy_over_3_months", "prior_treatment_of_index_lesion",
 }
+PATIENT_INPUT_FIELDS = frozenset(_PATIENT_INPUT_FIELDS)  # what enrollment accepts (imports check mappings against it)
 
 
 def _validate_pair(patient: Patient, lesion: Lesion) -> None:
