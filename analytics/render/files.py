@@ -22,13 +22,25 @@ TABLES_XLSX = "tables.xlsx"
 CSV_FLOAT_FORMAT = "%.10g"
 
 
+def umask_file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file under the process umask (0o640 under umask 0027)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_path(target: Path):
-    """Yield a temporary path beside ``target``; rename over it when the block succeeds."""
+    """Yield a temporary path beside ``target``; rename over it when the block succeeds.
+
+    The file gets the umask's mode, not mkstemp's private 0600, so the web process and an operator's
+    backup (same group) can read what the worker wrote.
+    """
     handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
     os.close(handle)
     try:
         yield Path(tmp)
+        os.chmod(tmp, umask_file_mode())
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -4,6 +4,7 @@ and obsolete task messages doing nothing. The whole-worker SIGKILL is in tests/i
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 
 import pytest
@@ -127,3 +128,22 @@ def test_stale_must_span_several_heartbeats():
     env = {"REPORTS_HEARTBEAT_SECONDS": "60", "REPORTS_HEARTBEAT_STALE_SECONDS": "90", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
     assert out.returncode != 0 and "at least 3 x REPORTS_HEARTBEAT_SECONDS" in out.stderr
+
+
+def test_the_operator_command_lists_unfinished_runs_and_recovers_a_stalled_one(settings, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.REPORTS_HEARTBEAT_STALE_SECONDS = 120
+    monkeypatch.setattr(services, "report_run_enqueue", lambda run_id: None)  # the message itself is tested above
+    live, dead = _running(heartbeat_age=10), _running(heartbeat_age=600)
+    out = StringIO()
+    call_command("recover_report_runs", stdout=out)
+    text = out.getvalue()
+    assert re.search(rf"run {live.pk}: running, stage 'compute', attempt 1, last heartbeat 1\d s ago", text), text
+    assert f"run {dead.pk}: worker lost; re-queued" in text and f"run {live.pk}: worker lost" not in text
+    assert ReportRun.objects.get(pk=dead.pk).status == RunStatus.QUEUED
+    out = StringIO()
+    call_command("recover_report_runs", "--stale-after", "5", stdout=out)
+    assert f"run {live.pk}: worker lost; re-queued" in out.getvalue()

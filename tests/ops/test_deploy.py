@@ -81,3 +81,32 @@ def test_healthz_says_only_unavailable_when_the_database_fails(client, monkeypat
     assert response.json() == {"status": "unavailable"}  # no error text, host or port for anonymous callers
     assert "no-store" in response["Cache-Control"]
     assert "db.internal" in caplog.text  # ... the operator finds it in the log
+
+
+def test_secure_cookies_by_default_relaxable_only_by_explicit_environment(production_settings):
+    from tests.production_settings import production_settings_dump
+
+    assert production_settings["SESSION_COOKIE_SECURE"] is True and production_settings["CSRF_COOKIE_SECURE"] is True
+    assert production_settings["SECURE_SSL_REDIRECT"] is True
+    evaluation = production_settings_dump(
+        DJANGO_SESSION_COOKIE_SECURE="False", DJANGO_CSRF_COOKIE_SECURE="False", DJANGO_SECURE_SSL_REDIRECT="False",
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://registry.example.org,https://registry.example.org:8443",
+    )
+    assert (evaluation["SESSION_COOKIE_SECURE"], evaluation["CSRF_COOKIE_SECURE"], evaluation["SECURE_SSL_REDIRECT"]) == (False, False, False)
+    assert evaluation["CSRF_TRUSTED_ORIGINS"] == ["https://registry.example.org", "https://registry.example.org:8443"]
+
+
+def test_uploads_and_report_artifacts_are_group_readable_not_private_to_the_writer(production_settings, tmp_path):
+    import stat
+
+    from analytics.render.files import atomic_write
+
+    assert (production_settings["FILE_UPLOAD_PERMISSIONS"], production_settings["FILE_UPLOAD_DIRECTORY_PERMISSIONS"]) == (0o640, 0o750)
+    entrypoint = (ROOT / "docker" / "entrypoint.sh").read_text()
+    assert "umask 0027" in entrypoint  # the image's processes write 0640 files
+    previous = os.umask(0o027)
+    try:
+        name = atomic_write(tmp_path / "result.json", lambda path: path.write_text("{}"))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640  # mkstemp alone leaves 0600
