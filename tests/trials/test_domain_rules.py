@@ -69,11 +69,12 @@ def test_fentanyl_in_mg_is_rejected_naming_unit():
     assert exc.value.field == "unit"
 
 
-def test_unknown_drug_rejected_with_list_of_known_ones():
+def test_buprenorphine_without_factor_rejected_with_guidance():
     with pytest.raises(mme.MMEError) as exc:
         mme.mme_per_day(drug="buprenorphine", route="oral", dose=Decimal("1"), unit="mg", doses_per_day=Decimal("1"))
     assert exc.value.field == "drug"
-    assert "oxycodone (oral, mg)" in exc.value.message and "fentanyl (transdermal, mcg/h)" in exc.value.message
+    assert "partial agonist" in exc.value.message and "Explicit MME factor" in exc.value.message
+    assert "oxycodone (oral, mg)" not in exc.value.message  # guidance, not the whole table
 
 
 def test_known_drug_unknown_route_rejected_naming_route():

@@ -76,11 +76,13 @@ def test_rejected_visit_write_leaves_database_unchanged(patient, coordinator):
     assert v.visit_date is None
 
 
-def test_unknown_drug_lists_known_ones(patient, coordinator):
+def test_unknown_drug_gets_guidance_not_a_list_of_every_drug(patient, coordinator):
     v = month1(patient)
     with pytest.raises(DomainValidationError) as exc:
         services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date, meds=[{**OXY, "drug": "heroin"}]))
-    assert "oxycodone (oral, mg)" in exc.value.errors["medications[0].drug"][0]
+    message = exc.value.errors["medications[0].drug"][0]
+    assert "No CDC 2022 conversion factor for heroin" in message and "Explicit MME factor" in message
+    assert "oxycodone (oral, mg)" not in message
 
 
 def test_visit_date_not_before_enrollment_nor_future(patient, coordinator, today):

@@ -28,7 +28,7 @@ def registry(coordinator, other_coordinator, site, other_site, today):
 
 
 def test_completeness_by_site_and_visit(data_manager, registry, today):
-    d = dashboard_for(data_manager, on=today)
+    d = dashboard_for(data_manager)
     atl, bos = d.rows
     assert atl.site_code == "ATL" and bos.site_code == "BOS"
     baseline, day3, week1, month1 = atl.cells[:4]

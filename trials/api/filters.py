@@ -16,7 +16,6 @@ import datetime as dt
 import django_filters as df
 from django.core.exceptions import ValidationError as FormValidationError
 from django.db.models import Exists, F, OuterRef, Q
-from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from trials.access import SITE_PATHS
@@ -34,6 +33,7 @@ from trials.models import (
     StudyExit,
     Visit,
 )
+from trials.models.sites import site_today_expression
 
 
 def site_code_path(model) -> str:
@@ -144,7 +144,7 @@ class SiteFilterSet(UpdatedSinceMixin, df.FilterSet):
         return queryset.filter(pk__in=Site.history.filter(history_date__gte=value).values("id"))
 
 
-def visit_status_q(status: str, today: dt.date) -> Q:
+def visit_status_q(status: str, today: dt.date | F) -> Q:
     """SQL form of ``schedule.visit_status`` (docs/domain.md §2) for filtering."""
     if status == VisitStatus.COMPLETED:
         return Q(visit_date__isnull=False)
@@ -164,16 +164,17 @@ class VisitFilterSet(filterset_for(Visit, dates=("visit_date", "target_date"))):
     visit = df.ChoiceFilter(field_name="visit_code", choices=Visit._meta.get_field("visit_code").choices)
     status = df.ChoiceFilter(
         choices=[(s.value, s.value) for s in VisitStatus], method="filter_status",
-        help_text="Visit status as of today (upcoming, due, overdue, missed, completed, not applicable); staff only, sponsors get 400 (it would reveal dates).",
+        help_text="Visit status as of today at the patient's site (upcoming, due, overdue, missed, completed, not applicable); staff only, sponsors get 400 (it would reveal dates).",
     )
 
     def filter_status(self, queryset, name, value):
         refuse_for_sponsor(self.request, name)
-        today = timezone.localdate()
+        # Each visit's status is judged on the local date of its patient's site.
+        queryset = queryset.annotate(_local_today=site_today_expression())
         exited = StudyExit.objects.active().filter(
-            patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=today
+            patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=OuterRef("_local_today")
         )
-        return queryset.annotate(_exited_before_window_end=Exists(exited)).filter(visit_status_q(value, today))
+        return queryset.annotate(_exited_before_window_end=Exists(exited)).filter(visit_status_q(value, F("_local_today")))
 
 
 PatientFilterSet = filterset_for(Patient, fields=("histology", "sex", "ecog"), dates=("enrollment_date",), day0_path="day0")

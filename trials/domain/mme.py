@@ -45,8 +45,13 @@ MME_TABLES: dict[str, dict[str, OpioidConversion]] = {
     }
 }
 CURRENT_TABLE = MME_TABLES[MME_TABLE_VERSION]
-DRUG_CHOICES = [(d, d.capitalize()) for d in sorted(CURRENT_TABLE)] + [("other", "Other (explicit factor)")]
+# Offered in the list, but converted only with an explicit factor and its source: CDC 2022 gives no factor for
+# buprenorphine (a partial agonist; its MME would mislead, MMWR 2022;71(3) Table) nor for parenteral routes.
+EXPLICIT_FACTOR_DRUGS = {"buprenorphine": "Buprenorphine (explicit factor)", "other": "Other (explicit factor)"}
+DRUG_CHOICES = [(d, d.capitalize()) for d in sorted(CURRENT_TABLE)] + list(EXPLICIT_FACTOR_DRUGS.items())
 ROUTE_CHOICES = [("oral", "Oral"), ("transdermal", "Transdermal"), ("iv", "Intravenous"), ("sc", "Subcutaneous"), ("other", "Other")]
+ROUTE_LABELS = dict(ROUTE_CHOICES)
+EXPLICIT_FACTOR_HOW = "enter the factor in 'Explicit MME factor' and where it comes from (e.g. your institution's equianalgesic table)"
 UNIT_CHOICES = [("mg", "mg"), ("mcg/h", "mcg/h")]
 
 
@@ -67,6 +72,20 @@ class MMEResult:
 
 def known_combinations() -> str:
     return ", ".join(f"{c.drug} ({c.route}, {c.unit})" for c in CURRENT_TABLE.values())
+
+
+def explicit_factor_guidance(drug: str, route: str) -> str:
+    """What to do for a drug/route the current table cannot convert (shown beside the row, not a list of every drug)."""
+    conv = CURRENT_TABLE.get(drug)
+    start = f"No {MME_TABLE_VERSION} conversion factor"
+    if drug == "buprenorphine":
+        why = f"{start} for buprenorphine (a partial agonist)"
+    elif conv is not None:
+        given = ROUTE_LABELS.get(route, route or "this route").lower()
+        why = f"{start} for {drug} by the {given} route (the table converts {conv.route} {drug})"
+    else:
+        why = f"{start} for {drug or 'this drug'}"
+    return f"{why}: {EXPLICIT_FACTOR_HOW}."
 
 
 def mme_per_day(
@@ -107,11 +126,7 @@ def mme_per_day(
         conv = CURRENT_TABLE.get(drug)
         if conv is None or conv.route != route:
             field = "drug" if conv is None else "route"
-            raise MMEError(
-                field,
-                f"No {MME_TABLE_VERSION} conversion factor for {drug} ({route}). "
-                f"Known: {known_combinations()}; or give an explicit factor with its source.",
-            )
+            raise MMEError(field, explicit_factor_guidance(drug, route))
         if unit != conv.unit:
             raise MMEError("unit", f"{drug} ({route}) doses must be in {conv.unit}, not {unit}.")
         factor, version = conv.factor, MME_TABLE_VERSION

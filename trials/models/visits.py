@@ -52,6 +52,11 @@ class Visit(ClinicalRecord):
         return schedule.VISITS_BY_CODE[self.visit_code]
 
     @property
+    def open_from(self) -> dt.date:
+        """First day the visit can take place: its window start, but never before consent."""
+        return max(self.window_start, self.patient.consent_date)
+
+    @property
     def has_data(self) -> bool:
         return self.visit_date is not None
 

@@ -27,11 +27,11 @@ from trials.services.timeline import active_exit, check_event_date
 
 @register_validator(AdverseEvent)
 def _validate_ae(ae: AdverseEvent, errors: ErrorCollector) -> None:
-    check_event_date(ae.patient, "onset_date", ae.onset_date, errors, today=today())
+    check_event_date(ae.patient, "onset_date", ae.onset_date, errors, today=today(ae.patient.site))
     errors.check(1 <= ae.ctcae_grade <= 5, "ctcae_grade", "CTCAE v5.0 grade must be 1–5.")
     if ae.resolution_date is not None:
         errors.check(ae.resolution_date >= ae.onset_date, "resolution_date", "Resolution cannot be before onset.")
-        errors.check(ae.resolution_date <= today(), "resolution_date", "Cannot be in the future.")
+        errors.check(ae.resolution_date <= today(ae.patient.site), "resolution_date", "Cannot be in the future.")
     # SIR "death" and CTCAE grade 5 both mean the AE caused death (docs/domain.md §7).
     errors.check(
         (ae.sir_grade == SIRGrade.DEATH) == (ae.ctcae_grade == 5),
@@ -60,7 +60,7 @@ def planned_radiation_covering(patient: Patient, event_date) -> RadiationCourse 
 
 @register_validator(SkeletalEvent)
 def _validate_sre(sre: SkeletalEvent, errors: ErrorCollector) -> None:
-    check_event_date(sre.patient, "event_date", sre.event_date, errors, today=today())
+    check_event_date(sre.patient, "event_date", sre.event_date, errors, today=today(sre.patient.site))
     if sre.event_type == sre_rules.RADIATION_TO_BONE and sre.event_date is not None:
         course = planned_radiation_covering(sre.patient, sre.event_date)
         if course is not None:
@@ -83,7 +83,7 @@ def skeletal_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> S
 def _validate_exit(exit_: StudyExit, errors: ErrorCollector) -> None:
     patient = exit_.patient
     errors.check(exit_.exit_date >= patient.enrollment_date, "exit_date", f"Must not be before enrollment ({patient.enrollment_date}).")
-    errors.check(exit_.exit_date <= today(), "exit_date", "Cannot be in the future.")
+    errors.check(exit_.exit_date <= today(patient.site), "exit_date", "Cannot be in the future.")
     errors.check(exit_.last_contact_date <= exit_.exit_date, "last_contact_date", "Last contact cannot be after the exit date.")
     errors.check(exit_.last_contact_date >= patient.enrollment_date, "last_contact_date", "Last contact cannot be before enrollment.")
     if exit_.exit_type == ExitType.DEATH:

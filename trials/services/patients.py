@@ -26,8 +26,9 @@ from trials.services.records import (
 )
 
 
-def today() -> dt.date:
-    return timezone.localdate()
+def today(site: Site | None = None) -> dt.date:
+    """Today's date at ``site`` (its IANA time zone), or in settings.TIME_ZONE without a site."""
+    return site.local_date() if site is not None else timezone.localdate()
 
 
 def study_id_format(site_code: str, number: int) -> str:
@@ -58,7 +59,7 @@ _LESION_FIELDS = {f.name for f in Lesion._meta.concrete_fields} - {"id", "patien
 @register_validator(Patient)
 def _validate_patient(patient: Patient, errors: ErrorCollector) -> None:
     errors.check(patient.consent_date <= patient.enrollment_date, "consent_date", "Consent must be on or before the enrollment date.")
-    errors.check(patient.enrollment_date <= today(), "enrollment_date", "The enrollment date cannot be in the future.")
+    errors.check(patient.enrollment_date <= today(patient.site), "enrollment_date", "The enrollment date cannot be in the future.")
     errors.check(patient.day0 >= patient.enrollment_date, "day0", "The index procedure (day 0) cannot be before enrollment.")
     errors.check(0 <= patient.ecog <= 5, "ecog", "ECOG must be 0–5.")
     errors.check(0 <= patient.screening_worst_pain <= 10, "screening_worst_pain", "BPI worst pain must be 0–10.")

@@ -19,7 +19,7 @@ from trials.services.records import create_record, register_after_update, regist
 def _validate_procedure(proc: Procedure, errors: ErrorCollector) -> None:
     patient = proc.patient
     errors.check(proc.procedure_date >= patient.enrollment_date, "procedure_date", "The procedure cannot be before enrollment.")
-    errors.check(proc.procedure_date <= today(), "procedure_date", "The procedure date cannot be in the future.")
+    errors.check(proc.procedure_date <= today(proc.patient.site), "procedure_date", "The procedure date cannot be in the future.")
     if proc.augmentation == Augmentation.CEMENT:
         errors.check(bool(proc.cement_technique), "cement_technique", "Cement augmentation needs its technique.")
         errors.check(proc.cement_volume_ml is not None and proc.cement_volume_ml > 0, "cement_volume_ml", "Cement volume (mL) must be positive.")
@@ -78,7 +78,7 @@ def _validate_radiation(course: RadiationCourse, errors: ErrorCollector) -> None
     else:
         errors.check(course.start_date >= day0, "sequence", f"'After' radiation must start on or after day 0 ({day0}).")
     if course.start_date is not None:
-        errors.check(course.start_date <= today(), "start_date", "Cannot be in the future.")
+        errors.check(course.start_date <= today(course.patient.site), "start_date", "Cannot be in the future.")
     if course.total_dose_gy and course.fractions and course.total_dose_gy / course.fractions > 30:
         errors.add("total_dose_gy", "Dose per fraction above 30 Gy is implausible; check dose and fractions.")
 

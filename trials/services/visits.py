@@ -154,7 +154,7 @@ def _check_visit_date(visit: Visit, visit_date: dt.date | None, errors: ErrorCol
         errors.add("visit_date", "The visit date is required.")
         return
     errors.check(visit_date >= patient.enrollment_date, "visit_date", f"Must not be before enrollment ({patient.enrollment_date}).")
-    errors.check(visit_date <= today(), "visit_date", "Cannot be in the future.")
+    errors.check(visit_date <= today(patient.site), "visit_date", "Cannot be in the future.")
     exit_ = active_exit(patient)
     if exit_ is not None:
         what = "death" if exit_.exit_type == ExitType.DEATH else "study exit"
@@ -186,6 +186,29 @@ def _pain_build(visit: Visit, pain: dict[str, Any], errors: ErrorCollector) -> P
     return assessment
 
 
+def _visit_build(visit: Visit, data: VisitData, errors: ErrorCollector) -> tuple[PainAssessment, list[MedicationUse | None]]:
+    _check_visit_date(visit, data.visit_date, errors)
+    assessment = _pain_build(visit, data.pain, errors)
+    if data.opioid_status not in OpioidStatus.values:
+        errors.add("opioid_status", f"Must be one of {', '.join(OpioidStatus.values)}.")
+    meds = [medication_build(visit, raw, i, errors) for i, raw in enumerate(data.medications)]
+    if data.opioid_status == OpioidStatus.TAKING and not data.medications:
+        errors.add("medications", "'Taking opioids' needs at least one opioid row; choose 'No opioids' otherwise.")
+    if data.opioid_status != OpioidStatus.TAKING and data.medications:
+        errors.add("opioid_status", "Opioid rows were entered: choose 'Taking opioids', or remove the rows.")
+    return assessment, meds
+
+
+def visit_data_check(*, visit: Visit, data: VisitData) -> dict[str, list[str]]:
+    """Every rule ``visit_record`` would apply to ``data``, without saving: {field key: messages}.
+
+    Lets a form show its own parse errors and the service's rule errors in one round.
+    """
+    errors = ErrorCollector()
+    _visit_build(visit, data, errors)
+    return errors.errors
+
+
 @transaction.atomic
 def visit_record(
     *,
@@ -209,15 +232,7 @@ def visit_record(
     if is_correction:
         reason = require_reason(reason)
     errors = ErrorCollector()
-    _check_visit_date(visit, data.visit_date, errors)
-    assessment = _pain_build(visit, data.pain, errors)
-    if data.opioid_status not in OpioidStatus.values:
-        errors.add("opioid_status", f"Must be one of {', '.join(OpioidStatus.values)}.")
-    meds = [medication_build(visit, raw, i, errors) for i, raw in enumerate(data.medications)]
-    if data.opioid_status == OpioidStatus.TAKING and not data.medications:
-        errors.add("medications", "'Taking opioids' needs at least one opioid row; choose 'No opioids' otherwise.")
-    if data.opioid_status != OpioidStatus.TAKING and data.medications:
-        errors.add("opioid_status", "Opioid rows were entered: choose 'Taking opioids', or remove the rows.")
+    assessment, meds = _visit_build(visit, data, errors)
     errors.raise_if_any()
 
     visit.visit_date = data.visit_date

@@ -48,18 +48,19 @@
     if (dose === null || isNaN(dose) || dose <= 0) return { error: "enter a positive dose" };
     if (perDay !== null && (isNaN(perDay) || perDay <= 0)) return { error: "doses per day must be positive" };
     if (unit === "mcg/h" && perDay !== null && perDay !== Math.round(perDay)) return { error: "patches worn at once: a whole number" };
-    var factor;
+    var factor, source;
     if (explicit !== null && !isNaN(explicit)) {
-      factor = explicit;
+      factor = explicit; source = "explicit";
     } else {
       var conv = config.drugs[drug];
-      if (!conv) return { error: "no " + config.version + " factor for this drug; give an explicit factor" };
-      if (conv.route !== route) return { error: drug + " is converted for " + conv.route + " use only" };
+      if (!conv || conv.route !== route) {
+        return { error: "needs an explicit factor", guidance: (config.guidance[drug] || {})[route] };
+      }
       if (conv.unit !== unit) return { error: drug + " doses must be in " + conv.unit };
-      factor = Number(conv.factor);
+      factor = Number(conv.factor); source = config.version;
     }
     var daily = dose * (perDay === null ? 1 : perDay);
-    return { value: daily * factor };
+    return { value: daily * factor, factor: factor, source: source };
   }
 
   var rowsBody = document.getElementById("med-rows");
@@ -79,6 +80,11 @@
     var total = 0, problems = 0, counted = 0;
     rowsBody.querySelectorAll("tr.med-row").forEach(function (row) {
       var result = rowMME(row), out = row.querySelector(".row-mme");
+      var factorOut = row.querySelector(".row-factor"), guidance = row.querySelector(".row-guidance");
+      // The server's message beside the row already says the same after a failed save.
+      guidance.hidden = !result.guidance || !!row.querySelector(".field-error");
+      guidance.textContent = result.guidance || "";
+      factorOut.textContent = result.factor ? "× " + fmt(result.factor) + " (" + result.source + ")" : "—";
       if (result.empty) { out.textContent = "—"; return; }
       if (result.error) { out.textContent = result.error; out.classList.add("fail"); problems += 1; return; }
       out.classList.remove("fail");
@@ -144,4 +150,16 @@
   document.getElementById("add-med").addEventListener("click", addRow);
   statusInputs.forEach(function (input) { input.addEventListener("change", showOpioidRows); });
   showOpioidRows();
+
+  /* Out-of-window dates: warn as soon as the date is typed; the server asks for an explicit confirmation. */
+  var windowInfo = document.getElementById("visit-window"), dateInput = form.querySelector("input[name='visit_date']");
+  var warning = document.getElementById("window-warning"), confirmation = document.getElementById("window-confirmation");
+  function checkWindow() {
+    var value = dateInput.value, outside = value && (value < windowInfo.dataset.start || value > windowInfo.dataset.end);
+    warning.hidden = !outside;
+    if (outside) confirmation.hidden = false;
+  }
+  dateInput.addEventListener("change", checkWindow);
+  dateInput.addEventListener("input", checkWindow);
+  checkWindow();
 })();

@@ -8,7 +8,7 @@ from django import forms
 
 from trials.errors import DomainValidationError
 
-_ROW_KEY = re.compile(r"^(?P<list>\w+)\[(?P<index>\d+)\]\.(?P<field>\w+)$")
+ROW_KEY = re.compile(r"^(?P<list>\w+)\[(?P<index>\d+)\]\.(?P<field>\w+)$")
 
 
 def domain_errors_to_form(form: forms.Form, exc: DomainValidationError, *, prefix: str = "") -> None:
@@ -27,7 +27,7 @@ def row_errors_to_formset(formset: forms.BaseFormSet, exc: DomainValidationError
     """Attach ``<list_name>[i].field`` errors to the i-th submitted row form; returns the keys it used."""
     used = set()
     for key, messages in exc.errors.items():
-        match = _ROW_KEY.match(key)
+        match = ROW_KEY.match(key)
         if not match or match["list"] != list_name:
             continue
         index = int(match["index"])

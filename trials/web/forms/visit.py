@@ -53,10 +53,16 @@ class VisitForm(forms.Form):
         help_text="Required: this visit already has data, and every change is audited.",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    confirm_out_of_window = forms.BooleanField(
+        required=False,
+        label="The date is correct although it is outside the visit window",
+        help_text="The visit is saved and flagged as out of window.",
+    )
     expected_version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, visit: Visit, **kwargs):
         super().__init__(*args, **kwargs)
+        self.visit = visit
         for name in bpi.INTENSITY_ITEMS:
             self.fields[name] = _score_field(name, interference=False)
         for name in bpi.INTERFERENCE_ITEMS:
@@ -64,6 +70,22 @@ class VisitForm(forms.Form):
         self.is_correction = visit.has_data
         if not self.is_correction:
             del self.fields["reason"]
+
+    def window_confirmed(self, visit_date) -> bool:
+        """In the window, or outside it with the explicit confirmation ticked."""
+        inside = self.visit.window_start <= visit_date <= self.visit.window_end
+        return inside or bool(self.cleaned_data.get("confirm_out_of_window"))
+
+    def out_of_window_message(self, visit_date) -> str:
+        v = self.visit
+        return (
+            f"{_day(visit_date)} is outside the {v.definition.label} window ({_day(v.open_from)} – {_day(v.window_end)}). "
+            "Check the date; if it is right, tick “The date is correct although it is outside the visit window” and save again."
+        )
+
+    @property
+    def asks_window_confirmation(self) -> bool:
+        return bool(self.data.get("confirm_out_of_window")) or any("outside the" in str(e) for e in self.errors.get("visit_date", []))
 
     def intensity_fields(self):
         return [self[name] for name in bpi.INTENSITY_ITEMS]
@@ -76,14 +98,20 @@ class VisitForm(forms.Form):
 
     @staticmethod
     def initial_for(visit: Visit, *, today) -> dict:
-        """The recorded visit as form values (today's date for a visit not yet entered)."""
+        """The recorded visit as form values; today's date only for a visit not yet entered whose window is open."""
         data = VisitData.from_visit(visit)
+        in_window = visit.window_start <= today <= visit.window_end
         return {
-            "visit_date": data.visit_date or today,
+            # Today is offered only when it is a valid visit day; otherwise the coordinator types the real date.
+            "visit_date": data.visit_date or (today if in_window else None),
             "opioid_status": data.opioid_status,
             "expected_version": visit.version,
             **data.pain,
         }
+
+
+def _day(value) -> str:
+    return f"{value.day} {value:%b %Y}"
 
 
 def _blank(choices):
@@ -103,9 +131,12 @@ class MedicationRowForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "any", "min": 0}),
     )
     mme_factor = forms.DecimalField(
-        label="Explicit MME factor", required=False, help_text="Only for a drug or route outside the CDC 2022 table", widget=forms.NumberInput(attrs={"step": "any", "min": 0})
+        label="Explicit MME factor", required=False, help_text="Only for a drug or route outside the CDC 2022 table",
+        widget=forms.NumberInput(attrs={"step": "any", "min": 0, "placeholder": "factor"}),
     )
-    factor_source = forms.CharField(label="Source of the factor", required=False, max_length=200)
+    factor_source = forms.CharField(
+        label="Source of the factor", required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "source"})
+    )
 
     def is_blank(self) -> bool:
         data = getattr(self, "cleaned_data", {})
@@ -129,4 +160,9 @@ def mme_table_for_page() -> dict:
         "version": mme.MME_TABLE_VERSION,
         "drugs": {c.drug: {"route": c.route, "unit": c.unit, "factor": str(c.factor)} for c in mme.CURRENT_TABLE.values()},
         "minInterferenceAnswered": bpi.MIN_INTERFERENCE_ANSWERED,
+        # What to do when a drug/route has no table factor, per drug and route (shown beside the row).
+        "guidance": {
+            drug: {route: mme.explicit_factor_guidance(drug, route) for route, _ in mme.ROUTE_CHOICES}
+            for drug, _ in mme.DRUG_CHOICES
+        },
     }

@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import timezone
 
 from trials.access import scope_queryset
 from trials.domain.schedule import DEFAULT_SCHEDULE
 from trials.models import StudyExit, Visit
+from trials.models.sites import site_today_expression
 
 OUT_OF_WINDOW_LIMIT = 200
 
@@ -52,10 +54,12 @@ class Dashboard:
     out_of_window_total: int
 
 
-def _exit_makes_not_applicable(on: dt.date):
-    """An exit on or before the window end, already past today → the visit is not applicable (docs/domain.md §2)."""
+def _exit_makes_not_applicable():
+    """An exit on or before the window end, already past (site-local) today → not applicable (docs/domain.md §2)."""
     return Exists(
-        StudyExit.objects.active().filter(patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=on)
+        StudyExit.objects.active().filter(
+            patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=OuterRef("local_today")
+        )
     )
 
 
@@ -63,13 +67,14 @@ def _scoped_visits(user):
     return scope_queryset(user, Visit.objects.active().filter(patient__voided_at__isnull=True))
 
 
-def completeness_counts(user, *, on: dt.date) -> list[dict]:
-    """One aggregate query: per site and visit code, completed / missed / overdue counts."""
-    not_applicable = _exit_makes_not_applicable(on)
+def completeness_counts(user, *, at: dt.datetime | None = None) -> list[dict]:
+    """One aggregate query: per site and visit code, completed / missed / overdue counts, each site on its local date."""
     no_data = Q(visit_date__isnull=True) & Q(not_applicable=False)
+    on = F("local_today")
     return list(
         _scoped_visits(user)
-        .annotate(not_applicable=not_applicable)
+        .annotate(local_today=site_today_expression(at=at))
+        .annotate(not_applicable=_exit_makes_not_applicable())
         .values("patient__site__code", "visit_code")
         .annotate(
             completed=Count("id", filter=Q(visit_date__isnull=False)),
@@ -80,9 +85,10 @@ def completeness_counts(user, *, on: dt.date) -> list[dict]:
     )
 
 
-def dashboard_for(user, *, on: dt.date) -> Dashboard:
+def dashboard_for(user, *, at: dt.datetime | None = None) -> Dashboard:
+    """Completeness and overdue per site (each on its own local date) and out-of-window visits, at instant ``at``."""
     by_site: dict[str, dict[str, dict]] = {}
-    for row in completeness_counts(user, on=on):
+    for row in completeness_counts(user, at=at):
         by_site.setdefault(row["patient__site__code"], {})[row["visit_code"]] = row
     rows = []
     for code in sorted(by_site):
@@ -96,7 +102,7 @@ def dashboard_for(user, *, on: dt.date) -> Dashboard:
     out_of_window_qs = _scoped_visits(user).filter(out_of_window=True)
     out_of_window = list(out_of_window_qs.select_related("patient", "patient__site").order_by("-visit_date")[:OUT_OF_WINDOW_LIMIT])
     return Dashboard(
-        on=on,
+        on=timezone.localdate(at),
         visit_labels=[d.label for d in DEFAULT_SCHEDULE],
         rows=rows,
         out_of_window=out_of_window,

@@ -101,8 +101,11 @@ def _active(model):
     return model.objects.active()
 
 
-def patient_timeline(user, study_id: str, *, on: dt.date) -> Timeline:
-    """Everything about one patient on one page, in a fixed number of queries."""
+def patient_timeline(user, study_id: str, *, on: dt.date | None = None) -> Timeline:
+    """Everything about one patient on one page, in a fixed number of queries.
+
+    Visit status is as of ``on``, by default today at the patient's site (its time zone).
+    """
     qs = scope_queryset(user, Patient.objects.active()).select_related("site").prefetch_related(
         Prefetch("lesions", queryset=_active(Lesion), to_attr="active_lesions"),
         Prefetch("procedures", queryset=_active(Procedure).prefetch_related("lesions"), to_attr="active_procedures"),
@@ -120,6 +123,7 @@ def patient_timeline(user, study_id: str, *, on: dt.date) -> Timeline:
         Prefetch("exits", queryset=_active(StudyExit), to_attr="active_exits"),
     )
     patient = get_object_or_404(qs, study_id=study_id)
+    on = on or patient.site.local_date()
     exit_ = patient.active_exits[0] if patient.active_exits else None
     exit_date = exit_.exit_date if exit_ else None
     visits = []
@@ -152,3 +156,13 @@ def visit_get(user, study_id: str, visit_code: str) -> Visit:
         .prefetch_related(Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications"))
     )
     return get_object_or_404(qs, patient__study_id=study_id, visit_code=visit_code)
+
+
+def next_visit_to_enter(visit: Visit, *, today: dt.date) -> Visit | None:
+    """The patient's next scheduled visit after ``visit`` without data whose window has opened by ``today``."""
+    return (
+        Visit.objects.active()
+        .filter(patient_id=visit.patient_id, visit_date__isnull=True, target_date__gt=visit.target_date, window_start__lte=today)
+        .order_by("target_date")
+        .first()
+    )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Exists, F, OuterRef, Prefetch
+from django.utils import timezone
 
-from trials.access import scope_queryset
+from trials.access import access_for, scope_queryset
 from trials.domain.schedule import VisitStatus
 from trials.models import StudyExit, Visit
+from trials.models.sites import site_local_dates, site_today_expression
 
 WORKLIST_STATUSES = (VisitStatus.OVERDUE, VisitStatus.DUE)
 # Overdue before due; within a status the visit whose window closes first is most urgent.
@@ -20,17 +22,18 @@ _URGENCY_RANK = {VisitStatus.OVERDUE: 0, VisitStatus.DUE: 1}
 class WorklistRow:
     visit: Visit
     status: VisitStatus
+    on: dt.date  # today at the patient's site
 
     @property
     def patient(self):
         return self.visit.patient
 
-    def days_to_target(self, on: dt.date) -> int:
-        """Positive: days left until the target day; negative: days late after it."""
-        return (self.visit.target_date - on).days
+    def days_to_target(self) -> int:
+        """Positive: days left until the target day; negative: days late after it (site-local days)."""
+        return (self.visit.target_date - self.on).days
 
-    def days_to_window_end(self, on: dt.date) -> int:
-        return (self.visit.window_end - on).days
+    def days_to_window_end(self) -> int:
+        return (self.visit.window_end - self.on).days
 
 
 @dataclass(frozen=True)
@@ -51,47 +54,62 @@ def exit_date_of(patient) -> dt.date | None:
     return exits[0].exit_date if exits else None
 
 
-def open_visits(user, *, on: dt.date):
-    """Scoped visits without data whose window is open today (candidates for due/overdue)."""
-    qs = Visit.objects.active().filter(
+def open_visits(user, *, at: dt.datetime | None = None, dates: dict[int, dt.date] | None = None):
+    """Scoped visits without data whose window is open today at their site (candidates for due/overdue).
+
+    Each row carries ``local_today``: the date at the patient's site at instant ``at`` (now by default).
+    """
+    qs = Visit.objects.active().annotate(local_today=site_today_expression(at=at, dates=dates)).filter(
         visit_date__isnull=True,
-        window_start__lte=on,
-        window_end__gte=on,
+        window_start__lte=F("local_today"),
+        window_end__gte=F("local_today"),
         patient__voided_at__isnull=True,
     )
     return scope_queryset(user, qs)
 
 
-def missed_count(user, *, on: dt.date, site_id: int | None = None) -> int:
-    """Visits whose window closed without data, excluding those made not applicable by an earlier exit."""
+def missed_count(user, *, at: dt.datetime | None = None, site_id: int | None = None, dates: dict[int, dt.date] | None = None) -> int:
+    """Visits whose window closed (site-local) without data, excluding those made not applicable by an earlier exit."""
     exited_before_close = StudyExit.objects.active().filter(patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"))
     qs = scope_queryset(
         user,
-        Visit.objects.active().filter(visit_date__isnull=True, window_end__lt=on, patient__voided_at__isnull=True),
+        Visit.objects.active()
+        .annotate(local_today=site_today_expression(at=at, dates=dates))
+        .filter(visit_date__isnull=True, window_end__lt=F("local_today"), patient__voided_at__isnull=True),
     ).filter(~Exists(exited_before_close))
     if site_id:
         qs = qs.filter(patient__site_id=site_id)
     return qs.count()
 
 
-def worklist_for(user, *, on: dt.date, site_id: int | None = None, status: str | None = None) -> Worklist:
+def worklist_for(user, *, at: dt.datetime | None = None, site_id: int | None = None, status: str | None = None) -> Worklist:
     """Due and overdue visits in the user's sites, most urgent first, with counts per status.
 
     Status comes from ``trials.domain.schedule.visit_status`` (via ``Visit.status_on``)
     so the rules, including exit → not applicable, live in one place. Three
-    queries whatever the number of rows: visits with patient and site, exits, missed count.
+    queries whatever the number of rows (plus one per call for the sites' dates): visits with
+    patient and site, exits, missed count. "Today" is each site's local date at instant ``at``.
     """
-    qs = open_visits(user, on=on).select_related("patient", "patient__site").prefetch_related(active_exits_prefetch())
+    dates = site_local_dates(at)
+    qs = open_visits(user, at=at, dates=dates).select_related("patient", "patient__site").prefetch_related(active_exits_prefetch())
     if site_id:
         qs = qs.filter(patient__site_id=site_id)
     rows = []
     for visit in qs:
-        visit_status = visit.status_on(on, exit_date_of(visit.patient))
+        visit_status = visit.status_on(visit.local_today, exit_date_of(visit.patient))
         if visit_status in _URGENCY_RANK:
-            rows.append(WorklistRow(visit, visit_status))
+            rows.append(WorklistRow(visit, visit_status, visit.local_today))
     rows.sort(key=lambda r: (_URGENCY_RANK[r.status], r.visit.window_end, r.visit.target_date, r.patient.study_id))
     counts = {s.value: sum(1 for r in rows if r.status == s) for s in WORKLIST_STATUSES}
-    counts[VisitStatus.MISSED.value] = missed_count(user, on=on, site_id=site_id)
+    counts[VisitStatus.MISSED.value] = missed_count(user, at=at, site_id=site_id, dates=dates)
     if status:
         rows = [r for r in rows if r.status == status]
-    return Worklist(on=on, rows=rows, counts=counts)
+    return Worklist(on=_users_today(user, dates, at=at, site_id=site_id), rows=rows, counts=counts)
+
+
+def _users_today(user, dates: dict[int, dt.date], *, at: dt.datetime | None, site_id: int | None) -> dt.date:
+    """The date shown atop the worklist: the local date of the user's site(s) if they agree, else the server's."""
+    access = access_for(user)
+    sites = [site_id] if site_id else (list(dates) if access.reads_all else access.readable_site_ids)
+    local = {dates[pk] for pk in sites if pk in dates}
+    return local.pop() if len(local) == 1 else timezone.localdate(at)

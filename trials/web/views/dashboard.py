@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.shortcuts import render
-from django.utils import timezone
 
 from trials.models import Role
 from trials.web.guards import role_page
@@ -12,4 +11,4 @@ from trials.web.selectors.dashboard import dashboard_for
 
 @role_page(Role.DATA_MANAGER, Role.INVESTIGATOR)
 def dashboard(request):
-    return render(request, "web/dashboard.html", {"d": dashboard_for(request.user, on=timezone.localdate())})
+    return render(request, "web/dashboard.html", {"d": dashboard_for(request.user)})

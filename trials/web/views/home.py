@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from trials.access import access_for
 from trials.domain.schedule import VisitStatus
@@ -50,26 +49,25 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
-def _row_context(row, today) -> dict:
-    to_target = row.days_to_target(today)
-    return {"row": row, "days_left": max(to_target, 0), "days_late": max(-to_target, 0), "to_close": row.days_to_window_end(today)}
+def _row_context(row) -> dict:
+    to_target = row.days_to_target()
+    return {"row": row, "days_left": max(to_target, 0), "days_late": max(-to_target, 0), "to_close": row.days_to_window_end()}
 
 
 @clinical_page
 def worklist(request):
-    today = timezone.localdate()
     sites = list(readable_sites(request.user))
     site_id = _int_or_none(request.GET.get("site"))
     status = request.GET.get("status") or None
     if status not in {s.value for s in WORKLIST_STATUSES}:
         status = None
-    data = worklist_for(request.user, on=today, site_id=site_id, status=status)
+    data = worklist_for(request.user, site_id=site_id, status=status)
     return render(
         request,
         "web/worklist.html",
         {
             "worklist": data,
-            "rows": [_row_context(row, today) for row in data.rows],
+            "rows": [_row_context(row) for row in data.rows],
             "sites": sites if len(sites) > 1 else [],
             "site_id": site_id,
             "status": status,

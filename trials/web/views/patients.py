@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
 from trials import services
 from trials.access import access_for
@@ -34,7 +33,7 @@ def patient_list(request):
 
 @clinical_page
 def patient_detail(request, study_id: str):
-    timeline = patient_timeline(request.user, study_id, on=timezone.localdate())
+    timeline = patient_timeline(request.user, study_id)
     return render(
         request,
         "web/patient_detail.html",

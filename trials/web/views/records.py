@@ -67,6 +67,7 @@ RECORD_KINDS: dict[str, RecordKind] = {
 class CorrectionForm(forms.Form):
     reason = forms.CharField(
         label="Reason for change",
+        error_messages={"required": "A reason is required: every change to entered data is audited."},
         help_text="Required: every change is audited (who, when, old → new, why).",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -76,6 +77,7 @@ class CorrectionForm(forms.Form):
 class VoidForm(CorrectionForm):
     reason = forms.CharField(
         label="Reason for voiding",
+        error_messages={"required": "A reason is required to void a record."},
         help_text="Required. The record stays in the audit history, marked void with your reason.",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
