@@ -38,15 +38,45 @@ READ_ALL_ROLES = {Role.INVESTIGATOR, Role.DATA_MANAGER}
 WRITE_ALL_ROLES = {Role.DATA_MANAGER}
 
 
+class SystemActor:
+    """The registry itself acting outside any user's request: command-line exports, seeding, imports run
+    by an operator, scheduled jobs. Unscoped on purpose, and only when passed explicitly as ``SYSTEM``;
+    ``None`` is not a user and gets no access."""
+
+    is_authenticated = True
+    is_superuser = False
+    pk = None
+    username = "system"
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM = SystemActor()
+
+
 @dataclass
 class Access:
-    """A user's effective permissions, computed once per request."""
+    """A user's effective permissions, computed once per request.
+
+    Every role question is a predicate here (``is_data_manager``, ``can_sign(site)``,
+    ``can_view_reports``…); services, API permissions and views ask these, never the roles directly.
+    """
 
     user: object
 
+    @property
+    def is_system(self) -> bool:
+        """The explicit ``SYSTEM`` actor (see ``SystemActor``)."""
+        return isinstance(self.user, SystemActor)
+
+    @property
+    def is_superuser(self) -> bool:
+        return bool(getattr(self.user, "is_superuser", False))
+
     @cached_property
     def _memberships(self) -> list[tuple[str, int | None]]:
-        if not getattr(self.user, "is_authenticated", False):
+        if self.is_system or not getattr(self.user, "is_authenticated", False):
             return []
         return list(self.user.memberships.values_list("role", "site_id"))
 
@@ -55,16 +85,21 @@ class Access:
         return {role for role, _ in self._memberships}
 
     @property
+    def has_registry_role(self) -> bool:
+        """Any registry role (or superuser, or the system): may use the registry at all."""
+        return bool(self.roles) or self.is_superuser or self.is_system
+
+    @property
     def is_sponsor_only(self) -> bool:
         return bool(self.roles) and self.roles <= {Role.SPONSOR}
 
     @property
     def reads_all(self) -> bool:
-        return bool(self.roles & READ_ALL_ROLES) or getattr(self.user, "is_superuser", False)
+        return bool(self.roles & READ_ALL_ROLES) or self.is_superuser or self.is_system
 
     @property
     def writes_all(self) -> bool:
-        return bool(self.roles & WRITE_ALL_ROLES) or getattr(self.user, "is_superuser", False)
+        return bool(self.roles & WRITE_ALL_ROLES) or self.is_superuser or self.is_system
 
     @cached_property
     def readable_site_ids(self) -> set[int]:
@@ -86,8 +121,18 @@ class Access:
 
     @property
     def is_data_manager(self) -> bool:
-        """Data manager (or superuser): queries, locks, users, audit log, imports."""
-        return Role.DATA_MANAGER in self.roles or getattr(self.user, "is_superuser", False)
+        """Data manager (or superuser, or the system): queries, locks, protocol deviations, users, audit log, imports."""
+        return Role.DATA_MANAGER in self.roles or self.is_superuser or self.is_system
+
+    @property
+    def is_site_staff(self) -> bool:
+        """Coordinator or site investigator somewhere: starts on the worklist."""
+        return bool(self.roles & {Role.COORDINATOR, Role.SITE_INVESTIGATOR})
+
+    @property
+    def is_investigator(self) -> bool:
+        """Study-wide (principal) investigator."""
+        return Role.INVESTIGATOR in self.roles
 
     @property
     def can_view_reports(self) -> bool:
@@ -102,6 +147,11 @@ class Access:
     @cached_property
     def signable_site_ids(self) -> set[int]:
         return {site for role, site in self._memberships if role == Role.SITE_INVESTIGATOR and site is not None}
+
+    @property
+    def is_site_investigator(self) -> bool:
+        """Site investigator of at least one site (signs visits there; ``can_sign(site)`` decides which)."""
+        return bool(self.signable_site_ids)
 
     def can_sign(self, site_id: int) -> bool:
         """Site investigator of this site: may sign its visits electronically."""

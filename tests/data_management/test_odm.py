@@ -8,6 +8,7 @@ from django.core.management import call_command
 from lxml import etree
 
 from tests.data_management.conftest import PASSWORD, REDCAP_FIXTURES
+from trials.access import SYSTEM
 from trials.interop.odm import odm_build, odm_bytes, odm_reference_errors, odm_schema_errors, odm_validate
 from trials.interop.odm_reader import odm_read
 from trials.models import Patient, Visit
@@ -30,7 +31,7 @@ def signed_visit(site_investigator, month1):
 
 
 def test_export_of_a_seeded_registry_is_valid_odm_132(seeded):
-    tree = odm_build()
+    tree = odm_build(SYSTEM)
     assert odm_schema_errors(tree) == []
     assert odm_reference_errors(tree) == []
     root = tree.getroot()
@@ -43,7 +44,7 @@ def test_export_of_a_seeded_registry_is_valid_odm_132(seeded):
 
 
 def test_signatures_and_audit_records_are_exported(signed_visit, month1):
-    tree = odm_build()
+    tree = odm_build(SYSTEM)
     assert odm_validate(tree) == []
     event = tree.getroot().find(f".//{ODM}StudyEventData[@StudyEventOID='SE.MONTH1']")
     signature = event.find(f"{ODM}Signature")
@@ -57,7 +58,7 @@ def test_signatures_and_audit_records_are_exported(signed_visit, month1):
 
 
 def test_an_invalid_document_is_caught_by_the_xsd(month1):
-    root = odm_build().getroot()
+    root = odm_build(SYSTEM).getroot()
     del root.attrib["FileOID"]  # required by the schema
     item = root.find(f".//{ODM}ItemDef")
     item.set("DataType", "colour")  # not an ODM data type
@@ -67,7 +68,7 @@ def test_an_invalid_document_is_caught_by_the_xsd(month1):
 
 
 def test_a_dangling_oid_reference_is_caught(month1):
-    root = odm_build().getroot()
+    root = odm_build(SYSTEM).getroot()
     root.find(f".//{ODM}ItemData").set("ItemOID", "I.NOWHERE")
     root.find(f".//{ODM}FormRef").set("FormOID", "F.MISSING")
     tree = etree.ElementTree(root)
@@ -78,7 +79,7 @@ def test_a_dangling_oid_reference_is_caught(month1):
 
 
 def test_reader_reads_our_export_back(month1):
-    document = odm_read(odm_bytes(odm_build()))
+    document = odm_read(odm_bytes(odm_build(SYSTEM)))
     [subject] = document.subjects
     assert subject.key == month1.patient.study_id
     assert subject.value_of("I.VISIT.VISIT_DATE", event_oid="SE.MONTH1") == month1.visit_date.isoformat()

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.data_management.conftest import REDCAP_FIXTURES
+from trials.access import SYSTEM
 from trials.interop.forms import FORMS
 from trials.interop.redcap import dictionary_csv, dictionary_read, records_csv, records_read, registry_dictionary
 from trials.interop.redcap_import import mapping_load, redcap_import
@@ -60,7 +61,7 @@ def test_redcap_records_fixture_parses():
 
 
 def test_records_export_is_flat_longitudinal(coordinator, patient, month1):
-    rows = list(csv.DictReader(io.StringIO(records_csv())))
+    rows = list(csv.DictReader(io.StringIO(records_csv(SYSTEM))))
     events = [(r["redcap_event_name"], r["redcap_repeat_instrument"]) for r in rows]
     assert ("enrollment_arm_1", "") in events and ("enrollment_arm_1", "lesion") in events
     month = next(r for r in rows if r["redcap_event_name"] == "month1_arm_1")
@@ -118,7 +119,7 @@ def test_dry_run_reports_and_writes_nothing(coordinator, site, tmp_path):
 
 def test_import_of_visits_from_our_own_redcap_export(coordinator, site, patient, month1, tmp_path):
     """A site mirrors the study in REDCap: our records export, mapped back, recreates patient and visit data."""
-    (tmp_path / "records.csv").write_text(records_csv())
+    (tmp_path / "records.csv").write_text(records_csv(SYSTEM))
     mapping = json.loads((MAPPINGS / "clinical_trial_1.json").read_text())
     mapping["patient"] = {"event": "enrollment_arm_1", "fields": {
         name: {"from": name} for name in ("birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0",

@@ -22,7 +22,7 @@ from trials.api.viewsets.base import ApiViewMixin
 from trials.interop.exports import registry_xlsx
 from trials.interop.odm import odm_build, odm_bytes
 from trials.interop.redcap import dictionary_csv, records_csv, repeating_instruments_csv
-from trials.models import DataQuery, Lock, LockScope, Patient, Role, Signature, SignatureMeaning, Site, Visit
+from trials.models import DataQuery, Lock, LockScope, Patient, Signature, SignatureMeaning, Site, Visit
 from trials.services import data_queries, locking, signoff
 
 STAFF_ONLY = "Every registry role except sponsors (whose access is de-identified); rows scoped to the caller."
@@ -48,7 +48,7 @@ class HasRegistryRole(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and (access_for(user).roles or user.is_superuser))
+        return bool(user and user.is_authenticated and access_for(user).has_registry_role)
 
 
 def _download(content: bytes | str, content_type: str, filename: str) -> HttpResponse:
@@ -164,7 +164,7 @@ class DataQueryListView(ApiViewMixin, APIView):
 
 
 def _require_data_manager(user) -> None:
-    if Role.DATA_MANAGER not in access_for(user).roles and not user.is_superuser:
+    if not access_for(user).is_data_manager:
         raise PermissionDenied("Only a data manager may do this.")
 
 
@@ -223,7 +223,7 @@ class VisitSignView(ApiViewMixin, APIView):
     @extend_schema(tags=["data management"], summary="Sign a completed visit (site investigators)", request=SignSerializer,
                    responses={201: SignatureSerializer})
     def post(self, request, pk: int):
-        if Role.SITE_INVESTIGATOR not in access_for(request.user).roles:
+        if not access_for(request.user).is_site_investigator:
             raise PermissionDenied("Only site investigators sign visits.")
         visit = get_object_or_404(scope_queryset(request.user, Visit.objects.all()), pk=pk)
         data = SignSerializer(data=request.data)

@@ -33,7 +33,7 @@ class RegistryRolePermission(BasePermission):
         if not (user and user.is_authenticated):
             return False
         access = access_for(user)
-        if not (access.roles or user.is_superuser):
+        if not access.has_registry_role:
             self.message = "Your account has no registry role."
             return False
         if request.method in SAFE_METHODS and not getattr(view, "write_action", False):

@@ -66,23 +66,23 @@ STAFF_ONLY_TABLES: dict[str, ExportSpec] = {
 
 def tables_for(user) -> dict[str, ExportSpec]:
     tables = {**EXPORTS, **EXTRA_TABLES}
-    if user is None or not access_for(user).is_sponsor_only:
+    if not access_for(user).is_sponsor_only:
         tables.update(STAFF_ONLY_TABLES)
     return tables
 
 
 def table_rows(user, name: str) -> tuple[list[str], Iterator[tuple]]:
-    """Header and rows of one table as ``user`` may see it (``user=None``: the command line, everything)."""
+    """Header and rows of one table as ``user`` may see it (``trials.access.SYSTEM``: the command line, everything)."""
     spec = tables_for(user)[name]
-    queryset = spec.model.objects.all() if user is None else scope_queryset(user, spec.model.objects.all())
-    sponsor = user is not None and access_for(user).is_sponsor_only
+    queryset = scope_queryset(user, spec.model.objects.all())
+    sponsor = access_for(user).is_sponsor_only
     return (sponsor_rows if sponsor else staff_rows)(spec, queryset)
 
 
 def _csv_text(user, name: str) -> str:
     """One table as CSV for a spreadsheet user: text columns neutralised (OWASP CSV injection)."""
     spec = tables_for(user)[name]
-    sponsor = user is not None and access_for(user).is_sponsor_only
+    sponsor = access_for(user).is_sponsor_only
     header, rows = table_rows(user, name)
     columns = sponsor_columns(spec) if sponsor else list(spec.columns)
     buffer = io.StringIO()

@@ -232,7 +232,7 @@ def _form_data(event_data, form: Form, records: list, site: Site, refs: _AdminRe
                 _el(group, "ItemData", ItemOID=item_oid(item), Value=value)
 
 
-def odm_build(user=None, *, patients=None) -> etree._ElementTree:
+def odm_build(user, *, patients=None) -> etree._ElementTree:
     """The registry (as this user may read it) as one ODM 1.3.2 snapshot document."""
     now = timezone.now()
     root = etree.Element(_q("ODM"), nsmap={None: ODM_NS})

@@ -36,10 +36,10 @@ def with_last_reason(model: type[Model]) -> QuerySet:
     )
 
 
-def patients_for_export(user=None) -> QuerySet[Patient]:
-    """Active patients the user may read (all of them for a command-line export), with every form's records."""
+def patients_for_export(user) -> QuerySet[Patient]:
+    """Active patients the user may read (all of them for ``trials.access.SYSTEM``: a command-line export), with every form's records."""
     base = with_last_reason(Patient).select_related("site")
-    patients = base if user is None else scope_queryset(user, base)
+    patients = scope_queryset(user, base)
     visits = with_last_reason(Visit).prefetch_related(
         Prefetch("pain", queryset=with_last_reason(PainAssessment)),
         Prefetch("medications", queryset=with_last_reason(MedicationUse).order_by("repeat_instance", "id"), to_attr="x_medications"),

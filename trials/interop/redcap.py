@@ -198,7 +198,7 @@ def records_rows(patients) -> Iterator[dict[str, str]]:
             yield from repeats
 
 
-def records_csv(user=None, *, patients=None) -> str:
+def records_csv(user, *, patients=None) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=records_columns(), lineterminator="\n", restval="")
     writer.writeheader()

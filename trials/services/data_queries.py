@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from trials.access import access_for, require_site_write
 from trials.errors import DomainValidationError
-from trials.models import DataQuery, DataQueryResponse, PainAssessment, QueryAction, QueryStatus, Role, Visit
+from trials.models import DataQuery, DataQueryResponse, PainAssessment, QueryAction, QueryStatus, Visit
 from trials.services.data_query_rules import data_queries_run_rules
 from trials.services.locking import patient_id_of
 from trials.services.records import clinical_record_update
@@ -35,7 +35,7 @@ __all__ = [
 
 
 def _require_data_manager(actor) -> None:
-    if not (Role.DATA_MANAGER in access_for(actor).roles or getattr(actor, "is_superuser", False)):
+    if not access_for(actor).is_data_manager:
         raise PermissionDenied("Only a data manager may open, close or re-open queries.")
 
 

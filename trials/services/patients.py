@@ -13,7 +13,7 @@ from trials.domain import schedule
 from trials.domain.age import age_years
 from trials.domain.eligibility import CriterionResult, eligibility_check, failed
 from trials.errors import DomainValidationError, ErrorCollector
-from trials.models import Lesion, Patient, Region, Role, Site, Visit
+from trials.models import Lesion, Patient, Region, Site, Visit
 from trials.models.patients import PELVIC_BONES
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.records import (
@@ -138,7 +138,7 @@ def patient_enroll(
             for message in messages:
                 errors.add(field, message)
     failures = failed(patient_eligibility(patient_data=patient_data, lesion_data=lesion_data)) if not errors.errors else []
-    deviation_allowed = bool(protocol_deviation.strip()) and Role.DATA_MANAGER in access_for(actor).roles
+    deviation_allowed = bool(protocol_deviation.strip()) and access_for(actor).is_data_manager
     if failures and not deviation_allowed:
         for r in failures:
             errors.add(r.field, f"Eligibility ({r.code}): {r.message}")

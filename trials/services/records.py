@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from trials.access import access_for, require_site_write, site_of
 from trials.errors import ConflictError, DomainValidationError, ErrorCollector
-from trials.models import ClinicalRecord, Patient, RepeatingRecord, Role, Signature, Visit
+from trials.models import ClinicalRecord, Patient, RepeatingRecord, Signature, Visit
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.locking import lock_check, patient_id_of
 from trials.services.text import require_clean_text, text_field_errors
@@ -39,7 +39,7 @@ DATA_MANAGER_FIELDS: dict[type[models.Model], set[str]] = {Patient: {"protocol_d
 
 def check_data_manager_fields(actor, model: type[models.Model], values: Mapping[str, Any], errors: ErrorCollector) -> None:
     """Name every data-manager-only field a non data manager tried to set to a non-blank value."""
-    if Role.DATA_MANAGER in access_for(actor).roles:
+    if access_for(actor).is_data_manager:
         return
     for name in sorted(DATA_MANAGER_FIELDS.get(model, set()) & set(values)):
         if str(values[name] or "").strip():

@@ -14,7 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
 from trials.access import access_for
-from trials.models import Role
 
 
 def clinical_page(view: Callable) -> Callable:
@@ -30,21 +29,17 @@ def clinical_page(view: Callable) -> Callable:
     return wrapper
 
 
-def role_page(*roles: str, allow_superuser: bool = True) -> Callable:
-    """Login required and one of ``roles`` (study-wide pages: dashboard, reports)."""
+def study_page(view: Callable) -> Callable:
+    """Login required and ``Access.can_view_reports`` (study-wide pages: dashboard, reports)."""
 
-    def decorator(view: Callable) -> Callable:
-        @login_required
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            user_roles = access_for(request.user).roles
-            if not (user_roles & set(roles) or (allow_superuser and request.user.is_superuser)):
-                raise PermissionDenied("This page is for " + ", ".join(Role(r).label for r in roles) + ".")
-            return view(request, *args, **kwargs)
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not access_for(request.user).can_view_reports:
+            raise PermissionDenied("This page is for investigators and data managers.")
+        return view(request, *args, **kwargs)
 
-        return wrapper
-
-    return decorator
+    return wrapper
 
 
 def can_write(user, site_id: int) -> bool:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from trials.access import SYSTEM
 from trials.interop.odm import odm_build, odm_bytes, odm_validate
 
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="File to write (e.g. registry-odm.xml).")
 
     def handle(self, *args, out: str, **options):
-        tree = odm_build()
+        tree = odm_build(SYSTEM)
         problems = odm_validate(tree)
         if problems:
             raise CommandError("The ODM document is not valid; nothing written:\n" + "\n".join(map(str, problems[:20])))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from trials.access import SYSTEM
 from trials.interop.redcap import (
     dictionary_csv,
     events_csv,
@@ -16,7 +17,7 @@ from trials.interop.redcap import (
 
 FILES = {
     "dictionary.csv": dictionary_csv,
-    "records.csv": records_csv,
+    "records.csv": lambda: records_csv(SYSTEM),  # the command line exports every site
     "events.csv": events_csv,
     "instrument_designation.csv": instrument_designation_csv,
     "repeating_instruments.csv": repeating_instruments_csv,

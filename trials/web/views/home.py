@@ -8,19 +8,18 @@ from django.urls import NoReverseMatch, reverse
 
 from trials.access import access_for
 from trials.domain.schedule import VisitStatus
-from trials.models import Role
 from trials.web.guards import clinical_page
 from trials.web.selectors.patients import readable_sites
 from trials.web.selectors.worklist import WORKLIST_STATUSES, worklist_for
 
 
 def _first_page_for(user) -> str | None:
-    roles = access_for(user).roles
-    if roles & {Role.COORDINATOR, Role.SITE_INVESTIGATOR}:
+    access = access_for(user)
+    if access.is_site_staff:
         return "worklist"
-    if Role.DATA_MANAGER in roles:
+    if access.is_data_manager:
         return "dashboard"
-    if Role.INVESTIGATOR in roles:
+    if access.is_investigator:
         return "reports" if _url_exists("reports") else "patient_list"
     return None
 

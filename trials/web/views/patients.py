@@ -10,7 +10,6 @@ from trials import services
 from trials.access import access_for
 from trials.domain.eligibility import failed
 from trials.errors import DomainValidationError
-from trials.models import Role
 from trials.web.forms.clinical import LesionForm, PatientForm
 from trials.web.forms.errors import domain_errors_to_form
 from trials.web.guards import can_write, clinical_page
@@ -49,7 +48,7 @@ def patient_enroll(request):
     if not sites.exists():
         messages.error(request, "You may not enroll patients: no site where you enter data.")
         return redirect("patient_list")
-    allow_deviation = Role.DATA_MANAGER in access_for(request.user).roles
+    allow_deviation = access_for(request.user).is_data_manager
     bound = request.method == "POST"
     patient_form = PatientForm(request.POST if bound else None, sites=sites, allow_deviation=allow_deviation)
     lesion_form = LesionForm(request.POST if bound else None, prefix="lesion")

@@ -11,12 +11,10 @@ from analytics.parameters import RunParameters
 from analytics.services import report_run_request
 from analytics.stats.strata import STRATA_VARIABLES
 from trials.errors import DomainValidationError
-from trials.models import Role
 from trials.web.forms.errors import domain_errors_to_form
-from trials.web.guards import role_page
+from trials.web.guards import study_page
 from trials.web.selectors import reports as selectors
 
-REPORT_ROLES = (Role.INVESTIGATOR, Role.DATA_MANAGER)
 STRATA_LABELS = {
     "site": "Site", "modality": "Ablation modality", "augmentation": "Augmentation",
     "radiation_sequence": "Radiation sequence", "region": "Lesion region",
@@ -35,7 +33,7 @@ class ReportRequestForm(forms.Form):
     force = forms.BooleanField(label="Recompute even if the data have not changed", required=False)
 
 
-@role_page(*REPORT_ROLES)
+@study_page
 def reports(request):
     form = ReportRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -56,7 +54,7 @@ def reports(request):
     )
 
 
-@role_page(*REPORT_ROLES)
+@study_page
 def report_detail(request, run_id: int):
     run = selectors.run_get(run_id)
     return render(
@@ -72,13 +70,13 @@ def report_detail(request, run_id: int):
     )
 
 
-@role_page(*REPORT_ROLES)
+@study_page
 def report_status(request, run_id: int):
     """Small JSON polled by the progress bar."""
     return JsonResponse(selectors.run_status(selectors.run_get(run_id)))
 
 
-@role_page(*REPORT_ROLES)
+@study_page
 def report_artifact(request, run_id: int, name: str):
     run = selectors.run_get(run_id)
     try:
