@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from tests.factories import visit_data
 from trials import services
+from trials.access import SYSTEM
 from trials.interop.odm import ODM_NS, odm_build, odm_validate
 from trials.interop.redcap import records_csv, repeating_instruments_csv
 
@@ -24,12 +25,12 @@ def _ae(coordinator, patient, term: str, day: int):
 
 
 def _redcap_instances(instrument: str) -> dict[str, str]:
-    rows = csv.DictReader(io.StringIO(records_csv()))
+    rows = csv.DictReader(io.StringIO(records_csv(SYSTEM)))
     return {r["ae_term"]: r["redcap_repeat_instance"] for r in rows if r["redcap_repeat_instrument"] == instrument}
 
 
 def _odm_keys() -> dict[str, str]:
-    tree = odm_build()
+    tree = odm_build(SYSTEM)
     assert odm_validate(tree) == []
     keys = {}
     for group in tree.getroot().iter(f"{{{ODM_NS}}}ItemGroupData"):
