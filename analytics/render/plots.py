@@ -44,7 +44,6 @@ CATEGORY_COLOURS = {"CR": "#1b7837", "PR": "#7fbf7b", "PD": "#d6604d", "indeterm
 DPI = 110
 FEW = 10  # fewer patients than this: the point is labelled with its n, the CI is wide
 CI_ALPHA = 0.12
-TICK_STEPS = (30, 60, 90, 180, 365, 730)  # days between x ticks; the smallest giving ≤ 8 intervals
 ALL_COLOUR = "#1f3b73"
 
 
@@ -256,19 +255,6 @@ def _extended(curve: tuple[np.ndarray, ...], last_day: float | None) -> tuple[np
     return tuple(np.append(values, last_day if i == 0 else values[-1]) for i, values in enumerate(curve))
 
 
-def time_ticks(last_day: float) -> np.ndarray:
-    """x ticks from 0 covering ``last_day``: the smallest step of TICK_STEPS giving ≤ 8 intervals."""
-    last_day = max(float(last_day), 1.0)
-    step = next((s for s in TICK_STEPS if last_day / s <= 8), 365 * int(np.ceil(last_day / 365 / 8)))
-    return np.arange(0, last_day + step, step)[: int(np.ceil(last_day / step)) + 1]
-
-
-def at_risk_counts(times: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """Patients still at risk (time ≥ day) at each day, from one sort (missing times are never at risk)."""
-    ordered = np.sort(times[~np.isnan(times)])
-    return len(ordered) - np.searchsorted(ordered, days, side="left")
-
-
 def _censor_marks(ax, rows: pd.DataFrame, time_column: str, event_column: str, curve, colour: str) -> None:
     """'|' at each distinct censoring time, on the curve (step value at that time)."""
     censored = np.unique(rows.loc[rows[event_column] == 0, time_column].to_numpy(dtype=float))
@@ -280,8 +266,9 @@ def _censor_marks(ax, rows: pd.DataFrame, time_column: str, event_column: str, c
     ax.plot(censored, values, linestyle="none", marker="|", markersize=6, color=colour, alpha=0.8)
 
 
-def _at_risk_table(table_ax, strata: list[str], times: dict[str, np.ndarray], ticks: np.ndarray, colours) -> None:
-    """Numbers at risk as text under each x tick (shares the x axis, so columns sit under the ticks)."""
+def _at_risk_table(table_ax, strata: list[str], grid: dict[str, Any], colours) -> None:
+    """Numbers at risk (result.json ``time_grid``) as text under each x tick: the table shares the
+    x axis, so each column sits under its tick."""
     table_ax.set_ylim(len(strata) - 0.5, -0.9)
     table_ax.axis("off")
     label_x = mtransforms.blended_transform_factory(table_ax.transAxes, table_ax.transData)
@@ -289,47 +276,50 @@ def _at_risk_table(table_ax, strata: list[str], times: dict[str, np.ndarray], ti
     for row, stratum in enumerate(strata):
         table_ax.text(-0.06, row, _label(stratum), transform=label_x, ha="right", va="center", fontsize=8,
                       color=colours[stratum])
-        for tick, count in zip(ticks, at_risk_counts(times[stratum], ticks), strict=True):
+        for tick, count in zip(grid["days"], grid["at_risk"].get(stratum) or [], strict=False):
             table_ax.text(tick, row, str(int(count)), ha="center", va="center", fontsize=8)
 
 
-def _curves_figure(curves: dict[str, list], *, start: float, title: str, ylabel: str, adtte: pd.DataFrame | None,
-                   time_column: str, event_column: str, strata: list[str], extra: Callable | None = None) -> Figure:
+def _curves_figure(section: dict[str, Any], curves_key: str, *, start: float, title: str, ylabel: str,
+                   adtte: pd.DataFrame | None, time_column: str, event_column: str, strata: list[str],
+                   extra: Callable | None = None) -> Figure:
+    """Step curves with light CI bands and censoring marks over the whole follow-up (the section's
+    ``time_grid``: ticks from day 0 past the longest follow-up), numbers at risk under the ticks."""
+    curves, grid = section[curves_key], section.get("time_grid")
     rows = 1 + len(strata)
     fig = plt.figure(figsize=(11, 5.6 + 0.2 * rows))
-    grid = fig.add_gridspec(2, 1, height_ratios=[4.4, 0.3 + 0.22 * rows], hspace=0.22)
-    ax = fig.add_subplot(grid[0])
-    table_ax = fig.add_subplot(grid[1], sharex=ax)
+    gs = fig.add_gridspec(2, 1, height_ratios=[4.4, 0.3 + 0.22 * rows], hspace=0.22)
+    ax = fig.add_subplot(gs[0])
+    table_ax = fig.add_subplot(gs[1], sharex=ax)
     longest = max([len(_label(s)) for s in strata] + [14])
     fig.subplots_adjust(left=min(0.3, 0.08 + 0.0075 * longest), right=0.8, top=0.93, bottom=0.08)
     colours = _colours(strata)
-    frames = {s: (_stratum_rows(adtte, s) if adtte is not None else None) for s in strata}
-    times = {s: (f[time_column].to_numpy(dtype=float) if f is not None else np.empty(0)) for s, f in frames.items()}
-    last = max([float(np.nanmax(t)) for t in times.values() if len(t)] + [max((p["day"] for c in curves.values() for p in c), default=1.0)])
     for stratum in strata:
-        stratum_last = float(np.nanmax(times[stratum])) if len(times[stratum]) else None
-        curve = _extended(_step(curves.get(stratum, []), start), stratum_last)
+        rows_of = _stratum_rows(adtte, stratum) if adtte is not None else None
+        last = float(rows_of[time_column].max()) if rows_of is not None and len(rows_of) else None
+        curve = _extended(_step(curves.get(stratum, []), start), last)
         days, est, low, high = curve
         ax.step(days, est, where="post", label=_label(stratum), color=colours[stratum], linewidth=1.8)
         ax.fill_between(days, low, high, step="post", alpha=CI_ALPHA, color=colours[stratum], linewidth=0)
-        if frames[stratum] is not None:
-            _censor_marks(ax, frames[stratum], time_column, event_column, curve, colours[stratum])
+        if rows_of is not None:
+            _censor_marks(ax, rows_of, time_column, event_column, curve, colours[stratum])
     if extra:
         extra(ax)
-    ticks = time_ticks(last)
-    ax.set_xticks(ticks)
-    ax.set(xlim=(0, ticks[-1]), ylim=(0, 1), ylabel=ylabel, title=title)
+    ax.set(ylim=(0, 1), ylabel=ylabel, title=title)
     ax.set_xlabel("Days from index procedure", labelpad=2)
     ax.plot([], [], linestyle="none", marker="|", color="#333333", label="censored")
     ax.fill_between([], [], [], color="#888888", alpha=0.3, label="95% CI (shaded)")
     ax.grid(alpha=0.3)
     _legend_outside(ax)
-    if adtte is not None:
-        _at_risk_table(table_ax, strata, times, ticks, colours)
+    if grid and len(grid["days"]) > 1:
+        ax.set_xticks(grid["days"])
+        ax.set_xlim(0, grid["days"][-1])
+        _at_risk_table(table_ax, strata, grid, colours)
+        _footnote(fig, f"Follow-up to day {grid['max_follow_up_days']:.0f}, shown whole. Estimates where few patients "
+                       "remain at risk (see the numbers at risk) have wide intervals.")
     else:
+        ax.set_xlim(left=0)
         table_ax.axis("off")
-    _footnote(fig, f"Follow-up to day {int(last)}. Estimates where few patients remain at risk (see the numbers "
-                   "at risk) have wide intervals.")
     return fig
 
 
@@ -343,7 +333,7 @@ def sre_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata
         ax.step(days, est, where="post", linestyle="--", color="#777777", label="1 − KM, deaths censored\n(overestimate)")
 
     return _curves_figure(
-        numbers["sre"]["cumulative_incidence"], start=0.0,
+        numbers["sre"], "cumulative_incidence", start=0.0,
         title=_title("Cumulative incidence of first SRE (death as competing risk)", strata),
         ylabel="Cumulative incidence of SRE", adtte=None if sets is None else sets.adtte, time_column="sre_days",
         event_column="sre_event", strata=strata, extra=overestimate if strata == ["all"] else None,
@@ -354,7 +344,7 @@ def os_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata:
     """Kaplan–Meier overall survival."""
     strata = strata or ["all"]
     return _curves_figure(
-        numbers["overall_survival"]["km"], start=1.0, title=_title("Overall survival (Kaplan–Meier)", strata),
+        numbers["overall_survival"], "km", start=1.0, title=_title("Overall survival (Kaplan–Meier)", strata),
         ylabel="Survival probability", adtte=None if sets is None else sets.adtte, time_column="os_days",
         event_column="os_event", strata=strata,
     )

@@ -146,6 +146,21 @@ def complication_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     return tables
 
 
+def serious_events_table(numbers: dict[str, Any]) -> list[DisplayTable]:
+    """Serious adverse events of all patients, one row each (no free text, no dates: days from day 0)."""
+    events = (numbers["complications"].get("all") or {}).get("serious_events")
+    if events is None:
+        return []
+    frame = pd.DataFrame([{
+        "Patient": e["study_id"], "Onset, day": MISSING if e.get("onset_day") is None else e["onset_day"],
+        "Resolved, day": MISSING if e.get("resolution_day") is None else e["resolution_day"],
+        "SIR grade": str(e.get("sir_grade") or MISSING).replace("_", " "), "CTCAE grade": e.get("ctcae_grade") or MISSING,
+        "Related to": str(e.get("relatedness") or MISSING).replace("_", " "),
+    } for e in events]) if events else pd.DataFrame({"Patient": ["none recorded"]})
+    return [DisplayTable("Complications", f"Serious adverse events, all patients ({len(events)})", frame,
+                         "Days from the index procedure (day 0); resolution missing = not resolved or not recorded.")]
+
+
 def _landmarks(numbers: dict[str, Any], section: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for stratum in _strata(numbers, section["at_days"]):
@@ -231,7 +246,7 @@ def completion_table(numbers: dict[str, Any]) -> list[DisplayTable]:
 def report_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     """Every PDF table except Table 1, in report order."""
     return [*completion_table(numbers), *pain_tables(numbers), *omed_tables(numbers), *response_tables(numbers),
-            *complication_tables(numbers), *survival_tables(numbers)]
+            *complication_tables(numbers), *serious_events_table(numbers), *survival_tables(numbers)]
 
 
 def cohort_tables(numbers: dict[str, Any]) -> list[DisplayTable]:

@@ -130,3 +130,22 @@ def test_pdf_reads_as_a_clinical_report(rendered):
     month1 = numbers["pain_response"]["month1"]["modality=RFA"]
     k, n = month1["itt_responders"], month1["itt_denominator"]
     assert f"{k}/{n}, {100 * k / n:.0f}%" in text  # stratified response rate in the PDF, as in the XLSX
+
+
+def test_survival_plots_span_the_whole_follow_up_with_numbers_at_risk_under_the_ticks(rendered):
+    import matplotlib.pyplot as plt
+
+    from analytics.render.plots import os_figure, sre_figure
+
+    _, numbers, _, sets = rendered
+    for figure, section, column in ((os_figure, "overall_survival", "os_days"), (sre_figure, "sre", "sre_days")):
+        fig = figure(numbers, sets, ["all", "modality=RFA"])
+        curve_ax, table_ax = fig.axes[:2]
+        days = numbers[section]["time_grid"]["days"]
+        assert curve_ax.get_xlim() == (0, days[-1]) >= (0, sets.adtte[column].max())
+        assert curve_ax.get_ylim() == (0, 1)
+        assert list(curve_ax.get_xticks()) == days
+        counts = [t for t in table_ax.texts if t.get_text().isdigit()]
+        assert sorted({t.get_position()[0] for t in counts}) == days  # one column of counts per tick
+        assert [t.get_text() for t in counts[:len(days)]] == [str(n) for n in numbers[section]["time_grid"]["at_risk"]["all"]]
+        plt.close(fig)

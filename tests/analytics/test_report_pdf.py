@@ -1,0 +1,123 @@
+"""Acceptance (issue 12): the demo registry's report, all five strata requested, read page by page.
+
+The registry is the demo one (``seed_registry`` defaults: 150 patients at 3 sites, seed 1) at a fixed
+anchor date; the report runs end to end through ``run_report --sync``. Each page's text is extracted
+from the PDF (pypdfium2) and each page's images are counted, so the test sees what a reader sees:
+sections in the promised order and size, units, percentages with their named intervals, and none
+of the program's codes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pypdfium2 as pdfium
+import pytest
+from django.core.management import call_command
+from pypdfium2 import raw as pdfium_raw
+
+from analytics.render.labels import visit_label
+from analytics.stats.strata import STRATA_VARIABLES
+from tests.analytics.seeded import seeded_registry
+
+pytestmark = pytest.mark.django_db
+
+PLOT_SECTIONS = ("PAIN", "OPIOID USE", "PAIN RESPONSE", "SKELETAL-RELATED EVENTS", "OVERALL SURVIVAL")
+SECTIONS = ("TABLE 1", "PATIENT FLOW", *PLOT_SECTIONS[:3], "COMPLICATIONS", *PLOT_SECTIONS[3:])
+PROGRAM_CODES = ("evaluable_rate", "itt_denominator", "not_evaluable", "itt_rate", "mg/day", "OMED,", '{"', "day3",
+                 "week1", "month1", "modality=", "site=", "Traceback", "Error:")
+
+
+_REPORT: dict[str, tuple] = {}
+
+
+@pytest.fixture
+def report(settings, tmp_path_factory):
+    """The demo report, run once per module (the tests only read its pages and result.json)."""
+    if "report" not in _REPORT:
+        out = tmp_path_factory.mktemp("demo-report")
+        settings.MEDIA_ROOT = out / "media"
+        seeded_registry(150)
+        call_command("run_report", "--sync", "--out", str(out / "out"))  # default request: all five strata
+        _REPORT["report"] = (_read_pages(out / "out" / "report.pdf"), json.loads((out / "out" / "result.json").read_text()))
+    return _REPORT["report"]
+
+
+def _read_pages(path) -> list[dict]:
+    """Per page: its text, its number of images and its section (the first line)."""
+    pdf = pdfium.PdfDocument(str(path))
+    pages = []
+    for index in range(len(pdf)):
+        page = pdf[index]
+        text = page.get_textpage().get_text_range().replace("\r", "")
+        images = sum(1 for _ in page.get_objects(filter=[pdfium_raw.FPDF_PAGEOBJ_IMAGE]))
+        pages.append({"text": text, "images": images, "section": text.split("\n", 1)[0].strip()})
+    return pages
+
+
+def _pages(pages, section):
+    return [p for p in pages if p["section"] == section]
+
+
+def test_sections_come_in_order_and_the_contents_page_tells_the_truth(report):
+    pages, _ = report
+    assert pages[0]["text"].startswith("Bone metastasis ablation registry: outcomes report")
+    order = list(dict.fromkeys(p["section"] for p in pages[1:]))
+    assert order == list(SECTIONS)
+    contents = dict(re.findall(r"^(\S[\w -]+?)\s+pages? (\d+(?:–\d+)?)$", pages[0]["text"], re.MULTILINE))
+    assert [name.upper() for name in contents] == list(SECTIONS)
+    for name, span in contents.items():
+        first, _, last = span.partition("–")
+        shown = {p["section"] for p in pages[int(first) - 1:int(last or first)]}
+        assert shown == {name.upper()}, name
+    for number, page in enumerate(pages, start=1):
+        assert f"page {number} of {len(pages)}" in page["text"]
+
+
+def test_page_count_by_section(report):
+    pages, _ = report
+    assert len(_pages(pages, "TABLE 1")) == len(STRATA_VARIABLES)  # Table 1 by each chosen stratum
+    for variable in ("site", "modality", "augmentation", "radiation sequence", "region"):
+        assert sum(f"Table 1. Baseline characteristics, by {variable}" in p["text"] for p in pages) == 1
+    assert len(_pages(pages, "PATIENT FLOW")) == 2  # diagram + completion table
+    for section in PLOT_SECTIONS:  # one figure for all patients + one per stratum variable, one per page
+        assert [p["images"] for p in _pages(pages, section) if p["images"]] == [1] * (1 + len(STRATA_VARIABLES)), section
+    assert not any(p["images"] for p in pages if p["section"] not in PLOT_SECTIONS)
+    complications = "\n".join(p["text"] for p in _pages(pages, "COMPLICATIONS"))
+    assert complications.count("Complications, ") == 1 + len(STRATA_VARIABLES)
+    assert 35 <= len(pages) <= 60
+
+
+def test_units_percentages_and_intervals_are_named(report):
+    pages, result = report
+    text = "\n".join(p["text"] for p in pages)
+    assert "Baseline opioid dose, MME/day" in text and "Opioid dose, MME/day, by visit" in text
+    assert "(95% CI, Wilson)" in text and "(95% CI, exact Clopper–Pearson)" in text
+    response = "\n".join(p["text"] for p in _pages(pages, "PAIN RESPONSE"))
+    assert len(re.findall(r"\d+/\d+, \d+% \(\d+–\d+\)", response)) >= 6 * (1 + 15)  # n/N, % (CI) per visit and stratum
+    month1 = result["pain_response"]["month1"]
+    for stratum in ("all", "site=ATL", "region=spine"):
+        k, n = month1[stratum]["itt_responders"], month1[stratum]["itt_denominator"]
+        assert f"{k}/{n}, {100 * k / n:.0f}% (" in response, stratum
+    for code in ("day3", "week1", "month1", "month12"):
+        assert visit_label(code) in response
+    for code in PROGRAM_CODES:
+        assert code not in text, code
+    assert "Results by: Site, Modality, Augmentation, Radiation sequence, Region." in pages[0]["text"]
+
+
+def test_patient_flow_accounts_for_every_enrolled_patient(report):
+    pages, result = report
+    flow = result["patient_flow"]
+    assert flow["enrolled"] == 150 and flow["treated"] == result["n_patients"]
+    assert flow["enrolled"] == flow["treated"] + flow["not_treated"]
+    diagram = _pages(pages, "PATIENT FLOW")[0]["text"]
+    assert f"Enrolled\n{flow['enrolled']} patients" in diagram and f"Not treated: {flow['not_treated']}" in diagram
+    for visit in flow["visits"]:
+        if visit["visit"] == "baseline":
+            continue
+        # expected at a visit = the ITT denominator of the response analysis; analysed = evaluable there
+        response = result["pain_response"][visit["visit"]]["all"]
+        assert (visit["expected"], visit["analysed"]) == (response["itt_denominator"], response["evaluable"])
+        assert f"{visit_label(visit['visit'])}: {visit['analysed']} of {visit['expected']} expected" in diagram
