@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from tests.api.conftest import populate_exited_patient, populate_patient
+from trials.access import SYSTEM
 from trials.interop.records import patients_for_export
 from trials.interop.redcap import records_csv, records_rows
 from trials.interop.redcap_import import MappingError, mapping_load, redcap_import, registry_mapping
@@ -225,8 +226,8 @@ def test_export_redcap_of_a_seeded_registry_imports_into_an_empty_registry_with_
         populate_patient(other_coordinator, other_site, today)
         seed_patients(sites=list(Site.objects.order_by("code")), patients=6, seed=13, anchor=today - dt.timedelta(days=1), user=data_manager)
         source_patients = Patient.objects.count()
-        exported = records_csv()
-        assert {r.get("redcap_repeat_instrument") for r in records_rows(patients_for_export())} >= {
+        exported = records_csv(SYSTEM)
+        assert {r.get("redcap_repeat_instrument") for r in records_rows(patients_for_export(SYSTEM))} >= {
             "lesion", "radiation", "opioid", "adverse_event", "skeletal_event"}
         transaction.set_rollback(True)
     assert Patient.objects.count() == 0 and Site.objects.count() == 2
@@ -234,6 +235,6 @@ def test_export_redcap_of_a_seeded_registry_imports_into_an_empty_registry_with_
     assert report.errors == [] and report.committed, [str(e) for e in report.errors][:10]
     assert Patient.objects.count() == source_patients
     record_map = {p.study_id: p.source_record_id for p in Patient.objects.all()}
-    assert _comparable(records_csv(), record_map) == _comparable(exported, {})
+    assert _comparable(records_csv(SYSTEM), record_map) == _comparable(exported, {})
     again = redcap_import(mapping=mapping_load(registry_mapping(imported_by="dm")), records=exported, source_name="records.csv")
     assert again.committed and {o.status for o in again.rows} <= {"unchanged", "no data"}, [str(o) for o in again.rows if o.status == "updated"][:8]
