@@ -22,11 +22,23 @@ from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
+from trials import crf
 from trials.access import scope_queryset
 from trials.api.deidentify import FREE_TEXT_FIELDS, age_deidentified, day_field_name, is_device_identifier
 from trials.api.permissions import ROLE_DOC_READ, RegistryRolePermission, is_sponsor_view
 from trials.api.viewsets.base import ApiViewMixin
-from trials.models import AdverseEvent, Lesion, Patient, Procedure, RadiationCourse, Site, SkeletalEvent, StudyExit, Visit
+from trials.models import (
+    AdverseEvent,
+    Lesion,
+    PainAssessment,
+    Patient,
+    Procedure,
+    RadiationCourse,
+    Site,
+    SkeletalEvent,
+    StudyExit,
+    Visit,
+)
 from trials.services.text import spreadsheet_text
 
 CHUNK_SIZE = 5000
@@ -43,50 +55,38 @@ class ExportSpec:
     day0: str = "patient__day0"
 
 
+def form_columns(model, prefix: str = "") -> tuple[str, ...]:
+    """The columns of one case-report form, in form order (``trials.crf``), as values_list paths."""
+    return tuple(prefix + name for name in crf.form_of(model).fields)
+
+
+def form_dates(model, prefix: str = "") -> tuple[str, ...]:
+    return tuple(prefix + i.name for i in crf.form_of(model).items if i.data_type == "date")
+
+
+def clinical_export(model, keys: tuple[str, ...], *, extra: tuple[str, ...] = (), extra_dates: tuple[str, ...] = (),
+                    day0: str = "patient__day0") -> ExportSpec:
+    """A clinical table: id and version, the record's keys, every field of its form (+ ``extra``), voided, updated."""
+    return ExportSpec(
+        model, (*CLINICAL, *keys, *form_columns(model), *extra, "voided_at", *TIMESTAMPS),
+        dates=(*form_dates(model), *extra_dates), day0=day0,
+    )
+
+
+# Column lists come from the case-report forms: a field added to a form is exported without an edit here.
 EXPORTS: dict[str, ExportSpec] = {
     "sites": ExportSpec(Site, ("id", "code", "name", "country", "active"), day0=""),
-    "patients": ExportSpec(
-        Patient,
-        (*CLINICAL, "study_id", "site__code", "birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date",
-         "day0", "screening_worst_pain", "voided_at", *TIMESTAMPS),
-        dates=("consent_date", "enrollment_date", "day0"), day0="day0",
+    "patients": clinical_export(Patient, ("study_id", "site__code"), day0="day0"),
+    "lesions": clinical_export(Lesion, ("patient__study_id",)),
+    "procedures": clinical_export(Procedure, ("patient__study_id",)),
+    "radiation-courses": clinical_export(RadiationCourse, ("patient__study_id",)),
+    "visits": clinical_export(
+        Visit, ("patient__study_id", "patient__site__code", "visit_code", "target_date", "window_start", "window_end"),
+        extra=form_columns(PainAssessment, "pain__"), extra_dates=("target_date", "window_start", "window_end"),
     ),
-    "lesions": ExportSpec(
-        Lesion, (*CLINICAL, "patient__study_id", "is_index", "region", "spine_level", "bone", "laterality", "size_mm",
-                 "lesion_type", "bilsky_grade", "voided_at", *TIMESTAMPS),
-    ),
-    "procedures": ExportSpec(
-        Procedure, (*CLINICAL, "patient__study_id", "procedure_date", "modality", "device", "probes", "ablation_minutes",
-                    "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type",
-                    "voided_at", *TIMESTAMPS),
-        dates=("procedure_date",),
-    ),
-    "radiation-courses": ExportSpec(
-        RadiationCourse, (*CLINICAL, "patient__study_id", "sequence", "start_date", "end_date", "total_dose_gy", "fractions",
-                          "technique", "alpha_beta_gy", "voided_at", *TIMESTAMPS),
-        dates=("start_date", "end_date"),
-    ),
-    "visits": ExportSpec(
-        Visit, (*CLINICAL, "patient__study_id", "patient__site__code", "visit_code", "target_date", "window_start", "window_end",
-                "visit_date", "out_of_window", "opioid_status", "pain__worst", "pain__least", "pain__average", "pain__current",
-                "voided_at", *TIMESTAMPS),
-        dates=("target_date", "window_start", "window_end", "visit_date"),
-    ),
-    "adverse-events": ExportSpec(
-        AdverseEvent, (*CLINICAL, "patient__study_id", "term", "onset_date", "sir_grade", "ctcae_grade", "relatedness",
-                       "serious", "outcome", "resolution_date", "voided_at", *TIMESTAMPS),
-        dates=("onset_date", "resolution_date"),
-    ),
-    "skeletal-events": ExportSpec(
-        SkeletalEvent, (*CLINICAL, "patient__study_id", "event_type", "event_date", "location", "at_index_lesion", "voided_at",
-                        *TIMESTAMPS),
-        dates=("event_date",),
-    ),
-    "study-exits": ExportSpec(
-        StudyExit, (*CLINICAL, "patient__study_id", "exit_type", "exit_date", "last_contact_date", "death_cause", "voided_at",
-                    *TIMESTAMPS),
-        dates=("exit_date", "last_contact_date"),
-    ),
+    "adverse-events": clinical_export(AdverseEvent, ("patient__study_id",)),
+    "skeletal-events": clinical_export(SkeletalEvent, ("patient__study_id",)),
+    "study-exits": clinical_export(StudyExit, ("patient__study_id",)),
 }
 
 

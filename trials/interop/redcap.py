@@ -72,8 +72,14 @@ def _field_of(item: Item) -> RedcapField:
         return RedcapField(item.variable, item.form, "dropdown", item.label, dict(item.choices))
     if item.data_type == "boolean":
         return RedcapField(item.variable, item.form, "yesno", item.label)
+    note = "; ".join(filter(None, [f"Unit: {item.unit}" if item.unit else "", "Free text: withheld from sponsors" if item.free_text else ""]))
     return RedcapField(item.variable, item.form, "text", item.label, validation=VALIDATION.get(item.data_type, ""),
-                       note="Free text: withheld from sponsors" if item.free_text else "")
+                       minimum=_bound(item.minimum), maximum=_bound(item.maximum), note=note)
+
+
+def _bound(value: float | None) -> str:
+    """A range bound of the case-report form as REDCap writes it ("" when open)."""
+    return "" if value is None else f"{value:g}"
 
 
 def registry_dictionary() -> list[RedcapField]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from trials import crf
 from trials.api.serializers.common import (
     HIDDEN_AUDIT_FIELDS,
     ClinicalReadSerializer,
@@ -32,9 +33,10 @@ class StudyExitSerializer(PatientRefReadMixin, ClinicalReadSerializer):
         exclude = HIDDEN_AUDIT_FIELDS
 
 
-AE_INPUT_FIELDS = ("term", "onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious", "outcome", "resolution_date")
-SRE_INPUT_FIELDS = ("event_type", "event_date", "location", "at_index_lesion")
-EXIT_INPUT_FIELDS = ("exit_type", "exit_date", "last_contact_date", "death_cause")
+# Input fields come from the case-report forms (trials.crf): a field added to a form is accepted here without an edit.
+AE_INPUT_FIELDS = crf.form_of(AdverseEvent).entered_fields
+SRE_INPUT_FIELDS = crf.form_of(SkeletalEvent).entered_fields
+EXIT_INPUT_FIELDS = crf.form_of(StudyExit).entered_fields
 
 AdverseEventCreateSerializer = create_serializer_for(AdverseEvent, AE_INPUT_FIELDS, "AdverseEventCreateSerializer")
 AdverseEventUpdateSerializer = update_serializer_for(AdverseEvent, AE_INPUT_FIELDS, "AdverseEventUpdateSerializer")

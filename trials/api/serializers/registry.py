@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from trials import crf
 from trials.api.serializers.common import (
     HIDDEN_AUDIT_FIELDS,
     ClinicalReadSerializer,
@@ -38,14 +39,9 @@ class LesionSerializer(PatientRefReadMixin, ClinicalReadSerializer):
         exclude = HIDDEN_AUDIT_FIELDS
 
 
-LESION_INPUT_FIELDS = (
-    "region", "spine_level", "bone", "laterality", "size_mm", "lesion_type", "mechanical_or_functional_pain",
-    "sins_pain", "sins_alignment", "sins_collapse", "sins_posterolateral", "bilsky_grade", "posterior_wall_involved",
-)
-PATIENT_INPUT_FIELDS = (
-    "birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0",
-    "screening_worst_pain", "life_expectancy_over_3_months", "prior_treatment_of_index_lesion",
-)
+# Input fields come from the case-report forms (trials.crf); which lesion is the index one is decided by the service.
+LESION_INPUT_FIELDS = tuple(f for f in crf.form_of(Lesion).entered_fields if f != "is_index")
+PATIENT_INPUT_FIELDS = crf.form_of(Patient).entered_fields
 PATIENT_UPDATE_FIELDS = tuple(f for f in PATIENT_INPUT_FIELDS if f != "day0")  # day 0 follows the index procedure
 
 

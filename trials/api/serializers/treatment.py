@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from trials import crf
 from trials.api.serializers.common import (
     HIDDEN_AUDIT_FIELDS,
     ClinicalReadSerializer,
@@ -32,13 +33,11 @@ class RadiationCourseSerializer(PatientRefReadMixin, ClinicalReadSerializer):
         exclude = HIDDEN_AUDIT_FIELDS
 
 
-PROCEDURE_INPUT_FIELDS = (
-    "procedure_date", "modality", "device", "probes", "ablation_minutes", "thermal_protection", "neuromonitoring",
-    "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type",
-)
+# Input fields come from the case-report forms (trials.crf).
+PROCEDURE_INPUT_FIELDS = crf.form_of(Procedure).entered_fields
 # The procedure date is day 0 and moves the visit schedule: it is set once, at recording.
 PROCEDURE_UPDATE_FIELDS = tuple(f for f in PROCEDURE_INPUT_FIELDS if f != "procedure_date")
-RADIATION_INPUT_FIELDS = ("sequence", "start_date", "end_date", "total_dose_gy", "fractions", "technique", "alpha_beta_gy")
+RADIATION_INPUT_FIELDS = crf.form_of(RadiationCourse).entered_fields
 
 ProcedureCreateSerializer = create_serializer_for(Procedure, PROCEDURE_INPUT_FIELDS, "ProcedureCreateSerializer")
 ProcedureUpdateSerializer = update_serializer_for(Procedure, PROCEDURE_UPDATE_FIELDS, "ProcedureUpdateSerializer")

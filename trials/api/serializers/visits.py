@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from trials import crf
 from trials.api.serializers.common import HIDDEN_AUDIT_FIELDS, ClinicalReadSerializer, PatientRefReadMixin
-from trials.domain import bpi, mme
+from trials.domain import mme
 from trials.models import MedicationUse, OpioidStatus, PainAssessment, Visit
 
-PAIN_ITEMS = (*bpi.INTENSITY_ITEMS, *bpi.INTERFERENCE_ITEMS, "relief_pct")
+PAIN_ITEMS = crf.form_of(PainAssessment).fields  # the BPI form, declared in trials.crf
 
 
 class PainAssessmentSerializer(serializers.ModelSerializer):
