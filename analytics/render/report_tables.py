@@ -126,7 +126,7 @@ def _complication_label(dimension: str, category: str) -> str:
 def complication_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     section = numbers["complications"]
     tables = []
-    for variable in [None, *numbers["parameters"]["strata"]]:
+    for variable in numbers["parameters"]["strata"] or [None]:  # every per-variable table has "All patients" too
         strata = ["all"] + ([k for k in section if k.startswith(f"{variable}=")] if variable else [])
         if variable and len(strata) == 1:
             continue
@@ -185,6 +185,16 @@ def logrank_table(tests: list[dict[str, Any]]) -> pd.DataFrame:
     } for t in tests])
 
 
+def gray_table(tests: list[dict[str, Any]]) -> pd.DataFrame:
+    """Gray's K-sample test of cumulative incidence, one row per stratification variable."""
+    return pd.DataFrame([{
+        "Compared by": variable_label(t["variable"]), "Groups": len(t["groups"]),
+        "SREs / competing deaths": ", ".join(f"{g['group']} {g['events']}/{g['competing_events']}" for g in t["groups"]),
+        "Chi-square": number(t.get("statistic"), 2), "df": t.get("df"), "p-value": p_value_text(t.get("p_value")),
+        "Note": t.get("skipped_reason") or "",
+    } for t in tests])
+
+
 def cox_table(model: dict[str, Any]) -> tuple[pd.DataFrame, str]:
     """Hazard ratios with a flag beside each row that must not be read as an estimate, and a note with
     the model's size and every model-level flag in words."""
@@ -211,8 +221,13 @@ def survival_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     return [
         DisplayTable("Skeletal-related events", "Cumulative incidence of first SRE, % (95% CI), death as competing risk "
                      "(Aalen–Johansen)", _landmarks(numbers, sre), "At risk: patients still followed and event-free."),
+        *([DisplayTable("Skeletal-related events", "SRE cumulative incidence between strata: Gray's test (death as "
+                        "competing risk)", gray_table(sre["gray"]), "Gray 1988, as R cmprsk::cuminc (rho = 0): compares "
+                        "the cumulative incidence curves shown in this section.")] if sre.get("gray") else []),
         DisplayTable("Skeletal-related events", "SRE between strata: cause-specific log-rank test (deaths censored)",
-                     logrank_table(sre["logrank"])),
+                     logrank_table(sre["logrank"]), "Compares SRE hazards among patients still alive, not the cumulative "
+                     "incidence; with death as a competing risk, Gray's test is the comparison of the curves."
+                     if sre.get("gray") else ""),
         DisplayTable("Skeletal-related events", "SRE: cause-specific Cox model, hazard ratios", sre_cox, sre_note),
         DisplayTable("Overall survival", "Overall survival, % (95% CI) (Kaplan–Meier)", _landmarks(numbers, os_)),
         DisplayTable("Overall survival", "Overall survival between strata: log-rank test", logrank_table(os_["logrank"])),
