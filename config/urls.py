@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config import edge
 from config.health import healthz
+
+handler400, handler403, handler404, handler500 = edge.handler400, edge.handler403, edge.handler404, edge.handler500
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
+    "config.edge.MalformedRequestMiddleware",  # NUL characters → 400, oversized bodies → 413, for every request
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -162,6 +163,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "trials.api.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["trials.api.parsers.RegistryJSONParser"],
     # Rates are read per request (trials.api.throttling), so tests and deployments can change them.
     "DEFAULT_THROTTLE_RATES": {
         "login": env("API_THROTTLE_LOGIN", default="10/minute"),

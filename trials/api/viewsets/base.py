@@ -7,7 +7,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -16,6 +15,7 @@ from trials.access import scope_queryset
 from trials.api.deidentify import sponsor_serializer
 from trials.api.etags import conditional_response, content_etag, expected_version, version_etag
 from trials.api.pagination import RegistryCursorPagination
+from trials.api.parsers import RegistryJSONParser
 from trials.api.permissions import ROLE_DOC_HISTORY, ROLE_DOC_READ, ROLE_DOC_WRITE, RegistryRolePermission, is_sponsor_view
 from trials.api.serializers.common import ReasonSerializer
 from trials.api.serializers.history import HistoryEntrySerializer, history_entries
@@ -30,7 +30,7 @@ class ApiViewMixin:
 
     authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
     throttle_classes = [TokenUserRateThrottle, AnonymousRateThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [RegistryJSONParser]
     renderer_classes = [JSONRenderer]
 
 
