@@ -12,6 +12,7 @@ the same JSON shape (e.g. an unexpected 500), and keep Django's HTML pages for t
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.conf import settings
@@ -39,23 +40,48 @@ def error_response(request, status: int, code: str, detail: str, errors: dict | 
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
-def _has_nul(values) -> bool:
-    return any("\x00" in value for value in values)
+def _nul_keys(pairs) -> list[str]:
+    return [key for key, value in pairs if "\x00" in key or "\x00" in value]
 
 
-def nul_location(request) -> str | None:
-    """Where a NUL character is, if any: "path", "query", "body" (form fields or JSON text)."""
+def _json_nul_paths(value) -> list[str]:
+    """Fields (``a.b``, ``items[0].c``, as in the API's error keys) whose JSON key or value holds a NUL."""
+    found, stack = [], [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    found.append(child_path)
+                else:
+                    stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+        elif isinstance(item, str) and "\x00" in item:
+            found.append(path or "body")
+    return sorted(found)
+
+
+def nul_fields(request) -> list[str]:
+    """Where NUL characters are: ``["path"]``, the query parameters, or the form/JSON fields holding one."""
     if "\x00" in request.path_info:
-        return "path"
-    if _has_nul(k + v for k, vs in request.GET.lists() for v in vs + [""]):
-        return "query"
+        return ["path"]
+    query = _nul_keys((k, v) for k, vs in request.GET.lists() for v in vs or [""])
+    if query:
+        return query
     content_type = request.content_type or ""
-    if content_type == "application/x-www-form-urlencoded" or content_type == "multipart/form-data":
-        return "body" if _has_nul(k + v for k, vs in request.POST.lists() for v in vs + [""]) else None
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return _nul_keys((k, v) for k, vs in request.POST.lists() for v in vs or [""])
     if "json" in content_type and request.method in ("POST", "PUT", "PATCH", "DELETE"):
         body = request.body
-        return "body" if b"\x00" in body or NUL_ESCAPE.search(body) else None
-    return None
+        if b"\x00" not in body and not NUL_ESCAPE.search(body):
+            return []
+        try:
+            return _json_nul_paths(json.loads(body)) or ["body"]
+        except (ValueError, RecursionError):
+            return ["body"]
+    return []
 
 
 def body_too_large(request) -> bool:
@@ -78,9 +104,10 @@ class MalformedRequestMiddleware:
         if body_too_large(request):
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             return error_response(request, 413, "too_large", MESSAGES["too_large"].format(limit=limit))
-        where = nul_location(request)
-        if where is not None:
-            return error_response(request, 400, "invalid", MESSAGES["nul"], {where: [MESSAGES["nul"]]})
+        fields = nul_fields(request)
+        if fields:
+            detail = f"Invalid input: {', '.join(fields)}: {MESSAGES['nul']}"
+            return error_response(request, 400, "invalid", detail, {field: [MESSAGES["nul"]] for field in fields})
         return self.get_response(request)
 
 

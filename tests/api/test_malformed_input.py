@@ -89,12 +89,14 @@ def test_nul_characters_are_refused_at_the_edge(registry):
     api = registry.client("coordinator")
     patient = registry.patients["own"]
     assert_error_shape(api.get("/api/v1/visits/%00/"), 400)
-    assert "query" in assert_error_shape(api.get("/api/v1/visits/?site=AT%00L"), 400)["errors"]
-    assert "query" in assert_error_shape(api.get("/api/v1/visits/?si%00te=ATL"), 400)["errors"]
+    assert "site" in assert_error_shape(api.get("/api/v1/visits/?site=AT%00L"), 400)["errors"]
+    assert "si\x00te" in assert_error_shape(api.get("/api/v1/visits/?si%00te=ATL"), 400)["errors"]
     ae = {"patient": patient.study_id, "term": "Fever\u0000", "onset_date": str(patient.day0), "sir_grade": "mild",
           "ctcae_grade": 1, "relatedness": "procedure", "serious": False, "outcome": "recovered"}
     refused = api.post("/api/v1/adverse-events/", ae, format="json")
-    assert "body" in assert_error_shape(refused, 400)["errors"]
+    assert list(assert_error_shape(refused, 400)["errors"]) == ["term"]  # the field is named
+    nested = api.post("/api/v1/adverse-events/", {**ae, "term": "ok", "extra": [{"x": "a\x00"}]}, format="json")
+    assert list(assert_error_shape(nested, 400)["errors"]) == ["extra[0].x"]
     assert patient.adverse_events.count() == 1  # nothing was written
     escaped_backslash = api.post("/api/v1/adverse-events/", json.dumps({**ae, "term": "C:\\u0000 path"}),
                                  content_type="application/json")
