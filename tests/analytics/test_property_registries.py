@@ -20,7 +20,9 @@ from analytics.compute import numbers_compute
 from analytics.dataset import snapshot_extract, snapshot_fingerprint
 from analytics.derive import analysis_sets_build
 from analytics.parameters import parameters_parse
+from analytics.render.report_tables import cohort_tables, report_tables
 from analytics.render.tables import result_tables
+from analytics.stats.flow import VISIT_OUTCOMES
 from tests.analytics.registries import PatientSpec, registry_build
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +114,8 @@ def test_any_small_registry_gives_a_valid_report(coordinator, site, today, specs
     assert numbers["n_patients"] == sum(s.treated for s in specs)
     _check_numbers(numbers)
     assert set(result_tables(numbers)) >= {"cox", "logrank", "complications", "survival_at_days"}
+    shown = [*cohort_tables(numbers), *report_tables(numbers)]  # the PDF's tables lay out any registry
+    assert {t.section for t in shown} >= {"Table 1", "Pain", "Opioid use", "Pain response", "Complications", "Overall survival"}
+    flow = numbers["patient_flow"]  # every enrolled patient accounted for, at every visit
+    assert flow["enrolled"] == len(specs) == flow["treated"] + flow["not_treated"]
+    assert all(sum(v[k] for k in VISIT_OUTCOMES) == flow["treated"] for v in flow["visits"])

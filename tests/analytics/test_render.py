@@ -149,3 +149,19 @@ def test_survival_plots_span_the_whole_follow_up_with_numbers_at_risk_under_the_
         assert sorted({t.get_position()[0] for t in counts}) == days  # one column of counts per tick
         assert [t.get_text() for t in counts[:len(days)]] == [str(n) for n in numbers[section]["time_grid"]["at_risk"]["all"]]
         plt.close(fig)
+
+
+def test_a_point_from_few_patients_carries_its_n_and_a_note():
+    import matplotlib.pyplot as plt
+
+    from analytics.render.plots import pain_trajectory_figure
+
+    entry = {"mean": 6.0, "ci_low": 5.5, "ci_high": 6.5, "n": 40}
+    numbers = {"pain": {"worst": {"baseline": {"all": entry}, "month12": {"all": {"mean": 3.0, "ci_low": -4.0,
+                                                                                     "ci_high": 10.0, "n": 3}}}}}
+    fig = pain_trajectory_figure(numbers, None, ["all"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["n=3"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Baseline", "Month 12"]
+    assert "fewer than 10 patients" in " ".join(t.get_text() for t in fig.texts)
+    plt.close(fig)
