@@ -17,6 +17,7 @@ ENDPOINTS: dict[str, list[tuple[str, str]]] = {
     "api:export-redcap-records": [("GET", "staff_read")],
     "api:export-redcap-repeating-instruments": [("GET", "staff_read")],
     "api:export-registry-xlsx": [("GET", "export")],
+    "api:export-dataset-json": [("GET", "export")],
     "api:dataquery-list": [("GET", "staff_read"), ("POST", "dm_create")],
     "api:dataquery-answer": [("POST", "update")],
     "api:dataquery-close": [("POST", "dm_action")],

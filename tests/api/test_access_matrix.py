@@ -57,6 +57,8 @@ def _url(name: str, kind: str, reg, target: str) -> str:
         return "/api/v1/no-such-endpoint/"
     if name == "api:export":
         return reverse(name, kwargs={"resource": "visits"})
+    if name == "api:export-dataset-json":
+        return reverse(name, kwargs={"name": "adverse-events", "fmt": "json"})
     if kind in OBJECT_KINDS - {"create"}:
         resource = name.split(":")[1].rsplit("-", 1)[0]
         return reverse(name, kwargs=detail_kwargs(resource, reg, target))

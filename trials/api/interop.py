@@ -4,13 +4,13 @@ visit signatures and locks. Views are thin: scoping by ``scope_queryset``, decis
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +19,7 @@ from trials.access import access_for, scope_queryset
 from trials.api.exports import IgnoreAcceptNegotiation
 from trials.api.permissions import RegistryRolePermission
 from trials.api.viewsets.base import ApiViewMixin
+from trials.interop.dataset_json import dataset_build, dataset_json_stream, dataset_names
 from trials.interop.exports import registry_xlsx
 from trials.interop.odm import odm_build, odm_bytes
 from trials.interop.redcap import dictionary_csv, records_csv, repeating_instruments_csv
@@ -75,6 +76,27 @@ class RedcapDictionaryView(_FileExport):
                    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
     def get(self, request):
         return _download(dictionary_csv(), "text/csv; charset=utf-8", "dictionary.csv")
+
+
+class DatasetJsonView(_FileExport):
+    permission_classes = [RegistryRolePermission]
+
+    @extend_schema(
+        tags=["export"], summary="CDISC Dataset-JSON v1.1 (JSON or NDJSON), streamed",
+        description="Analysis data sets `adsl`, `adtte`, `adresp` and the registry tables (`patients`, `visits`, "
+                    "`adverse-events`…) with Dataset-JSON metadata. Scoped to the caller; sponsors get the de-identified "
+                    "form (days from day 0, no free text, age with 90+).",
+        responses={(200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT)},
+    )
+    def get(self, request, name: str, fmt: str):
+        if name not in dataset_names() or fmt not in ("json", "ndjson"):
+            raise NotFound(f"No Dataset-JSON export {name}.{fmt}; choose one of {', '.join(dataset_names())} "
+                           "as .json or .ndjson.")
+        stream = dataset_json_stream(dataset_build(name, request.user), ndjson=fmt == "ndjson")
+        content_type = "application/x-ndjson" if fmt == "ndjson" else "application/json"
+        response = StreamingHttpResponse(stream, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+        return response
 
 
 class RedcapRepeatingInstrumentsView(_FileExport):
@@ -306,6 +328,7 @@ class LockReleaseView(ApiViewMixin, APIView):
 urlpatterns = [
     path("export/odm.xml", OdmExportView.as_view(), name="export-odm"),
     path("export/redcap/dictionary.csv", RedcapDictionaryView.as_view(), name="export-redcap-dictionary"),
+    path("export/dataset-json/<slug:name>.<slug:fmt>", DatasetJsonView.as_view(), name="export-dataset-json"),
     path("export/redcap/repeating_instruments.csv", RedcapRepeatingInstrumentsView.as_view(),
          name="export-redcap-repeating-instruments"),
     path("export/redcap/records.csv", RedcapRecordsView.as_view(), name="export-redcap-records"),
