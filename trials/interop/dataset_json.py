@@ -104,13 +104,12 @@ def _analysis_frame(name: str, user):
 
     sets = analysis_sets_build(snapshot_extract(), parameters_parse({}))
     frame = {"adsl": sets.patients, "adtte": sets.adtte, "adresp": sets.adresp}[name].copy()
-    if user is not None:
-        readable = set(scope_queryset(user, Patient.objects.all()).values_list("study_id", flat=True))
-        frame = frame[frame["study_id"].isin(readable)]
+    readable = set(scope_queryset(user, Patient.objects.all()).values_list("study_id", flat=True))
+    frame = frame[frame["study_id"].isin(readable)]
     for column in frame.columns:
         if str(frame[column].dtype) == "category":
             frame[column] = frame[column].astype(object)
-    sponsor = user is not None and access_for(user).is_sponsor_only
+    sponsor = access_for(user).is_sponsor_only
     if name == "adsl":
         frame = frame.drop(columns=[c for c in frame.columns if c in ("birth_year",)] + (list(ADSL_STAFF_DATES) if sponsor else []),
                            errors="ignore")
@@ -155,7 +154,7 @@ def _field_type(model, path: str) -> tuple[str, str]:
 
 def _table_dataset(name: str, user) -> Dataset:
     spec = EXPORTS[name]
-    sponsor = user is not None and access_for(user).is_sponsor_only
+    sponsor = access_for(user).is_sponsor_only
     paths = sponsor_columns(spec) if sponsor else list(spec.columns)
     header, rows = table_rows(user, name)
     columns = []
@@ -168,15 +167,17 @@ def _table_dataset(name: str, user) -> Dataset:
             columns.append(Column(column, "string", f"Age at enrollment (years; {AGE_TOP_CATEGORY}+ above 89)"))
         else:
             columns.append(Column(column, *_field_type(spec.model, path)))
-    queryset = spec.model.objects.all() if user is None else scope_queryset(user, spec.model.objects.all())
+    queryset = scope_queryset(user, spec.model.objects.all())
     types = [c.data_type for c in columns]
     converted = ([_json_value(v, t) for v, t in zip(row, types, strict=True)] for row in rows)
     return Dataset(TABLE_NAMES.get(name, name.upper().replace("-", "_")), f"Registry table {name}", columns,
                    queryset.count(), converted, reference=name == "sites")
 
 
-def dataset_build(name: str, user=None) -> Dataset:
-    """One data set as ``user`` may see it (``None``: the command line, everything). Raises ``KeyError`` if unknown."""
+def dataset_build(name: str, user) -> Dataset:
+    """One data set as ``user`` may see it (``trials.access.SYSTEM``: the command line, everything).
+
+    Raises ``KeyError`` for an unknown name."""
     if name in ANALYSIS:
         return _analysis_dataset(name, user)
     if name in EXPORTS:
@@ -219,6 +220,6 @@ def dataset_json_stream(dataset: Dataset, *, ndjson: bool = False) -> Iterator[s
     yield "]}"
 
 
-def dataset_json_text(name: str, user=None, *, ndjson: bool = False) -> str:
+def dataset_json_text(name: str, user, *, ndjson: bool = False) -> str:
     return "".join(dataset_json_stream(dataset_build(name, user), ndjson=ndjson))
 
