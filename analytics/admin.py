@@ -8,12 +8,14 @@ from analytics.models import ReportRun
 
 @admin.register(ReportRun)
 class ReportRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "progress", "stage", "short_fingerprint", "requested_by", "created_at", "finished_at"]
+    list_display = [
+        "id", "status", "progress", "stage", "attempts", "heartbeat_at", "short_fingerprint", "requested_by", "created_at", "finished_at",
+    ]
     list_filter = ["status"]
     search_fields = ["fingerprint", "id"]
     readonly_fields = [
         "parameters", "parameters_key", "status", "progress", "stage", "timings", "fingerprint", "error_message",
-        "attempts", "requested_by", "created_at", "started_at", "finished_at", "artifact_links",
+        "attempts", "heartbeat_at", "delivery", "requested_by", "created_at", "started_at", "finished_at", "artifact_links",
     ]
     exclude = ["result", "artifacts"]
 

@@ -147,3 +147,11 @@ def test_the_operator_command_lists_unfinished_runs_and_recovers_a_stalled_one(s
     out = StringIO()
     call_command("recover_report_runs", "--stale-after", "5", stdout=out)
     assert f"run {live.pk}: worker lost; re-queued" in out.getvalue()
+
+
+def test_the_admin_shows_each_runs_attempts_and_last_heartbeat(admin_client):
+    run = _running(heartbeat_age=600, attempts=2)
+    listing = admin_client.get("/admin/analytics/reportrun/").content.decode()
+    assert "column-heartbeat_at" in listing and "column-attempts" in listing
+    detail = admin_client.get(f"/admin/analytics/reportrun/{run.pk}/change/").content.decode()
+    assert "field-heartbeat_at" in detail and "field-delivery" in detail
