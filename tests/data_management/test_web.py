@@ -110,7 +110,7 @@ def test_menu_links_follow_the_role(client, data_manager, coordinator, investiga
     def labels(user):
         return [label for _, label in nav_links_for(user)]
 
-    assert {"Queries", "Locks", "Exports", "Data quality"} <= set(labels(data_manager))
+    assert {"Queries", "Locks", "Exports", "Data quality", "Users", "Audit log", "Record status"} <= set(labels(data_manager))
     assert "Locks" not in labels(coordinator) and "Users" not in labels(coordinator) and "Queries" in labels(coordinator)
     assert "Users" not in labels(investigator) and "Reports" in labels(investigator)
     data_manager.is_staff = True

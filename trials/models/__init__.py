@@ -23,7 +23,7 @@ from trials.models.events import (
     StudyExit,
 )
 from trials.models.patients import Bone, Histology, Lesion, Patient, Region, Sex
-from trials.models.sites import Membership, Role, Site
+from trials.models.sites import AccountAction, AccountEvent, Membership, Role, Site
 from trials.models.tokens import ApiToken
 from trials.models.treatment import (
     Anesthesia,
@@ -60,6 +60,8 @@ __all__ = [
     "Histology",
     "Lesion",
     "MedicationUse",
+    "AccountAction",
+    "AccountEvent",
     "Membership",
     "Modality",
     "OpioidStatus",

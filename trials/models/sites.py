@@ -104,3 +104,32 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_role_display()}" + (f" @ {self.site.code}" if self.site_id else "")
+
+
+class AccountAction(models.TextChoices):
+    CREATED = "created", "Account created"
+    ROLE_ADDED = "role_added", "Role added"
+    ROLE_REMOVED = "role_removed", "Role removed"
+    DEACTIVATED = "deactivated", "Account deactivated"
+    REACTIVATED = "reactivated", "Account reactivated"
+
+
+class AccountEvent(models.Model):
+    """One change to a user account or its roles, with who made it and why (the users page and the commands).
+
+    Append-only: the audit trail of account administration (issue 11). ``actor``
+    is empty when an operator ran a ``manage.py`` command.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="account_events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=16, choices=AccountAction.choices)
+    detail = models.CharField(max_length=200, blank=True, help_text="E.g. 'Site coordinator @ ATL'.")
+    reason = models.TextField()
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.user} ({self.detail})"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from trials.web.views import dashboard, home, patients, records, reports, visits
+from trials.web.views import audit, dashboard, home, matrix, patients, records, reports, users, visits
 
 STUDY_ID = "<str:study_id>"
 
@@ -26,6 +26,11 @@ urlpatterns = [
     path("reports/<int:run_id>/", reports.report_detail, name="report_detail"),
     path("reports/<int:run_id>/status/", reports.report_status, name="report_status"),
     path("reports/<int:run_id>/files/<str:name>", reports.report_artifact, name="report_artifact"),
+    path("record-status/", matrix.status_matrix, name="status_matrix"),
+    path("audit-log/", audit.audit_log_page, name="audit_log"),
+    path("audit-log.csv", audit.audit_log_csv, name="audit_log_csv"),
+    path("users/", users.user_list, name="user_list"),
+    path("users/<int:pk>/", users.user_detail, name="user_detail"),
     path("patients/", patients.patient_list, name="patient_list"),
     path("patients/enroll/", patients.patient_enroll, name="patient_enroll"),
     path(f"patients/{STUDY_ID}/", patients.patient_detail, name="patient_detail"),

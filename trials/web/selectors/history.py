@@ -42,22 +42,26 @@ def _change(model, name: str, old, new) -> FieldChange:
                        value_label(model, name, new))
 
 
+def diff_rows(newer, older) -> list[FieldChange]:
+    """Labelled changes from history row ``older`` (None: the record was created) to ``newer``."""
+    model = newer.instance_type
+    hidden = _NOISE | _STRUCTURAL
+    if older is None:
+        return [
+            _change(model, f.name, None, getattr(newer, f.attname))
+            for f in model._meta.concrete_fields
+            if f.name not in hidden and f.name != "id" and getattr(newer, f.attname) not in (None, "")
+        ]
+    delta = newer.diff_against(older, excluded_fields=list(hidden))
+    return [_change(model, c.field, c.old, c.new) for c in delta.changes]
+
+
 def _entries_for(label: str, history_rows: list) -> list[AuditEntry]:
     """history_rows newest first (simple_history's order); each diffed against the one before it."""
     entries = []
     for index, newer in enumerate(history_rows):
         older = history_rows[index + 1] if index + 1 < len(history_rows) else None
-        model = newer.instance_type
-        hidden = _NOISE | _STRUCTURAL
-        if older is None:
-            changes = [
-                _change(model, f.name, None, getattr(newer, f.attname))
-                for f in model._meta.concrete_fields
-                if f.name not in hidden and f.name != "id" and getattr(newer, f.attname) not in (None, "")
-            ]
-        else:
-            delta = newer.diff_against(older, excluded_fields=list(hidden))
-            changes = [_change(model, c.field, c.old, c.new) for c in delta.changes]
+        changes = diff_rows(newer, older)
         reason = newer.history_change_reason or ""
         if not changes and not reason:
             continue  # nothing a reader could use
