@@ -6,6 +6,7 @@ from django import forms
 from django.forms.models import fields_for_model
 
 from trials.models import AdverseEvent, ExitType, Lesion, Patient, Procedure, RadiationCourse, SkeletalEvent, StudyExit
+from trials.web.labels import FIELD_LABELS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -80,7 +81,9 @@ class PatientForm(ModelFieldsForm):
 class LesionForm(ModelFieldsForm):
     model = Lesion
     model_fields = LESION_FIELDS
-    labels = {"mechanical_or_functional_pain": "Causes functional or mechanical pain", "size_mm": "Largest diameter (mm)"}
+    labels = {**{name: FIELD_LABELS[name] for name in ("sins_pain", "sins_alignment", "sins_collapse", "sins_posterolateral",
+                                                       "bilsky_grade", "mechanical_or_functional_pain")},
+              "size_mm": "Largest diameter (mm)"}
 
     def lesion_data(self) -> dict:
         return {name: self.cleaned_data.get(name) for name in LESION_FIELDS}

@@ -44,5 +44,11 @@ def row_errors_to_formset(formset: forms.BaseFormSet, exc: DomainValidationError
 def _with_field(key: str, message: str) -> str:
     if key in ("non_field_errors", "__all__"):
         return message
-    label = key.replace("_", " ").replace(".", " ")
-    return f"{label[:1].upper()}{label[1:]}: {message}"
+    from trials.web.labels import RECORD_LABELS, field_label
+
+    record, _, name = key.rpartition(".")
+    model_name = {"pain": "painassessment"}.get(record, record)
+    label = field_label(model_name, name)
+    if model_name in RECORD_LABELS and model_name != "visit":
+        label = f"{RECORD_LABELS[model_name]}: {label}"
+    return f"{label}: {message}"
