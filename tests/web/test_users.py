@@ -41,7 +41,8 @@ def test_data_manager_creates_a_coordinator_for_a_site(client, data_manager, sit
     membership_history = Membership.history.get(user_id=user.pk)
     assert membership_history.history_change_reason == "New coordinator, delegation log signed"
     assert membership_history.history_user == data_manager
-    assert client.login(username="coord2", password=NEW_PASSWORD)
+    logged_in = type(client)().post(reverse("login"), {"username": "coord2", "password": NEW_PASSWORD})
+    assert logged_in.status_code == 302  # the new account can log in with its initial password
 
 
 def test_deactivation_ends_sessions_and_revokes_api_tokens(client, data_manager, coordinator):
