@@ -137,9 +137,9 @@ def user_deactivate(*, actor, user, reason: str | None) -> dict[str, int]:
         raise DomainValidationError({"user": "You cannot deactivate your own account."})
     if not user.is_active:
         raise DomainValidationError({"user": f"{user.get_username()} is already deactivated."})
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).count()
     user.is_active = False
-    user.save(update_fields=["is_active"])
-    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    user.save(update_fields=["is_active"])  # trials.login_protection revokes every usable API token on deactivation
     sessions = sessions_end(user)
     _event(user, actor, AccountAction.DEACTIVATED, reason, f"{sessions} session(s) ended, {tokens} API token(s) revoked")
     return {"sessions": sessions, "tokens": tokens}
