@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -182,3 +183,14 @@ def test_admin_cannot_change_a_locked_record(client, data_manager, patient, mont
     with pytest.raises(DomainValidationError) as exc:
         services.clinical_record_update(actor=admin, instance=month1, changes={"out_of_window": True}, reason="x")
     assert "locked" in exc.value.errors
+
+
+def test_the_signature_time_is_manifested_in_the_sites_time_zone(client, site, site_investigator, month1):
+    site.time_zone = "America/Chicago"
+    site.save()
+    signature = visit_sign(actor=site_investigator, visit=month1, password=PASSWORD, meaning="author")
+    assert signature.time_zone == "America/Chicago"
+    client.force_login(site_investigator)
+    page = client.get(f"/patients/{month1.patient.study_id}/visits/month1/view/").content.decode()
+    local = signature.signed_at.astimezone(ZoneInfo("America/Chicago"))
+    assert f"{local:%-d %b %Y %H:%M} {local.tzname()} (America/Chicago)" in page

@@ -20,9 +20,9 @@ from trials.services.locking import patient_lock
 from trials.services.signoff import visit_sign
 
 pytestmark = pytest.mark.django_db
-# Session, user, memberships; sites for the filter; patient count + page; visits (with BPI), signatures, exits, locks,
+# Session, user, memberships; sites for the filter and their local dates; patient count + page; visits (with BPI), signatures, exits, locks,
 # open queries; the session re-saved (SESSION_SAVE_EVERY_REQUEST: savepoint, update, release).
-MATRIX_QUERIES = 14
+MATRIX_QUERIES = 15
 
 
 def _record(actor, patient, code, day):

@@ -30,6 +30,7 @@ from trials.models import (
     StudyExit,
     Visit,
 )
+from trials.models.sites import site_today_expression
 from trials.services.locking import active_locks_by_patient
 
 VISIT_CODES = [code for code, _ in schedule.VISIT_CHOICES]
@@ -103,8 +104,12 @@ def _visits(*conditions, **lookups) -> Exists:
     return Exists(Visit.objects.active().filter(*conditions, patient_id=OuterRef("pk"), **lookups))
 
 
-def filter_patients(patients: QuerySet, status: str | None, on: dt.date) -> QuerySet:
-    """Patients with at least one visit (or the patient itself) in ``status``, decided in SQL."""
+def filter_patients(patients: QuerySet, status: str | None, dates: dict[int, dt.date]) -> QuerySet:
+    """Patients with at least one visit (or the patient itself) in ``status``, decided in SQL on each site's local date."""
+    if not status:
+        return patients
+    patients = patients.annotate(_local_today=site_today_expression("site_id", dates=dates))
+    on = OuterRef("_local_today")  # each patient's site's calendar date, compared inside the visit subqueries
     no_data = Q(visit_date__isnull=True)
     signed = Exists(Signature.objects.filter(visit_id=OuterRef("pk"), invalidated_at__isnull=True, visit_version=OuterRef("version")))
     incomplete = Q(pain__isnull=True) | Q(pain__worst__isnull=True) | Q(opioid_status=OpioidStatus.UNKNOWN)
@@ -125,15 +130,18 @@ def filter_patients(patients: QuerySet, status: str | None, on: dt.date) -> Quer
     return patients if make is None else patients.filter(make())
 
 
-def matrix_patients(user, *, site_id: int | None, status: str | None, on: dt.date) -> QuerySet:
-    """The scoped, filtered patients of the matrix, in study-ID order (slice it for a page)."""
+def matrix_patients(user, *, site_id: int | None, status: str | None, dates: dict[int, dt.date]) -> QuerySet:
+    """The scoped, filtered patients of the matrix, in study-ID order (slice it for a page).
+
+    ``dates``: each site's local date (``site_local_dates``), so statuses follow the site's calendar.
+    """
     patients = scope_queryset(user, Patient.objects.active()).select_related("site")
     if site_id:
         patients = patients.filter(site_id=site_id)
-    return filter_patients(patients, status, on).order_by("study_id")
+    return filter_patients(patients, status, dates).order_by("study_id")
 
 
-def matrix_rows(patients: list[Patient], on: dt.date) -> list[MatrixRow]:
+def matrix_rows(patients: list[Patient], dates: dict[int, dt.date]) -> list[MatrixRow]:
     """One row per patient of the page; six queries whatever the page size (visits, signatures, exits, locks, queries)."""
     if not patients:
         return []
@@ -170,7 +178,7 @@ def matrix_rows(patients: list[Patient], on: dt.date) -> list[MatrixRow]:
                 row.cells.append(Cell(None, None))
                 continue
             visit.patient = patient
-            state = cell_state(visit, on, exits.get(patient.pk), visit.pk in signed)
+            state = cell_state(visit, dates[patient.site_id], exits.get(patient.pk), visit.pk in signed)
             row.cells.append(Cell(visit, state, open_query=visit.pk in queried_visits, locked=locked and visit.has_data))
         rows.append(row)
     return rows
