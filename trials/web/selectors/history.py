@@ -15,7 +15,7 @@ from trials.web.labels import field_label, value_label
 # Bookkeeping fields every change touches; showing them would bury the clinical change.
 _NOISE = {"updated_at", "updated_by", "version", "created_at", "created_by"}
 # Derived or structural fields: shown on the page, not as changes (they follow the entered values).
-_STRUCTURAL = {"visit", "patient", "signer", "mme_table_version", "target_date", "window_start", "window_end", "visit_version"}
+_STRUCTURAL = {"visit", "patient", "signer", "repeat_instance", "mme_table_version", "target_date", "window_start", "window_end", "visit_version"}
 _HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 
 

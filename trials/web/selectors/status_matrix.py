@@ -55,11 +55,12 @@ STATES = {s.code: s for s in (
     CellState("upcoming", "Upcoming", "·"),
     CellState("not_applicable", "Not applicable", "–"),
 )}
-FLAGS = {"open_query": ("Open query", "?"), "locked": ("Locked", "🔒")}
+FLAGS = {"open_query": ("Open query", "?"), "locked": ("Locked", "L")}
 FILTERS = [("not_started", "Not started"), ("incomplete", "Incomplete"), ("complete", "Complete"), ("signed", "Signed"),
            ("locked", "Locked"), ("open_query", "Open query"), ("missed", "Missed"), ("overdue", "Overdue")]
 if _NOT_DONE_FIELD:
     FILTERS.append(("not_done", "Not done"))
+LEGEND = [state for code, state in STATES.items() if code != "not_done" or _NOT_DONE_FIELD]
 
 
 @dataclass

@@ -26,8 +26,9 @@ CSV_HEADER = ["when_utc", "user", "site", "patient", "record_type", "record", "r
 
 
 class AuditFilterForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.order_by("username"), required=False, label="User")
-    site = forms.ModelChoiceField(queryset=Site.objects.all(), required=False, label="Site")
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.order_by("username"), required=False, label="User",
+                                  empty_label="Anyone")
+    site = forms.ModelChoiceField(queryset=Site.objects.all(), required=False, label="Site", empty_label="All sites")
     patient = forms.CharField(required=False, label="Patient (study ID)")
     record_type = forms.ChoiceField(choices=[("", "Any"), *RECORD_TYPES], required=False, label="Record type")
     action = forms.ChoiceField(choices=[("", "Any"), *ACTIONS], required=False, label="Action")

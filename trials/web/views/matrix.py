@@ -10,7 +10,7 @@ from trials.domain import schedule
 from trials.models.sites import site_local_dates
 from trials.web.guards import clinical_page
 from trials.web.selectors.patients import readable_sites
-from trials.web.selectors.status_matrix import FILTERS, FLAGS, STATES, matrix_patients, matrix_rows
+from trials.web.selectors.status_matrix import FILTERS, FLAGS, LEGEND, matrix_patients, matrix_rows
 
 PAGE_SIZE = 50
 
@@ -37,6 +37,6 @@ def status_matrix(request):
     query.pop("page", None)
     return render(request, "web/status_matrix.html", {
         "page": page, "rows": matrix_rows(list(page.object_list), dates), "visits": schedule.VISIT_CHOICES,
-        "sites": sites, "site_id": site_id, "status": status, "filters": FILTERS, "states": STATES.values(),
+        "sites": sites, "site_id": site_id, "status": status, "filters": FILTERS, "states": LEGEND,
         "flags": FLAGS.values(), "query": query.urlencode(), "today": timezone.localdate(),
     })
