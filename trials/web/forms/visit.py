@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from django import forms
 
+from trials import crf
 from trials.domain import bpi, mme
-from trials.models import OpioidStatus, Visit
+from trials.models import OpioidStatus, PainAssessment, Visit
 from trials.services.visits import PAIN_FIELDS, VisitData
 
-BPI_LABELS = {
-    "worst": "Worst pain in the last 24 hours",
-    "least": "Least pain in the last 24 hours",
-    "average": "Average pain",
-    "current": "Pain right now",
-    "general_activity": "General activity",
-    "mood": "Mood",
-    "walking_ability": "Walking ability",
-    "normal_work": "Normal work (inside and outside the home)",
-    "relations": "Relations with other people",
-    "sleep": "Sleep",
-    "enjoyment_of_life": "Enjoyment of life",
-}
+# Labels are the model's verbose names, declared once in the case-report form (trials.crf).
+BPI_LABELS = {item.name: item.label for item in crf.form_of(PainAssessment).items if item.name in crf.BPI_ITEMS}
 SCORE_ATTRS = {"inputmode": "numeric", "min": 0, "max": 10, "step": 1, "class": "score"}
 
 
