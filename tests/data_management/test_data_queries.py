@@ -92,6 +92,8 @@ def test_rule_out_of_window_visit(coordinator, patient):
     [query] = _rule_queries(rules.RULE_OUT_OF_WINDOW)
     assert (query.record, query.field_name, query.status) == (visit, "visit_date", QueryStatus.OPEN)
     assert query.responses.get().action == QueryAction.OPEN
+    assert f"recorded on {visit.visit_date.day} {visit.visit_date:%b %Y}, outside its window" in query.message  # UI dates
+    assert query.history.first().history_change_reason == "Opened by an automatic data check"  # no rule code shown
 
 
 def test_rule_worst_pain_increase_of_4(coordinator, patient):
@@ -116,6 +118,7 @@ def test_rule_sins_components_missing(coordinator, patient):
     data_queries_run_rules()
     [query] = _rule_queries(rules.RULE_SINS)  # the complete index lesion raises none
     assert query.record == lesion and query.field_name == "sins_collapse"
+    assert "missing SINS component(s): vertebral body collapse" in query.message and "sins_" not in query.message
 
 
 def test_rule_visit_after_death(coordinator, patient):

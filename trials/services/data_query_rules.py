@@ -60,11 +60,24 @@ def _completed_visits(patient: Patient) -> list[Visit]:
     return sorted((v for v in patient.rule_visits if v.visit_date is not None), key=lambda v: (v.visit_date, v.target_date))
 
 
+# How the SINS components are named to people (Fisher et al., Spine 2010: location, pain, bone lesion quality,
+# alignment, vertebral body collapse, posterolateral involvement of spinal elements).
+SINS_COMPONENT_LABELS = {
+    "spine_level": "location (spine level)", "lesion_type": "bone lesion quality", "sins_pain": "pain",
+    "sins_alignment": "alignment", "sins_collapse": "vertebral body collapse", "sins_posterolateral": "posterolateral involvement",
+}
+
+
+def _day(date) -> str:
+    """A date as the pages show it: 29 Nov 2026."""
+    return f"{date.day} {date:%b %Y}"
+
+
 def rule_out_of_window(patient: Patient) -> list[Finding]:
     return [
         Finding(RULE_OUT_OF_WINDOW, v, "visit_date",
-                f"{v.get_visit_code_display()} was recorded on {v.visit_date}, outside its window "
-                f"({v.window_start} to {v.window_end}). Confirm the date or correct it.")
+                f"{v.get_visit_code_display()} was recorded on {_day(v.visit_date)}, outside its window "
+                f"({_day(v.window_start)} to {_day(v.window_end)}). Confirm the date or correct it.")
         for v in _completed_visits(patient) if v.out_of_window
     ]
 
@@ -107,7 +120,7 @@ def rule_sins_incomplete(patient: Patient) -> list[Finding]:
         if missing:
             findings.append(Finding(
                 RULE_SINS, lesion, missing[0],
-                f"Spine lesion {lesion.spine_level or '(no level)'} is missing SINS component(s): {', '.join(missing)} "
+                f"Spine lesion {lesion.spine_level or '(no level)'} is missing SINS component(s): {', '.join(SINS_COMPONENT_LABELS[f] for f in missing)} "
                 "(the SINS total needs all six components).",
             ))
     return findings
@@ -120,7 +133,7 @@ def rule_visit_after_death(patient: Patient) -> list[Finding]:
     death = deaths[0]
     return [
         Finding(RULE_AFTER_DEATH, v, "visit_date",
-                f"{v.get_visit_code_display()} is dated {v.visit_date}, after the patient's death on {death.exit_date}.")
+                f"{v.get_visit_code_display()} is dated {_day(v.visit_date)}, after the patient's death on {_day(death.exit_date)}.")
         for v in _completed_visits(patient) if v.visit_date > death.exit_date
     ]
 
@@ -154,7 +167,7 @@ def _open_automatic(finding: Finding, patient_id: int, content_type: ContentType
         content_type=content_type, object_id=finding.record.pk, field_name=finding.field_name,
         patient_id=patient_id, message=finding.message, rule_code=finding.rule_code,
     )
-    query._change_reason = f"Opened by rule {finding.rule_code}"[:100]
+    query._change_reason = "Opened by an automatic data check"
     query.save()
     DataQueryResponse.objects.create(query=query, action=QueryAction.OPEN, message=finding.message)
     return query
