@@ -167,7 +167,7 @@ def omed_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = 
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", labelrotation=30)
     dose_ax.set(ylabel=f"Opioid dose, {DOSE_UNIT}: median and IQR", ylim=(0, top * 1.15), title="Opioid dose")
-    free_ax.set(ylabel="Opioid-free patients, % (95% CI, Wilson)", ylim=(0, 100), title="Opioid-free")
+    free_ax.set(ylabel="Opioid-free patients, % (95% CI, Wilson)", ylim=(0, 103), title="Opioid-free")
     fig.suptitle(_title("Opioid use (oral morphine equivalents)", strata), fontsize=12)
     _legend_outside(free_ax)
     _footnote(fig, f"Dose in oral morphine milligram equivalents per day ({DOSE_UNIT}); 0 = no opioid. "
@@ -201,7 +201,7 @@ def response_bars_figure(numbers: dict[str, Any], sets: AnalysisSets | None = No
                     color=colours[stratum], label=_label(stratum), linewidth=1.4)
         _label_few(ax, x, 100 * rate, np.array([t or 0 for t in totals], dtype=float), colours[stratum])
     _visit_axis(ax, visits)
-    ax.set(ylabel="Responders (CR + PR), % of ITT (95% CI, Wilson)", ylim=(0, 100),
+    ax.set(ylabel="Responders (CR + PR), % of ITT (95% CI, Wilson)", ylim=(0, 103),
            title=_title("Pain response rate", strata))
     ax.grid(alpha=0.3)
     _legend_outside(ax)

@@ -218,7 +218,7 @@ def survival_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     sre, os_ = numbers["sre"], numbers["overall_survival"]
     sre_cox, sre_note = cox_table(sre["cox"])
     os_cox, os_note = cox_table(os_["cox"])
-    return [
+    tables = [
         DisplayTable("Skeletal-related events", "Cumulative incidence of first SRE, % (95% CI), death as competing risk "
                      "(Aalen–Johansen)", _landmarks(numbers, sre), "At risk: patients still followed and event-free."),
         *([DisplayTable("Skeletal-related events", "SRE cumulative incidence between strata: Gray's test (death as "
@@ -233,6 +233,7 @@ def survival_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
         DisplayTable("Overall survival", "Overall survival between strata: log-rank test", logrank_table(os_["logrank"])),
         DisplayTable("Overall survival", "Overall survival: Cox model, hazard ratios", os_cox, os_note),
     ]
+    return [t for t in tables if not t.frame.empty]  # no strata requested: no between-strata tests to show
 
 
 def completion_table(numbers: dict[str, Any]) -> list[DisplayTable]:
