@@ -109,6 +109,16 @@ def test_api_reads_every_declared_field_and_takes_exactly_the_entered_ones(model
         assert tuple(INPUT_FIELDS[model]) == form.entered_fields
 
 
+def test_web_forms_take_exactly_the_entered_fields():
+    from trials.web.forms import clinical
+
+    web = {Patient: clinical.PATIENT_FIELDS, Lesion: ["is_index", *clinical.LESION_FIELDS], Procedure: clinical.PROCEDURE_FIELDS,
+           RadiationCourse: clinical.RADIATION_FIELDS, AdverseEvent: clinical.AE_FIELDS, SkeletalEvent: clinical.SRE_FIELDS,
+           StudyExit: clinical.EXIT_FIELDS}
+    for model, fields in web.items():
+        assert tuple(fields) == crf.form_of(model).entered_fields, model.__name__
+
+
 def test_redcap_dictionary_lists_exactly_the_declared_fields_with_their_ranges():
     rows = list(csv.reader(io.StringIO(dictionary_csv())))[1:]
     by_form: dict[str, list[str]] = {}

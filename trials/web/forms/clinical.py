@@ -5,27 +5,20 @@ from __future__ import annotations
 from django import forms
 from django.forms.models import fields_for_model
 
+from trials import crf
 from trials.models import AdverseEvent, ExitType, Lesion, Patient, Procedure, RadiationCourse, SkeletalEvent, StudyExit
 from trials.web.labels import FIELD_LABELS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
-PATIENT_FIELDS = [
-    "birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0",
-    "screening_worst_pain", "life_expectancy_over_3_months", "prior_treatment_of_index_lesion",
-]
-LESION_FIELDS = [
-    "region", "spine_level", "bone", "laterality", "size_mm", "lesion_type", "mechanical_or_functional_pain",
-    "sins_pain", "sins_alignment", "sins_collapse", "sins_posterolateral", "bilsky_grade", "posterior_wall_involved",
-]
-AE_FIELDS = ["term", "onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious", "outcome", "resolution_date"]
-SRE_FIELDS = ["event_type", "event_date", "location", "at_index_lesion"]
-PROCEDURE_FIELDS = [
-    "procedure_date", "modality", "device", "probes", "ablation_minutes", "thermal_protection", "neuromonitoring",
-    "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type",
-]
-RADIATION_FIELDS = ["sequence", "start_date", "end_date", "total_dose_gy", "fractions", "technique", "alpha_beta_gy"]
-EXIT_FIELDS = ["exit_type", "exit_date", "last_contact_date", "death_cause"]
+# Field lists come from the case-report forms (trials.crf): a field added to a form appears here without an edit.
+PATIENT_FIELDS = list(crf.form_of(Patient).entered_fields)
+LESION_FIELDS = [f for f in crf.form_of(Lesion).entered_fields if f != "is_index"]  # the service decides the index lesion
+AE_FIELDS = list(crf.form_of(AdverseEvent).entered_fields)
+SRE_FIELDS = list(crf.form_of(SkeletalEvent).entered_fields)
+PROCEDURE_FIELDS = list(crf.form_of(Procedure).entered_fields)
+RADIATION_FIELDS = list(crf.form_of(RadiationCourse).entered_fields)
+EXIT_FIELDS = list(crf.form_of(StudyExit).entered_fields)
 
 
 class ModelFieldsForm(forms.Form):
