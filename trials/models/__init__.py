@@ -22,6 +22,7 @@ from trials.models.events import (
     SREType,
     StudyExit,
 )
+from trials.models.imports import ImportRun, ImportStatus
 from trials.models.patients import Bone, Histology, Lesion, Patient, Region, Sex
 from trials.models.sites import AccountAction, AccountEvent, Membership, Role, Site
 from trials.models.tokens import ApiToken
@@ -58,6 +59,8 @@ __all__ = [
     "Signature",
     "ExitType",
     "Histology",
+    "ImportRun",
+    "ImportStatus",
     "Lesion",
     "MedicationUse",
     "AccountAction",

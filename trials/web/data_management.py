@@ -18,6 +18,7 @@ from trials.errors import DomainValidationError
 from trials.models import DataQuery, Lock, LockScope, Patient, QueryStatus, Site, Visit
 from trials.services import data_queries, locking
 from trials.web.guards import clinical_page
+from trials.web.imports import import_detail, import_list
 from trials.web.labels import model_for, record_field_label, value_label
 from trials.web.views.visits import visit_detail
 
@@ -224,4 +225,6 @@ urlpatterns = [
     path("patients/<str:study_id>/visits/<slug:visit_code>/sign/", visit_detail, name="dm_visit_sign"),
     path("locks/", lock_list, name="dm_locks"),
     path("exports/", exports, name="dm_exports"),
+    path("imports/", import_list, name="dm_imports"),
+    path("imports/<int:pk>/", import_detail, name="dm_import_detail"),
 ]
