@@ -8,6 +8,8 @@ typed results into the result.json contract (issue 3):
 - ``sre.at_days.<stratum>`` with keys ``"30", "90", "180", "365"``;
 - ``pain_response.<visit>.<stratum>``: the five category counts,
   ``evaluable_rate`` and ``itt_rate``;
+- ``sre.gray`` (issue 12): Gray's test of SRE cumulative incidence per stratification
+  variable; every ``logrank`` entry carries its ``test`` label;
 - ``sre.time_grid`` / ``overall_survival.time_grid`` (issue 12): ``days`` from 0
   past the longest follow-up, ``max_follow_up_days``, and per stratum
   ``at_risk`` and ``estimate`` at each of those days;
@@ -35,6 +37,9 @@ from analytics.stats.risk_sets import endpoint_time_status
 from analytics.stats.strata import iter_strata
 
 CURVE_POINT_KEYS = ("day", "estimate", "ci_low", "ci_high", "at_risk")
+OS_LOGRANK_LABEL = "log-rank (survdiff, rho = 0)"
+SRE_LOGRANK_LABEL = ("cause-specific log-rank (deaths censored): compares SRE hazards, not cumulative incidence; "
+                     "see Gray's test for the cumulative incidence")
 
 
 def _points(points: Iterable[Any]) -> list[dict[str, Any]]:
@@ -65,7 +70,9 @@ def sre_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
     section["time_grid"] = time_grid_section(sets.adtte, cif, "sre", strata, start=0.0)
     overestimate = curves_section(stats.sre_one_minus_km(sets.adtte, strata_variables=strata), "curve")
     section["one_minus_km"] = {"km": overestimate["curve"], "at_days": overestimate["at_days"], "curves": overestimate["curves"]}
-    section["logrank"] = [r.to_dict() for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("sre",))]
+    section["logrank"] = [{**r.to_dict(), "test": SRE_LOGRANK_LABEL}
+                          for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("sre",))]
+    section["gray"] = [r.to_dict() for r in stats.gray_tests(sets.adtte, strata_variables=strata)]
     section["cox"] = stats.cox_fit(sets.adtte, endpoint="sre").to_dict()
     return section
 
@@ -74,7 +81,8 @@ def os_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
     km = stats.overall_survival(sets.adtte, strata_variables=strata)
     section = curves_section(km, "km")
     section["time_grid"] = time_grid_section(sets.adtte, km, "os", strata, start=1.0)
-    section["logrank"] = [r.to_dict() for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("os",))]
+    section["logrank"] = [{**r.to_dict(), "test": OS_LOGRANK_LABEL}
+                          for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("os",))]
     section["cox"] = stats.cox_fit(sets.adtte, endpoint="os").to_dict()
     return section
 

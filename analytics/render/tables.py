@@ -84,8 +84,13 @@ def logrank_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for section in (numbers["sre"], numbers["overall_survival"]):
         for test in section["logrank"]:
-            rows.append({"endpoint": test["endpoint"], "variable": test["variable"], "groups": len(test["groups"]),
-                         "chisq": test["chisq"], "df": test["df"], "p_value": test["p_value"], "note": test["skipped_reason"]})
+            rows.append({"endpoint": test["endpoint"], "test": test.get("test", "log-rank"), "variable": test["variable"],
+                         "groups": len(test["groups"]), "chisq": test["chisq"], "df": test["df"],
+                         "p_value": test["p_value"], "note": test["skipped_reason"]})
+        for test in section.get("gray", []):  # Gray's test beside the cause-specific log-rank (SRE)
+            rows.append({"endpoint": test["endpoint"], "test": "Gray's test (cumulative incidence)", "variable": test["variable"],
+                         "groups": len(test["groups"]), "chisq": test["statistic"], "df": test["df"],
+                         "p_value": test["p_value"], "note": test["skipped_reason"]})
     return pd.DataFrame(rows)
 
 

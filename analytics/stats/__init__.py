@@ -9,6 +9,7 @@ from .competing_risks import aalen_johansen_curve, sre_cumulative_incidence
 from .complications import complication_summaries, complication_summary
 from .cox import cox_fit, cox_fits
 from .descriptive import omed_visit_summaries, pain_visit_summaries
+from .gray import gray_test, gray_tests
 from .logrank import logrank_by, logrank_test, logrank_tests
 from .response import (
     pain_response_classify,
@@ -27,6 +28,8 @@ __all__ = [
     "complication_summary",
     "cox_fit",
     "cox_fits",
+    "gray_test",
+    "gray_tests",
     "iter_strata",
     "kaplan_meier_curve",
     "logrank_by",

@@ -118,6 +118,28 @@ class LogRankResult(Result):
     skipped_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class GrayGroup(Result):
+    group: str
+    n: int
+    events: int
+    competing_events: int
+
+
+@dataclass(frozen=True)
+class GrayTestResult(Result):
+    """Gray's K-sample test of cumulative incidence (``cmprsk::cuminc`` ``$Tests``)."""
+
+    endpoint: str
+    variable: str
+    test: str
+    groups: tuple[GrayGroup, ...]
+    statistic: float | None
+    df: int
+    p_value: float | None
+    skipped_reason: str | None = None
+
+
 # --- Cox ----------------------------------------------------------------------
 
 

@@ -31,6 +31,9 @@ def test_singular_logrank_is_reported_and_the_run_finishes(settings, tmp_path, c
     (test,) = result["sre"]["logrank"]
     assert test["variable"] == "modality" and test["chisq"] is None and test["p_value"] is None
     assert test["skipped_reason"].startswith("not computable") and "no variance" in test["skipped_reason"]
+    (gray,) = result["sre"]["gray"]  # Gray's test beside the cause-specific log-rank, each labelled
+    assert gray["test"].startswith("Gray's test") and test["test"].startswith("cause-specific log-rank")
+    assert gray["statistic"] is None and gray["skipped_reason"].startswith("not computable")
     grid = result["sre"]["time_grid"]  # spans the follow-up (30 days here)
     assert grid["days"] == [0, 30] and grid["at_risk"]["all"] == [3, 2] and grid["estimate"]["modality=RFA"] == [0.0, 1.0]
     logrank_sheet = pd.read_excel(out / "tables.xlsx", sheet_name="logrank")

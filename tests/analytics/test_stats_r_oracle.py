@@ -19,7 +19,7 @@ import pytest
 
 from tests.analytics.r_oracle import compare
 from tests.analytics.r_oracle.cohort import adtte_frame
-from tests.analytics.r_oracle.degenerate import BINOMIAL_PAIRS, aliased_frame
+from tests.analytics.r_oracle.degenerate import BINOMIAL_PAIRS, aliased_frame, gray_frame
 from tests.conftest import require_service
 
 ORACLE = Path(__file__).parent / "r_oracle" / "oracle.R"
@@ -73,3 +73,21 @@ def test_degenerate_cases_match_r(tmp_path):
     assert len(r_values["binom"]) == 2 * len(BINOMIAL_PAIRS)
     problems = compare.mismatches(r_values, compare.degenerate_python_values(aliased_frame(), BINOMIAL_PAIRS), TOLERANCE)
     assert problems == []
+
+
+def test_gray_test_matches_cuminc(tmp_path):
+    """Issue 12: Gray's test vs cmprsk::cuminc $Tests — to 1e-6 without tied SREs, to 0.5% with them."""
+    untied, cohort = tmp_path / "gray.csv", tmp_path / "cohort.csv"
+    gray_frame().to_csv(untied, index=False)
+    adtte_frame().to_csv(cohort, index=False)
+    aliased, pairs = tmp_path / "aliased.csv", tmp_path / "binom.csv"
+    aliased_frame().to_csv(aliased, index=False)
+    pd.DataFrame(BINOMIAL_PAIRS, columns=["k", "n"]).to_csv(pairs, index=False)
+    r_values = _r_values(DEGENERATE, aliased, pairs, untied, cohort)
+    assert len(r_values["gray_untied"]) == 2 and len(r_values["gray_tied"]) == 10
+    exact = {"gray_untied": r_values["gray_untied"]}
+    assert compare.mismatches(exact, compare.gray_python_values(gray_frame(), "gray_untied", ["modality"]), TOLERANCE) == []
+
+    python = compare.gray_python_values(adtte_frame(), "gray_tied", ["site", "modality", "augmentation", "radiation_sequence", "region"])
+    for key, expected in r_values["gray_tied"].items():
+        assert python[("gray_tied", key)] == pytest.approx(expected, rel=5e-3), key

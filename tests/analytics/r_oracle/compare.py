@@ -11,6 +11,7 @@ import pandas as pd
 
 from analytics.stats import (
     cox_fit,
+    gray_tests,
     logrank_by,
     overall_survival,
     sre_cumulative_incidence,
@@ -93,6 +94,15 @@ def mismatches(r_values: dict[str, dict[str, float | None]], py: dict, tol: floa
             elif not math.isclose(got, expected, rel_tol=tol, abs_tol=tol):
                 problems.append(f"{section} {key}: R {expected!r} vs Python {got!r}")
     return problems
+
+
+def gray_python_values(frame, section: str, variables) -> dict[tuple[str, str], float | None]:
+    """Gray's test statistic and p-value per variable, keyed as degenerate.R prints them."""
+    values: dict[tuple[str, str], float | None] = {}
+    for result in gray_tests(frame, strata_variables=tuple(variables)):
+        values[(section, f"stat@{result.variable}")] = result.statistic
+        values[(section, f"p@{result.variable}")] = result.p_value
+    return values
 
 
 def degenerate_python_values(aliased, binomial_pairs=()) -> dict[tuple[str, str], float | None]:

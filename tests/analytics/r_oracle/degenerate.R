@@ -30,3 +30,16 @@ if (length(args) >= 2) {
     out("binom", paste0("ci_low@", key), ci[1]); out("binom", paste0("ci_high@", key), ci[2])
   }
 }
+
+# Gray's test (cmprsk::cuminc $Tests, cause 1 = SRE): args[3] tie-free cohort by modality,
+# args[4] the 40-patient oracle cohort (tied SREs) by every stratification variable.
+suppressPackageStartupMessages(library(cmprsk))
+gray <- function(section, d, v) {
+  tst <- cuminc(d$sre_days, d$sre_event, group = d[[v]], cencode = 0)$Tests
+  out(section, paste0("stat@", v), tst["1", "stat"]); out(section, paste0("p@", v), tst["1", "pv"])
+}
+if (length(args) >= 3) gray("gray_untied", read.csv(args[3], stringsAsFactors = FALSE), "modality")
+if (length(args) >= 4) {
+  co <- read.csv(args[4], stringsAsFactors = FALSE)
+  for (v in c("site", "modality", "augmentation", "radiation_sequence", "region")) gray("gray_tied", co, v)
+}

@@ -69,3 +69,15 @@ def separation_frame() -> pd.DataFrame:
             days = 20 + 23 * ((i * 7) % 19)
             rows.append(_row(i, modality, ("none", "cement")[i % 2], ("spine", "pelvis")[i % 2], days, k < deaths))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def gray_frame() -> pd.DataFrame:
+    """60 patients in three modality groups with no two SREs on one day (fixed formula): the case where
+    Gray's test reproduces cmprsk::cuminc to rounding. Status: 1 SRE, 2 death without SRE, 0 censored."""
+    rows = []
+    for i in range(60):
+        modality = ("MWA", "RFA", "cryo")[i % 3]
+        days = 5 + (i * 37) % 311 + (i % 3) * 0.5 + i / 1000  # distinct days
+        status = (1, 2, 0, 1, 2)[(i * 7 + i // 3) % 5] if modality != "cryo" else (1, 1, 2, 0)[(i * 5) % 4]
+        rows.append((f"G{i:02d}", "S1", modality, "none", "after", "spine", days, status, days, int(status == 2)))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
