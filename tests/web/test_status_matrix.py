@@ -20,9 +20,9 @@ from trials.services.locking import patient_lock
 from trials.services.signoff import visit_sign
 
 pytestmark = pytest.mark.django_db
-# Session, user, memberships; sites for the filter and their local dates; patient count + page; visits (with BPI), signatures, exits, locks,
+# Session, user, memberships; sites for the filter and their local dates; patient count, page ids, their rows; visits (with BPI), signatures, exits, locks,
 # open queries; the session re-saved (SESSION_SAVE_EVERY_REQUEST: savepoint, update, release).
-MATRIX_QUERIES = 15
+MATRIX_QUERIES = 16
 
 
 def _record(actor, patient, code, day):
@@ -83,7 +83,8 @@ def test_query_count_is_pinned_whatever_the_page_holds(client, coordinator, data
         data_query_open(actor=data_manager, record=patient.visits.get(visit_code="baseline"), field_name="visit_date", message="?")
     patient_lock(actor=data_manager, patient=patient, reason="Cut-off")
     assert _queries(client) == small == MATRIX_QUERIES
-    assert _queries(client, site=site.pk, status="open_query") == MATRIX_QUERIES
+    # A status filter skips the count (an EXISTS over every patient); "next page" comes from one extra id.
+    assert _queries(client, site=site.pk, status="open_query") == MATRIX_QUERIES - 1
 
 
 def test_a_coordinator_sees_only_their_sites_patients(client, coordinator, other_coordinator, site, other_site, today):

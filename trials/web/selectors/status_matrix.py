@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.urls import reverse
 
 from trials.access import scope_queryset
 from trials.domain import schedule
@@ -69,6 +70,7 @@ class Cell:
     state: CellState | None
     open_query: bool = False
     locked: bool = False
+    url: str = ""  # the read-only visit page, for visits with data
 
 
 @dataclass
@@ -169,6 +171,7 @@ def matrix_rows(patients: list[Patient], dates: dict[int, dt.date]) -> list[Matr
     by_patient: dict[int, dict[str, Visit]] = {}
     for visit in visits:
         by_patient.setdefault(visit.patient_id, {})[visit.visit_code] = visit
+    url_pattern = reverse("visit_detail", args=["STUDY-ID", "VISIT-CODE"])  # reversed once, filled per cell
     rows = []
     for patient in patients:
         locked = patient.pk in locks
@@ -180,6 +183,7 @@ def matrix_rows(patients: list[Patient], dates: dict[int, dt.date]) -> list[Matr
                 continue
             visit.patient = patient
             state = cell_state(visit, dates[patient.site_id], exits.get(patient.pk), visit.pk in signed)
-            row.cells.append(Cell(visit, state, open_query=visit.pk in queried_visits, locked=locked and visit.has_data))
+            url = url_pattern.replace("STUDY-ID", patient.study_id).replace("VISIT-CODE", code) if visit.has_data else ""
+            row.cells.append(Cell(visit, state, open_query=visit.pk in queried_visits, locked=locked and visit.has_data, url=url))
         rows.append(row)
     return rows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -22,6 +21,36 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
+class MatrixPage:
+    """One page of patient ids: counted when unfiltered; with a status filter, "more" is known by fetching one extra row.
+
+    Counting the patients that match a status filter means an EXISTS over every patient's visits (≈ 0.2 s at 100,000
+    patients), so filtered pages say whether a next page exists instead of how many pages there are.
+    """
+
+    def __init__(self, patients, number: str | None, *, counted: bool):
+        try:
+            self.number = max(1, int(number or 1))
+        except ValueError:
+            self.number = 1
+        self.count = patients.count() if counted else None
+        self.num_pages = max(1, -(-self.count // PAGE_SIZE)) if counted else None
+        if counted:
+            self.number = min(self.number, self.num_pages)
+        start = (self.number - 1) * PAGE_SIZE
+        # Ids first (a narrow scan of the study-ID order), then the rows of those 50 only.
+        ids = list(patients.values_list("pk", flat=True)[start:start + PAGE_SIZE + 1])
+        self.has_next = len(ids) > PAGE_SIZE
+        ids = ids[:PAGE_SIZE]
+        rows = {p.pk: p for p in patients.model.objects.filter(pk__in=ids).select_related("site")}
+        self.object_list = [rows[pk] for pk in ids]
+        self.has_previous = self.number > 1
+        self.previous_page_number, self.next_page_number = self.number - 1, self.number + 1
+
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+
 @clinical_page
 def status_matrix(request):
     """One row per patient (50 a page), one cell per scheduled visit; a constant number of queries per page."""
@@ -31,12 +60,12 @@ def status_matrix(request):
     status = request.GET.get("status") or None
     if status not in dict(FILTERS):
         status = None
-    paginator = Paginator(matrix_patients(request.user, site_id=site_id, status=status, dates=dates), PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    patients = matrix_patients(request.user, site_id=site_id, status=status, dates=dates)
+    page = MatrixPage(patients, request.GET.get("page"), counted=status is None)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "web/status_matrix.html", {
-        "page": page, "rows": matrix_rows(list(page.object_list), dates), "visits": schedule.VISIT_CHOICES,
+        "page": page, "rows": matrix_rows(page.object_list, dates), "visits": schedule.VISIT_CHOICES,
         "sites": sites, "site_id": site_id, "status": status, "filters": FILTERS, "states": LEGEND,
         "flags": FLAGS.values(), "query": query.urlencode(), "today": timezone.localdate(),
     })
