@@ -173,11 +173,16 @@ def test_mapping_mistakes_are_refused_naming_the_key(change, key):
     assert str(error.value).startswith(key)
 
 
-def test_an_event_name_typo_refuses_the_rows_instead_of_skipping_them(coordinator, site, tmp_path):
+def test_an_event_name_typo_is_refused_naming_the_mapping_key_and_unmapped_rows_are_refused(coordinator, site, tmp_path):
     raw = mapping(visits=[{"event": "month1_arm1", "visit_code": "month1", "fields": {"visit_date": {"from": "visit_date"}}}])
-    report = run(tmp_path, [enrollment_row(), month1_row()], raw_mapping=raw)
+    with pytest.raises(MappingError, match=r"^visits\[0\]\.event: no row of the records file has event 'month1_arm1'; "
+                                           r"did you mean 'month1_arm_1'"):
+        run(tmp_path, [enrollment_row(), month1_row()], raw_mapping=raw)
+    assert Patient.objects.count() == 0
+    # an event the mapping does not name at all: its rows are refused, never skipped
+    report = run(tmp_path, [enrollment_row(), month1_row(), month1_row(redcap_event_name="screening_arm_1")])
     (error,) = report.errors
-    assert error.row == 2 and "event 'month1_arm_1' is not in the mapping (did the mapping mean 'month1_arm1'?)" in error.message
+    assert error.row == 3 and "event 'screening_arm_1' is not in the mapping" in error.message
 
 
 def test_missing_data_codes(coordinator, site, tmp_path):

@@ -770,6 +770,16 @@ def _check_sources(rows: list[RedcapRow], mapping: Mapping, header: list[str]) -
     missing = sorted(mapping.sources() - set(header))
     if missing:
         raise MappingError(f"The records file has no column(s) {', '.join(missing)} named by the mapping.")
+    # An event name typo: a mapped event no row holds while the file has an unmapped event that looks like it.
+    in_file = {r.event for r in rows if r.event}
+    unmapped = sorted(in_file - mapping.events() - mapping.ignore_events)
+    keyed = [("patient.event", mapping.patient.event)] + [(f"{s.name}.event", s.event) for s in mapping.singles if s.event]
+    keyed += [(f"visits[{i}].event", v.event) for i, v in enumerate(mapping.visits)]
+    for key, event in keyed:
+        close = difflib.get_close_matches(event, unmapped, n=1) if event and event not in in_file else []
+        if close:
+            raise MappingError(f"{key}: no row of the records file has event {event!r}; did you mean {close[0]!r} "
+                               f"(in the file, not mapped)?")
 
 
 def redcap_import(*, mapping: Mapping, records: str | Path, actor=None, dry_run: bool = False,
