@@ -176,23 +176,30 @@ def _landmarks(numbers: dict[str, Any], section: dict[str, Any]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def logrank_table(tests: list[dict[str, Any]]) -> pd.DataFrame:
+def _test_rows(tests: list[dict[str, Any]], counts_label: str, counts, statistic: str) -> pd.DataFrame:
+    """One row per compared variable; a test that could not be computed says "see note" (reasons in ``_test_notes``)."""
     return pd.DataFrame([{
         "Compared by": variable_label(t["variable"]), "Groups": len(t["groups"]),
-        "Observed / expected events": ", ".join(f"{g['group']} {g['observed']:.0f}/{g['expected']:.1f}" for g in t["groups"]),
-        "Chi-square": number(t.get("chisq"), 2), "df": t.get("df"), "p-value": p_value_text(t.get("p_value")),
-        "Note": t.get("skipped_reason") or "",
+        counts_label: ", ".join(counts(g) for g in t["groups"]),
+        "Chi-square": number(t.get(statistic), 2), "df": t.get("df"),
+        "p-value": "see note" if t.get("skipped_reason") else p_value_text(t.get("p_value")),
     } for t in tests])
+
+
+def _test_notes(tests: list[dict[str, Any]], note: str = "") -> str:
+    reasons = [f"{variable_label(t['variable'])}: {t['skipped_reason']}." for t in tests if t.get("skipped_reason")]
+    return " ".join([note, *reasons]).strip()
+
+
+def logrank_table(tests: list[dict[str, Any]]) -> pd.DataFrame:
+    return _test_rows(tests, "Observed / expected events", lambda g: f"{g['group']} {g['observed']:.0f}/{g['expected']:.1f}",
+                      "chisq")
 
 
 def gray_table(tests: list[dict[str, Any]]) -> pd.DataFrame:
     """Gray's K-sample test of cumulative incidence, one row per stratification variable."""
-    return pd.DataFrame([{
-        "Compared by": variable_label(t["variable"]), "Groups": len(t["groups"]),
-        "SREs / competing deaths": ", ".join(f"{g['group']} {g['events']}/{g['competing_events']}" for g in t["groups"]),
-        "Chi-square": number(t.get("statistic"), 2), "df": t.get("df"), "p-value": p_value_text(t.get("p_value")),
-        "Note": t.get("skipped_reason") or "",
-    } for t in tests])
+    return _test_rows(tests, "SREs / competing deaths", lambda g: f"{g['group']} {g['events']}/{g['competing_events']}",
+                      "statistic")
 
 
 def cox_table(model: dict[str, Any]) -> tuple[pd.DataFrame, str]:
@@ -222,15 +229,16 @@ def survival_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
         DisplayTable("Skeletal-related events", "Cumulative incidence of first SRE, % (95% CI), death as competing risk "
                      "(Aalen–Johansen)", _landmarks(numbers, sre), "At risk: patients still followed and event-free."),
         *([DisplayTable("Skeletal-related events", "SRE cumulative incidence between strata: Gray's test (death as "
-                        "competing risk)", gray_table(sre["gray"]), "Gray 1988, as R cmprsk::cuminc (rho = 0): compares "
-                        "the cumulative incidence curves shown in this section.")] if sre.get("gray") else []),
+                        "competing risk)", gray_table(sre["gray"]), _test_notes(sre["gray"], "Gray 1988, as R cmprsk::cuminc (rho = 0): "
+                        "compares the cumulative incidence curves shown in this section."))] if sre.get("gray") else []),
         DisplayTable("Skeletal-related events", "SRE between strata: cause-specific log-rank test (deaths censored)",
-                     logrank_table(sre["logrank"]), "Compares SRE hazards among patients still alive, not the cumulative "
-                     "incidence; with death as a competing risk, Gray's test is the comparison of the curves."
-                     if sre.get("gray") else ""),
+                     logrank_table(sre["logrank"]), _test_notes(sre["logrank"], "Compares SRE hazards among patients "
+                     "still alive, not the cumulative incidence; with death as a competing risk, Gray's test is the "
+                     "comparison of the curves." if sre.get("gray") else "")),
         DisplayTable("Skeletal-related events", "SRE: cause-specific Cox model, hazard ratios", sre_cox, sre_note),
         DisplayTable("Overall survival", "Overall survival, % (95% CI) (Kaplan–Meier)", _landmarks(numbers, os_)),
-        DisplayTable("Overall survival", "Overall survival between strata: log-rank test", logrank_table(os_["logrank"])),
+        DisplayTable("Overall survival", "Overall survival between strata: log-rank test", logrank_table(os_["logrank"]),
+                     _test_notes(os_["logrank"])),
         DisplayTable("Overall survival", "Overall survival: Cox model, hazard ratios", os_cox, os_note),
     ]
     return [t for t in tables if not t.frame.empty]  # no strata requested: no between-strata tests to show

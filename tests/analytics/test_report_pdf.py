@@ -122,3 +122,16 @@ def test_patient_flow_accounts_for_every_enrolled_patient(report):
         response = result["pain_response"][visit["visit"]]["all"]
         assert (visit["expected"], visit["analysed"]) == (response["itt_denominator"], response["evaluable"])
         assert f"{visit_label(visit['visit'])}: {visit['analysed']} of {visit['expected']} expected" in diagram
+
+
+def test_sre_curves_between_strata_are_compared_by_grays_test_beside_the_cause_specific_log_rank(report):
+    pages, result = report
+    sre = "\n".join(p["text"] for p in _pages(pages, "SKELETAL-RELATED EVENTS"))
+    assert "Gray's test (death as competing risk)" in sre and "cause-specific log-rank test (deaths censored)" in sre
+    assert sre.index("Gray's test") < sre.index("cause-specific log-rank test")
+    gray = {t["variable"]: t for t in result["sre"]["gray"]}
+    assert set(gray) == set(STRATA_VARIABLES)
+    site = gray["site"]
+    groups = ", ".join(f"{g['group']} {g['events']}/{g['competing_events']}" for g in site["groups"])
+    shown = f"{site['statistic']:.2f}" if site["statistic"] is not None else site["skipped_reason"]
+    assert groups in sre and shown in sre
