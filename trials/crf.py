@@ -76,7 +76,7 @@ TEXT_FIELDS: dict[str, Kind] = {
 # Units of measure (UCUM-style symbols) of the numeric fields that have one.
 UNITS: dict[str, str] = {
     "size_mm": "mm", "ablation_minutes": "min", "cement_volume_ml": "mL", "total_dose_gy": "Gy", "alpha_beta_gy": "Gy",
-    "dose": "mg or mcg/h", "doses_per_day": "/d", "mme_per_day": "MME/d", "relief_pct": "%", "birth_year": "year",
+    "dose": "mg or mcg/h", "fluoroscopy_seconds": "s", "radiation_dose": "Gy·cm² or mGy·cm", "doses_per_day": "/d", "mme_per_day": "MME/d", "relief_pct": "%", "birth_year": "year",
 }
 BPI_ITEMS = (*bpi.INTENSITY_ITEMS, *bpi.INTERFERENCE_ITEMS)
 # Accepted ranges (inclusive) of numeric fields, with their source: BPI 0–10 and relief 0–100 % (§3), ECOG 0–5 (§8).
@@ -170,7 +170,9 @@ FORMS: tuple[Form, ...] = (
          ENROLLMENT_EVENT, repeating=True, prefix="lesion_"),
     Form("procedure", "Index procedure", Procedure,
          ("procedure_date", "modality", "device", "probes", "ablation_minutes", "thermal_protection", "neuromonitoring",
-          "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type"),
+          "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type",
+          "intent", "guidance", "fluoroscopy_seconds", "radiation_dose", "radiation_dose_unit", "neuromonitoring_type",
+          "cement_fill"),
          ENROLLMENT_EVENT, prefix="procedure_"),
     Form("radiation", "Radiation course", RadiationCourse,
          ("sequence", "start_date", "end_date", "total_dose_gy", "fractions", "technique", "alpha_beta_gy"),

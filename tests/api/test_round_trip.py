@@ -77,7 +77,9 @@ def full(db):
         "procedure_date": patient.day0, "modality": "cryo", "device": "IceSphere 1.5", "probes": 3,
         "ablation_minutes": Decimal("18.5"), "thermal_protection": True, "neuromonitoring": True, "anesthesia": "general",
         "augmentation": "cement", "cement_technique": "vertebroplasty", "cement_volume_ml": Decimal("3.5"),
-        "cement_leakage": True,
+        "cement_leakage": True, "intent": "local_control", "guidance": "robotic", "fluoroscopy_seconds": 95,
+        "radiation_dose": Decimal("12.40"), "radiation_dose_unit": "dap_gycm2", "neuromonitoring_type": "both",
+        "cement_fill": "partial",
     })
     services.radiation_record(actor=coordinator, patient=patient, data={
         "sequence": "after", "start_date": patient.day0 + dt.timedelta(days=10), "end_date": patient.day0 + dt.timedelta(days=14),

@@ -34,6 +34,38 @@ class Anesthesia(models.TextChoices):
     LOCAL = "local", "Local only"
 
 
+class Intent(models.TextChoices):
+    PALLIATIVE = "palliative", "Palliation of pain"
+    LOCAL_CONTROL = "local_control", "Local tumour control"
+
+
+class Guidance(models.TextChoices):
+    CT = "ct", "CT"
+    CONE_BEAM_CT = "cbct", "Cone-beam CT"
+    CT_FLUOROSCOPY = "ct_fluoroscopy", "CT fluoroscopy"
+    FLUOROSCOPY = "fluoroscopy", "Fluoroscopy"
+    ROBOTIC = "robotic", "Robotic"
+    NAVIGATION = "navigation", "Navigation-assisted"
+
+
+class RadiationDoseUnit(models.TextChoices):
+    DAP = "dap_gycm2", "Dose-area product (Gy·cm²)"
+    DLP = "dlp_mgycm", "Dose-length product (mGy·cm)"
+
+
+class NeuromonitoringType(models.TextChoices):
+    NONE = "none", "None"
+    SENSORY = "sensory", "Sensory"
+    MOTOR = "motor", "Motor"
+    BOTH = "both", "Sensory and motor"
+
+
+class CementFill(models.TextChoices):
+    COMPLETE = "complete", "Complete"
+    PARTIAL = "partial", "Partial"
+    NONE = "none", "None"
+
+
 class Procedure(ClinicalRecord):
     """The index ablation, with augmentation (DESIGN.md domain model)."""
 
@@ -53,6 +85,18 @@ class Procedure(ClinicalRecord):
     cement_volume_ml = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     cement_leakage = models.BooleanField(null=True, blank=True)
     implant_type = models.CharField(max_length=120, blank=True)
+    # Interview fields (issue 10, part B), each declared once: model + migration + trials.crf.
+    intent = models.CharField("Procedure intent", max_length=16, choices=Intent.choices, blank=True,
+                              help_text="Palliation of pain, or local tumour control (cryoablation is often chosen for it).")
+    guidance = models.CharField("Image guidance", max_length=16, choices=Guidance.choices, blank=True)
+    fluoroscopy_seconds = models.PositiveIntegerField("Fluoroscopy time (s)", null=True, blank=True)
+    radiation_dose = models.DecimalField("Procedural radiation dose", max_digits=9, decimal_places=2, null=True, blank=True,
+                                         help_text="Dose-area product or dose-length product; give its unit.")
+    radiation_dose_unit = models.CharField("Unit of the radiation dose", max_length=10, choices=RadiationDoseUnit.choices, blank=True)
+    neuromonitoring_type = models.CharField("Neuromonitoring / neuromodulation", max_length=8, choices=NeuromonitoringType.choices,
+                                            blank=True)
+    cement_fill = models.CharField("Cement fill of the ablation zone", max_length=8, choices=CementFill.choices, blank=True,
+                                   help_text="Cement tends to fill less completely after cryoablation.")
     history = HistoricalRecords()
 
     class Meta:

@@ -75,6 +75,7 @@ class PatientPlan:
 
 class PatientGenerator:
     def __init__(self, *, seed: int, anchor: dt.date):
+        self.seed = seed
         self.rng = random.Random(seed)
         self.anchor = anchor
 
@@ -154,7 +155,27 @@ class PatientGenerator:
         elif roll < cement_p + P.IMPLANT_SHARE:
             proc.augmentation = "implant"
             proc.implant_type = rng.choice(["Intramedullary nail", "Percutaneous screw", "Vertebral implant"])
+        self._procedure_details(proc, patient)
         return proc
+
+    def _procedure_details(self, proc: Procedure, patient: Patient) -> None:
+        """Intent, guidance with its radiation exposure, neuromonitoring and cement fill (issue 10, part B).
+
+        Drawn from a stream of their own (seeded by the run's seed and the study ID), so adding them left
+        every other generated value unchanged. Local tumour control is chosen mostly with cryoablation
+        (the ablation zone is visible during freezing); cement fills less completely after cryoablation.
+        """
+        rng = random.Random(f"{self.seed}:{patient.study_id}:procedure-details")
+        proc.intent = "local_control" if rng.random() < P.LOCAL_CONTROL_SHARE[proc.modality] else "palliative"
+        proc.guidance = weighted(rng, P.GUIDANCE_MIX)
+        if proc.guidance in ("fluoroscopy", "cbct", "robotic", "navigation"):
+            proc.fluoroscopy_seconds = max(20, round(rng.gauss(*P.FLUOROSCOPY_SECONDS[proc.guidance])))
+            proc.radiation_dose, proc.radiation_dose_unit = Decimal(rng.randint(300, 4000)) / 100, "dap_gycm2"
+        else:
+            proc.radiation_dose, proc.radiation_dose_unit = Decimal(rng.randint(30000, 120000)) / 100, "dlp_mgycm"
+        proc.neuromonitoring_type = rng.choice(["sensory", "motor", "both"]) if proc.neuromonitoring else "none"
+        if proc.augmentation == "cement":
+            proc.cement_fill = weighted(rng, P.CEMENT_FILL_AFTER_CRYO if proc.modality == "cryo" else P.CEMENT_FILL_AFTER_HEAT)
 
     def _is_spine(self, patient: Patient) -> bool:  # noqa: ARG002 - the plan being built
         return self._current_region == "spine"

@@ -68,3 +68,12 @@ SITE_CATALOGUE = [
     ("STL", "St. Louis Oncology Group", "US"),
     ("SFO", "San Francisco Bone Tumor Service", "US"),
 ]
+
+# Interview fields (issue 10, part B; seed interview with an interventional radiologist). Local tumour control is
+# ~10–20% of procedures, mostly cryoablation: P(local control | modality) gives 0.15·0.6 + 0.85·0.07 ≈ 15%, 60% cryo.
+LOCAL_CONTROL_SHARE = {"cryo": 0.60, "RFA": 0.07, "MWA": 0.07, "other": 0.07}
+GUIDANCE_MIX = {"ct": 0.45, "cbct": 0.20, "ct_fluoroscopy": 0.10, "fluoroscopy": 0.15, "robotic": 0.05, "navigation": 0.05}
+# Fluoroscopy time (mean, SD in seconds): robots and navigation shorten it, which is what sites compare.
+FLUOROSCOPY_SECONDS = {"fluoroscopy": (240, 80), "cbct": (150, 50), "robotic": (90, 30), "navigation": (110, 35)}
+CEMENT_FILL_AFTER_HEAT = {"complete": 0.75, "partial": 0.22, "none": 0.03}
+CEMENT_FILL_AFTER_CRYO = {"complete": 0.50, "partial": 0.42, "none": 0.08}

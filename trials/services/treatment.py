@@ -33,6 +33,10 @@ def _validate_procedure(proc: Procedure, errors: ErrorCollector) -> None:
     else:
         errors.check(not proc.implant_type, "implant_type", "Only with implant augmentation.")
     errors.check(proc.probes >= 1, "probes", "At least one probe.")
+    if proc.augmentation != Augmentation.CEMENT:
+        errors.check(not proc.cement_fill, "cement_fill", "Only with cement augmentation.")
+    errors.check((proc.radiation_dose is None) == (not proc.radiation_dose_unit), "radiation_dose_unit",
+                 "Give the radiation dose together with its unit (dose-area or dose-length product).")
     if proc.ablation_minutes is not None:
         errors.check(proc.ablation_minutes > 0, "ablation_minutes", "Ablation time must be positive.")
 
