@@ -50,6 +50,10 @@ SPONSOR_ARTIFACT_SUFFIXES = {".png"}
 DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
 BROKER_RETRY_AFTER_SECONDS = 30
 ROLES_DOC = "investigators, data managers and sponsors (de-identified); coordinators and site investigators get 403."
+CREATE_ROLES_DOC = (
+    "investigators and data managers, each with at most `REPORTS_MAX_ACTIVE_RUNS_PER_USER` (default 3) runs queued or "
+    "running (429 `quota_exceeded` beyond); sponsors, coordinators and site investigators get 403."
+)
 
 
 def media_type_of(name: str) -> str:
@@ -121,10 +125,18 @@ class SponsorReportRunSerializer(ReportRunSerializer):
 
 
 class CanRequestReports(BasePermission):
+    """Reading runs: investigators, data managers and sponsors. Starting one: investigators and data managers."""
+
     message = "Only investigators, data managers and sponsors may request and read report runs."
 
     def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and access_for(request.user).can_request_reports)
+        if not (request.user and request.user.is_authenticated):
+            return False
+        access = access_for(request.user)
+        if request.method == "POST" and access.can_request_reports and not access.can_start_reports:
+            self.message = "Sponsors read the finished reports; starting a computation is for investigators and data managers."
+            return False
+        return access.can_request_reports
 
 
 def broker_check() -> None:
@@ -158,7 +170,7 @@ ARTIFACT_RESPONSES = {(200, media): OpenApiResponse(OpenApiTypes.BINARY, descrip
                            description=f"**Roles:** {ROLES_DOC}", responses=RUN_VIEW),
     create=extend_schema(tags=["reports"], summary="Request a report run", request=ReportRunRequestSerializer,
                          description="Answers 202 with the run and its URL (a finished run with the same parameters and "
-                         f"data is reused). 503 with Retry-After when the broker is down.\n\n**Roles:** {ROLES_DOC}",
+                         f"data is reused). 503 with Retry-After when the broker is down.\n\n**Roles:** {CREATE_ROLES_DOC}",
                          responses={202: RUN_VIEW}),
 )
 class ReportRunViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):

@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
@@ -35,6 +36,30 @@ from trials.access import access_for
 
 logger = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 4000
+
+
+class ReportQuotaExceeded(Exception):
+    """The user already has ``REPORTS_MAX_ACTIVE_RUNS_PER_USER`` runs queued or running (HTTP 429)."""
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"You already have {limit} report runs queued or running; wait until one of them finishes before "
+            "requesting another (a run whose parameters and data have not changed is reused without counting)."
+        )
+        self.limit = limit
+
+
+def check_report_quota(*, actor) -> None:
+    """Raise ``ReportQuotaExceeded`` when ``actor`` has as many unfinished runs as the per-user limit.
+
+    Called inside the transaction that creates the run, with the user's row locked, so two
+    simultaneous requests cannot both take the last free place.
+    """
+    limit = settings.REPORTS_MAX_ACTIVE_RUNS_PER_USER
+    get_user_model()._default_manager.select_for_update().filter(pk=actor.pk).first()
+    active = ReportRun.objects.filter(requested_by=actor, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).count()
+    if active >= limit:
+        raise ReportQuotaExceeded(limit)
 
 
 class RunSuperseded(Exception):
@@ -55,19 +80,26 @@ def report_run_request(
 ) -> tuple[ReportRun, bool]:
     """Return ``(run, reused)``: a finished run for the same parameters and data, or a new queued one.
 
-    ``actor`` None is the system (nightly beat, command line). Reuse is
+    ``actor`` None is the system (nightly beat, command line), which has no quota. A user must be
+    allowed to start reports (``PermissionDenied`` for sponsors) and may have at most
+    ``REPORTS_MAX_ACTIVE_RUNS_PER_USER`` new runs unfinished (``ReportQuotaExceeded``). Reuse is
     decided on the registry's data version (one cheap query, see
     ``registry_data_version``) rather than by re-extracting the snapshot in the
     request; ``force`` skips reuse.
     """
-    if actor is not None and not access_for(actor).can_request_reports:
-        raise PermissionDenied("Your role may not request analysis reports.")
+    if actor is not None and not access_for(actor).can_start_reports:
+        raise PermissionDenied(
+            "Only investigators and data managers start report runs; sponsors read the finished reports."
+            if access_for(actor).can_request_reports else "Your role may not request analysis reports."
+        )
     params = parameters_parse(parameters)
     if not force:
         existing = reusable_run(parameters_key=params.key, data_version=registry_data_version())
         if existing is not None:
             return existing, True
     with transaction.atomic():
+        if actor is not None:
+            check_report_quota(actor=actor)
         run = ReportRun.objects.create(
             parameters=params.as_dict(), parameters_key=params.key, requested_by=actor, status=RunStatus.QUEUED
         )

@@ -86,3 +86,9 @@ def visit_data(visit_date: dt.date, *, worst: int = 4, meds: list[dict] | None =
         opioid_status=opioid_status or ("taking" if meds else "none"),
         medications=meds,
     )
+
+
+def if_match(record) -> dict[str, str]:
+    """The ``If-Match`` header naming ``record``'s current version, as the API requires on updates (issue 14)."""
+    version = type(record)._default_manager.filter(pk=record.pk).values_list("version", flat=True).get()
+    return {"HTTP_IF_MATCH": f'"{version}"'}

@@ -117,7 +117,13 @@ class Access:
 
     @property
     def can_request_reports(self) -> bool:
+        """May read report runs (sponsors included: aggregates only)."""
         return self.reads_all or Role.SPONSOR in self.roles
+
+    @property
+    def can_start_reports(self) -> bool:
+        """May start a computation: investigators and data managers, not sponsors (they read reports)."""
+        return self.reads_all
 
     @property
     def is_data_manager(self) -> bool:

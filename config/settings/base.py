@@ -232,6 +232,8 @@ AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if CACHE_URL else "axes.ha
 # Artifacts live in MEDIA_ROOT/reports/<run id>/. A run still queued/running
 # after REPORTS_STALE_AFTER_SECONDS is marked failed by the nightly refresh.
 REPORTS_STALE_AFTER_SECONDS = env.int("REPORTS_STALE_AFTER_SECONDS", default=6 * 3600)
+# Investigators and data managers may each have this many report runs queued or running at once (429 beyond).
+REPORTS_MAX_ACTIVE_RUNS_PER_USER = env.int("REPORTS_MAX_ACTIVE_RUNS_PER_USER", default=3)
 
 # Reasons for change are free text of any length (the library default is 100 characters).
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True

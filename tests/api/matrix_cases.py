@@ -91,7 +91,7 @@ def expected_status(kind: str, method: str, role: str, target: str) -> int:
     if kind in INTEROP_KINDS:
         return interop_expected_status(kind, role, target)
     if kind.startswith("report_"):
-        if role not in REPORT_READERS:
+        if role not in REPORT_READERS or (kind == "report_create" and role == "sponsor"):  # sponsors read, never start
             return 403
         return 202 if kind == "report_create" else 200
     if kind in {"list", "export"}:

@@ -86,7 +86,12 @@ def _body(name: str, kind: str, reg, target: str, role: str) -> dict | None:
 def _call(client, method: str, url: str, body: dict | None):
     """Run one request in a savepoint that is rolled back, so every case sees the same registry."""
     with transaction.atomic():
-        response = getattr(client, method.lower())(url, body, format="json") if body is not None else getattr(client, method.lower())(url)
+        headers = {}
+        if method in ("PATCH", "PUT"):  # updates must name the version they are based on (If-Match, issue 14)
+            current = client.get(url)
+            headers["HTTP_IF_MATCH"] = current.get("ETag") or '"1"'
+        call = getattr(client, method.lower())
+        response = call(url, body, format="json", **headers) if body is not None else call(url, **headers)
         content = b"".join(response.streaming_content) if response.streaming else response.content
         transaction.set_rollback(True)
     return response.status_code, content.decode(errors="replace")

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 
 from tests.api.conftest import token_client
-from tests.factories import make_user, patient_data, spine_lesion
+from tests.factories import if_match, make_user, patient_data, spine_lesion
 from trials import services
 from trials.errors import DomainValidationError
 from trials.models import (
@@ -174,7 +174,7 @@ def test_api_patch_of_one_field_changes_nothing_else(full, resource, model, chan
     key = record.study_id if model is Patient else record.pk
     before = _snapshot(patient)
     response = token_client(coordinator).patch(
-        f"/api/v1/{resource}/{key}/", {**change, "reason": "Source document verification"}, format="json"
+        f"/api/v1/{resource}/{key}/", {**change, "reason": "Source document verification"}, format="json", **if_match(record)
     )
     assert response.status_code == 200, response.content
     assert _changed(before, _snapshot(patient)) == expected
@@ -186,7 +186,7 @@ def test_visit_patch_keeps_the_opioid_rows_themselves(full):
     visit = patient.visits.get(visit_code="month1")
     rows, omed = sorted(visit.medications.active().values_list("pk", flat=True)), visit.omed()
     response = token_client(coordinator).patch(
-        f"/api/v1/visits/{visit.pk}/", {"opioid_status": "taking", "reason": "SDV"}, format="json"
+        f"/api/v1/visits/{visit.pk}/", {"opioid_status": "taking", "reason": "SDV"}, format="json", **if_match(visit)
     )
     assert response.status_code == 200, response.content
     visit.refresh_from_db()

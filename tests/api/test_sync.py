@@ -9,6 +9,7 @@ import io
 import pytest
 from django.utils import timezone
 
+from tests.factories import if_match
 from trials.api import exports
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def test_updated_since_returns_only_later_changes(registry):
     client = registry.client("data_manager")
     mark = timezone.now()
     ae = registry.patients["other"].adverse_events.get()
-    client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SDV"}, format="json")
+    client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SDV"}, format="json", **if_match(ae))
     results = client.get("/api/v1/adverse-events/", {"updated_since": mark.isoformat()}).json()["results"]
     assert [r["id"] for r in results] == [ae.pk]
     assert client.get("/api/v1/adverse-events/?updated_since=yesterday").status_code == 400

@@ -20,6 +20,7 @@ from lxml import etree
 from openpyxl import load_workbook
 
 from tests.api.conftest import ROLES
+from tests.factories import if_match
 from trials import services
 from trials.api.exports import EXPORTS
 from trials.errors import DomainValidationError
@@ -78,7 +79,7 @@ def test_tab_newline_and_every_printable_script_are_accepted(registry):
 
 def test_reasons_query_messages_and_lock_reasons_refuse_control_characters(registry):
     client, ae = registry.client("coordinator"), registry.patients["own"].adverse_events.get()
-    bad_reason = client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SD\x0cV"}, format="json")
+    bad_reason = client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SD\x0cV"}, format="json", **if_match(ae))
     assert bad_reason.status_code == 400 and "reason" in bad_reason.json()["errors"]
     void = client.post(f"/api/v1/adverse-events/{ae.pk}/void/", {"reason": "du\x1fp"}, format="json")
     assert void.status_code == 400 and "reason" in void.json()["errors"]

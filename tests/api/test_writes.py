@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.factories import if_match
 from trials.models import AdverseEvent, Patient, Visit
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_patch_without_reason_is_400_naming_reason(registry):
     ae = registry.patients["own"].adverse_events.get()
-    response = registry.client("coordinator").patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovered"}, format="json")
+    response = registry.client("coordinator").patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovered"}, format="json", **if_match(ae))
     assert response.status_code == 400
     body = response.json()
     assert body["status"] == 400 and body["code"] == "invalid"
@@ -46,7 +47,7 @@ def test_malformed_if_match_is_400(registry):
 def test_domain_rule_errors_name_the_field(registry):
     ae = registry.patients["own"].adverse_events.get()
     response = registry.client("coordinator").patch(
-        f"/api/v1/adverse-events/{ae.pk}/", {"ctcae_grade": 5, "reason": "x"}, format="json"
+        f"/api/v1/adverse-events/{ae.pk}/", {"ctcae_grade": 5, "reason": "x"}, format="json", **if_match(ae)
     )
     assert response.status_code == 400
     errors = response.json()["errors"]
@@ -93,7 +94,7 @@ def test_void_needs_a_reason_and_keeps_the_record(registry):
 def test_history_lists_who_when_reason_and_changes(registry):
     ae = registry.patients["own"].adverse_events.get()
     client = registry.client("coordinator")
-    client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "Follow-up call"}, format="json")
+    client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "Follow-up call"}, format="json", **if_match(ae))
     history = client.get(f"/api/v1/adverse-events/{ae.pk}/history/").json()
     assert [h["action"] for h in history] == ["created", "changed"]
     last = history[-1]
@@ -105,14 +106,14 @@ def test_history_lists_who_when_reason_and_changes(registry):
 def test_visit_patch_records_through_visit_record(registry):
     visit = registry.patients["own"].visits.get(visit_code="month1")
     client = registry.client("coordinator")
-    no_reason = client.patch(f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 2}}, format="json")
+    no_reason = client.patch(f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 2}}, format="json", **if_match(visit))
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
-    response = client.patch(f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 2}, "reason": "Transcription"}, format="json")
+    response = client.patch(f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 2}, "reason": "Transcription"}, format="json", **if_match(visit))
     assert response.status_code == 200, response.json()
     data = response.json()
     assert data["pain"]["worst"] == 2 and data["pain"]["least"] == 1  # other items kept
     assert data["omed"] == "30.00" and len(data["medications"]) == 1  # oxycodone 10 mg × 2 = 30 MME/day kept
-    bad = client.patch(f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 12}, "reason": "x"}, format="json")
+    bad = client.patch(f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 12}, "reason": "x"}, format="json", **if_match(visit))
     assert bad.status_code == 400 and "pain.worst" in bad.json()["errors"]
 
 
@@ -120,7 +121,7 @@ def test_first_visit_entry_needs_no_reason(registry):
     patient = registry.patients["own"]
     visit = patient.visits.get(visit_code="week1")
     body = {"visit_date": str(patient.day0 + dt.timedelta(days=7)), "opioid_status": "none", "pain": {"worst": 5}, "medications": []}
-    response = registry.client("coordinator").put(f"/api/v1/visits/{visit.pk}/", body, format="json")
+    response = registry.client("coordinator").put(f"/api/v1/visits/{visit.pk}/", body, format="json", **if_match(visit))
     assert response.status_code == 200, response.json()
     assert Visit.objects.get(pk=visit.pk).visit_date == patient.day0 + dt.timedelta(days=7)
     assert response.json()["omed"] == "0.00"
@@ -134,7 +135,7 @@ def test_etag_and_if_none_match_give_304(registry):
     assert client.get(f"/api/v1/patients/{patient.study_id}/", HTTP_IF_NONE_MATCH=detail["ETag"]).status_code == 304
     listing = client.get("/api/v1/patients/")
     assert client.get("/api/v1/patients/", HTTP_IF_NONE_MATCH=listing["ETag"]).status_code == 304
-    registry.client("data_manager").patch(f"/api/v1/patients/{patient.study_id}/", {"ecog": 0, "reason": "SDV"}, format="json")
+    registry.client("data_manager").patch(f"/api/v1/patients/{patient.study_id}/", {"ecog": 0, "reason": "SDV"}, format="json", **if_match(patient))
     assert client.get("/api/v1/patients/", HTTP_IF_NONE_MATCH=listing["ETag"]).status_code == 200
     assert client.get(f"/api/v1/patients/{patient.study_id}/", HTTP_IF_NONE_MATCH=detail["ETag"]).status_code == 200
 
@@ -155,7 +156,7 @@ def test_doses_per_day_zero_is_400_naming_the_field(registry):
     med = {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "0"}
     body = {"visit_date": str(patient.day0 + dt.timedelta(days=7)), "opioid_status": "taking", "pain": {"worst": 5},
             "medications": [med]}
-    response = registry.client("coordinator").put(f"/api/v1/visits/{visit.pk}/", body, format="json")
+    response = registry.client("coordinator").put(f"/api/v1/visits/{visit.pk}/", body, format="json", **if_match(visit))
     assert response.status_code == 400
     assert "medications[0].doses_per_day" in json.dumps(response.json())
     assert Visit.objects.get(pk=visit.pk).visit_date is None

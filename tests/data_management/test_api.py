@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from tests.data_management.conftest import PASSWORD
+from tests.factories import if_match
 from trials.api.tokens import api_token_issue
 from trials.interop.odm import odm_validate
 from trials.models import DataQuery, Lock, QueryStatus, Signature
@@ -91,13 +92,13 @@ def test_lock_and_unlock_through_the_api(data_manager, coordinator, patient, mon
     dm = client_for(data_manager)
     locked = dm.post("/api/v1/locks/", {"patient": patient.study_id, "reason": "Interim cut-off"}, format="json")
     assert locked.status_code == 201
-    refused = client_for(coordinator).patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json")
+    refused = client_for(coordinator).patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1))
     assert refused.status_code == 400 and "locked" in refused.json()["errors"]
     assert client_for(coordinator).post(f"/api/v1/locks/{locked.json()['id']}/unlock/", {"message": "x"}, format="json").status_code == 403
     no_reason = dm.post(f"/api/v1/locks/{locked.json()['id']}/unlock/", {}, format="json")
     assert no_reason.status_code == 400 and "unlock_reason" in no_reason.json()["errors"]
     unlocked = dm.post(f"/api/v1/locks/{locked.json()['id']}/unlock/", {"message": "Resolving queries"}, format="json")
     assert unlocked.status_code == 200 and unlocked.json()["unlock_reason"] == "Resolving queries"
-    allowed = client_for(coordinator).patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json")
+    allowed = client_for(coordinator).patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1))
     assert allowed.status_code == 200
     assert not Lock.objects.filter(unlocked_at__isnull=True).exists()

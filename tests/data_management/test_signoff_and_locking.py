@@ -11,7 +11,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests.data_management.conftest import PASSWORD, record_visit
-from tests.factories import enroll_patient, make_user, visit_data
+from tests.factories import enroll_patient, if_match, make_user, visit_data
 from trials import services
 from trials.api.tokens import api_token_issue
 from trials.errors import DomainValidationError
@@ -146,10 +146,10 @@ def _token_client(user) -> APIClient:
 def test_api_edits_of_a_locked_patient_are_refused_with_400_naming_the_lock(data_manager, coordinator, patient, month1):
     patient_lock(actor=data_manager, patient=patient, reason="Interim cut-off")
     client = _token_client(coordinator)
-    response = client.patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json")
+    response = client.patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1))
     assert response.status_code == 400, response.content
     assert "locked" in response.json()["errors"]
-    response = client.patch(f"/api/v1/patients/{patient.study_id}/", {"ecog": 2, "reason": "typo"}, format="json")
+    response = client.patch(f"/api/v1/patients/{patient.study_id}/", {"ecog": 2, "reason": "typo"}, format="json", **if_match(patient))
     assert response.status_code == 400 and "locked" in response.json()["errors"]
     month1.pain.refresh_from_db()
     assert month1.pain.worst == 4

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from analytics.models import ReportRun, RunStatus
 from config.celery_app import app as celery_app
+from tests.factories import if_match
 from trials.models import PainAssessment, Visit
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def test_visit_saves_while_broker_is_down(broker_down, patient, coordinator):
     response = client_for(coordinator).patch(
         f"/api/v1/visits/{visit.pk}/",
         {"visit_date": str(visit.target_date), "opioid_status": "none", "pain": {"worst": 3}},
-        format="json",
+        format="json", **if_match(visit),
     )
     assert response.status_code == 200, response.content
     assert PainAssessment.objects.get(visit=visit).worst == 3

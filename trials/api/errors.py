@@ -1,4 +1,4 @@
-"""One JSON error shape for every API error (400/401/403/404/409/429/503).
+"""One JSON error shape for every API error (400/401/403/404/409/413/428/429/500/503).
 
 ``{"status": 400, "code": "invalid", "detail": "…", "errors": {"pain.worst": ["…"]}}`` —
 ``errors`` maps a field (dotted for nested input, ``[i]`` for list items) to
@@ -36,6 +36,21 @@ class Conflict(exceptions.APIException):
     default_detail = "The record changed since the version your edit was based on."
 
 
+class PreconditionRequired(exceptions.APIException):
+    """428: an update of a clinical record must say which version it is based on (``If-Match``)."""
+
+    status_code = 428
+    default_code = "precondition_required"
+    default_detail = (
+        'Send If-Match with the record version your change is based on (the ETag of the record, e.g. "3"), '
+        "so that a change made meanwhile by someone else is not silently overwritten."
+    )
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail)
+        self.field_errors = {"If-Match": [str(self.detail)]}
+
+
 class ServiceUnavailable(exceptions.APIException):
     """A backing service (the task broker) is down; the client should retry after ``retry_after`` seconds."""
 
@@ -67,7 +82,15 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(m) for m in messages]} if messages else {}
 
 
+class QuotaExceeded(exceptions.Throttled):
+    default_code = "quota_exceeded"
+
+
 def _as_api_exception(exc: Exception) -> Exception:
+    from analytics.services import ReportQuotaExceeded
+
+    if isinstance(exc, ReportQuotaExceeded):
+        return QuotaExceeded(wait=None, detail=str(exc))
     if isinstance(exc, DomainValidationError):
         return exceptions.ValidationError(exc.errors)
     if isinstance(exc, ConflictError):

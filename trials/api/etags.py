@@ -9,6 +9,8 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from trials.api.errors import PreconditionRequired
+
 
 def version_etag(version: int) -> str:
     return f'"{version}"'
@@ -32,6 +34,14 @@ def expected_version(request) -> int | None:
     if len(tags) != 1 or not tags[0].strip('"').isdigit():
         raise ValidationError({"If-Match": ['Must be one record version as returned in ETag, e.g. "3".']})
     return int(tags[0].strip('"'))
+
+
+def required_version(request) -> int:
+    """The version named by ``If-Match``, which updates must send: 428 when absent or ``*`` (no version named)."""
+    version = expected_version(request)
+    if version is None:
+        raise PreconditionRequired()
+    return version
 
 
 def conditional_response(request, response: Response, etag: str) -> Response:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from trials import services
 from trials.access import scope_queryset
 from trials.api.deidentify import sponsor_serializer
-from trials.api.etags import conditional_response, content_etag, expected_version, version_etag
+from trials.api.etags import conditional_response, content_etag, expected_version, required_version, version_etag
 from trials.api.pagination import RegistryCursorPagination
 from trials.api.parsers import RegistryJSONParser
 from trials.api.permissions import ROLE_DOC_HISTORY, ROLE_DOC_READ, ROLE_DOC_WRITE, RegistryRolePermission, is_sponsor_view
@@ -94,7 +94,7 @@ class HistoryMixin:
 
 
 class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
-    """Update with reason and If-Match, void with reason, and audit history."""
+    """Update with reason and a required If-Match, void with reason (If-Match honoured), and audit history."""
 
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
     update_serializer_class = None
@@ -107,7 +107,9 @@ class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
         )
 
     def update(self, request, *args, partial: bool = False, **kwargs):
+        """PUT/PATCH: ``If-Match`` is required (428 without it); a stale version is a 409."""
         instance = self.get_object()
+        required_version(request)
         serializer = self.update_serializer_class(data=request.data, partial=partial, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return self.record_response(self.apply_update(instance, dict(serializer.validated_data), partial=partial))

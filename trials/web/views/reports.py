@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 
 from analytics.parameters import RunParameters
-from analytics.services import report_run_request
+from analytics.services import ReportQuotaExceeded, report_run_request
 from analytics.stats.strata import STRATA_VARIABLES
 from trials.errors import DomainValidationError
 from trials.web.forms.errors import domain_errors_to_form
@@ -42,6 +42,8 @@ def reports(request):
             run, reused = report_run_request(actor=request.user, parameters=parameters, force=form.cleaned_data["force"])
         except DomainValidationError as exc:
             domain_errors_to_form(form, exc)
+        except ReportQuotaExceeded as exc:
+            form.add_error(None, str(exc))
         else:
             if reused:
                 messages.info(request, f"The data have not changed since run {run.pk} with these parameters; showing it.")
