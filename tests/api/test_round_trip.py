@@ -92,6 +92,13 @@ def full(db):
               "normal_work": 7, "relations": 2, "sleep": 5, "enjoyment_of_life": 6, "relief_pct": 40},
         opioid_status="taking", medications=[OXYCODONE, IV_MORPHINE],
     ))
+    services.visit_record(actor=coordinator, visit=patient.visits.get(visit_code="week1"), data=VisitData(
+        visit_date=None, not_done_reason="Patient readmitted to another hospital",
+    ))
+    services.visit_record(actor=coordinator, visit=patient.visits.get(visit_code="month3"), data=VisitData(
+        visit_date=patient.day0 + dt.timedelta(days=88), pain={"worst": 5, "least": None}, opioid_status="none",
+        missing_codes={"least": "ASKU"},
+    ))
     services.adverse_event_report(actor=coordinator, patient=patient, data={
         "term": "Skin burn near probe", "onset_date": patient.day0 + dt.timedelta(days=1), "sir_grade": "mild",
         "ctcae_grade": 1, "relatedness": "procedure", "serious": True, "outcome": "recovered",

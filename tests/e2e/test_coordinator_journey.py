@@ -149,11 +149,19 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
     baseline = Visit.objects.get(patient=patient, visit_code="baseline")
     assert baseline.visit_date == T - dt.timedelta(days=34) and baseline.omed() == 45
 
+    # Day 3 did not take place: recorded as not done with a reason (not missed).
+    page.locator("#not-done summary").click()
+    page.locator("#id_not_done_reason").fill("Patient stayed in hospital after the procedure")
+    page.locator("#id_visit_date").fill("")
+    save(page, "Save visit")
+    expect(page.locator('#visits tr[data-visit="day3"]')).to_contain_text("Not done")
+    assert Visit.objects.get(patient=patient, visit_code="day3").not_done_reason.startswith("Patient stayed")
+
     # Month 1: today is in the window (pre-filled); an early date is warned about and refused without confirmation.
     page.goto(f"{base}/patients/{sid}/visits/month1/")
     expect(page.locator("#id_visit_date")).to_have_value(iso(T))
     fill(page, {"visit_date": iso(T - dt.timedelta(days=20)), "worst": "4", "least": "1", "average": "3", "current": "2",
-                "general_activity": "3", "mood": "3", "walking_ability": "4", "sleep": "2"})
+                "general_activity": "3", "mood": "3", "walking_ability": "4", "sleep": "2", "relations__missing": "ASKU"})
     expect(page.locator("#window-warning")).to_be_visible()
     page.get_by_label("Taking opioids").check()
     page.get_by_role("button", name="Add opioid").click()
@@ -171,6 +179,7 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
     expect_message(page, "Month 1 saved")
     month1 = Visit.objects.get(patient=patient, visit_code="month1")
     assert month1.visit_date == T and month1.omed() == 60 + 24  # 25 mcg/h × 2.4 + 0.8 mg/day × 30
+    assert month1.missing_codes == {"relations": "ASKU"}
 
     # Adverse event and skeletal-related event.
     page.get_by_role("link", name="Add adverse event").click()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import BooleanField, CharField, ExpressionWrapper, Q, TextField
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -53,6 +54,10 @@ class ExportSpec:
     columns: tuple[str, ...]  # values_list paths; the header is the path with "__" → "_"
     dates: tuple[str, ...] = ()  # columns holding calendar dates
     day0: str = "patient__day0"
+    # BPI item columns exported as their missing-data code (NASK/UNK/NA/ASKU) when blank and coded;
+    # ``codes`` is the path of the visit's ``missing_codes`` JSON.
+    coded: tuple[str, ...] = ()
+    codes: str = "missing_codes"
 
 
 def form_columns(model, prefix: str = "") -> tuple[str, ...]:
@@ -65,11 +70,11 @@ def form_dates(model, prefix: str = "") -> tuple[str, ...]:
 
 
 def clinical_export(model, keys: tuple[str, ...], *, extra: tuple[str, ...] = (), extra_dates: tuple[str, ...] = (),
-                    day0: str = "patient__day0") -> ExportSpec:
+                    day0: str = "patient__day0", coded: tuple[str, ...] = ()) -> ExportSpec:
     """A clinical table: id and version, the record's keys, every field of its form (+ ``extra``), voided, updated."""
     return ExportSpec(
         model, (*CLINICAL, *keys, *form_columns(model), *extra, "voided_at", *TIMESTAMPS),
-        dates=(*form_dates(model), *extra_dates), day0=day0,
+        dates=(*form_dates(model), *extra_dates), day0=day0, coded=coded,
     )
 
 
@@ -83,6 +88,7 @@ EXPORTS: dict[str, ExportSpec] = {
     "visits": clinical_export(
         Visit, ("patient__study_id", "patient__site__code", "visit_code", "target_date", "window_start", "window_end"),
         extra=form_columns(PainAssessment, "pain__"), extra_dates=("target_date", "window_start", "window_end"),
+        coded=form_columns(PainAssessment, "pain__"),
     ),
     "adverse-events": clinical_export(AdverseEvent, ("patient__study_id",)),
     "skeletal-events": clinical_export(SkeletalEvent, ("patient__study_id",)),
@@ -138,6 +144,24 @@ def _csv_blocks(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def code_columns(spec: ExportSpec, columns: list[str]):
+    """Extra SELECT expressions for the missing-data codes of the coded columns, and the row function that puts
+    each code in its item's place when the item has no value (REDCap style: the code sits in the field; a
+    number stays a number)."""
+    coded = [(index, column) for index, column in enumerate(columns) if column in spec.coded]
+    expressions = [KeyTextTransform(column.rsplit("__", 1)[-1], spec.codes) for _, column in coded]
+
+    def merge(row: tuple) -> tuple:
+        width = len(row) - len(coded)
+        values = list(row[:width])
+        for k, (index, _) in enumerate(coded):
+            if values[index] is None:
+                values[index] = row[width + k]
+        return tuple(values)
+
+    return expressions, merge
+
+
 def staff_expression(spec: ExportSpec, column: str):
     """The SELECT expression of one staff column.
 
@@ -155,7 +179,9 @@ def staff_expression(spec: ExportSpec, column: str):
 def staff_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]]:
     header = ["voided" if c == "voided_at" else header_of(c) for c in spec.columns]
     expressions = [staff_expression(spec, c) for c in spec.columns]
-    return header, queryset.values_list(*expressions).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    codes, merge = code_columns(spec, list(spec.columns))
+    rows = queryset.values_list(*expressions, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    return header, map(merge, rows) if codes else rows
 
 
 def sponsor_columns(spec: ExportSpec) -> list[str]:
@@ -201,8 +227,9 @@ def sponsor_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]
                 values[index] = value is not None
         return tuple(values)
 
-    rows = queryset.values_list(*columns, *extra).order_by("id").iterator(chunk_size=CHUNK_SIZE)
-    return header, map(convert, rows)
+    codes, merge = code_columns(spec, columns)
+    rows = queryset.values_list(*columns, *extra, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    return header, map(convert, map(merge, rows))
 
 
 def export_stream(user, resource: str, *, sponsor: bool) -> Iterator[str]:

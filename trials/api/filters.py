@@ -148,8 +148,10 @@ def visit_status_q(status: str, today: dt.date | F) -> Q:
     """SQL form of ``schedule.visit_status`` (docs/domain.md §2) for filtering."""
     if status == VisitStatus.COMPLETED:
         return Q(visit_date__isnull=False)
+    if status == VisitStatus.NOT_DONE:
+        return Q(visit_date__isnull=True) & ~Q(not_done_reason="")
     not_applicable = Q(_exited_before_window_end=True)
-    pending = Q(visit_date__isnull=True)
+    pending = Q(visit_date__isnull=True, not_done_reason="")
     rules = {
         VisitStatus.NOT_APPLICABLE: not_applicable,
         VisitStatus.UPCOMING: ~not_applicable & Q(window_start__gt=today),
@@ -164,7 +166,7 @@ class VisitFilterSet(filterset_for(Visit, dates=("visit_date", "target_date"))):
     visit = df.ChoiceFilter(field_name="visit_code", choices=Visit._meta.get_field("visit_code").choices)
     status = df.ChoiceFilter(
         choices=[(s.value, s.value) for s in VisitStatus], method="filter_status",
-        help_text="Visit status as of today at the patient's site (upcoming, due, overdue, missed, completed, not applicable); staff only, sponsors get 400 (it would reveal dates).",
+        help_text="Visit status as of today at the patient's site (upcoming, due, overdue, missed, completed, not applicable, not done); staff only, sponsors get 400 (it would reveal dates).",
     )
 
     def filter_status(self, queryset, name, value):

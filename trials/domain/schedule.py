@@ -48,6 +48,7 @@ class VisitStatus(StrEnum):
     MISSED = "missed"
     COMPLETED = "completed"
     NOT_APPLICABLE = "not_applicable"
+    NOT_DONE = "not_done"
 
 
 def visit_status(
@@ -57,15 +58,19 @@ def visit_status(
     on: dt.date,
     has_data: bool,
     exit_date: dt.date | None = None,
+    not_done: bool = False,
 ) -> VisitStatus:
     """Status of one visit on day ``on`` (docs/domain.md §2).
 
     Registry convention for exits: a visit without data whose window had not
     closed by the exit date is not applicable; one whose window closed before
-    the exit stays missed.
+    the exit stays missed. A visit recorded as not done (with a reason) is
+    ``NOT_DONE``, never missed or overdue.
     """
     if has_data:
         return VisitStatus.COMPLETED
+    if not_done:
+        return VisitStatus.NOT_DONE
     start, end = definition.window_dates(day0)
     if exit_date is not None and exit_date <= end and on > exit_date:
         return VisitStatus.NOT_APPLICABLE

@@ -43,6 +43,9 @@ EXTRA_TABLES: dict[str, ExportSpec] = {
          "general_activity", "mood", "walking_ability", "normal_work", "relations", "sleep", "enjoyment_of_life",
          "relief_pct", "voided_at", "updated_at"),
         day0="visit__patient__day0",
+        coded=("worst", "least", "average", "current", "general_activity", "mood", "walking_ability", "normal_work", "relations",
+               "sleep", "enjoyment_of_life", "relief_pct"),
+        codes="visit__missing_codes",
     ),
     "medications": ExportSpec(
         MedicationUse,

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
-from trials.domain import bpi, mme, schedule
+from trials.domain import bpi, missing, mme, schedule
 from trials.models.base import ClinicalRecord, RepeatingRecord
 from trials.models.patients import Patient
 
@@ -33,6 +33,15 @@ class Visit(ClinicalRecord):
         choices=OpioidStatus.choices,
         default=OpioidStatus.UNKNOWN,
         help_text="'No opioids' is an explicit answer (OMED 0); 'not recorded' is missing.",
+    )
+    missing_codes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Why a BPI item is blank: {item: code}, codes NASK, UNK, NA, ASKU (trials.domain.missing). "
+        "An item without a value or a code is plain missing data.",
+    )
+    not_done_reason = models.TextField(
+        blank=True, help_text="Filled when the visit did not take place: why (a visit not done is not a missed visit)."
     )
     history = HistoricalRecords()
 
@@ -60,9 +69,18 @@ class Visit(ClinicalRecord):
     def has_data(self) -> bool:
         return self.visit_date is not None
 
+    @property
+    def is_not_done(self) -> bool:
+        return bool(self.not_done_reason)
+
+    def missing_code_label(self, item: str) -> str | None:
+        code = (self.missing_codes or {}).get(item)
+        return None if code is None else f"{code} ({missing.MISSING_CODES.get(code, code)})"
+
     def status_on(self, on: dt.date, exit_date: dt.date | None = None) -> schedule.VisitStatus:
         return schedule.visit_status(
-            self.definition, day0=self.patient.day0, on=on, has_data=self.has_data, exit_date=exit_date
+            self.definition, day0=self.patient.day0, on=on, has_data=self.has_data, exit_date=exit_date,
+            not_done=self.is_not_done,
         )
 
     def omed(self, medications: list[MedicationUse] | None = None) -> Decimal | None:

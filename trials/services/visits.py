@@ -11,12 +11,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from trials.access import require_site_write
-from trials.domain import mme, schedule
+from trials.domain import missing, mme, schedule
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord, ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.patients import today
 from trials.services.records import check_version, field_errors, require_reason, save_audited
+from trials.services.text import text_problem
 from trials.services.timeline import active_exit
 
 
@@ -63,6 +64,10 @@ class VisitData:
     pain: dict[str, int | None] = field(default_factory=dict)
     opioid_status: str = OpioidStatus.UNKNOWN
     medications: list[dict[str, Any]] = field(default_factory=list)
+    # Why a BPI item is blank ({item: code}, trials.domain.missing); a coded item has no value.
+    missing_codes: dict[str, str] = field(default_factory=dict)
+    # Non-blank: the visit did not take place (no date, scores or opioids), and this says why.
+    not_done_reason: str = ""
 
     @classmethod
     def from_visit(cls, visit: Visit) -> VisitData:
@@ -85,8 +90,20 @@ class VisitData:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise DomainValidationError({name: "Not a field of the visit." for name in unknown})
-        if "pain" in changes:
-            changes["pain"] = {**self.pain, **dict(changes["pain"] or {})}
+        given_pain = dict(changes.get("pain") or {})
+        given_codes = dict(changes.get("missing_codes") or {})
+        if "pain" in changes or "missing_codes" in changes:
+            # A value entered replaces the item's code and a code replaces its value, unless both are given.
+            codes = {**self.missing_codes, **given_codes}
+            for item, value in given_pain.items():
+                if value not in (None, "") and item not in given_codes:
+                    codes.pop(item, None)
+            changes["missing_codes"] = {k: v for k, v in codes.items() if v}
+            pain = {**self.pain, **given_pain}
+            for item, code in given_codes.items():
+                if code and item not in given_pain:
+                    pain[item] = None
+            changes["pain"] = pain
         if "medications" in changes:
             changes["medications"] = [dict(m) for m in changes["medications"] or []]
         return replace(self, **changes)
@@ -186,8 +203,28 @@ def _pain_build(visit: Visit, pain: dict[str, Any], errors: ErrorCollector) -> P
     return assessment
 
 
+def _check_missing_codes(data: VisitData, errors: ErrorCollector) -> None:
+    """Codes only on BPI items, from the fixed list, and never beside a value; a visit not done holds no data."""
+    for item, code in (data.missing_codes or {}).items():
+        if item not in PAIN_FIELDS:
+            errors.add(f"missing_codes.{item}", "Missing-data codes apply to the BPI items only.")
+        elif code not in missing.MISSING_CODES:
+            errors.add(f"pain.{item}", f"Unknown missing-data code {code!r}: use one of {', '.join(missing.MISSING_CODES)}.")
+        elif data.pain.get(item) not in (None, ""):
+            errors.add(f"pain.{item}", "Give a score or a missing-data code, not both.")
+    problem = text_problem(data.not_done_reason or "")
+    if problem:
+        errors.add("not_done_reason", f"Reason the visit was not done {problem}")
+    if data.not_done_reason.strip():
+        entered = any(v not in (None, "") for v in data.pain.values()) or data.missing_codes or data.medications
+        errors.check(not entered, "not_done_reason", "A visit not done has no scores, codes or opioid rows: clear them first.")
+        errors.check(data.visit_date is None, "visit_date", "A visit not done has no visit date.")
+
+
 def _visit_build(visit: Visit, data: VisitData, errors: ErrorCollector) -> tuple[PainAssessment, list[MedicationUse | None]]:
-    _check_visit_date(visit, data.visit_date, errors)
+    _check_missing_codes(data, errors)
+    if not data.not_done_reason.strip():
+        _check_visit_date(visit, data.visit_date, errors)
     assessment = _pain_build(visit, data.pain, errors)
     if data.opioid_status not in OpioidStatus.values:
         errors.add("opioid_status", f"Must be one of {', '.join(OpioidStatus.values)}.")
@@ -228,7 +265,7 @@ def visit_record(
     if visit.is_voided:
         raise DomainValidationError({"visit": "This visit is voided."})
     check_version(visit, expected_version)
-    is_correction = visit.has_data
+    is_correction = visit.has_data or visit.is_not_done
     if is_correction:
         reason = require_reason(reason)
     errors = ErrorCollector()
@@ -236,8 +273,10 @@ def visit_record(
     errors.raise_if_any()
 
     visit.visit_date = data.visit_date
-    visit.out_of_window = not schedule.is_in_window(data.visit_date, visit.window_start, visit.window_end)
+    visit.out_of_window = data.visit_date is not None and not schedule.is_in_window(data.visit_date, visit.window_start, visit.window_end)
     visit.opioid_status = data.opioid_status
+    visit.missing_codes = dict(data.missing_codes or {})
+    visit.not_done_reason = data.not_done_reason.strip()
     visit.version += 1
     save_audited(visit, actor=actor, reason=reason or "Visit data entered")
     if any(getattr(assessment, f) is not None for f in PAIN_FIELDS) or assessment.pk:
@@ -279,10 +318,11 @@ def visit_data_void(*, actor, visit: Visit, reason: str | None, expected_version
     require_site_write(actor, visit.patient.site_id)
     visit = Visit.objects.select_for_update().select_related("patient").get(pk=visit.pk)
     check_version(visit, expected_version)
-    if not visit.has_data:
+    if not (visit.has_data or visit.is_not_done):
         raise DomainValidationError({"non_field_errors": "This visit has no data to void."})
     why = f"Voided: {reason}"
     visit.visit_date, visit.out_of_window, visit.opioid_status = None, False, OpioidStatus.UNKNOWN
+    visit.missing_codes, visit.not_done_reason = {}, ""
     visit.version += 1
     save_audited(visit, actor=actor, reason=why)
     assessment = PainAssessment.objects.filter(visit=visit).first()

@@ -78,8 +78,16 @@ class MedicationInputSerializer(serializers.Serializer):
 class VisitRecordSerializer(serializers.Serializer):
     """Visit data as one unit. PATCH keeps omitted parts as they are; ``reason`` is required once the visit has data."""
 
-    visit_date = serializers.DateField()
+    visit_date = serializers.DateField(allow_null=True, help_text="Null only for a visit recorded as not done.")
     opioid_status = serializers.ChoiceField(choices=OpioidStatus.choices)
     pain = PainInputSerializer()
     medications = MedicationInputSerializer(many=True)
+    missing_codes = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False,
+        help_text="Why a BPI item has no value: {item: code} with NASK (not asked), UNK (asked but unknown), "
+        "NA (not applicable) or ASKU (asked, declined to answer); an empty code removes it. Codes are validated by visit_record.",
+    )
+    not_done_reason = serializers.CharField(
+        required=False, allow_blank=True, help_text="The visit did not take place, and why (then no date, scores or opioid rows).",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, help_text="Required when correcting a visit that already has data.")

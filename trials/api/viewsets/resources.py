@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.db.models import Prefetch
 
 from trials import services
@@ -138,11 +140,18 @@ class VisitViewSet(ClinicalRecordViewSet):
 
     def apply_update(self, instance, data, *, partial):
         """PATCH changes the parts it names (BPI items merge); PUT replaces date, opioid answer and rows."""
-        parts = {name: data[name] for name in ("visit_date", "pain", "opioid_status", "medications") if name in data}
+        parts = {
+            name: data[name]
+            for name in ("visit_date", "pain", "opioid_status", "medications", "missing_codes", "not_done_reason")
+            if name in data
+        }
         if partial:
             base = services.VisitData.from_visit(instance)
         else:
-            base = services.VisitData.from_visit(instance).with_changes(visit_date=None, medications=[])
+            # PUT replaces: only the BPI items merge (as before); codes and 'not done' start empty.
+            base = dataclasses.replace(
+                services.VisitData.from_visit(instance), visit_date=None, medications=[], missing_codes={}, not_done_reason=""
+            )
         return services.visit_record(
             actor=self.request.user,
             visit=instance,

@@ -156,7 +156,8 @@
   var warning = document.getElementById("window-warning"), confirmation = document.getElementById("window-confirmation");
   function checkWindow() {
     var value = dateInput.value, outside = value && (value < windowInfo.dataset.start || value > windowInfo.dataset.end);
-    warning.hidden = !outside;
+    // After a refused save the server's message beside the date says it already.
+    warning.hidden = !outside || !!document.querySelector("#field-visit_date .field-error");
     if (outside) confirmation.hidden = false;
   }
   dateInput.addEventListener("change", checkWindow);

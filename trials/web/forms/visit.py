@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from trials import crf
-from trials.domain import bpi, mme
+from trials.domain import bpi, missing, mme
 from trials.models import OpioidStatus, PainAssessment, Visit
 from trials.services.visits import PAIN_FIELDS, VisitData
 
@@ -25,8 +25,16 @@ def _score_field(name: str, *, interference: bool) -> forms.IntegerField:
 
 
 class VisitForm(forms.Form):
-    visit_date = forms.DateField(label="Visit date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    # Not required here: the service names a missing date in the same round as every other rule.
+    visit_date = forms.DateField(required=False, label="Visit date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    not_done_reason = forms.CharField(
+        required=False,
+        label="Reason the visit was not done",
+        help_text="Only when the visit did not take place (e.g. patient in hospital elsewhere). Leave the rest of the form empty.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     opioid_status = forms.ChoiceField(
+        required=False,
         label="Opioid use at this visit",
         choices=[(OpioidStatus.NONE, "No opioids (OMED 0)"), (OpioidStatus.TAKING, "Taking opioids"), (OpioidStatus.UNKNOWN, "Not recorded")],
         widget=forms.RadioSelect,
@@ -57,7 +65,13 @@ class VisitForm(forms.Form):
             self.fields[name] = _score_field(name, interference=False)
         for name in bpi.INTERFERENCE_ITEMS:
             self.fields[name] = _score_field(name, interference=True)
-        self.is_correction = visit.has_data
+        for name in PAIN_FIELDS:
+            self.fields[missing_name(name)] = forms.ChoiceField(
+                required=False,
+                label=f"Missing-data code: {name.replace('_', ' ')}",
+                choices=[("", "—"), *[(code, f"{code} · {label}") for code, label in missing.MISSING_CODE_CHOICES]],
+            )
+        self.is_correction = visit.has_data or visit.is_not_done
         if not self.is_correction:
             del self.fields["reason"]
 
@@ -77,14 +91,30 @@ class VisitForm(forms.Form):
     def asks_window_confirmation(self) -> bool:
         return bool(self.data.get("confirm_out_of_window")) or any("outside the" in str(e) for e in self.errors.get("visit_date", []))
 
+    def clean(self):
+        data = super().clean()
+        if not (data.get("not_done_reason") or "").strip() and not data.get("opioid_status") and "opioid_status" not in self.errors:
+            self.add_error("opioid_status", "Answer the opioid question (choose 'Not recorded' if nobody asked).")
+        return data
+
+    def _pairs(self, names):
+        return [(self[name], self[missing_name(name)]) for name in names]
+
     def intensity_fields(self):
-        return [self[name] for name in bpi.INTENSITY_ITEMS]
+        """(score field, its missing-data code field) per BPI intensity item."""
+        return self._pairs(bpi.INTENSITY_ITEMS)
 
     def interference_fields(self):
-        return [self[name] for name in bpi.INTERFERENCE_ITEMS]
+        return self._pairs(bpi.INTERFERENCE_ITEMS)
+
+    def relief_field(self):
+        return self._pairs(("relief_pct",))[0]
 
     def pain_values(self) -> dict[str, int | None]:
         return {name: self.cleaned_data.get(name) for name in PAIN_FIELDS}
+
+    def missing_codes(self) -> dict[str, str]:
+        return {name: code for name in PAIN_FIELDS if (code := self.cleaned_data.get(missing_name(name)))}
 
     @staticmethod
     def initial_for(visit: Visit, *, today) -> dict:
@@ -96,8 +126,15 @@ class VisitForm(forms.Form):
             "visit_date": data.visit_date or (today if in_window else None),
             "opioid_status": data.opioid_status,
             "expected_version": visit.version,
+            "not_done_reason": data.not_done_reason,
             **data.pain,
+            **{missing_name(item): code for item, code in data.missing_codes.items()},
         }
+
+
+def missing_name(item: str) -> str:
+    """Form field holding the missing-data code of BPI item ``item``."""
+    return f"{item}__missing"
 
 
 def _day(value) -> str:

@@ -9,23 +9,29 @@ applicable by an earlier study exit, are not in the denominator.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from trials.access import scope_queryset
+from trials.domain import missing
+from trials.domain.bpi import INTENSITY_ITEMS, INTERFERENCE_ITEMS
 from trials.domain.schedule import DEFAULT_SCHEDULE
 from trials.models import StudyExit, Visit
 from trials.models.sites import site_today_expression
 
 OUT_OF_WINDOW_LIMIT = 200
+PAIN_ITEMS = (*INTENSITY_ITEMS, *INTERFERENCE_ITEMS, "relief_pct")
 
 
 @dataclass(frozen=True)
 class CompletenessCell:
     completed: int
-    expected: int
+    expected: int  # completed + missed + not done
+    not_done: int = 0  # recorded as not done with a reason: expected, without data, but not missed
 
     @property
     def share(self) -> float | None:
@@ -43,6 +49,19 @@ class CompletenessRow:
     cells: list[CompletenessCell]  # one per visit in DEFAULT_SCHEDULE order
     total: CompletenessCell
     overdue: int
+    items: ItemMissingness | None = None
+
+
+@dataclass(frozen=True)
+class ItemMissingness:
+    """BPI items of completed visits without a value: left blank, or coded (why it is missing)."""
+
+    blank: int
+    coded: dict[str, int]  # code -> count, every code of trials.domain.missing in order
+
+    @property
+    def coded_total(self) -> int:
+        return sum(self.coded.values())
 
 
 @dataclass(frozen=True)
@@ -69,7 +88,8 @@ def _scoped_visits(user):
 
 def completeness_counts(user, *, at: dt.datetime | None = None) -> list[dict]:
     """One aggregate query: per site and visit code, completed / missed / overdue counts, each site on its local date."""
-    no_data = Q(visit_date__isnull=True) & Q(not_applicable=False)
+    not_done = Q(visit_date__isnull=True) & ~Q(not_done_reason="")
+    no_data = Q(visit_date__isnull=True) & Q(not_applicable=False) & Q(not_done_reason="")
     on = F("local_today")
     return list(
         _scoped_visits(user)
@@ -78,11 +98,33 @@ def completeness_counts(user, *, at: dt.datetime | None = None) -> list[dict]:
         .values("patient__site__code", "visit_code")
         .annotate(
             completed=Count("id", filter=Q(visit_date__isnull=False)),
+            not_done=Count("id", filter=not_done),
             missed=Count("id", filter=no_data & Q(window_end__lt=on)),
             overdue=Count("id", filter=no_data & Q(target_date__lt=on, window_end__gte=on)),
         )
         .order_by("patient__site__code", "visit_code")
     )
+
+
+def item_missingness(user) -> dict[str, ItemMissingness]:
+    """One aggregate query: per site, BPI items of completed visits left blank vs coded NASK/UNK/NA/ASKU."""
+    completed = Q(visit_date__isnull=False)
+    blank = [
+        Count("id", filter=completed & Q(**{f"pain__{item}__isnull": True}) & ~Q(missing_codes__has_key=item)) for item in PAIN_ITEMS
+    ]
+    coded = {
+        code: [Count("id", filter=completed & Q(**{f"missing_codes__{item}": code})) for item in PAIN_ITEMS]
+        for code in missing.MISSING_CODES
+    }
+    rows = (
+        _scoped_visits(user)
+        .values("patient__site__code")
+        .annotate(blank=reduce(operator.add, blank), **{f"code_{c}": reduce(operator.add, counts) for c, counts in coded.items()})
+        .order_by("patient__site__code")
+    )
+    return {
+        r["patient__site__code"]: ItemMissingness(r["blank"], {c: r[f"code_{c}"] for c in missing.MISSING_CODES}) for r in rows
+    }
 
 
 def dashboard_for(user, *, at: dt.datetime | None = None) -> Dashboard:
@@ -91,14 +133,16 @@ def dashboard_for(user, *, at: dt.datetime | None = None) -> Dashboard:
     for row in completeness_counts(user, at=at):
         by_site.setdefault(row["patient__site__code"], {})[row["visit_code"]] = row
     rows = []
+    items = item_missingness(user)
     for code in sorted(by_site):
         cells = []
         for definition in DEFAULT_SCHEDULE:
-            counts = by_site[code].get(definition.code, {"completed": 0, "missed": 0})
-            cells.append(CompletenessCell(counts["completed"], counts["completed"] + counts["missed"]))
-        total = CompletenessCell(sum(c.completed for c in cells), sum(c.expected for c in cells))
+            counts = by_site[code].get(definition.code, {"completed": 0, "missed": 0, "not_done": 0})
+            expected = counts["completed"] + counts["missed"] + counts["not_done"]
+            cells.append(CompletenessCell(counts["completed"], expected, counts["not_done"]))
+        total = CompletenessCell(*(sum(getattr(c, f) for c in cells) for f in ("completed", "expected", "not_done")))
         overdue = sum(r["overdue"] for r in by_site[code].values())
-        rows.append(CompletenessRow(code, cells, total, overdue))
+        rows.append(CompletenessRow(code, cells, total, overdue, items.get(code)))
     out_of_window_qs = _scoped_visits(user).filter(out_of_window=True)
     out_of_window = list(out_of_window_qs.select_related("patient", "patient__site").order_by("-visit_date")[:OUT_OF_WINDOW_LIMIT])
     return Dashboard(

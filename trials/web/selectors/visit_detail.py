@@ -60,6 +60,11 @@ def visit_view(visit: Visit) -> VisitView:
     intensity = _rows(PainAssessment, pain, bpi.INTENSITY_ITEMS, "painassessment")
     interference = _rows(PainAssessment, pain, bpi.INTERFERENCE_ITEMS, "painassessment")
     relief = _rows(PainAssessment, pain, ["relief_pct"], "painassessment")[0]
+    for row in [*intensity, *interference, relief]:  # a blank item with a missing-data code says why
+        if row.value == "—" and visit.missing_code_label(row.field_name):
+            row.value = visit.missing_code_label(row.field_name)
+    if visit.is_not_done:
+        visit_rows.append(ValueRow("Visit not done", visit.not_done_reason, "visit", visit.pk, "not_done_reason"))
 
     types = ContentType.objects.get_for_models(Visit, PainAssessment, MedicationUse)
     records = Q(content_type=types[Visit], object_id=visit.pk) | Q(content_type=types[MedicationUse], object_id__in=[m.pk for m in meds])

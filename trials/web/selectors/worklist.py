@@ -61,6 +61,7 @@ def open_visits(user, *, at: dt.datetime | None = None, dates: dict[int, dt.date
     """
     qs = Visit.objects.active().annotate(local_today=site_today_expression(at=at, dates=dates)).filter(
         visit_date__isnull=True,
+        not_done_reason="",
         window_start__lte=F("local_today"),
         window_end__gte=F("local_today"),
         patient__voided_at__isnull=True,
@@ -75,7 +76,7 @@ def missed_count(user, *, at: dt.datetime | None = None, site_id: int | None = N
         user,
         Visit.objects.active()
         .annotate(local_today=site_today_expression(at=at, dates=dates))
-        .filter(visit_date__isnull=True, window_end__lt=F("local_today"), patient__voided_at__isnull=True),
+        .filter(visit_date__isnull=True, not_done_reason="", window_end__lt=F("local_today"), patient__voided_at__isnull=True),
     ).filter(~Exists(exited_before_close))
     if site_id:
         qs = qs.filter(patient__site_id=site_id)

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from trials import services
 from trials.access import access_for
 from trials.errors import ConflictError, DomainValidationError
+from trials.models import OpioidStatus
 from trials.services import signoff
 from trials.web.forms.errors import ROW_KEY, domain_errors_to_form, row_errors_to_formset
 from trials.web.forms.signature import SignForm
@@ -57,8 +58,10 @@ def _visit_data(form: VisitForm, rows: list) -> services.VisitData:
     return services.VisitData(
         visit_date=data.get("visit_date"),
         pain=form.pain_values(),
-        opioid_status=data.get("opioid_status") or "",
+        opioid_status=data.get("opioid_status") or OpioidStatus.UNKNOWN,
         medications=[row.as_service_row() for row in rows],
+        missing_codes=form.missing_codes() if hasattr(form, "cleaned_data") else {},
+        not_done_reason=(data.get("not_done_reason") or "").strip(),
     )
 
 
