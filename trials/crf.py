@@ -163,7 +163,8 @@ class Form:
 FORMS: tuple[Form, ...] = (
     Form("registration", "Registration", Patient,
          ("birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0", "screening_worst_pain",
-          "life_expectancy_over_3_months", "prior_treatment_of_index_lesion"), ENROLLMENT_EVENT),
+          "life_expectancy_over_3_months", "prior_treatment_of_index_lesion", "new_bowel_bladder_dysfunction",
+          "new_motor_weakness", "foot_drop", "frankel_grade"), ENROLLMENT_EVENT),
     Form("lesion", "Treated lesion", Lesion,
          ("is_index", "region", "spine_level", "bone", "laterality", "size_mm", "lesion_type", "mechanical_or_functional_pain",
           "sins_pain", "sins_alignment", "sins_collapse", "sins_posterolateral", "bilsky_grade", "posterior_wall_involved"),

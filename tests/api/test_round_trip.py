@@ -68,7 +68,7 @@ def full(db):
     enrollment = today - dt.timedelta(days=100)
     patient = services.patient_enroll(
         actor=data_manager, site=site,
-        patient_data=patient_data(enrollment_date=enrollment, day0=enrollment + dt.timedelta(days=5), ecog=3),
+        patient_data=patient_data(enrollment_date=enrollment, day0=enrollment + dt.timedelta(days=5), ecog=3, frankel_grade="E"),
         lesion_data=spine_lesion(laterality="midline", size_mm=35, mechanical_or_functional_pain=True, bilsky_grade="1b",
                                  posterior_wall_involved=True),
         protocol_deviation="ECOG 3 at screening; enrolled after sponsor approval",

@@ -1,4 +1,5 @@
-"""The interview's procedure fields (issue 10, part B), added through the case-report form declaration."""
+"""The interview's clinical fields (issue 10, part B), added through the case-report form declaration:
+procedure intent, guidance and radiation exposure, neuromonitoring type, cement fill, baseline neurological status."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.factories import enroll_patient, make_user
+from tests.factories import enroll_patient, make_user, patient_data, spine_lesion
 from trials import crf, services
+from trials.domain.eligibility import neurological_signs_present
 from trials.errors import DomainValidationError
 from trials.models import Procedure, Role, Site
 from trials.seeding.generator import PatientGenerator
@@ -75,3 +77,34 @@ def test_the_seeder_generates_realistic_values():
     robotic = [p.fluoroscopy_seconds for p in procedures if p.guidance == "robotic"]
     fluoro = [p.fluoroscopy_seconds for p in procedures if p.guidance == "fluoroscopy"]
     assert sum(robotic) / len(robotic) < sum(fluoro) / len(fluoro)  # robots cut fluoroscopy time
+
+
+# --- baseline neurological status: a contraindication at enrollment ---------------------------------------------------
+
+
+
+@pytest.mark.parametrize("sign", [{"new_bowel_bladder_dysfunction": True}, {"new_motor_weakness": True}, {"foot_drop": True},
+                                  {"frankel_grade": "D"}], ids=lambda s: next(iter(s)))
+def test_a_coordinator_cannot_enroll_past_a_neurological_sign(coordinator, today, sign):
+    site = coordinator.memberships.get().site
+    with pytest.raises(DomainValidationError) as exc:
+        services.patient_enroll(actor=coordinator, site=site, patient_data=patient_data(**sign), lesion_data=spine_lesion())
+    [message] = exc.value.errors[next(iter(sign))]
+    assert "no_neurological_deficit" in message and "impending cord or nerve injury" in message
+
+
+def test_no_sign_or_grade_e_enrolls(coordinator):
+    site = coordinator.memberships.get().site
+    patient = services.patient_enroll(actor=coordinator, site=site, patient_data=patient_data(frankel_grade="E"), lesion_data=spine_lesion())
+    assert patient.frankel_grade == "E" and not patient.protocol_deviation
+    assert neurological_signs_present(frankel_grade="E") == () == neurological_signs_present(frankel_grade="")
+
+
+def test_a_data_manager_enrolls_past_it_as_a_protocol_deviation_with_a_reason(db, coordinator):
+    site = coordinator.memberships.get().site
+    data_manager = make_user("dm", Role.DATA_MANAGER, None)
+    patient = services.patient_enroll(actor=data_manager, site=site, patient_data=patient_data(foot_drop=True),
+                                      lesion_data=spine_lesion(), protocol_deviation="Foot drop known for years, stable")
+    assert patient.foot_drop and patient.protocol_deviation == "Foot drop known for years, stable"
+    with pytest.raises(DomainValidationError):  # without a reason it is refused like for anyone
+        services.patient_enroll(actor=data_manager, site=site, patient_data=patient_data(foot_drop=True), lesion_data=spine_lesion())

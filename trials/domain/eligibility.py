@@ -29,8 +29,13 @@ def eligibility_check(
     ecog: int | None,
     age: int | None,
     life_expectancy_over_3_months: bool,
+    neurological_signs: tuple[str, ...] = (),
 ) -> list[CriterionResult]:
-    """Evaluate each docs/domain.md §1 criterion; the caller decides what failure means."""
+    """Evaluate each docs/domain.md §1 criterion; the caller decides what failure means.
+
+    ``neurological_signs``: the baseline signs of impending cord or nerve injury that are present
+    (``neurological_signs_present``); any one of them is a contraindication.
+    """
     results = [
         CriterionResult(
             "worst_pain",
@@ -58,8 +63,39 @@ def eligibility_check(
             bool(life_expectancy_over_3_months),
             "Life expectancy must be more than 3 months.",
         ),
+        CriterionResult(
+            "no_neurological_deficit",
+            neurological_signs[0] if neurological_signs else "frankel_grade",
+            not neurological_signs,
+            "New neurological signs at baseline (" + ", ".join(NEUROLOGICAL_SIGN_LABELS[s] for s in neurological_signs)
+            + ") suggest impending cord or nerve injury: a contraindication to ablation." if neurological_signs
+            else "No new bowel or bladder dysfunction, motor weakness or foot drop, and Frankel/ASIA grade E (or not assessed).",
+        ),
     ]
     return results
+
+
+# Clinical signs of impending cord or nerve injury (seed interview; docs/domain.md §1). Imaging signs such as a
+# blown-out posterior wall or epidural involvement are not contraindications by themselves.
+NEUROLOGICAL_SIGN_LABELS = {
+    "new_bowel_bladder_dysfunction": "new bowel or bladder dysfunction",
+    "new_motor_weakness": "new motor weakness",
+    "foot_drop": "foot drop",
+    "frankel_grade": "Frankel/ASIA grade below E",
+}
+NORMAL_FRANKEL_GRADES = ("", "E")  # E = normal motor and sensory function; blank = not assessed
+
+
+def neurological_signs_present(*, new_bowel_bladder_dysfunction: bool = False, new_motor_weakness: bool = False,
+                               foot_drop: bool = False, frankel_grade: str = "") -> tuple[str, ...]:
+    """Names of the baseline neurological signs present, in a fixed order (empty when none)."""
+    present = {
+        "new_bowel_bladder_dysfunction": bool(new_bowel_bladder_dysfunction),
+        "new_motor_weakness": bool(new_motor_weakness),
+        "foot_drop": bool(foot_drop),
+        "frankel_grade": (frankel_grade or "") not in NORMAL_FRANKEL_GRADES,
+    }
+    return tuple(name for name, flag in present.items() if flag)
 
 
 def _sre_risk(region, sins_total, lesion_type, mechanical_or_functional_pain) -> CriterionResult:

@@ -47,6 +47,15 @@ class Patient(ClinicalRecord):
     prior_treatment_of_index_lesion = models.BooleanField(
         default=False, help_text="Prior radiation or ablation of the index lesion (an exclusion)."
     )
+    # Baseline neurological status (issue 10, part B): signs of impending cord or nerve injury contraindicate ablation.
+    new_bowel_bladder_dysfunction = models.BooleanField("New bowel or bladder dysfunction", default=False)
+    new_motor_weakness = models.BooleanField("New motor weakness", default=False)
+    foot_drop = models.BooleanField("Foot drop", default=False, help_text="Sacral levels.")
+    frankel_grade = models.CharField(
+        "Frankel / ASIA impairment grade", max_length=1, blank=True,
+        choices=[("A", "A: complete"), ("B", "B: sensory only"), ("C", "C: motor useless"), ("D", "D: motor useful"), ("E", "E: normal")],
+        help_text="E = normal motor and sensory function; blank = not assessed.",
+    )
     protocol_deviation = models.TextField(
         blank=True, help_text="Recorded by a data manager when an ineligible patient is enrolled."
     )

@@ -118,6 +118,7 @@ class PatientGenerator:
             enrollment_date=enrollment,
             day0=day0,
             screening_worst_pain=weighted(rng, P.BASELINE_WORST_PAIN),
+            frankel_grade="E",  # eligible patients have no new neurological deficit (docs/domain.md §1)
         )
         plan = PatientPlan(patient=patient, lesion=self._lesion(patient))
         self._current_region = plan.lesion.region

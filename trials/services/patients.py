@@ -8,10 +8,17 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from trials import crf
 from trials.access import access_for, require_site_write
 from trials.domain import schedule
 from trials.domain.age import age_years
-from trials.domain.eligibility import CriterionResult, eligibility_check, failed
+from trials.domain.eligibility import (
+    NEUROLOGICAL_SIGN_LABELS,
+    CriterionResult,
+    eligibility_check,
+    failed,
+    neurological_signs_present,
+)
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import Lesion, Patient, Region, Site, Visit
 from trials.models.patients import PELVIC_BONES
@@ -50,6 +57,7 @@ def patient_eligibility(*, patient_data: dict[str, Any], lesion_data: dict[str, 
         ecog=patient_data.get("ecog"),
         age=None if birth_year is None else age_years(int(birth_year), enrollment_date.year),
         life_expectancy_over_3_months=bool(patient_data.get("life_expectancy_over_3_months", True)),
+        neurological_signs=neurological_signs_present(**{k: patient_data[k] for k in NEUROLOGICAL_SIGN_LABELS if k in patient_data}),
     )
 
 
@@ -153,10 +161,8 @@ def patient_enroll(
     return patient
 
 
-_PATIENT_INPUT_FIELDS = {
-    "birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0",
-    "screening_worst_pain", "life_expectancy_over_3_months", "prior_treatment_of_index_lesion",
-}
+# What enrollment accepts: the registration form's fields (trials.crf).
+_PATIENT_INPUT_FIELDS = set(crf.form_of(Patient).entered_fields)
 PATIENT_INPUT_FIELDS = frozenset(_PATIENT_INPUT_FIELDS)  # what enrollment accepts (imports check mappings against it)
 
 
