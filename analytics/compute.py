@@ -10,6 +10,9 @@ typed results into the result.json contract (issue 3):
   ``evaluable_rate`` and ``itt_rate``;
 - ``sre.gray`` (issue 12): Gray's test of SRE cumulative incidence per stratification
   variable; every ``logrank`` entry carries its ``test`` label;
+- ``time_to_response.<stratum>`` (issue 16): cumulative incidence of first pain response (CR/PR),
+  death competing — ``cumulative_incidence`` (points as above), ``at_days`` with keys ``"3", "7", "30"``,
+  ``median_days`` (None = not reached), counts, ``durability`` per later visit and a ``note``;
 - ``sre.time_grid`` / ``overall_survival.time_grid`` (issue 12): ``days`` from 0
   past the longest follow-up, ``max_follow_up_days``, and per stratum
   ``at_risk`` and ``estimate`` at each of those days;
@@ -125,6 +128,21 @@ def response_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, A
     return section
 
 
+def time_to_response_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
+    """``time_to_response.<stratum>`` (analytics.stats.time_to_response; docs/analytics-methods.md)."""
+    section = {}
+    for result in stats.time_to_response(sets.adresp, sets.adtte, strata_variables=strata):
+        entry = result.to_dict()
+        entry.pop("stratum")
+        curve = entry.pop("curve")
+        entry["cumulative_incidence"] = _points(result.curve.points)
+        entry["at_days"] = _at_days(result.curve)
+        entry["label"], entry["variance"], entry["confidence_interval"] = (
+            curve["label"], curve["variance"], curve["confidence_interval"])
+        section[result.stratum] = entry
+    return section
+
+
 def complications_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
     """``complications.<stratum>`` → patients/events per category (docs/domain.md §7)."""
     section = {}
@@ -154,6 +172,7 @@ def numbers_compute(sets: AnalysisSets, params: RunParameters, *, fingerprint: s
         "pain": pain_section(sets, strata),
         "omed": omed_section(sets, strata),
         "pain_response": response_section(sets, strata),
+        "time_to_response": time_to_response_section(sets, strata),
         "complications": complications_section(sets, strata),
         "sre": sre_section(sets, strata),
         "overall_survival": os_section(sets, strata),

@@ -116,6 +116,48 @@ def response_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     ]
 
 
+TTR_COLUMNS = {"3": "By day 3", "7": "By week 1", "30": "By month 1"}
+
+
+def _cif_text(point: dict[str, Any] | None) -> str:
+    if not point or point.get("estimate") is None:
+        return MISSING
+    low, high = point.get("ci_low"), point.get("ci_high")
+    interval = "" if low is None or high is None else f" ({100 * low:.0f}–{100 * high:.0f})"
+    return f"{100 * point['estimate']:.0f}%{interval}"
+
+
+def time_to_response_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
+    """Time to first pain response (death competing) and its durability, per stratum (issue 16)."""
+    section = numbers.get("time_to_response")
+    if not section:
+        return []
+    strata = _strata(numbers, section)
+    cif = pd.DataFrame([{
+        STRATUM: stratum_label(s), "N": section[s]["n"], "Responders": section[s]["responders"],
+        **{label: _cif_text(section[s]["at_days"].get(day)) for day, label in TTR_COLUMNS.items()},
+        "Median, days": MISSING if not section[s]["n"] else number(section[s]["median_days"], 0)
+        if section[s]["median_reached"] else "not reached",
+    } for s in strata])
+    visits = [v for v in ("week1", "month1", "month3", "month6", "month12")
+              if any(d["visit"] == v for s in strata for d in section[s]["durability"])]
+    durable = pd.DataFrame([{STRATUM: stratum_label(s), **{visit_label(v): next(
+        (percent_ci(d["still_responding"], d["assessed"]) for d in section[s]["durability"] if d["visit"] == v), MISSING)
+        for v in visits}} for s in strata])
+    return [
+        DisplayTable("Pain response", "Time to first pain response (complete or partial): cumulative incidence, % "
+                     "(95% CI), death as competing risk (Aalen–Johansen)", cif,
+                     "Day 0 = index procedure; a patient's response time is the scheduled day of the first visit "
+                     "classed complete or partial response; non-responders are censored at their last evaluable visit, "
+                     "death before a response competes. Median: first day the cumulative incidence reaches 50%. "
+                     "95% CI log-log (Pintilie 2006). –: no patient of the stratum followed to that day."),
+        DisplayTable("Pain response", f"Durability: responders still responding at each later visit, n/N, % "
+                     f"({CI_NAMES[WILSON]})", durable if visits else pd.DataFrame({STRATUM: ["no later visit "
+                     "with a responder assessed"]}),
+                     "N: patients who responded at an earlier visit and were evaluable at this one."),
+    ]
+
+
 def _complication_label(dimension: str, category: str) -> str:
     if dimension in {"any", "serious"}:
         return COMPLICATION_DIMENSIONS[dimension]
@@ -270,6 +312,7 @@ def completion_table(numbers: dict[str, Any]) -> list[DisplayTable]:
 def report_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     """Every PDF table except Table 1, in report order."""
     return [*completion_table(numbers), *pain_tables(numbers), *omed_tables(numbers), *response_tables(numbers),
+            *time_to_response_tables(numbers),
             *complication_tables(numbers), *serious_events_table(numbers), *survival_tables(numbers)]
 
 

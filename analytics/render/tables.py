@@ -54,6 +54,26 @@ def response_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+TTR_CIF = "cumulative incidence of first response (Aalen–Johansen, death competing)"
+TTR_DURABILITY = "still responding, among responders assessed at a later visit"
+
+
+def time_to_response_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """Per stratum: the CIF of first pain response at days 3, 7, 30 and the durability per later visit."""
+    rows = []
+    for stratum, e in (numbers.get("time_to_response") or {}).items():
+        common = {"stratum": stratum, "n": e["n"], "responders": e["responders"],
+                  "deaths_before_response": e["deaths_before_response"], "censored": e["censored"],
+                  "median_days": e["median_days"], "note": e["note"]}
+        for day, point in e["at_days"].items():
+            rows.append({**common, "quantity": TTR_CIF, "day": int(day), "estimate": point["estimate"],
+                         "ci_low": point["ci_low"], "ci_high": point["ci_high"], "at_risk": point["at_risk"]})
+        for d in e["durability"]:
+            rows.append({**common, "quantity": TTR_DURABILITY, "day": d["day"], "visit": d["visit"],
+                         "estimate": d["proportion"], "assessed": d["assessed"], "still_responding": d["still_responding"]})
+    return pd.DataFrame(rows)
+
+
 def complications_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for stratum, summary in numbers["complications"].items():
@@ -148,6 +168,7 @@ TABLES = {
     "pain": pain_frame,
     "omed": omed_frame,
     "pain_response": response_frame,
+    "time_to_response": time_to_response_frame,
     "complications": complications_frame,
     "survival_at_days": survival_frame,
     "logrank": logrank_frame,

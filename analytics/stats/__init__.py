@@ -19,6 +19,7 @@ from .response import (
 )
 from .strata import ALL, STRATA_VARIABLES, iter_strata
 from .survival import kaplan_meier_curve, overall_survival, sre_one_minus_km
+from .time_to_response import time_to_response
 
 __all__ = [
     "ALL",
@@ -43,5 +44,6 @@ __all__ = [
     "pain_visit_summaries",
     "sre_cumulative_incidence",
     "sre_one_minus_km",
+    "time_to_response",
     "with_response",
 ]

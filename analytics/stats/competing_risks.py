@@ -80,8 +80,11 @@ def aalen_johansen_steps(time: np.ndarray, status: np.ndarray, cause: int = SRE)
 
 
 def loglog_ci(estimate: float, variance: float) -> tuple[float | None, float | None]:
-    """(lower, upper) = F^exp(∓z·se/(F·log F)); None outside 0 < F < 1."""
-    if not 0.0 < estimate < 1.0:
+    """(lower, upper) = F^exp(∓z·se/(F·log F)); None outside 0 < F < 1.
+
+    A CIF that reaches 1 by a sum of increments can land a rounding error below it
+    (0.9999999999999999); within 1e-12 of 1 it is taken as 1 (no interval)."""
+    if not 0.0 < estimate < 1.0 - 1e-12:
         return None, None
     k = Z_95 * np.sqrt(variance) / (estimate * np.log(estimate))
     return optional_float(estimate ** np.exp(-k)), optional_float(estimate ** np.exp(k))

@@ -135,3 +135,25 @@ def test_sre_curves_between_strata_are_compared_by_grays_test_beside_the_cause_s
     groups = ", ".join(f"{g['group']} {g['events']}/{g['competing_events']}" for g in site["groups"])
     shown = f"{site['statistic']:.2f}" if site["statistic"] is not None else site["skipped_reason"]
     assert groups in sre and shown in sre
+
+
+def test_time_to_first_response_states_the_day3_proportion(report):
+    """Issue 16: the demo report states how many patients respond by day 3 (CIF, death competing)."""
+    pages, result = report
+    section = result["time_to_response"]
+    assert {"all", "site=ATL", "region=spine"} <= set(section)
+    entry = section["all"]
+    day3 = entry["at_days"]["3"]
+    assert entry["responders"] > 0 and 0 < day3["estimate"] <= 1
+    # Day 3 is the first visit, so every response counted at day 3 is a day-3 responder: F(3) = S(3−)·d/n₃ with
+    # S(3−) (deaths before day 3) between n₃/n and 1, i.e. d/n ≤ F(3) ≤ d/n₃ (n₃: still followed at day 3).
+    first = entry["cumulative_incidence"][0]
+    responders = result["pain_response"]["day3"]["all"]["responders"]
+    assert first["day"] == 3 and first["estimate"] == day3["estimate"]
+    assert responders / entry["n"] <= day3["estimate"] <= responders / first["at_risk"] + 1e-12
+    response = "\n".join(p["text"] for p in _pages(pages, "PAIN RESPONSE"))
+    assert "Time to first pain response" in response and "By day 3" in response
+    low, high = day3["ci_low"], day3["ci_high"]
+    assert f"All patients {entry['n']} {entry['responders']} {100 * day3['estimate']:.0f}% ({100 * low:.0f}–{100 * high:.0f})" \
+        in " ".join(response.split())
+    assert "Durability: responders still responding" in response
