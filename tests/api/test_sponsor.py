@@ -10,11 +10,13 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.api.matrix_cases import ENDPOINTS, detail_kwargs
 from trials import services
 from trials.api.deidentify import AUDIT_STAMP_FIELDS, FREE_TEXT_FIELDS
 from trials.api.exports import EXPORTS
+from trials.interop.dataset_json import dataset_names
 
 pytestmark = pytest.mark.django_db
 DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -34,6 +36,19 @@ def xlsx_text(response) -> tuple[str, set[str]]:
             if index == 0:
                 keys |= {str(v) for v in row if v is not None}
     return "\n".join(cells), keys
+
+
+def dataset_json_text(body: str) -> tuple[str, set[str]]:
+    """A Dataset-JSON file's rows as text and its column names as keys. The header's creation time (and the fileOID
+    built from it) is the moment of the request, which tells the sponsor nothing: checked to be "now", then left out."""
+    lines = body.splitlines()
+    meta = json.loads(lines[0]) if len(lines) > 1 else json.loads(body)
+    rows = [json.loads(line) for line in lines[1:]] if len(lines) > 1 else meta.pop("rows")
+    for key in ("datasetJSONCreationDateTime", "dbLastModifiedDateTime"):
+        stamp = dt.datetime.fromisoformat(meta.pop(key))
+        assert abs((timezone.now() - stamp).total_seconds()) < 600, (key, stamp)
+    meta.pop("fileOID")
+    return json.dumps(meta) + json.dumps(rows), {column["name"] for column in meta["columns"]}
 
 
 def keys_of(value) -> set[str]:
@@ -72,6 +87,8 @@ def sponsor_urls(reg) -> list[str]:
                 urls.append(reverse(name, kwargs=kwargs))
             elif name == "api:export":
                 urls += [reverse(name, kwargs={"resource": r}) for r in EXPORTS]
+            elif name == "api:export-dataset-json":
+                urls += [reverse(name, kwargs={"name": d, "fmt": f}) for d in dataset_names() for f in ("json", "ndjson")]
             elif kind in {"detail", "history"}:
                 resource = name.split(":")[1].rsplit("-", 1)[0]
                 urls += [reverse(name, kwargs=detail_kwargs(resource, reg, t)) for t in ("own", "other")]
@@ -91,6 +108,8 @@ def test_sponsor_responses_hold_no_dates_and_no_free_text(sponsor_registry, caps
             text, keys = "", set()
         elif "spreadsheetml" in response.get("Content-Type", ""):
             text, keys = xlsx_text(response)
+        elif "/dataset-json/" in url:
+            text, keys = dataset_json_text(b"".join(response.streaming_content).decode())
         elif response.streaming:
             text = b"".join(response.streaming_content).decode()
             keys = set(next(csv.reader(io.StringIO(text))))
