@@ -8,8 +8,17 @@ the services' rules were applied to; the database constraints still apply.
 
 from __future__ import annotations
 
+import json
+
 from django.db import connection, models
 from django.utils import timezone
+
+
+def _column_value(field: models.Field, value):
+    """A value as COPY's text format takes it: JSON fields (e.g. a visit's missing-data codes) as JSON text."""
+    if isinstance(field, models.JSONField) and value is not None:
+        return json.dumps(value, cls=field.encoder)
+    return value
 
 
 def _allocate_ids(model: type[models.Model], n: int) -> list[int]:
@@ -42,7 +51,7 @@ def copy_insert_with_history(model: type[models.Model], objs: list[models.Model]
                 if cached is not None and getattr(obj, field.attname) is None:
                     setattr(obj, field.attname, cached.pk)
     fields = model._meta.concrete_fields
-    _copy(model._meta.db_table, [f.column for f in fields], ([getattr(o, f.attname) for f in fields] for o in objs))
+    _copy(model._meta.db_table, [f.column for f in fields], ([_column_value(f, getattr(o, f.attname)) for f in fields] for o in objs))
     history = model.history.model
     tracked = {f.attname for f in fields}
     hfields = [f for f in history._meta.concrete_fields if f.attname != "history_id"]
@@ -50,6 +59,6 @@ def copy_insert_with_history(model: type[models.Model], objs: list[models.Model]
     extra = {"history_date": now, "history_change_reason": reason, "history_type": "+", "history_user_id": user.pk}
 
     def history_row(obj):
-        return [getattr(obj, f.attname) if f.attname in tracked else extra.get(f.attname) for f in hfields]
+        return [_column_value(f, getattr(obj, f.attname)) if f.attname in tracked else extra.get(f.attname) for f in hfields]
 
     _copy(history._meta.db_table, [f.column for f in hfields], (history_row(o) for o in objs))
