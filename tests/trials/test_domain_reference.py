@@ -36,7 +36,7 @@ def _docstring_nodes(tree: ast.AST) -> set[int]:
 
 def test_every_citation_names_an_existing_section():
     sections = {int(n) for n in re.findall(r"^## (\d+)\.", DOMAIN.read_text(encoding="utf-8"), flags=re.M)}
-    assert sections == set(range(1, 12))
+    assert sections == set(range(1, max(sections) + 1))  # numbered without gaps: citations stay meaningful
     cited = {}
     for path in [*_python_files(), *(ROOT / "docs").glob("*.md"), ROOT / "README.md"]:
         for match in CITATION.finditer(path.read_text(encoding="utf-8")):
