@@ -157,7 +157,8 @@ def flow_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any] | 
     """``patient_flow``: enrolled → treated → per-visit completion → analysed (analytics.stats.flow)."""
     if sets.enrolment is None:
         return None
-    return patient_flow(sets.enrolment, sets.pain, sets.adresp, visits=params.visits, cutoff=sets.cutoff).to_dict()
+    return patient_flow(sets.enrolment, sets.pain, sets.adresp, visits=params.visits, cutoff=sets.cutoff,
+                        not_done=sets.visits_not_done).to_dict()
 
 
 def numbers_compute(sets: AnalysisSets, params: RunParameters, *, fingerprint: str) -> dict[str, Any]:

@@ -116,7 +116,8 @@ def visits_query() -> FrameQuery:
     return FrameQuery(
         _active_children(Visit),
         {"study_id": "patient__study_id", "visit": "visit_code", "target_date": "target_date",
-         "visit_date": "visit_date", "opioid_status": "opioid_status", "version": "version"},
+         "visit_date": "visit_date", "opioid_status": "opioid_status", "not_done_reason": "not_done_reason",
+         "version": "version"},
     )
 
 

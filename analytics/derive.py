@@ -63,6 +63,8 @@ class AnalysisSets:
     cutoff: pd.Timestamp | None
     # one row per enrolled patient (treated or not): study_id, treated, day0, exit_type, exit_date (patient flow)
     enrolment: pd.DataFrame | None = None
+    # study_id, visit of the visits recorded as not done (a reason given, no data; docs/domain.md §2)
+    visits_not_done: pd.DataFrame | None = None
 
 
 def data_cutoff(snapshot: Snapshot) -> pd.Timestamp | None:
@@ -233,6 +235,15 @@ def build_enrolment(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("study_id", kind="mergesort").reset_index(drop=True)
 
 
+def visits_not_done(snapshot: Snapshot) -> pd.DataFrame:
+    """study_id, visit of the visits whose not-done reason is filled in (the visit did not take place)."""
+    visits = snapshot.visits
+    if "not_done_reason" not in visits.columns:
+        return pd.DataFrame({"study_id": pd.Series(dtype=object), "visit": pd.Series(dtype=object)})
+    reason = visits["not_done_reason"].fillna("").astype(str).str.strip()
+    return visits.loc[reason != "", ["study_id", "visit"]].reset_index(drop=True)
+
+
 def with_date_columns(snapshot: Snapshot) -> Snapshot:
     """Every date column as datetime64, also in empty frames (whose columns would be object)."""
     frames = {}
@@ -264,4 +275,5 @@ def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSe
         itt_population=itt,
         cutoff=cutoff,
         enrolment=build_enrolment(snapshot, patients),
+        visits_not_done=visits_not_done(snapshot),
     )

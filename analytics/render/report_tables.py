@@ -296,13 +296,13 @@ def completion_table(numbers: dict[str, Any]) -> list[DisplayTable]:
         "Left before: died": v["not_applicable_died"], "Left before: other exit": v["not_applicable_exit"],
         "Expected (ITT)": v["expected"],
         "Received": f"{v['received']} ({percent(v['completion_rate'])})",
-        "Not done": v["not_done"], "Missed": v["missed"], "Window open": v["window_open"],
+        "Not done": v["not_done"], "Visit not done": v.get("visit_not_done", 0), "Missed": v["missed"], "Window open": v["window_open"],
         "Analysed": MISSING if v["analysed"] is None else v["analysed"],
         "Received, not evaluable": MISSING if v["not_evaluable"] is None else v["not_evaluable"],
     } for v in flow["visits"]]
-    note = ("Treated = Not yet due + Left before (died, other exit) + Expected; Expected = Received + Not done + Missed + "
-            "Window open. Received: visit recorded with worst pain (% of expected). Not done: visit recorded without "
-            "worst pain. Missed: window closed with no visit. Window open: target day passed, window still open at the "
+    note = ("Treated = Not yet due + Left before (died, other exit) + Expected; Expected = Received + Not done + Visit not "
+            "done + Missed + Window open. Received: visit recorded with worst pain (% of expected). Not done: visit recorded without "
+            "worst pain. Visit not done: recorded as not taking place, with a reason. Missed: window closed with no visit. Window open: target day passed, window still open at the "
             "cut-off. Left before: exit on or before the target day (visit not applicable). Analysed: pain response "
             "evaluable; received but not evaluable = baseline pain or opioid dose missing.")
     return [DisplayTable("Patient flow", "Completion by visit: expected, received and missing BPI assessments "

@@ -6,6 +6,7 @@ population, docs/domain.md §2) or not treated; among the treated, at each visit
 
 - **received**: the visit is recorded with BPI worst pain;
 - **not done**: the visit is recorded but worst pain is not;
+- **visit not done**: the visit is recorded as not done, with a reason (docs/domain.md §2);
 - **missed**: no visit data although the patient was on study and the visit window had closed by
   the data cut-off;
 - **window open**: no data yet, the target day has passed but the window is still open at the cut-off;
@@ -13,7 +14,7 @@ population, docs/domain.md §2) or not treated; among the treated, at each visit
   completion): no data and the patient had left the study on or before the visit's target day;
 - **not yet due**: target day after the data cut-off.
 
-**Expected** = received + not done + missed + window open: the ITT population of the visit
+**Expected** = received + not done + visit not done + missed + window open: the ITT population of the visit
 (``analytics.derive.itt_population``: alive and on study at the target day, target on or before the
 cut-off, or with data). **Analysed** = patients whose pain response is evaluable at the visit
 (docs/domain.md §4); received but not analysed = baseline pain or opioid dose missing.
@@ -38,7 +39,7 @@ from .strata import require_columns
 BASELINE = VISIT_CODES[0]
 DEATH = "death"
 ENROLMENT_COLUMNS = ("study_id", "treated", "day0", "exit_type", "exit_date")
-VISIT_OUTCOMES = ("received", "not_done", "missed", "window_open", "not_applicable_died", "not_applicable_exit",
+VISIT_OUTCOMES = ("received", "not_done", "visit_not_done", "missed", "window_open", "not_applicable_died", "not_applicable_exit",
                   "not_yet_due")
 
 
@@ -51,6 +52,7 @@ class VisitCompletion(Result):
     expected: int
     received: int
     not_done: int
+    visit_not_done: int
     missed: int
     window_open: int
     not_applicable_died: int
@@ -72,7 +74,7 @@ class PatientFlow(Result):
 
 
 def _visit_completion(treated: pd.DataFrame, pain: pd.DataFrame, adresp: pd.DataFrame, visit: str,
-                      cutoff: pd.Timestamp | None) -> VisitCompletion:
+                      cutoff: pd.Timestamp | None, not_done: pd.DataFrame) -> VisitCompletion:
     definition = VISITS_BY_CODE[visit]
     at_visit = pain[pain["visit"] == visit]
     recorded = treated["study_id"].isin(at_visit["study_id"]).to_numpy()
@@ -85,15 +87,18 @@ def _visit_completion(treated: pd.DataFrame, pain: pd.DataFrame, adresp: pd.Data
     limit = pd.Timestamp.max if cutoff is None else cutoff
     due = (target <= limit).to_numpy()
     closed = (window_end < limit).to_numpy()
-    absent = ~recorded
+    # declared not done while on study and due (as ITT counts it); otherwise not applicable / not yet due
+    declared = treated["study_id"].isin(not_done.loc[not_done["visit"] == visit, "study_id"]).to_numpy()
+    declared &= ~recorded & ~gone & due
+    absent = ~recorded & ~declared
     counts = {
-        "received": with_pain, "not_done": recorded & ~with_pain,
+        "received": with_pain, "not_done": recorded & ~with_pain, "visit_not_done": declared,
         "not_applicable_died": absent & gone & died, "not_applicable_exit": absent & gone & ~died,
         "missed": absent & ~gone & due & closed, "window_open": absent & ~gone & due & ~closed,
         "not_yet_due": absent & ~gone & ~due,
     }
     counts = {key: int(mask.sum()) for key, mask in counts.items()}
-    expected = counts["received"] + counts["not_done"] + counts["missed"] + counts["window_open"]
+    expected = counts["received"] + counts["not_done"] + counts["visit_not_done"] + counts["missed"] + counts["window_open"]
     analysed = not_evaluable = None
     if visit != BASELINE:
         responses = adresp.loc[adresp["visit"] == visit, "response"]
@@ -106,13 +111,14 @@ def _visit_completion(treated: pd.DataFrame, pain: pd.DataFrame, adresp: pd.Data
 
 
 def patient_flow(enrolment: pd.DataFrame, pain: pd.DataFrame, adresp: pd.DataFrame, *, visits: Sequence[str],
-                 cutoff: pd.Timestamp | None) -> PatientFlow:
+                 cutoff: pd.Timestamp | None, not_done: pd.DataFrame | None = None) -> PatientFlow:
     """Flow and completion counts.
 
     ``enrolment``: one row per enrolled (active) patient with ``study_id``, ``treated`` (bool), ``day0``
     (index procedure date, NaT when untreated), ``exit_type`` and ``exit_date`` (missing when on study).
     ``pain``: the analysis pain frame (one row per treated patient × recorded visit, ``worst`` may be
-    missing); ``adresp``: one row per ITT patient × follow-up visit with ``response``.
+    missing); ``adresp``: one row per ITT patient × follow-up visit with ``response``; ``not_done``:
+    ``study_id``, ``visit`` of visits recorded as not done (none when omitted).
     ``visits``: follow-up visit codes (baseline is always reported first).
     Raises ValueError when a frame lacks a contract column.
     """
@@ -125,11 +131,12 @@ def patient_flow(enrolment: pd.DataFrame, pain: pd.DataFrame, adresp: pd.DataFra
     ordered = [BASELINE, *(v for v in VISIT_CODES if v in set(visits) and v != BASELINE)]
     pain_codes = pain.assign(visit=pain["visit"].astype(str))
     adresp_codes = adresp.assign(visit=adresp["visit"].astype(str))
+    not_done = pd.DataFrame({"study_id": [], "visit": []}) if not_done is None else not_done.astype({"visit": str})
     return PatientFlow(
         enrolled=len(enrolment),
         not_treated=int((~enrolment["treated"].astype(bool)).sum()),
         treated=len(treated),
         exits=exits,
         deaths=int(np.sum(treated["exit_type"].eq(DEATH))),
-        visits=tuple(_visit_completion(treated, pain_codes, adresp_codes, v, cutoff) for v in ordered),
+        visits=tuple(_visit_completion(treated, pain_codes, adresp_codes, v, cutoff, not_done) for v in ordered),
     )

@@ -34,13 +34,16 @@ def _frames():
 
 
 def test_flow_counts_match_the_hand_count():
-    flow = patient_flow(*_frames(), visits=("month1", "month3", "month6", "month12"), cutoff=CUTOFF).to_dict()
+    not_done = pd.DataFrame({"study_id": ["P2"], "visit": ["week1"]})  # P2's week-1 visit recorded as not done
+    flow = patient_flow(*_frames(), visits=("week1", "month1", "month3", "month6", "month12"), cutoff=CUTOFF,
+                        not_done=not_done).to_dict()
     assert (flow["enrolled"], flow["not_treated"], flow["treated"], flow["deaths"]) == (4, 1, 3, 1)
     assert flow["exits"] == {"death": 1, "on_study": 1, "withdrawal": 1}
     by_visit = {v["visit"]: v for v in flow["visits"]}
-    assert list(by_visit) == ["baseline", "month1", "month3", "month6", "month12"]
+    assert list(by_visit) == ["baseline", "week1", "month1", "month3", "month6", "month12"]
     expected = {  # visit: (expected, received, not_done, missed, window_open, died, other exit, not yet due, analysed)
         "baseline": (3, 2, 0, 1, 0, 0, 0, 0, None),  # P3 has no baseline and its window (day 0) has closed
+        "week1": (3, 0, 0, 2, 0, 0, 0, 0, 0),  # P2 declared not done (below); P1 and P3 (withdrew day 19) missed it
         "month1": (2, 1, 0, 1, 0, 0, 1, 0, 1),  # P2 alive at day 30 without data: missed; P3 withdrew first
         "month3": (1, 0, 1, 0, 0, 1, 1, 0, 0),  # P1 came but worst pain is missing: not done
         "month6": (1, 0, 0, 0, 1, 1, 1, 0, 0),  # P1's day 180 is the cut-off, window open until day 210
@@ -52,6 +55,7 @@ def test_flow_counts_match_the_hand_count():
                                      "not_applicable_exit", "not_yet_due", "analysed"))
         assert got == counts, visit
         assert sum(row[k] for k in VISIT_OUTCOMES) == row["treated"] == 3  # every treated patient accounted for
+    assert [by_visit[v]["visit_not_done"] for v in by_visit] == [0, 1, 0, 0, 0, 0]
     assert by_visit["month3"]["not_evaluable"] == 1 and by_visit["month1"]["completion_rate"] == pytest.approx(0.5)
     assert by_visit["month12"]["completion_rate"] is None
 
