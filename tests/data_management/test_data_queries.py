@@ -96,6 +96,19 @@ def test_rule_out_of_window_visit(coordinator, patient):
     assert query.history.first().history_change_reason == "Opened by an automatic data check"  # no rule code shown
 
 
+def test_two_rule_runs_racing_on_one_patient_open_one_query_and_neither_fails(coordinator, patient, monkeypatch):
+    """Two writers' services on one patient each run the rules after commit; the second read the open queries
+    before the first inserted its own. The unique constraint decides; the second run skips it instead of failing
+    (the CI load test saw this as a 500 on a visit that had been saved)."""
+    visit = record_visit(coordinator, patient, "month1", 45)  # out of window
+    data_queries_run_rules(patient_ids=[patient.pk])  # the first writer's run opens the query
+    [query] = _rule_queries(rules.RULE_OUT_OF_WINDOW)
+    monkeypatch.setattr(rules, "_existing_keys", lambda patient_ids: set())  # the stale read of the racing run
+    assert rules.data_queries_run_rules(patient_ids=[patient.pk]) == []
+    assert _rule_queries(rules.RULE_OUT_OF_WINDOW) == [query]
+    assert query.record == visit and query.responses.count() == 1
+
+
 def test_rule_worst_pain_increase_of_4(coordinator, patient):
     record_visit(coordinator, patient, "day3", 3, worst=2)
     record_visit(coordinator, patient, "week1", 7, worst=5)  # +3: no query

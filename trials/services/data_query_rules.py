@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Prefetch
 
 from trials.models import (
@@ -162,14 +162,21 @@ def _existing_keys(patient_ids: list[int]) -> set[tuple]:
     return set(rows.values_list("content_type_id", "object_id", "field_name", "rule_code"))
 
 
-def _open_automatic(finding: Finding, patient_id: int, content_type: ContentType) -> DataQuery:
+def _open_automatic(finding: Finding, patient_id: int, content_type: ContentType) -> DataQuery | None:
+    """Open the finding's query; ``None`` when a concurrent rule run (another writer's service on the same patient)
+    opened the same unresolved query first: the ``dataquery_one_unresolved_per_rule`` constraint decides, in a
+    savepoint so the rest of the batch goes on."""
     query = DataQuery(
         content_type=content_type, object_id=finding.record.pk, field_name=finding.field_name,
         patient_id=patient_id, message=finding.message, rule_code=finding.rule_code,
     )
     query._change_reason = "Opened by an automatic data check"
-    query.save()
-    DataQueryResponse.objects.create(query=query, action=QueryAction.OPEN, message=finding.message)
+    try:
+        with transaction.atomic():
+            query.save()
+            DataQueryResponse.objects.create(query=query, action=QueryAction.OPEN, message=finding.message)
+    except IntegrityError:
+        return None
     return query
 
 
@@ -199,7 +206,9 @@ def _run_batch(patients: list[Patient]) -> list[DataQuery]:
                 if key in existing:
                     continue
                 existing.add(key)
-                created.append(_open_automatic(finding, patient.pk, content_type))
+                query = _open_automatic(finding, patient.pk, content_type)
+                if query is not None:
+                    created.append(query)
     return created
 
 
