@@ -8,6 +8,7 @@ from django.core.management import call_command
 from lxml import etree
 
 from tests.data_management.conftest import PASSWORD, REDCAP_FIXTURES
+from trials import services
 from trials.access import SYSTEM
 from trials.interop.odm import odm_build, odm_bytes, odm_reference_errors, odm_schema_errors, odm_validate
 from trials.interop.odm_reader import odm_read
@@ -84,6 +85,23 @@ def test_reader_reads_our_export_back(month1):
     assert subject.key == month1.patient.study_id
     assert subject.value_of("I.VISIT.VISIT_DATE", event_oid="SE.MONTH1") == month1.visit_date.isoformat()
     assert document.items["I.REGISTRATION.SEX"].codes["F"] == "Female"
+
+
+def test_a_coded_item_is_exported_as_null_with_its_code_and_read_back(coordinator, month1):
+    data = services.VisitData.from_visit(month1).with_changes(missing_codes={"mood": "NASK", "sleep": "NA"})
+    services.visit_record(actor=coordinator, visit=month1, data=data, reason="Items not asked")
+    tree = odm_build(SYSTEM)
+    assert odm_validate(tree) == []
+    (mood,) = [e for e in tree.getroot().iter(f"{ODM}ItemData") if e.get("ItemOID") == "I.BPI.MOOD"]
+    assert (mood.get("IsNull"), mood.get("Value")) == ("Yes", None)
+    (flag,) = mood.iter(f"{ODM}FlagValue")
+    assert (flag.text, flag.get("CodeListOID")) == ("NASK", "CL.MISSING_DATA_CODE")
+    document = odm_read(odm_bytes(tree))
+    [subject] = document.subjects
+    coded = {v.item_oid: (v.value, v.missing_code) for v in subject.values if v.event_oid == "SE.MONTH1" and v.missing_code}
+    assert coded == {"I.BPI.MOOD": ("", "NASK"), "I.BPI.SLEEP": ("", "NA")}
+    assert subject.value_of("I.BPI.WORST", event_oid="SE.MONTH1") == "4"
+    assert subject.value_of("I.BPI.LEAST", event_oid="SE.MONTH1") == "1"
 
 
 def test_redcap_project_xml_fixture_parses():

@@ -14,11 +14,12 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from tests.api.conftest import populate_exited_patient, populate_patient
+from trials import services
 from trials.access import SYSTEM
 from trials.interop.records import patients_for_export
-from trials.interop.redcap import records_csv, records_rows
+from trials.interop.redcap import missing_data_codes_setting, records_csv, records_rows, registry_dictionary
 from trials.interop.redcap_import import MappingError, mapping_load, redcap_import, registry_mapping
-from trials.models import Patient, Site
+from trials.models import PainAssessment, Patient, Site
 from trials.seeding.writer import seed_patients
 
 pytestmark = pytest.mark.django_db
@@ -190,12 +191,31 @@ def test_missing_data_codes(coordinator, site, tmp_path):
     (error,) = report.errors
     assert "'UNK' is not a whole number" in error.message and '"missing": ["UNK"]' in error.message
     assert "invalid literal" not in error.message
+    # a declared code that is one of the registry's codes is stored as the item's missing-data code
     raw = mapping()
     raw["visits"][0]["fields"]["pain.worst"]["missing"] = ["UNK", "NASK"]
     report = run(tmp_path, [enrollment_row(), month1_row(worst="NASK")], raw_mapping=raw)
+    assert report.errors == [] and report.committed
+    visit = Patient.objects.get().visits.get(visit_code="month1")
+    assert visit.missing_codes == {"worst": "NASK"} and not PainAssessment.objects.filter(visit=visit).exists()
+    exported = records_csv(SYSTEM)  # a visit with only a code still exports it in the item's cell
+    assert next(r for r in csv.DictReader(io.StringIO(exported)) if r["redcap_event_name"] == "month1_arm_1")["bpi_worst"] == "NASK"
+
+
+def test_a_declared_code_that_is_not_a_registry_code_or_not_on_a_pain_item_is_refused(coordinator, site, tmp_path):
+    raw = mapping()
+    raw["visits"][0]["fields"]["pain.worst"]["missing"] = ["-99"]
+    report = run(tmp_path, [enrollment_row(), month1_row(worst="-99")], raw_mapping=raw)
     (error,) = report.errors
-    assert (error.row, error.redcap_field) == (2, "bpi_worst")
-    assert "'NASK' is a missing-data code declared for this field" in error.message and not report.committed
+    assert (error.row, error.redcap_field, error.registry_field) == (2, "bpi_worst", "pain.worst") and not report.committed
+    assert "missing-data code '-99' declared for bpi_worst is not one of the registry's codes (NASK, UNK, NA, ASKU)" in error.message
+    raw = mapping()
+    raw["patient"]["fields"]["screening_worst_pain"]["missing"] = ["UNK"]
+    report = run(tmp_path, [enrollment_row(bpi_screen="UNK"), month1_row()], raw_mapping=raw)
+    (error,) = report.errors
+    assert (error.row, error.redcap_field) == (1, "bpi_screen") and not report.committed
+    assert "BPI items (pain.*) only, not for screening_worst_pain" in error.message
+    assert Patient.objects.count() == 0
 
 
 # --- idempotent re-import ------------------------------------------------------------------------------------------
@@ -214,6 +234,29 @@ def test_a_second_import_changes_nothing_and_a_changed_value_is_updated_with_a_r
     assert patient.history.latest().history_change_reason == "REDCap import of records.csv, row 1"
     visit = patient.visits.get(visit_code="month1")
     assert visit.pain.worst == 5 and visit.history.latest().history_change_reason == "REDCap import of records.csv, row 2"
+
+
+def test_missing_codes_round_trip_through_the_redcap_export(coordinator, site, today):
+    with transaction.atomic():
+        patient = populate_patient(coordinator, site, today)
+        visit = patient.visits.get(visit_code="month1")
+        data = services.VisitData.from_visit(visit).with_changes(missing_codes={"mood": "UNK", "sleep": "ASKU"})
+        services.visit_record(actor=coordinator, visit=visit, data=data, reason="Codes from the paper form")
+        exported = records_csv(SYSTEM)
+        transaction.set_rollback(True)
+    (row,) = [r for r in csv.DictReader(io.StringIO(exported)) if r["redcap_event_name"] == "month1_arm_1" and not r["redcap_repeat_instrument"]]
+    assert (row["bpi_mood"], row["bpi_sleep"], row["bpi_worst"], row["bpi_walking_ability"]) == ("UNK", "ASKU", "4", "")
+    report = redcap_import(mapping=mapping_load(registry_mapping(imported_by="coord")), records=exported, source_name="records.csv")
+    assert report.errors == [] and report.committed, [str(e) for e in report.errors][:5]
+    visit = Patient.objects.get().visits.get(visit_code="month1")
+    assert visit.missing_codes == {"mood": "UNK", "sleep": "ASKU"}
+    assert (visit.pain.worst, visit.pain.least, visit.pain.mood, visit.pain.sleep, visit.pain.walking_ability) == (4, 1, None, None, None)
+    assert records_csv(SYSTEM).count(",UNK,") == exported.count(",UNK,") == 1
+    # the dictionary and the project setting name the codes the project uses
+    worst = next(f for f in registry_dictionary() if f.name == "bpi_worst")
+    assert "Missing-data codes: NASK, UNK, NA, ASKU" in worst.note
+    assert missing_data_codes_setting().splitlines() == [
+        "NASK, Not asked", "UNK, Asked but unknown", "NA, Not applicable", "ASKU, Asked, declined to answer"]
 
 
 # --- repeating instruments both ways: the round trip ---------------------------------------------------------------

@@ -16,10 +16,11 @@ from django.conf import settings
 from django.utils import timezone
 from lxml import etree
 
+from trials.domain.missing import MISSING_CODES
 from trials.domain.schedule import DEFAULT_SCHEDULE
 from trials.interop.forms import Event, Form, Item, events
-from trials.interop.odm_checks import odm_reference_errors, odm_schema_errors, odm_validate
-from trials.interop.records import form_records, item_value, patients_for_export, visit_of
+from trials.interop.odm_checks import MISSING_CODES_OID, odm_reference_errors, odm_schema_errors, odm_validate
+from trials.interop.records import form_records, item_code, item_value, patients_for_export, visit_of
 from trials.models import Patient, Site, Visit
 from trials.services.text import export_text
 
@@ -109,6 +110,9 @@ def _metadata(study) -> None:
         for item in form.items:
             if item.choices:
                 _code_list(mdv, item)
+    missing_codes = _el(mdv, "CodeList", OID=MISSING_CODES_OID, Name="Missing-data codes", DataType="text")
+    for code, label in MISSING_CODES.items():
+        _text(_el(missing_codes, "CodeListItem", CodedValue=code), "Decode", label)
 
 
 def _unique_forms(all_events: Iterable[Event]) -> list[Form]:
@@ -230,6 +234,9 @@ def _form_data(event_data, form: Form, records: list, site: Site, refs: _AdminRe
             value = item_value(record, item)
             if value is not None:
                 _el(group, "ItemData", ItemOID=item_oid(item), Value=value)
+            elif code := item_code(record, item):  # a coded blank: null, the code as an ODM Annotation flag
+                annotation = _el(_el(group, "ItemData", ItemOID=item_oid(item), IsNull="Yes"), "Annotation", SeqNum=1)
+                _el(_el(annotation, "Flag"), "FlagValue", code, CodeListOID=MISSING_CODES_OID)
 
 
 def odm_build(user, *, patients=None) -> etree._ElementTree:

@@ -14,6 +14,9 @@ import odmlib
 from lxml import etree
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
+# The code list of missing-data codes (NASK, UNK, NA, ASKU; trials.domain.missing). A coded item is written as
+# ``<ItemData IsNull="Yes">`` with an ODM Annotation/Flag whose FlagValue (CodeListOID = this) is the code.
+MISSING_CODES_OID = "CL.MISSING_DATA_CODE"
 ODM_XSD = Path(odmlib.__file__).parent / "schemas" / "odm" / "1.3.2" / "ODM1-3-2.xsd"
 
 # element that refers → (attribute, element kind that must define the OID)
@@ -23,6 +26,7 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("ItemGroupRef", "ItemGroupOID", "ItemGroupDef"),
     ("ItemRef", "ItemOID", "ItemDef"),
     ("CodeListRef", "CodeListOID", "CodeList"),
+    ("FlagValue", "CodeListOID", "CodeList"),
     ("UserRef", "UserOID", "User"),
     ("LocationRef", "LocationOID", "Location"),
     ("SiteRef", "LocationOID", "Location"),

@@ -1,6 +1,8 @@
 """Reading an ODM 1.3.x document — the registry's own export or another system's (REDCap's project XML).
 
-Vendor extensions (REDCap's ``redcap:`` elements and attributes) are ignored;
+Vendor extensions (REDCap's ``redcap:`` elements and attributes) are ignored. A null ItemData (``IsNull="Yes"``)
+flagged with a missing-data code (Annotation/Flag/FlagValue on the ``CL.MISSING_DATA_CODE`` code list, as the
+registry writes it) keeps the code in ``OdmItemValue.missing_code``;
 what is read is the standard part: study, events, forms, item groups, items with
 their code lists, and each subject's values per event/form/group repeat.
 
@@ -18,9 +20,10 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from trials.interop.odm_checks import ODM_NS
+from trials.interop.odm_checks import MISSING_CODES_OID, ODM_NS
 
 N = {"odm": ODM_NS}
+
 
 
 @dataclass
@@ -43,6 +46,7 @@ class OdmItemValue:
     event_repeat: str = "1"
     form_repeat: str = "1"
     transaction: str = ""  # the TransactionType that set the value (blank in snapshot files)
+    missing_code: str = ""  # why a null item is blank (its missing-data flag: NASK, UNK, NA, ASKU), else ""
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -112,6 +116,13 @@ class _State:
         self.values[value.key] = value
 
 
+def _missing_code(item) -> str:
+    if item.get("IsNull") != "Yes":
+        return ""
+    flag = item.find(f"odm:Annotation/odm:Flag/odm:FlagValue[@CodeListOID='{MISSING_CODES_OID}']", N)
+    return (flag.text or "").strip() if flag is not None else ""
+
+
 def _groups(state: _State, parent, event: tuple[str, str], form) -> None:
     form_key = (*event, form.get("FormOID"), form.get("FormRepeatKey") or "1")
     if form.get("TransactionType") == "Remove":
@@ -126,7 +137,8 @@ def _groups(state: _State, parent, event: tuple[str, str], form) -> None:
             transaction = item.get("TransactionType") or group.get("TransactionType") or ""
             value = OdmItemValue(event[0], form_key[2], group_key[4], group_key[5], item.get("ItemOID"),
                                  "" if item.get("IsNull") == "Yes" else item.get("Value") or "", event_repeat=event[1],
-                                 form_repeat=form_key[3], transaction=transaction)
+                                 form_repeat=form_key[3], transaction=transaction,
+                                 missing_code=_missing_code(item))
             if transaction == "Remove":
                 state.remove(value.key)
             elif transaction != "Context":

@@ -61,11 +61,17 @@ def visit_of(patient: Patient, visit_code: str) -> Visit | None:
 
 
 def _active_pain(visit: Visit) -> list[PainAssessment]:
+    """The visit's BPI record; a visit whose BPI items are all coded or blank has none saved, so when it holds
+    missing-data codes an unsaved, empty record stands in (stamped with the visit's audit fields) to carry them."""
     try:
         pain = visit.pain
     except PainAssessment.DoesNotExist:
-        return []
-    return [pain] if pain is not None and pain.voided_at is None else []
+        pain = None
+    if pain is not None:
+        return [pain] if pain.voided_at is None else []
+    if visit.missing_codes:
+        return [PainAssessment(visit=visit, updated_by=visit.updated_by, updated_at=visit.updated_at)]
+    return []
 
 
 def form_records(patient: Patient, form: Form, event: Event) -> list[Model]:
@@ -84,6 +90,16 @@ def form_records(patient: Patient, form: Form, event: Event) -> list[Model]:
         "skeletal_event": patient.x_sres,
         "study_exit": patient.x_exits,
     }[form.name]
+
+
+def item_code(record: Model, item: Item) -> str | None:
+    """The missing-data code (``trials.domain.missing``: NASK, UNK, NA, ASKU) of a blank BPI item, else None.
+
+    Codes are kept on the visit (``Visit.missing_codes``, {item: code}); only BPI items carry them.
+    """
+    if not isinstance(record, PainAssessment):
+        return None
+    return (record.visit.missing_codes or {}).get(item.name) or None
 
 
 def item_value(record: Model, item: Item) -> str | None:

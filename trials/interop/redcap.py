@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trials.domain.missing import MISSING_CODES
 from trials.interop.forms import FORMS, Form, Item, events
-from trials.interop.records import form_records, item_value, patients_for_export
+from trials.interop.records import form_records, item_code, item_value, patients_for_export
 
 # REDCap's data dictionary header, exactly as REDCap writes it.
 DICTIONARY_COLUMNS = (
@@ -72,9 +73,17 @@ def _field_of(item: Item) -> RedcapField:
         return RedcapField(item.variable, item.form, "dropdown", item.label, dict(item.choices))
     if item.data_type == "boolean":
         return RedcapField(item.variable, item.form, "yesno", item.label)
-    note = "; ".join(filter(None, [f"Unit: {item.unit}" if item.unit else "", "Free text: withheld from sponsors" if item.free_text else ""]))
+    note = "; ".join(filter(None, [f"Unit: {item.unit}" if item.unit else "", "Free text: withheld from sponsors" if item.free_text else "",
+                                   f"Missing-data codes: {', '.join(MISSING_CODES)}" if item.form == "bpi" else ""]))
     return RedcapField(item.variable, item.form, "text", item.label, validation=VALIDATION.get(item.data_type, ""),
                        minimum=_bound(item.minimum), maximum=_bound(item.maximum), note=note)
+
+
+def missing_data_codes_setting() -> str:
+    """The text for REDCap's project setting "Missing Data Codes" (Project Setup > Additional customizations):
+    one ``code, label`` per line, the registry's codes (``trials.domain.missing``). BPI items export a coded
+    blank as its code in the item's cell, REDCap's missing-data-code convention."""
+    return "".join(f"{code}, {label}\n" for code, label in MISSING_CODES.items())
 
 
 def _bound(value: float | None) -> str:
@@ -176,7 +185,7 @@ def records_columns() -> list[str]:
 
 
 def _values(form: Form, record) -> dict[str, str]:
-    values = {item.variable: item_value(record, item) for item in form.items}
+    values = {item.variable: item_value(record, item) or item_code(record, item) for item in form.items}
     values = {k: v for k, v in values.items() if v is not None}
     values[f"{form.name}_complete"] = COMPLETE
     return values

@@ -3,7 +3,8 @@
 The mapping names, for each registry field, the REDCap field it comes from (``"from"``) or a constant
 (``"value"``), with an optional value map (``"map"``: REDCap code → registry code), transform
 (``"transform"``: ``"year"`` takes the year of a date) and the missing-data codes the site uses in that field
-(``"missing"``: e.g. ``["UNK", "NASK"]``). Sections:
+(``"missing"``: e.g. ``["UNK", "NASK"]``; in ``pain.*`` fields a declared code that is one of the registry's codes
+(NASK, UNK, NA, ASKU) is stored as the visit's missing-data code for that item, anything else is refused). Sections:
 
 - ``site``: a registry site code, or ``{"from": "redcap_data_access_group"}`` (REDCap's data access group,
   matched to a site code ignoring case);
@@ -36,7 +37,7 @@ from django.contrib.auth import get_user_model
 from django.db import models, transaction
 
 from trials import services
-from trials.domain import schedule
+from trials.domain import missing, schedule
 from trials.errors import DomainValidationError
 from trials.interop.redcap import RECORD_ID, RedcapRow, records_read
 from trials.models import (
@@ -381,14 +382,32 @@ def _convert(value: str, model_field: models.Field | None, target: str, date_for
     return value
 
 
+@dataclass(frozen=True)
+class MissingCode:
+    """A BPI item's declared missing-data code read from a cell (stored in ``Visit.missing_codes``, not as a value)."""
+
+    code: str
+
+
+def _missing_code(rule: FieldRule, raw: str) -> MissingCode:
+    """A declared code in a ``pain.<item>`` field that is one of the product's codes; anything else is refused."""
+    accepted = ", ".join(missing.MISSING_CODES)
+    if not rule.target.startswith("pain."):
+        raise ValueError(f"{raw!r} is a missing-data code declared for {rule.source}, but the registry keeps missing-data "
+                         f"codes for the BPI items (pain.*) only, not for {rule.target}; leave the cell blank if the value "
+                         "was not collected")
+    if raw not in missing.MISSING_CODES:
+        raise ValueError(f"missing-data code {raw!r} declared for {rule.source} is not one of the registry's codes "
+                         f"({accepted}); recode it in REDCap or leave the cell blank")
+    return MissingCode(raw)
+
+
 def _value(rule: FieldRule, row: RedcapRow, section: str, date_format: str) -> Any:
     if not rule.source:
         return rule.constant
     raw = row.values.get(rule.source, "")
     if raw in rule.missing:
-        raise ValueError(f"{raw!r} is a missing-data code declared for this field; the registry does not store "
-                         f"missing-data codes for {rule.target} yet, so the row is refused (leave the cell blank if the "
-                         "value was not collected)")
+        return _missing_code(rule, raw)
     if rule.value_map is not None and raw != "":
         if raw not in rule.value_map:
             raise ValueError(f"value {raw!r} is not in the mapping's value map ({', '.join(map(str, rule.value_map))})")
@@ -698,7 +717,11 @@ def _visits(ctx: _Context, patient: Patient, record_rows, values) -> None:
         visit = patient.visits.get(visit_code=section.visit_code)
         before = services.VisitData.from_visit(visit)
         pain = {k.removeprefix("pain."): v for k, v in visit_values.items() if k.startswith("pain.")}
+        codes = {k: v.code for k, v in pain.items() if isinstance(v, MissingCode)}
+        pain = {k: v for k, v in pain.items() if not isinstance(v, MissingCode)}
         changes = {k: v for k, v in visit_values.items() if not k.startswith("pain.")}
+        if codes:
+            changes["missing_codes"] = codes
         if opioid_rows:
             changes["medications"] = [_medication(values[r.number]["opioid"]) for r in sorted(opioid_rows, key=lambda r: int(_instance(r)))]
         data = before.with_changes(pain=pain, **changes)
@@ -829,7 +852,8 @@ def registry_mapping(*, imported_by: str = "") -> dict[str, Any]:
         return {item.name: {"from": item.variable} for item in FORMS_BY_NAME[form].items if item.name in allowed}
 
     visit_items = {**{i.name: {"from": i.variable} for i in FORMS_BY_NAME["visit"].items if i.name in VISIT_FIELDS},
-                   **{f"pain.{i.name}": {"from": i.variable} for i in FORMS_BY_NAME["bpi"].items}}
+                   **{f"pain.{i.name}": {"from": i.variable, "missing": list(missing.MISSING_CODES)}
+                      for i in FORMS_BY_NAME["bpi"].items}}
     enrollment = unique_event_name("enrollment")
     return {
         "site": {"from": DAG}, "imported_by": imported_by, "record_id": RECORD_ID,
