@@ -13,7 +13,7 @@ from tests.analytics.r_oracle.degenerate import gray_frame
 
 # No two SREs on one day: Gray's test reproduces cuminc to rounding.
 R_GRAY_UNTIED = (1.74299244656507, 0.418325172901691, 2)
-# The 40-patient oracle cohort has SREs tied on days 48 and 123: within 0.5% of cuminc (module doc).
+# The 40-patient oracle cohort has SREs tied on days 48 and 123: cuminc reproduced to rounding.
 R_GRAY_COHORT = {
     "modality": (0.192836225827326, 0.908084254929041, 2),
     "augmentation": (0.0426933239266897, 0.836303805446698, 1),
@@ -33,12 +33,30 @@ def test_matches_cuminc_without_tied_sres():
 
 
 @pytest.mark.parametrize("variable", list(R_GRAY_COHORT))
-def test_close_to_cuminc_with_tied_sres(variable):
+def test_matches_cuminc_with_tied_sres(variable):
     (result,) = gray_tests(adtte_frame(), strata_variables=(variable,))
     statistic, p_value, df = R_GRAY_COHORT[variable]
     assert result.df == df and result.variable == variable
-    assert result.statistic == pytest.approx(statistic, rel=5e-3)
-    assert result.p_value == pytest.approx(p_value, rel=5e-3)
+    assert result.statistic == pytest.approx(statistic, rel=1e-9)
+    assert result.p_value == pytest.approx(p_value, rel=1e-9)
+
+
+# 36 patients on 5 days, SREs, deaths and censorings tied within and across groups;
+# R 4 cmprsk: cuminc(t, s, group = g, cencode = 0)$Tests["1", c("stat", "pv")].
+TIED_DAYS = [(k * 7) % 5 + 1 for k in range(36)]
+TIED_STATUS = [(k * k + k // 4) % 3 for k in range(36)]
+R_GRAY_HEAVY_TIES = {
+    2: ([("ab"[(k // 3) % 2]) for k in range(36)], 10.9945685660166, 0.00091379281966697),
+    3: ([("abc"[(k // 2) % 3]) for k in range(36)], 7.63176803088429, 0.0220182413822744),
+}
+
+
+@pytest.mark.parametrize("k", list(R_GRAY_HEAVY_TIES))
+def test_matches_cuminc_with_ties_across_causes_and_groups(k):
+    group, statistic, p_value = R_GRAY_HEAVY_TIES[k]
+    result = gray_test(TIED_DAYS, TIED_STATUS, group)
+    assert result.df == k - 1
+    assert (result.statistic, result.p_value) == pytest.approx((statistic, p_value), rel=1e-9)
 
 
 def test_degenerate_cases_are_not_computable_with_a_reason():
