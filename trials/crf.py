@@ -70,6 +70,7 @@ TEXT_FIELDS: dict[str, Kind] = {
     "location": Kind.FREE_TEXT,
     "death_cause": Kind.FREE_TEXT,
     "factor_source": Kind.FREE_TEXT,
+    "not_done_reason": Kind.FREE_TEXT,  # why a visit did not take place: may name a hospital or a person
     "device": Kind.DEVICE_IDENTIFIER,
     "implant_type": Kind.DEVICE_IDENTIFIER,
 }
@@ -178,7 +179,7 @@ FORMS: tuple[Form, ...] = (
     Form("radiation", "Radiation course", RadiationCourse,
          ("sequence", "start_date", "end_date", "total_dose_gy", "fractions", "technique", "alpha_beta_gy"),
          ENROLLMENT_EVENT, repeating=True, prefix="rt_"),
-    Form("visit", "Visit", Visit, ("visit_date", "out_of_window", "opioid_status"), VISIT_EVENT, prefix="visit_"),
+    Form("visit", "Visit", Visit, ("visit_date", "out_of_window", "opioid_status", "not_done_reason"), VISIT_EVENT, prefix="visit_"),
     Form("bpi", "Brief Pain Inventory", PainAssessment, (*BPI_ITEMS, "relief_pct"), VISIT_EVENT, prefix="bpi_"),
     Form("opioid", "Opioid use", MedicationUse,
          ("drug", "route", "dose", "unit", "doses_per_day", "mme_factor", "factor_source", "mme_per_day"),

@@ -78,8 +78,8 @@ def form_records(patient: Patient, form: Form, event: Event) -> list[Model]:
     """The records that fill ``form`` at ``event`` for this patient (several for a repeating form)."""
     if event.visit_code:
         visit = visit_of(patient, event.visit_code)
-        if visit is None or visit.visit_date is None:
-            return []
+        if visit is None or (visit.visit_date is None and not visit.is_not_done):
+            return []  # a visit not done carries only its reason (the visit form); BPI and opioids stay empty
         return {"visit": [visit], "bpi": _active_pain(visit), "opioid": list(visit.x_medications)}[form.name]
     return {
         "registration": [patient],

@@ -708,7 +708,7 @@ def _visits(ctx: _Context, patient: Patient, record_rows, values) -> None:
         row = rows[0] if rows else opioid_rows[0]
         outcome = ctx.outcomes[row.number]
         visit_values = values[row.number].get("visit", {}) if rows else {}
-        if not visit_values.get("visit_date"):
+        if not visit_values.get("visit_date") and not visit_values.get("not_done_reason"):
             if (rows and _has_source_values(section, row) and set(visit_values) - {"visit_date"}) or opioid_rows:
                 outcome.errors.append(RowError(row.number, row.record_id, _source_of(section, "visit_date"), "visit_date",
                                                "the visit has data but no visit date; enter the date the visit took place"))
@@ -726,16 +726,17 @@ def _visits(ctx: _Context, patient: Patient, record_rows, values) -> None:
             changes["medications"] = [_medication(values[r.number]["opioid"]) for r in sorted(opioid_rows, key=lambda r: int(_instance(r)))]
         data = before.with_changes(pain=pain, **changes)
         label = f"{patient.study_id} {section.visit_code}"
-        if _comparable_visit(data) == _comparable_visit(before) and visit.has_data:
+        recorded = visit.has_data or visit.is_not_done
+        if _comparable_visit(data) == _comparable_visit(before) and recorded:
             for r in [row, *opioid_rows]:
                 ctx.outcomes[r.number].note(UNCHANGED, label)
             continue
         try:
-            services.visit_record(actor=ctx.actor, visit=visit, data=data, reason=ctx.why(row) if visit.has_data else None)
+            services.visit_record(actor=ctx.actor, visit=visit, data=data, reason=ctx.why(row) if recorded else None)
         except DomainValidationError as exc:
             outcome.errors += _service_errors(exc, row, section.rules)
             raise _RecordFailed from exc
-        status = UPDATED if before.visit_date is not None else IMPORTED
+        status = UPDATED if recorded else IMPORTED
         for r in [row, *opioid_rows]:
             ctx.outcomes[r.number].note(status, label)
         ctx.report.visits_recorded += 1
