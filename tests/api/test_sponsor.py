@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.api.matrix_cases import ENDPOINTS, detail_kwargs
+from tests.factories import if_match
 from trials import services
 from trials.api.deidentify import AUDIT_STAMP_FIELDS, FREE_TEXT_FIELDS
 from trials.api.exports import EXPORTS
@@ -151,4 +152,4 @@ def test_sponsor_is_read_only(sponsor_registry):
     client = sponsor_registry.client("sponsor")
     ae = sponsor_registry.patients["own"].adverse_events.first()
     assert client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "fatal", "reason": "x"}, format="json").status_code == 403
-    assert client.post(f"/api/v1/adverse-events/{ae.pk}/void/", {"reason": "x"}, format="json").status_code == 403
+    assert client.post(f"/api/v1/adverse-events/{ae.pk}/void/", {"reason": "x"}, format="json", **if_match(ae)).status_code == 403

@@ -81,7 +81,7 @@ def test_reasons_query_messages_and_lock_reasons_refuse_control_characters(regis
     client, ae = registry.client("coordinator"), registry.patients["own"].adverse_events.get()
     bad_reason = client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SD\x0cV"}, format="json", **if_match(ae))
     assert bad_reason.status_code == 400 and "reason" in bad_reason.json()["errors"]
-    void = client.post(f"/api/v1/adverse-events/{ae.pk}/void/", {"reason": "du\x1fp"}, format="json")
+    void = client.post(f"/api/v1/adverse-events/{ae.pk}/void/", {"reason": "du\x1fp"}, format="json", **if_match(ae))
     assert void.status_code == 400 and "reason" in void.json()["errors"]
     dm = registry.client("data_manager")
     query = dm.post("/api/v1/data-queries/", {"record_type": "adverseevent", "object_id": ae.pk, "field_name": "term",

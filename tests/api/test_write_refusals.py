@@ -1,12 +1,14 @@
-"""Writes that must be refused (issue 14): updates without If-Match (428), sponsors starting report runs (403),
+"""Writes that must be refused (issue 14): updates and voids without If-Match (428) or on a stale version (409), sponsors starting report runs (403),
 more unfinished report runs than the per-user quota (429)."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.urls import resolve, reverse
 
 from analytics.models import ReportRun, RunStatus
+from tests.api.matrix_cases import detail_kwargs
 from tests.factories import if_match
 
 pytestmark = pytest.mark.django_db
@@ -40,11 +42,43 @@ def test_two_edits_from_the_same_version_cannot_both_win(registry):
     assert ae.outcome == "recovering"
 
 
-def test_the_schema_requires_if_match_on_updates(registry):
+VOIDABLE = ["patient", "lesion", "procedure", "radiationcourse", "visit", "adverseevent", "skeletalevent", "studyexit"]
+
+
+@pytest.mark.parametrize("resource", VOIDABLE)
+def test_void_without_if_match_is_428_stale_is_409_current_voids(registry, resource):
+    """Every clinical resource: a void must name the version it acts on, like an update."""
+    kwargs = detail_kwargs(resource, registry, "own")
+    url = reverse(f"api:{resource}-void", kwargs=kwargs)
+    model = resolve(url).func.cls.base_queryset.model
+    record = model.objects.get(**({"study_id": kwargs["study_id"]} if "study_id" in kwargs else {"pk": kwargs["pk"]}))
+    version = record.version
+    client = registry.client("coordinator")
+    for headers in ({}, {"HTTP_IF_MATCH": "*"}):
+        response = client.post(url, {"reason": "Entered in error"}, format="json", **headers)
+        assert response.status_code == 428, (resource, response.json())
+        body = response.json()
+        assert body["status"] == 428 and body["code"] == "precondition_required"
+        assert "If-Match" in body["errors"] and "ETag" in body["detail"]
+    stale = client.post(url, {"reason": "Entered in error"}, format="json", HTTP_IF_MATCH=f'"{version + 1}"')
+    assert stale.status_code == 409 and stale.json()["code"] == "conflict" and "If-Match" in stale.json()["errors"]
+    record.refresh_from_db()
+    assert record.voided_at is None and record.version == version  # refused voids change nothing
+    done = client.post(url, {"reason": "Entered in error"}, format="json", HTTP_IF_MATCH=f'"{version}"')
+    assert done.status_code == 200, (resource, done.json())
+    assert done.json()["voided"] is True and done["ETag"] == f'"{version + 1}"'
+    record.refresh_from_db()
+    assert record.voided_at is not None and record.void_reason == "Entered in error"
+
+
+def test_the_schema_requires_if_match_on_updates_and_voids(registry):
     schema = Client().get("/api/v1/schema/?format=json").json()
-    patch = schema["paths"]["/api/v1/adverse-events/{id}/"]["patch"]
-    if_match_param = next(p for p in patch["parameters"] if p["name"] == "If-Match")
-    assert if_match_param["required"] is True and "428" in patch["responses"]
+    operations = [schema["paths"]["/api/v1/adverse-events/{id}/"]["patch"], schema["paths"]["/api/v1/adverse-events/{id}/"]["put"]]
+    operations += [item["post"] for path, item in schema["paths"].items() if path.endswith("/void/")]
+    assert len(operations) >= 2 + 8
+    for operation in operations:
+        if_match_param = next(p for p in operation["parameters"] if p["name"] == "If-Match")
+        assert if_match_param["required"] is True and "428" in operation["responses"] and "409" in operation["responses"]
 
 
 @pytest.fixture

@@ -83,8 +83,8 @@ def test_enrollment_reports_failed_eligibility_per_field(registry, today):
 def test_void_needs_a_reason_and_keeps_the_record(registry):
     sre = registry.patients["own"].skeletal_events.get()
     client = registry.client("coordinator")
-    assert client.post(f"/api/v1/skeletal-events/{sre.pk}/void/", {}, format="json").status_code == 400
-    response = client.post(f"/api/v1/skeletal-events/{sre.pk}/void/", {"reason": "Duplicate entry"}, format="json")
+    assert client.post(f"/api/v1/skeletal-events/{sre.pk}/void/", {}, format="json", **if_match(sre)).status_code == 400
+    response = client.post(f"/api/v1/skeletal-events/{sre.pk}/void/", {"reason": "Duplicate entry"}, format="json", **if_match(sre))
     assert response.status_code == 200 and response.json()["voided"] is True
     sre.refresh_from_db()
     assert sre.void_reason == "Duplicate entry"

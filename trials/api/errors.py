@@ -37,7 +37,7 @@ class Conflict(exceptions.APIException):
 
 
 class PreconditionRequired(exceptions.APIException):
-    """428: an update of a clinical record must say which version it is based on (``If-Match``)."""
+    """428: an update or void of a clinical record must say which version it is based on (``If-Match``)."""
 
     status_code = 428
     default_code = "precondition_required"

@@ -15,18 +15,14 @@ ERROR_DESCRIPTIONS = {
     "404": "No such record among those your role may see (another site's record is a 404, not a 403).",
     "409": "Conflicting concurrent edit: `If-Match` names a version that is no longer current. Nothing was changed.",
     "413": "The request body is larger than the server accepts.",
-    "428": "`If-Match` is missing: an update must name the record version it is based on (its `ETag`).",
+    "428": "`If-Match` is missing: an update or void must name the record version it is based on (its `ETag`).",
     "429": "Too many requests; retry after `Retry-After` seconds.",
     "503": "A backing service is down; retry after `Retry-After` seconds.",
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
+# Versioned writes of a clinical record: each must send If-Match (428 without it, 409 when stale).
 VERSIONED_ACTIONS = {"update", "partial_update", "void"}
-UPDATE_ACTIONS = {"update", "partial_update"}
 
-IF_MATCH = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description='The record version your edit is based on, as returned in `ETag` (e.g. `"3"`). A stale version gives 409.',
-)
 IF_MATCH_REQUIRED = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
     description='Required: the record version your change is based on, as returned in `ETag` (e.g. `"3"`). '
@@ -57,10 +53,8 @@ class RegistryAutoSchema(AutoSchema):
         conditional = getattr(self.view, "conditional_requests", True)
         if self.method == "GET" and conditional:
             params += [IF_NONE_MATCH, ETAG]
-        if self._action() in UPDATE_ACTIONS:
+        if self._action() in VERSIONED_ACTIONS:
             params.append(IF_MATCH_REQUIRED)
-        elif self._action() in VERSIONED_ACTIONS:
-            params.append(IF_MATCH)
         params.append(RETRY_AFTER)
         return params
 
@@ -68,7 +62,7 @@ class RegistryAutoSchema(AutoSchema):
         codes = ["400", "401", "403", "404", "429"]
         if self._action() in VERSIONED_ACTIONS:
             codes.append("409")
-        if self._action() in UPDATE_ACTIONS:
+        if self._action() in VERSIONED_ACTIONS:
             codes.append("428")
         if self.method in WRITE_METHODS:
             codes.append("413")

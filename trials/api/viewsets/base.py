@@ -94,7 +94,7 @@ class HistoryMixin:
 
 
 class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
-    """Update with reason and a required If-Match, void with reason (If-Match honoured), and audit history."""
+    """Update and void with a reason and a required If-Match, and audit history."""
 
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
     update_serializer_class = None
@@ -119,13 +119,17 @@ class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
 
     @action(detail=True, methods=["post"])
     def void(self, request, *args, **kwargs):
-        """Void the record with a reason (nothing clinical is deleted). Honors If-Match."""
+        """Void the record with a reason (nothing clinical is deleted).
+
+        ``If-Match`` is required, as for updates: 428 without it (or with ``*``), 409 on a stale version,
+        so a void never acts on a version the client has not seen.
+        """
         instance = self.get_object()
+        version = required_version(request)
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         voided = services.clinical_record_void(
-            actor=request.user, instance=instance, reason=serializer.validated_data["reason"],
-            expected_version=expected_version(request),
+            actor=request.user, instance=instance, reason=serializer.validated_data["reason"], expected_version=version,
         )
         return self.record_response(voided)
 
