@@ -13,7 +13,6 @@ and prints the ratio (goal ≤ 3×) and the peak memory of the streaming export
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import time
@@ -22,33 +21,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks import pgbench_db  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/registry_bench"
 GOAL_RATIO = 3.0
 
 
 def setup_django() -> None:
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.setdefault("API_THROTTLE_USER", "100000/minute")
-    import django
-
-    django.setup()
+    pgbench_db.setup_django(DEFAULT_DATABASE_URL, API_THROTTLE_USER="100000/minute")
 
 
 def ensure_database() -> None:
-    """Create the benchmark database if missing (PostgreSQL only), then migrate."""
-    import psycopg
-    from django.conf import settings
-    from django.core.management import call_command
-
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        sys.exit("This benchmark compares against PostgreSQL COPY: set DATABASE_URL=postgres://…")
-    admin = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True)
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-        admin.execute(f'CREATE DATABASE "{db["NAME"]}"')
-    admin.close()
-    call_command("migrate", verbosity=0)
+    pgbench_db.ensure_database("This benchmark compares against PostgreSQL COPY")
 
 
 def seed(patients: int) -> None:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks import pgbench_db  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 RATIO_GOAL = 1.5
 RSS_GOAL_MB = 2048
@@ -39,21 +41,7 @@ def setup_django() -> None:
 
 
 def ensure_database() -> None:
-    """Create the database named in DATABASE_URL when it does not exist, then migrate."""
-    from django.conf import settings
-    from django.core.management import call_command
-
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        sys.exit("The benchmark runs on PostgreSQL: set DATABASE_URL=postgres://…")
-    import psycopg
-
-    conninfo = dict(host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432, user=db.get("USER"),
-                    password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True)
-    with psycopg.connect(**conninfo) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
-    call_command("migrate", verbosity=0)
+    pgbench_db.ensure_database("The benchmark runs on PostgreSQL")
 
 
 def ensure_patients(n: int) -> float:

@@ -1,6 +1,6 @@
 """Benchmark: the record status matrix page (patients × visits) on PostgreSQL, per page, at scale.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_h11b_bench \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_bench \\
         .venv/bin/python benchmarks/status_matrix.py --patients 100000
 
 Seeds the database with ``seed_registry`` when it holds fewer patients (re-uses it
@@ -15,7 +15,6 @@ is under the goal (300 ms per page).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -23,32 +22,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/registry_h11b_bench"
+from benchmarks import pgbench_db  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/registry_bench"
 GOAL_MS = 300.0
 
 
 def setup_django() -> None:
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    import django
-
-    django.setup()
+    pgbench_db.setup_django(DEFAULT_DATABASE_URL)
 
 
 def ensure_database() -> None:
-    """Create the benchmark database if missing (PostgreSQL only), then migrate."""
-    import psycopg
-    from django.conf import settings
-    from django.core.management import call_command
-
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        sys.exit("This benchmark measures PostgreSQL: set DATABASE_URL=postgres://…")
-    admin = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True)
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-        admin.execute(f'CREATE DATABASE "{db["NAME"]}"')
-    admin.close()
-    call_command("migrate", verbosity=0)
+    pgbench_db.ensure_database("This benchmark measures PostgreSQL")
 
 
 def client_for_data_manager():
