@@ -42,6 +42,7 @@ worker: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media .test-media staticfiles

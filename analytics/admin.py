@@ -9,13 +9,36 @@ from analytics.models import ReportRun
 @admin.register(ReportRun)
 class ReportRunAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "status", "progress", "stage", "attempts", "heartbeat_at", "short_fingerprint", "requested_by", "created_at", "finished_at",
+        "id",
+        "status",
+        "progress",
+        "stage",
+        "attempts",
+        "heartbeat_at",
+        "short_fingerprint",
+        "requested_by",
+        "created_at",
+        "finished_at",
     ]
     list_filter = ["status"]
     search_fields = ["fingerprint", "id"]
     readonly_fields = [
-        "parameters", "parameters_key", "status", "progress", "stage", "timings", "fingerprint", "error_message",
-        "attempts", "heartbeat_at", "delivery", "requested_by", "created_at", "started_at", "finished_at", "artifact_links",
+        "parameters",
+        "parameters_key",
+        "status",
+        "progress",
+        "stage",
+        "timings",
+        "fingerprint",
+        "error_message",
+        "attempts",
+        "heartbeat_at",
+        "delivery",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "artifact_links",
     ]
     exclude = ["result", "artifacts"]
 
@@ -27,8 +50,10 @@ class ReportRunAdmin(admin.ModelAdmin):
     def artifact_links(self, run: ReportRun) -> str:
         if not run.artifacts:
             return "–"
-        return format_html("<ul>{}</ul>", format_html_join("", '<li><a href="/{}">{}</a></li>',
-                                                           ((run.artifact_url(n), n) for n in run.artifacts)))
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", '<li><a href="/{}">{}</a></li>', ((run.artifact_url(n), n) for n in run.artifacts)),
+        )
 
     def has_add_permission(self, request):
         return False

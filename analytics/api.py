@@ -63,7 +63,9 @@ def media_type_of(name: str) -> str:
 def without_dates(value):
     """The result for sponsors: no ``metadata`` block (generation time) and no date-like strings."""
     if isinstance(value, dict):
-        return {k: without_dates(v) for k, v in value.items() if k != "metadata" and not (isinstance(v, str) and DATE_LIKE.search(v))}
+        return {
+            k: without_dates(v) for k, v in value.items() if k != "metadata" and not (isinstance(v, str) and DATE_LIKE.search(v))
+        }
     if isinstance(value, list):
         return [without_dates(v) for v in value if not (isinstance(v, str) and DATE_LIKE.search(v))]
     return value
@@ -72,8 +74,12 @@ def without_dates(value):
 class ReportRunRequestSerializer(serializers.Serializer):
     strata = serializers.ListField(child=serializers.ChoiceField(choices=STRATA_VARIABLES), required=False)
     visits = serializers.ListField(child=serializers.ChoiceField(choices=FOLLOW_UP_CODES), required=False)
-    include_hypercalcaemia = serializers.BooleanField(required=False, help_text="Count hypercalcaemia of malignancy as an SRE (default false).")
-    force = serializers.BooleanField(default=False, help_text="Recompute even if a finished run used the same parameters and data.")
+    include_hypercalcaemia = serializers.BooleanField(
+        required=False, help_text="Count hypercalcaemia of malignancy as an SRE (default false)."
+    )
+    force = serializers.BooleanField(
+        default=False, help_text="Recompute even if a finished run used the same parameters and data."
+    )
 
 
 class ArtifactSerializer(serializers.Serializer):
@@ -92,8 +98,22 @@ class ReportRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReportRun
-        fields = ("id", "url", "status", "progress", "stage", "fingerprint", "parameters", "result", "artifacts",
-                  "error_message", "attempts", "created_at", "started_at", "finished_at")
+        fields = (
+            "id",
+            "url",
+            "status",
+            "progress",
+            "stage",
+            "fingerprint",
+            "parameters",
+            "result",
+            "artifacts",
+            "error_message",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
 
     def get_url(self, run) -> str:
         return reverse("api:reportrun-detail", kwargs={"pk": run.pk})
@@ -101,7 +121,11 @@ class ReportRunSerializer(serializers.ModelSerializer):
     @extend_schema_field(ArtifactSerializer(many=True))
     def get_artifacts(self, run) -> list[dict]:
         return [
-            {"name": name, "url": reverse("api:reportrun-artifact", kwargs={"pk": run.pk, "name": name}), "media_type": media_type_of(name)}
+            {
+                "name": name,
+                "url": reverse("api:reportrun-artifact", kwargs={"pk": run.pk, "name": name}),
+                "media_type": media_type_of(name),
+            }
             for name in run.artifacts
         ]
 
@@ -156,24 +180,45 @@ def broker_check() -> None:
 
 
 RUN_VIEW = PolymorphicProxySerializer(
-    component_name="ReportRunRoleView", serializers=[ReportRunSerializer, SponsorReportRunSerializer], resource_type_field_name=None
+    component_name="ReportRunRoleView",
+    serializers=[ReportRunSerializer, SponsorReportRunSerializer],
+    resource_type_field_name=None,
 )
-ARTIFACT_RESPONSES = {(200, media): OpenApiResponse(OpenApiTypes.BINARY, description="The artifact file.") for media in MEDIA_TYPES.values()}
+ARTIFACT_RESPONSES = {
+    (200, media): OpenApiResponse(OpenApiTypes.BINARY, description="The artifact file.") for media in MEDIA_TYPES.values()
+}
 
 
 @extend_schema_view(
-    list=extend_schema(tags=["reports"], summary="List report runs", description=f"**Roles:** {ROLES_DOC}",
-                       responses=PolymorphicProxySerializer(component_name="ReportRunRoleView",
-                                                            serializers=[ReportRunSerializer, SponsorReportRunSerializer],
-                                                            resource_type_field_name=None, many=True)),
-    retrieve=extend_schema(tags=["reports"], summary="Status, progress, stage, fingerprint, result and artifact links",
-                           description=f"**Roles:** {ROLES_DOC}", responses=RUN_VIEW),
-    create=extend_schema(tags=["reports"], summary="Request a report run", request=ReportRunRequestSerializer,
-                         description="Answers 202 with the run and its URL (a finished run with the same parameters and "
-                         f"data is reused). 503 with Retry-After when the broker is down.\n\n**Roles:** {CREATE_ROLES_DOC}",
-                         responses={202: RUN_VIEW}),
+    list=extend_schema(
+        tags=["reports"],
+        summary="List report runs",
+        description=f"**Roles:** {ROLES_DOC}",
+        responses=PolymorphicProxySerializer(
+            component_name="ReportRunRoleView",
+            serializers=[ReportRunSerializer, SponsorReportRunSerializer],
+            resource_type_field_name=None,
+            many=True,
+        ),
+    ),
+    retrieve=extend_schema(
+        tags=["reports"],
+        summary="Status, progress, stage, fingerprint, result and artifact links",
+        description=f"**Roles:** {ROLES_DOC}",
+        responses=RUN_VIEW,
+    ),
+    create=extend_schema(
+        tags=["reports"],
+        summary="Request a report run",
+        request=ReportRunRequestSerializer,
+        description="Answers 202 with the run and its URL (a finished run with the same parameters and "
+        f"data is reused). 503 with Retry-After when the broker is down.\n\n**Roles:** {CREATE_ROLES_DOC}",
+        responses={202: RUN_VIEW},
+    ),
 )
-class ReportRunViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class ReportRunViewSet(
+    ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
     permission_classes = [CanRequestReports]
     pagination_class = RegistryCursorPagination
     queryset = ReportRun.objects.all()
@@ -195,12 +240,18 @@ class ReportRunViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModel
         run, _reused = report_run_request(actor=request.user, parameters=data, force=force)
         run.refresh_from_db()
         if run.status == RunStatus.FAILED and run.error_message.startswith("Could not queue"):
-            raise ServiceUnavailable(f"Run {run.pk} could not be queued: {run.error_message}", retry_after=BROKER_RETRY_AFTER_SECONDS)
+            raise ServiceUnavailable(
+                f"Run {run.pk} could not be queued: {run.error_message}", retry_after=BROKER_RETRY_AFTER_SECONDS
+            )
         body = self.get_serializer(run).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
-    @extend_schema(tags=["reports"], summary="Download one artifact", description=f"Sponsors: PNG plots only.\n\n**Roles:** {ROLES_DOC}",
-                   responses=ARTIFACT_RESPONSES)
+    @extend_schema(
+        tags=["reports"],
+        summary="Download one artifact",
+        description=f"Sponsors: PNG plots only.\n\n**Roles:** {ROLES_DOC}",
+        responses=ARTIFACT_RESPONSES,
+    )
     def artifact(self, request, pk=None, name=None):
         run = self.get_object()
         if name not in run.artifacts:

@@ -41,8 +41,10 @@ from analytics.stats.strata import iter_strata
 
 CURVE_POINT_KEYS = ("day", "estimate", "ci_low", "ci_high", "at_risk")
 OS_LOGRANK_LABEL = "log-rank (survdiff, rho = 0)"
-SRE_LOGRANK_LABEL = ("cause-specific log-rank (deaths censored): compares SRE hazards, not cumulative incidence; "
-                     "see Gray's test for the cumulative incidence")
+SRE_LOGRANK_LABEL = (
+    "cause-specific log-rank (deaths censored): compares SRE hazards, not cumulative incidence; "
+    "see Gray's test for the cumulative incidence"
+)
 
 
 def _points(points: Iterable[Any]) -> list[dict[str, Any]]:
@@ -54,8 +56,10 @@ def _at_days(curve) -> dict[str, dict[str, Any]]:
 
 
 def _curve_meta(curve) -> dict[str, Any]:
-    return {key: getattr(curve, key) for key in ("label", "method", "variance", "confidence_interval", "n", "events",
-                                                  "competing_events", "skipped_reason")}
+    return {
+        key: getattr(curve, key)
+        for key in ("label", "method", "variance", "confidence_interval", "n", "events", "competing_events", "skipped_reason")
+    }
 
 
 def curves_section(curves, key: str) -> dict[str, Any]:
@@ -73,8 +77,10 @@ def sre_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
     section["time_grid"] = time_grid_section(sets.adtte, cif, "sre", strata, start=0.0)
     overestimate = curves_section(stats.sre_one_minus_km(sets.adtte, strata_variables=strata), "curve")
     section["one_minus_km"] = {"km": overestimate["curve"], "at_days": overestimate["at_days"], "curves": overestimate["curves"]}
-    section["logrank"] = [{**r.to_dict(), "test": SRE_LOGRANK_LABEL}
-                          for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("sre",))]
+    section["logrank"] = [
+        {**r.to_dict(), "test": SRE_LOGRANK_LABEL}
+        for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("sre",))
+    ]
     section["gray"] = [r.to_dict() for r in stats.gray_tests(sets.adtte, strata_variables=strata)]
     section["cox"] = stats.cox_fit(sets.adtte, endpoint="sre").to_dict()
     return section
@@ -84,8 +90,10 @@ def os_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
     km = stats.overall_survival(sets.adtte, strata_variables=strata)
     section = curves_section(km, "km")
     section["time_grid"] = time_grid_section(sets.adtte, km, "os", strata, start=1.0)
-    section["logrank"] = [{**r.to_dict(), "test": OS_LOGRANK_LABEL}
-                          for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("os",))]
+    section["logrank"] = [
+        {**r.to_dict(), "test": OS_LOGRANK_LABEL}
+        for r in stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("os",))
+    ]
     section["cox"] = stats.cox_fit(sets.adtte, endpoint="os").to_dict()
     return section
 
@@ -120,10 +128,21 @@ def response_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, A
     section: dict[str, Any] = {}
     for rate in rates:
         entry = {category: rate.counts[category] for category in CATEGORIES}
-        entry.update({key: getattr(rate, key) for key in (
-            "evaluable_rate", "itt_rate", "n_records", "evaluable", "responders", "itt_denominator",
-            "itt_responders", "responders_outside_itt",
-        )})
+        entry.update(
+            {
+                key: getattr(rate, key)
+                for key in (
+                    "evaluable_rate",
+                    "itt_rate",
+                    "n_records",
+                    "evaluable",
+                    "responders",
+                    "itt_denominator",
+                    "itt_responders",
+                    "responders_outside_itt",
+                )
+            }
+        )
         section.setdefault(rate.visit, {})[rate.stratum] = entry
     return section
 
@@ -138,7 +157,10 @@ def time_to_response_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dic
         entry["cumulative_incidence"] = _points(result.curve.points)
         entry["at_days"] = _at_days(result.curve)
         entry["label"], entry["variance"], entry["confidence_interval"] = (
-            curve["label"], curve["variance"], curve["confidence_interval"])
+            curve["label"],
+            curve["variance"],
+            curve["confidence_interval"],
+        )
         section[result.stratum] = entry
     return section
 
@@ -157,28 +179,31 @@ def flow_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any] | 
     """``patient_flow``: enrolled → treated → per-visit completion → analysed (analytics.stats.flow)."""
     if sets.enrolment is None:
         return None
-    return patient_flow(sets.enrolment, sets.pain, sets.adresp, visits=params.visits, cutoff=sets.cutoff,
-                        not_done=sets.visits_not_done).to_dict()
+    return patient_flow(
+        sets.enrolment, sets.pain, sets.adresp, visits=params.visits, cutoff=sets.cutoff, not_done=sets.visits_not_done
+    ).to_dict()
 
 
 def numbers_compute(sets: AnalysisSets, params: RunParameters, *, fingerprint: str) -> dict[str, Any]:
     """All numbers of the report; deterministic in (sets, params, fingerprint)."""
     strata = params.strata
-    return plain({
-        "fingerprint": fingerprint,
-        "parameters": params.as_dict(),
-        "n_patients": int(len(sets.patients)),
-        "data_cutoff": None if sets.cutoff is None else sets.cutoff.date().isoformat(),
-        "cohort": cohort_table(sets, strata).to_dict(orient="index"),
-        "pain": pain_section(sets, strata),
-        "omed": omed_section(sets, strata),
-        "pain_response": response_section(sets, strata),
-        "time_to_response": time_to_response_section(sets, strata),
-        "complications": complications_section(sets, strata),
-        "sre": sre_section(sets, strata),
-        "overall_survival": os_section(sets, strata),
-        "patient_flow": flow_section(sets, params),
-    })
+    return plain(
+        {
+            "fingerprint": fingerprint,
+            "parameters": params.as_dict(),
+            "n_patients": int(len(sets.patients)),
+            "data_cutoff": None if sets.cutoff is None else sets.cutoff.date().isoformat(),
+            "cohort": cohort_table(sets, strata).to_dict(orient="index"),
+            "pain": pain_section(sets, strata),
+            "omed": omed_section(sets, strata),
+            "pain_response": response_section(sets, strata),
+            "time_to_response": time_to_response_section(sets, strata),
+            "complications": complications_section(sets, strata),
+            "sre": sre_section(sets, strata),
+            "overall_survival": os_section(sets, strata),
+            "patient_flow": flow_section(sets, params),
+        }
+    )
 
 
 # --- time grid (issue 12): curves and at-risk tables span the whole follow-up -----------------
@@ -191,8 +216,7 @@ def grid_days(max_day: float) -> list[int]:
     GRID_STEPS (else whole years) giving at most GRID_MAX_INTERVALS intervals."""
     if not max_day or max_day <= 0 or math.isnan(max_day):
         return [0]
-    step = next((s for s in GRID_STEPS if max_day / s <= GRID_MAX_INTERVALS),
-                365 * math.ceil(max_day / 365 / GRID_MAX_INTERVALS))
+    step = next((s for s in GRID_STEPS if max_day / s <= GRID_MAX_INTERVALS), 365 * math.ceil(max_day / 365 / GRID_MAX_INTERVALS))
     return list(range(0, int(math.ceil(max_day / step)) * step + 1, step))
 
 

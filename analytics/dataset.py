@@ -39,8 +39,19 @@ from trials.models import (
 FINGERPRINT_FLOAT_DECIMALS = 6
 FINGERPRINT_HASH_KEY = "registrysnapshot"  # pandas requires a 16-character key
 DATE_COLUMNS = (
-    "consent_date", "enrollment_date", "day0", "procedure_date", "start_date", "end_date", "target_date",
-    "visit_date", "onset_date", "resolution_date", "event_date", "exit_date", "last_contact_date",
+    "consent_date",
+    "enrollment_date",
+    "day0",
+    "procedure_date",
+    "start_date",
+    "end_date",
+    "target_date",
+    "visit_date",
+    "onset_date",
+    "resolution_date",
+    "event_date",
+    "exit_date",
+    "last_contact_date",
 )
 
 
@@ -78,9 +89,16 @@ def patients_query() -> FrameQuery:
     return FrameQuery(
         Patient.objects.filter(voided_at__isnull=True),
         {
-            "study_id": "study_id", "site": "site__code", "birth_year": "birth_year", "sex": "sex",
-            "histology": "histology", "ecog": "ecog", "consent_date": "consent_date",
-            "enrollment_date": "enrollment_date", "day0": "day0", "version": "version",
+            "study_id": "study_id",
+            "site": "site__code",
+            "birth_year": "birth_year",
+            "sex": "sex",
+            "histology": "histology",
+            "ecog": "ecog",
+            "consent_date": "consent_date",
+            "enrollment_date": "enrollment_date",
+            "day0": "day0",
+            "version": "version",
         },
     )
 
@@ -89,8 +107,15 @@ def lesions_query() -> FrameQuery:
     """Index lesions (one per patient by constraint)."""
     return FrameQuery(
         _active_children(Lesion).filter(is_index=True),
-        {"study_id": "patient__study_id", "region": "region", "spine_level": "spine_level", "bone": "bone",
-         "lesion_type": "lesion_type", "size_mm": "size_mm", "version": "version"},
+        {
+            "study_id": "patient__study_id",
+            "region": "region",
+            "spine_level": "spine_level",
+            "bone": "bone",
+            "lesion_type": "lesion_type",
+            "size_mm": "size_mm",
+            "version": "version",
+        },
     )
 
 
@@ -98,8 +123,13 @@ def procedures_query() -> FrameQuery:
     """Index procedures (one per patient by constraint); their date is day 0."""
     return FrameQuery(
         _active_children(Procedure).filter(is_index=True),
-        {"study_id": "patient__study_id", "procedure_date": "procedure_date", "modality": "modality",
-         "augmentation": "augmentation", "version": "version"},
+        {
+            "study_id": "patient__study_id",
+            "procedure_date": "procedure_date",
+            "modality": "modality",
+            "augmentation": "augmentation",
+            "version": "version",
+        },
     )
 
 
@@ -107,17 +137,28 @@ def radiation_query() -> FrameQuery:
     """Planned radiation courses of the index lesion — never SREs (docs/domain.md §6)."""
     return FrameQuery(
         _active_children(RadiationCourse),
-        {"study_id": "patient__study_id", "sequence": "sequence", "start_date": "start_date",
-         "end_date": "end_date", "version": "version"},
+        {
+            "study_id": "patient__study_id",
+            "sequence": "sequence",
+            "start_date": "start_date",
+            "end_date": "end_date",
+            "version": "version",
+        },
     )
 
 
 def visits_query() -> FrameQuery:
     return FrameQuery(
         _active_children(Visit),
-        {"study_id": "patient__study_id", "visit": "visit_code", "target_date": "target_date",
-         "visit_date": "visit_date", "opioid_status": "opioid_status", "not_done_reason": "not_done_reason",
-         "version": "version"},
+        {
+            "study_id": "patient__study_id",
+            "visit": "visit_code",
+            "target_date": "target_date",
+            "visit_date": "visit_date",
+            "opioid_status": "opioid_status",
+            "not_done_reason": "not_done_reason",
+            "version": "version",
+        },
     )
 
 
@@ -134,33 +175,58 @@ def medications_query() -> FrameQuery:
     """Opioid entries with their stored MME/day (docs/domain.md §5)."""
     return FrameQuery(
         _active_children(MedicationUse, "visit__patient").filter(visit__voided_at__isnull=True),
-        {"study_id": "visit__patient__study_id", "visit": "visit__visit_code", "drug": "drug", "route": "route",
-         "mme_per_day": "mme_per_day", "mme_table_version": "mme_table_version", "version": "version"},
+        {
+            "study_id": "visit__patient__study_id",
+            "visit": "visit__visit_code",
+            "drug": "drug",
+            "route": "route",
+            "mme_per_day": "mme_per_day",
+            "mme_table_version": "mme_table_version",
+            "version": "version",
+        },
     )
 
 
 def adverse_events_query() -> FrameQuery:
     return FrameQuery(
         _active_children(AdverseEvent),
-        {"study_id": "patient__study_id", "term": "term", "onset_date": "onset_date", "sir_grade": "sir_grade",
-         "ctcae_grade": "ctcae_grade", "relatedness": "relatedness", "serious": "serious",
-         "resolution_date": "resolution_date", "version": "version"},
+        {
+            "study_id": "patient__study_id",
+            "term": "term",
+            "onset_date": "onset_date",
+            "sir_grade": "sir_grade",
+            "ctcae_grade": "ctcae_grade",
+            "relatedness": "relatedness",
+            "serious": "serious",
+            "resolution_date": "resolution_date",
+            "version": "version",
+        },
     )
 
 
 def skeletal_events_query() -> FrameQuery:
     return FrameQuery(
         _active_children(SkeletalEvent),
-        {"study_id": "patient__study_id", "event_type": "event_type", "event_date": "event_date",
-         "at_index_lesion": "at_index_lesion", "version": "version"},
+        {
+            "study_id": "patient__study_id",
+            "event_type": "event_type",
+            "event_date": "event_date",
+            "at_index_lesion": "at_index_lesion",
+            "version": "version",
+        },
     )
 
 
 def exits_query() -> FrameQuery:
     return FrameQuery(
         _active_children(StudyExit),
-        {"study_id": "patient__study_id", "exit_type": "exit_type", "exit_date": "exit_date",
-         "last_contact_date": "last_contact_date", "version": "version"},
+        {
+            "study_id": "patient__study_id",
+            "exit_type": "exit_type",
+            "exit_date": "exit_date",
+            "last_contact_date": "last_contact_date",
+            "version": "version",
+        },
     )
 
 
@@ -241,7 +307,17 @@ def snapshot_fingerprint(snapshot: Snapshot) -> str:
 
 # Models whose audit history marks every change of the data a snapshot reads.
 VERSIONED_MODELS = (
-    Site, Patient, Lesion, Procedure, RadiationCourse, Visit, PainAssessment, MedicationUse, AdverseEvent, SkeletalEvent, StudyExit,
+    Site,
+    Patient,
+    Lesion,
+    Procedure,
+    RadiationCourse,
+    Visit,
+    PainAssessment,
+    MedicationUse,
+    AdverseEvent,
+    SkeletalEvent,
+    StudyExit,
 )
 
 

@@ -46,8 +46,7 @@ NO_RADIATION = "none"
 ADTTE_COLUMNS = ("study_id", *STRATUM_COLUMNS, "sre_days", "sre_event", "os_days", "os_event")
 ADRESP_COLUMNS = ("study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response")
 PAIN_COLUMNS = ("study_id", "visit", "worst", "average", "interference", "omed", *STRATUM_COLUMNS)
-AES_COLUMNS = ("study_id", "sir_grade", "ctcae_grade", "relatedness", "serious", "onset_day", "resolution_day",
-               *STRATUM_COLUMNS)
+AES_COLUMNS = ("study_id", "sir_grade", "ctcae_grade", "relatedness", "serious", "onset_day", "resolution_day", *STRATUM_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -70,8 +69,12 @@ class AnalysisSets:
 def data_cutoff(snapshot: Snapshot) -> pd.Timestamp | None:
     """Latest date recorded in the snapshot (see module docstring)."""
     candidates = [
-        snapshot.procedures["procedure_date"], snapshot.visits["visit_date"], snapshot.exits["exit_date"],
-        snapshot.skeletal_events["event_date"], snapshot.adverse_events["onset_date"], snapshot.radiation["end_date"],
+        snapshot.procedures["procedure_date"],
+        snapshot.visits["visit_date"],
+        snapshot.exits["exit_date"],
+        snapshot.skeletal_events["event_date"],
+        snapshot.adverse_events["onset_date"],
+        snapshot.radiation["end_date"],
     ]
     latest = [c.max() for c in candidates if len(c) and pd.notna(c.max())]
     return max(latest) if latest else None
@@ -119,10 +122,14 @@ def qualifying_sres(snapshot: Snapshot, patients: pd.DataFrame, *, include_hyper
     if not include_hypercalcaemia:
         events = events[events["event_type"] != HYPERCALCAEMIA]
     events = events[events["event_date"] >= events["day0"]]
-    radiation = events[events["event_type"] == RADIATION_TO_BONE].reset_index().merge(
-        snapshot.radiation[["study_id", "start_date", "end_date"]], on="study_id", how="inner"
+    radiation = (
+        events[events["event_type"] == RADIATION_TO_BONE]
+        .reset_index()
+        .merge(snapshot.radiation[["study_id", "start_date", "end_date"]], on="study_id", how="inner")
     )
-    planned = radiation.loc[during_planned_radiation(radiation["event_date"], radiation["start_date"], radiation["end_date"]), "index"]
+    planned = radiation.loc[
+        during_planned_radiation(radiation["event_date"], radiation["start_date"], radiation["end_date"]), "index"
+    ]
     return events.drop(index=planned.unique())
 
 
@@ -199,9 +206,7 @@ def itt_population(snapshot: Snapshot, patients: pd.DataFrame, params: RunParame
 
 def build_adresp(pain: pd.DataFrame, itt: dict[str, list[str]]) -> pd.DataFrame:
     """One row per patient × follow-up visit of the ITT population (docs/domain.md §4)."""
-    rows = pd.DataFrame(
-        [(study_id, visit) for visit, ids in itt.items() for study_id in ids], columns=["study_id", "visit"]
-    )
+    rows = pd.DataFrame([(study_id, visit) for visit, ids in itt.items() for study_id in ids], columns=["study_id", "visit"])
     baseline = pain[pain["visit"] == BASELINE].set_index("study_id")
     at_visit = pain[pain["visit"] != BASELINE][["study_id", "visit", "worst", "omed"]]
     frame = rows.merge(at_visit, on=["study_id", "visit"], how="left").rename(columns={"worst": "worst_pain"})

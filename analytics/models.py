@@ -36,7 +36,9 @@ class ReportRun(models.Model):
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
     fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
     data_version = models.CharField(
-        max_length=64, blank=True, db_index=True,
+        max_length=64,
+        blank=True,
+        db_index=True,
         help_text="analytics.dataset.registry_data_version() at extraction: same token, same data.",
     )
     result = models.JSONField(null=True, blank=True)
@@ -44,7 +46,8 @@ class ReportRun(models.Model):
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Last sign of life from the worker running it (start, each stage, and every REPORTS_HEARTBEAT_SECONDS).",
     )
     delivery = models.PositiveIntegerField(

@@ -43,7 +43,12 @@ def code_version() -> str:
     """Git commit of the running code, else the project's version from settings (if any)."""
     try:
         out = subprocess.run(  # noqa: S603 - fixed argv
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=5, check=False,  # noqa: S607
+            ["git", "rev-parse", "--short=12", "HEAD"],  # noqa: S607 - git on PATH
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return getattr(settings, "REPORTS_CODE_VERSION", "unknown")
@@ -116,7 +121,12 @@ def report_run_pipeline(run_id: int, *, on_progress=None, delivery: int | None =
     with clock.stage("render"):
         artifacts = artifacts_render(run.directory, numbers=numbers, sets=sets, metadata=metadata)
     report_run_succeed(
-        run_id=run_id, fingerprint=fingerprint, data_version=data_version, result=numbers, artifacts=artifacts,
-        timings=clock.timings, delivery=delivery,
+        run_id=run_id,
+        fingerprint=fingerprint,
+        data_version=data_version,
+        result=numbers,
+        artifacts=artifacts,
+        timings=clock.timings,
+        delivery=delivery,
     )
     return numbers

@@ -90,7 +90,8 @@ def report_run_request(
     if actor is not None and not access_for(actor).can_start_reports:
         raise PermissionDenied(
             "Only investigators and data managers start report runs; sponsors read the finished reports."
-            if access_for(actor).can_request_reports else "Your role may not request analysis reports."
+            if access_for(actor).can_request_reports
+            else "Your role may not request analysis reports."
         )
     params = parameters_parse(parameters)
     if not force:
@@ -213,7 +214,9 @@ def report_run_fail(*, run_id: int, message: str, stage: str | None = None, deli
 
 def stalled_runs(stale: Q) -> list[tuple[int, int, int, Any]]:
     """``(id, delivery, attempts, heartbeat_at)`` of running runs matching ``stale`` (read without locks)."""
-    return list(ReportRun.objects.filter(stale, status=RunStatus.RUNNING).values_list("pk", "delivery", "attempts", "heartbeat_at"))
+    return list(
+        ReportRun.objects.filter(stale, status=RunStatus.RUNNING).values_list("pk", "delivery", "attempts", "heartbeat_at")
+    )
 
 
 def report_runs_recover(*, stale_after: float | None = None, max_attempts: int | None = None) -> dict[str, list[int]]:

@@ -55,7 +55,8 @@ class ReportRunTask(Task):
         run_id = args[0] if args else kwargs.get("run_id")
         if run_id is not None:
             report_run_fail(
-                run_id=run_id, message=f"{type(exc).__name__}: {exc} (after {self.request.retries} retries)",
+                run_id=run_id,
+                message=f"{type(exc).__name__}: {exc} (after {self.request.retries} retries)",
                 delivery=kwargs.get("delivery"),
             )
 
@@ -153,8 +154,13 @@ def report_runs_fail_stale(*, older_than: timedelta | None = None) -> int:
     return len(ids)
 
 
-@shared_task(name="analytics.tasks.refresh_default_report", acks_late=True, autoretry_for=TRANSIENT_ERRORS,
-             max_retries=MAX_RETRIES, retry_backoff=60)
+@shared_task(
+    name="analytics.tasks.refresh_default_report",
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    max_retries=MAX_RETRIES,
+    retry_backoff=60,
+)
 def refresh_default_report() -> int:
     """Nightly (beat): fail stale runs, then request the default report (re-used if the data did not change)."""
     report_runs_fail_stale()

@@ -110,8 +110,10 @@ def main() -> None:
     print(f"streaming export: {rows:,} rows, {stream_bytes / 1e6:.1f} MB in {stream_s:.2f} s ({rows / stream_s:,.0f} rows/s)")
     print(f"COPY TO STDOUT:   {copy_bytes / 1e6:.1f} MB in {copy_s:.2f} s")
     print(f"ratio streaming/COPY: {ratio:.2f}× (goal ≤ {GOAL_RATIO:.0f}×) {'OK' if ratio <= GOAL_RATIO else 'ABOVE GOAL'}")
-    print(f"peak Python memory during the export (tracemalloc): {peak / 1e6:.1f} MB for {stream_bytes / 1e6:.1f} MB of CSV; "
-          f"process max RSS {max_rss_mb:.0f} MB")
+    print(
+        f"peak Python memory during the export (tracemalloc): {peak / 1e6:.1f} MB for {stream_bytes / 1e6:.1f} MB of CSV; "
+        f"process max RSS {max_rss_mb:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

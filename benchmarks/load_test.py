@@ -82,13 +82,29 @@ def prepare(env: dict[str, str], patients: int) -> None:
 def start_servers(env, args) -> list[subprocess.Popen]:
     log = open(ROOT / "media-load.log", "w")  # noqa: SIM115 - closed with the processes
     web = subprocess.Popen(
-        [str(Path(PY).parent / "gunicorn"), "config.wsgi:application", "--bind", f"{HOST}:{args.port}",
-         "--workers", str(args.web_workers), "--threads", str(args.web_threads), "--timeout", "60"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(PY).parent / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"{HOST}:{args.port}",
+            "--workers",
+            str(args.web_workers),
+            "--threads",
+            str(args.web_threads),
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     worker = subprocess.Popen(
         [str(Path(PY).parent / "celery"), "-A", "config", "worker", "--pool=solo", "-l", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://{HOST}:{args.port}"
     for _ in range(120):
@@ -138,7 +154,14 @@ class Client(threading.Thread):
                 self.write_visit()
             else:
                 strata = self.rng.choice(["modality", "augmentation", "region"])
-                self.call("report_request", "POST", "/api/v1/reports/", ok_codes=(200, 201, 202), json={"strata": [strata]}, headers=self.inv)
+                self.call(
+                    "report_request",
+                    "POST",
+                    "/api/v1/reports/",
+                    ok_codes=(200, 201, 202),
+                    json={"strata": [strata]},
+                    headers=self.inv,
+                )
 
     def write_visit(self) -> None:
         visit = self.rng.choice(self.visits)
@@ -175,14 +198,17 @@ def report(stats, elapsed: float) -> int:
     lat = sorted(d for v in stats.values() for d, _, _ in v)
     q = lambda xs, p: xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else float("nan")  # noqa: E731
     print(f"\nrequests: {total} in {elapsed:.1f} s = {total / elapsed:.1f} req/s; errors: {errors}")
-    print(f"latency ms  p50 {q(lat, .50):.0f}  p95 {q(lat, .95):.0f}  p99 {q(lat, .99):.0f}")
+    print(f"latency ms  p50 {q(lat, 0.50):.0f}  p95 {q(lat, 0.95):.0f}  p99 {q(lat, 0.99):.0f}")
     print(f"{'kind':<18}{'n':>7}{'errors':>8}{'p50':>8}{'p95':>8}{'p99':>8}  status codes")
     for kind, rows in sorted(stats.items()):
         d = sorted(x for x, _, _ in rows)
         codes = statistics.multimode([c for _, _, c in rows]) if rows else []
         errs = sum(1 for _, ok, _ in rows if not ok)
         bad = sorted({c for _, ok, c in rows if not ok}, key=str)
-        print(f"{kind:<18}{len(rows):>7}{errs:>8}{q(d, .5):>8.0f}{q(d, .95):>8.0f}{q(d, .99):>8.0f}  {codes} {'errors: ' + str(bad) if bad else ''}")
+        print(
+            f"{kind:<18}{len(rows):>7}{errs:>8}{q(d, 0.5):>8.0f}{q(d, 0.95):>8.0f}{q(d, 0.99):>8.0f}  "
+            f"{codes} {'errors: ' + str(bad) if bad else ''}"
+        )
     print(f"goal: 0 errors -> {'met' if errors == 0 else 'NOT met'}")
     return errors
 

@@ -30,8 +30,14 @@ def ensure_database(why: str) -> None:
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
         sys.exit(f"{why}: set DATABASE_URL=postgres://…")
-    conninfo = dict(host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432, user=db.get("USER"),
-                    password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True)
+    conninfo = dict(
+        host=db.get("HOST") or "127.0.0.1",
+        port=db.get("PORT") or 5432,
+        user=db.get("USER"),
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
     with psycopg.connect(**conninfo) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
             conn.execute(f'CREATE DATABASE "{db["NAME"]}"')

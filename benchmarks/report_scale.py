@@ -100,9 +100,26 @@ def start_worker(queue: str, log: Path) -> subprocess.Popen:
     celery = Path(sys.executable).with_name("celery")
     env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"}
     process = subprocess.Popen(  # noqa: S603
-        [str(celery), "-A", "config", "worker", "--pool=solo", "-l", "info", "-Q", queue,
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [
+            str(celery),
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "-l",
+            "info",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{queue}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 120
     while " ready." not in log.read_text():  # the clock starts once the worker is up
@@ -178,7 +195,10 @@ def main() -> None:
         ("full run", f"{full_s:.2f} s — {mode}"),
         ("ratio full / (COPY + fits)", f"{ratio:.2f} (goal ≤ {RATIO_GOAL}) {'OK' if ratio <= RATIO_GOAL else 'OVER'}"),
         ("peak RSS, this process", f"{own_rss / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB)"),
-        ("peak RSS, worker", "n/a (in-process)" if worker_rss is None else f"{worker_rss / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB)"),
+        (
+            "peak RSS, worker",
+            "n/a (in-process)" if worker_rss is None else f"{worker_rss / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB)",
+        ),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

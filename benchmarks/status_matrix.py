@@ -89,8 +89,12 @@ def main() -> None:
     client.get("/record-status/")  # warm-up: imports, URL resolver, template loading, connection
     last = max(1, (patients + PAGE_SIZE - 1) // PAGE_SIZE)
     site = Site.objects.order_by("code").first()
-    cases = [("first page", {}), ("middle page", {"page": last // 2}), ("last page", {"page": last}),
-             (f"site {site.code}, page 2", {"site": site.pk, "page": 2})]
+    cases = [
+        ("first page", {}),
+        ("middle page", {"page": last // 2}),
+        ("last page", {"page": last}),
+        (f"site {site.code}, page 2", {"site": site.pk, "page": 2}),
+    ]
     cases += [(f"status {status}", {"status": status}) for status in ("overdue", "missed", "signed", "open_query", "locked")]
     print(f"{'case':<24} {'best ms':>8} {'median ms':>10} {'queries':>8}  goal < {GOAL_MS:.0f} ms")
     worst = 0.0
@@ -98,8 +102,10 @@ def main() -> None:
         best, median, queries = time_page(client, params, args.repeat)
         worst = max(worst, median)
         print(f"{name:<24} {best:>8.1f} {median:>10.1f} {queries:>8}  {'OK' if median < GOAL_MS else 'ABOVE GOAL'}")
-    print(f"slowest median {worst:.1f} ms per page of {PAGE_SIZE} patients at {patients:,} patients "
-          f"({'meets' if worst < GOAL_MS else 'misses'} the {GOAL_MS:.0f} ms goal)")
+    print(
+        f"slowest median {worst:.1f} ms per page of {PAGE_SIZE} patients at {patients:,} patients "
+        f"({'meets' if worst < GOAL_MS else 'misses'} the {GOAL_MS:.0f} ms goal)"
+    )
 
 
 if __name__ == "__main__":

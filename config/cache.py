@@ -16,5 +16,5 @@ class PrefixedRedisCache(RedisCache):
         pattern = f"{self.key_prefix}:*"  # Django keys are "<prefix>:<version>:<key>"
         keys = list(client.scan_iter(match=pattern, count=1000))
         for start in range(0, len(keys), 500):
-            client.delete(*keys[start:start + 500])
+            client.delete(*keys[start : start + 500])
         return True

@@ -60,7 +60,9 @@ def pelvic_lesion(**overrides: Any) -> dict[str, Any]:
 
 
 def enroll_patient(actor, site: Site, *, with_procedure: bool = True, lesion: dict | None = None, **overrides) -> Patient:
-    patient = services.patient_enroll(actor=actor, site=site, patient_data=patient_data(**overrides), lesion_data=lesion or spine_lesion())
+    patient = services.patient_enroll(
+        actor=actor, site=site, patient_data=patient_data(**overrides), lesion_data=lesion or spine_lesion()
+    )
     if with_procedure:
         services.procedure_record(
             actor=actor,
@@ -78,7 +80,9 @@ def enroll_patient(actor, site: Site, *, with_procedure: bool = True, lesion: di
     return patient
 
 
-def visit_data(visit_date: dt.date, *, worst: int = 4, meds: list[dict] | None = None, opioid_status: str | None = None) -> services.VisitData:
+def visit_data(
+    visit_date: dt.date, *, worst: int = 4, meds: list[dict] | None = None, opioid_status: str | None = None
+) -> services.VisitData:
     meds = meds or []
     return services.VisitData(
         visit_date=visit_date,

@@ -29,7 +29,13 @@ def production_settings_dump(**env_extra: str) -> dict:
         "print(json.dumps({k: getattr(settings, k) for k in dir(settings) if k.isupper()}, default=repr))"
     )
     out = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -77,8 +77,20 @@ _patient_admin(m.Lesion, ["region", "spine_level", "bone", "sins_total"])
 _patient_admin(m.Procedure, ["procedure_date", "modality", "augmentation"])
 _patient_admin(m.RadiationCourse, ["sequence", "start_date", "total_dose_gy", "fractions", "technique"])
 _patient_admin(m.Visit, ["visit_code", "target_date", "visit_date", "out_of_window", "opioid_status"])
-_patient_admin(m.PainAssessment, ["worst", "average", "interference_score"], "visit__patient__site_id", "visit__patient__study_id", ("visit__patient",))
-_patient_admin(m.MedicationUse, ["drug", "dose", "unit", "mme_per_day"], "visit__patient__site_id", "visit__patient__study_id", ("visit__patient",))
+_patient_admin(
+    m.PainAssessment,
+    ["worst", "average", "interference_score"],
+    "visit__patient__site_id",
+    "visit__patient__study_id",
+    ("visit__patient",),
+)
+_patient_admin(
+    m.MedicationUse,
+    ["drug", "dose", "unit", "mme_per_day"],
+    "visit__patient__site_id",
+    "visit__patient__study_id",
+    ("visit__patient",),
+)
 _patient_admin(m.AdverseEvent, ["onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious"])
 _patient_admin(m.SkeletalEvent, ["event_type", "event_date"])
 _patient_admin(m.StudyExit, ["exit_type", "exit_date", "last_contact_date"])

@@ -50,6 +50,7 @@ DATA_TYPES = {
     models.IntegerField: "integer",
 }
 
+
 class Kind(StrEnum):
     """What a field holds, which decides how it may be shown to a sponsor (docs/domain.md §10)."""
 
@@ -76,14 +77,30 @@ TEXT_FIELDS: dict[str, Kind] = {
 }
 # Units of measure (UCUM-style symbols) of the numeric fields that have one.
 UNITS: dict[str, str] = {
-    "size_mm": "mm", "ablation_minutes": "min", "cement_volume_ml": "mL", "total_dose_gy": "Gy", "alpha_beta_gy": "Gy",
-    "dose": "mg or mcg/h", "fluoroscopy_seconds": "s", "radiation_dose": "Gy·cm² or mGy·cm", "doses_per_day": "/d", "mme_per_day": "MME/d", "relief_pct": "%", "birth_year": "year",
+    "size_mm": "mm",
+    "ablation_minutes": "min",
+    "cement_volume_ml": "mL",
+    "total_dose_gy": "Gy",
+    "alpha_beta_gy": "Gy",
+    "dose": "mg or mcg/h",
+    "fluoroscopy_seconds": "s",
+    "radiation_dose": "Gy·cm² or mGy·cm",
+    "doses_per_day": "/d",
+    "mme_per_day": "MME/d",
+    "relief_pct": "%",
+    "birth_year": "year",
 }
 BPI_ITEMS = (*bpi.INTENSITY_ITEMS, *bpi.INTERFERENCE_ITEMS)
 # Accepted ranges (inclusive) of numeric fields, with their source: BPI 0–10 and relief 0–100 % (§3), ECOG 0–5 (§8).
 RANGES: dict[str, tuple[float | None, float | None]] = {
-    **{item: (0, 10) for item in BPI_ITEMS}, "screening_worst_pain": (0, 10), "relief_pct": (0, 100), "ecog": (0, 5),
-    "birth_year": (1900, None), "probes": (1, None), "fractions": (1, None), "ctcae_grade": (1, 5),
+    **{item: (0, 10) for item in BPI_ITEMS},
+    "screening_worst_pain": (0, 10),
+    "relief_pct": (0, 100),
+    "ecog": (0, 5),
+    "birth_year": (1900, None),
+    "probes": (1, None),
+    "fractions": (1, None),
+    "ctcae_grade": (1, 5),
 }
 # The one missing-data code: a blank answer on a field that may be left blank means "not recorded".
 NOT_RECORDED = ""
@@ -147,9 +164,19 @@ class Form:
             kind = {"date": Kind.DATE, "boolean": Kind.BOOLEAN}.get(data_type, Kind.NUMBER)
         minimum, maximum = RANGES.get(name, (None, None))
         return Item(
-            self.name, name, label, data_type, choices, variable, kind=kind, help_text=str(field.help_text or ""),
-            unit=UNITS.get(name, ""), minimum=minimum, maximum=maximum,
-            missing_codes=(NOT_RECORDED,) if field.null or field.blank else (), entered=field.editable and name != "out_of_window",
+            self.name,
+            name,
+            label,
+            data_type,
+            choices,
+            variable,
+            kind=kind,
+            help_text=str(field.help_text or ""),
+            unit=UNITS.get(name, ""),
+            minimum=minimum,
+            maximum=maximum,
+            missing_codes=(NOT_RECORDED,) if field.null or field.blank else (),
+            entered=field.editable and name != "out_of_window",
         )
 
     def item(self, name: str) -> Item:
@@ -162,35 +189,129 @@ class Form:
 
 
 FORMS: tuple[Form, ...] = (
-    Form("registration", "Registration", Patient,
-         ("birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0", "screening_worst_pain",
-          "life_expectancy_over_3_months", "prior_treatment_of_index_lesion", "new_bowel_bladder_dysfunction",
-          "new_motor_weakness", "foot_drop", "frankel_grade"), ENROLLMENT_EVENT),
-    Form("lesion", "Treated lesion", Lesion,
-         ("is_index", "region", "spine_level", "bone", "laterality", "size_mm", "lesion_type", "mechanical_or_functional_pain",
-          "sins_pain", "sins_alignment", "sins_collapse", "sins_posterolateral", "bilsky_grade", "posterior_wall_involved"),
-         ENROLLMENT_EVENT, repeating=True, prefix="lesion_"),
-    Form("procedure", "Index procedure", Procedure,
-         ("procedure_date", "modality", "device", "probes", "ablation_minutes", "thermal_protection", "neuromonitoring",
-          "anesthesia", "augmentation", "cement_technique", "cement_volume_ml", "cement_leakage", "implant_type",
-          "intent", "guidance", "fluoroscopy_seconds", "radiation_dose", "radiation_dose_unit", "neuromonitoring_type",
-          "cement_fill"),
-         ENROLLMENT_EVENT, prefix="procedure_"),
-    Form("radiation", "Radiation course", RadiationCourse,
-         ("sequence", "start_date", "end_date", "total_dose_gy", "fractions", "technique", "alpha_beta_gy"),
-         ENROLLMENT_EVENT, repeating=True, prefix="rt_"),
-    Form("visit", "Visit", Visit, ("visit_date", "out_of_window", "opioid_status", "not_done_reason"), VISIT_EVENT, prefix="visit_"),
+    Form(
+        "registration",
+        "Registration",
+        Patient,
+        (
+            "birth_year",
+            "sex",
+            "histology",
+            "ecog",
+            "consent_date",
+            "enrollment_date",
+            "day0",
+            "screening_worst_pain",
+            "life_expectancy_over_3_months",
+            "prior_treatment_of_index_lesion",
+            "new_bowel_bladder_dysfunction",
+            "new_motor_weakness",
+            "foot_drop",
+            "frankel_grade",
+        ),
+        ENROLLMENT_EVENT,
+    ),
+    Form(
+        "lesion",
+        "Treated lesion",
+        Lesion,
+        (
+            "is_index",
+            "region",
+            "spine_level",
+            "bone",
+            "laterality",
+            "size_mm",
+            "lesion_type",
+            "mechanical_or_functional_pain",
+            "sins_pain",
+            "sins_alignment",
+            "sins_collapse",
+            "sins_posterolateral",
+            "bilsky_grade",
+            "posterior_wall_involved",
+        ),
+        ENROLLMENT_EVENT,
+        repeating=True,
+        prefix="lesion_",
+    ),
+    Form(
+        "procedure",
+        "Index procedure",
+        Procedure,
+        (
+            "procedure_date",
+            "modality",
+            "device",
+            "probes",
+            "ablation_minutes",
+            "thermal_protection",
+            "neuromonitoring",
+            "anesthesia",
+            "augmentation",
+            "cement_technique",
+            "cement_volume_ml",
+            "cement_leakage",
+            "implant_type",
+            "intent",
+            "guidance",
+            "fluoroscopy_seconds",
+            "radiation_dose",
+            "radiation_dose_unit",
+            "neuromonitoring_type",
+            "cement_fill",
+        ),
+        ENROLLMENT_EVENT,
+        prefix="procedure_",
+    ),
+    Form(
+        "radiation",
+        "Radiation course",
+        RadiationCourse,
+        ("sequence", "start_date", "end_date", "total_dose_gy", "fractions", "technique", "alpha_beta_gy"),
+        ENROLLMENT_EVENT,
+        repeating=True,
+        prefix="rt_",
+    ),
+    Form(
+        "visit", "Visit", Visit, ("visit_date", "out_of_window", "opioid_status", "not_done_reason"), VISIT_EVENT, prefix="visit_"
+    ),
     Form("bpi", "Brief Pain Inventory", PainAssessment, (*BPI_ITEMS, "relief_pct"), VISIT_EVENT, prefix="bpi_"),
-    Form("opioid", "Opioid use", MedicationUse,
-         ("drug", "route", "dose", "unit", "doses_per_day", "mme_factor", "factor_source", "mme_per_day"),
-         VISIT_EVENT, repeating=True, prefix="opioid_"),
-    Form("adverse_event", "Adverse event", AdverseEvent,
-         ("term", "onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious", "outcome", "resolution_date"),
-         ONGOING_EVENT, repeating=True, prefix="ae_"),
-    Form("skeletal_event", "Skeletal-related event", SkeletalEvent,
-         ("event_type", "event_date", "location", "at_index_lesion"), ONGOING_EVENT, repeating=True, prefix="sre_"),
-    Form("study_exit", "Study exit", StudyExit,
-         ("exit_type", "exit_date", "last_contact_date", "death_cause"), ONGOING_EVENT, prefix="exit_"),
+    Form(
+        "opioid",
+        "Opioid use",
+        MedicationUse,
+        ("drug", "route", "dose", "unit", "doses_per_day", "mme_factor", "factor_source", "mme_per_day"),
+        VISIT_EVENT,
+        repeating=True,
+        prefix="opioid_",
+    ),
+    Form(
+        "adverse_event",
+        "Adverse event",
+        AdverseEvent,
+        ("term", "onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious", "outcome", "resolution_date"),
+        ONGOING_EVENT,
+        repeating=True,
+        prefix="ae_",
+    ),
+    Form(
+        "skeletal_event",
+        "Skeletal-related event",
+        SkeletalEvent,
+        ("event_type", "event_date", "location", "at_index_lesion"),
+        ONGOING_EVENT,
+        repeating=True,
+        prefix="sre_",
+    ),
+    Form(
+        "study_exit",
+        "Study exit",
+        StudyExit,
+        ("exit_type", "exit_date", "last_contact_date", "death_cause"),
+        ONGOING_EVENT,
+        prefix="exit_",
+    ),
 )
 FORMS_BY_NAME = {form.name: form for form in FORMS}
 
@@ -208,14 +329,29 @@ def events() -> tuple[Event, ...]:
     """Enrollment, then the visit schedule (docs/domain.md §2) in order, then the any-time event."""
     by_event = {kind: tuple(f for f in FORMS if f.event == kind) for kind in (ENROLLMENT_EVENT, VISIT_EVENT, ONGOING_EVENT)}
     visits = tuple(
-        Event(v.code, v.label, f"Target day {v.target_day} from day 0 (index procedure); window day {v.window_start} to {v.window_end}.",
-              by_event[VISIT_EVENT], visit_code=v.code)
+        Event(
+            v.code,
+            v.label,
+            f"Target day {v.target_day} from day 0 (index procedure); window day {v.window_start} to {v.window_end}.",
+            by_event[VISIT_EVENT],
+            visit_code=v.code,
+        )
         for v in schedule.DEFAULT_SCHEDULE
     )
     return (
-        Event(ENROLLMENT_EVENT, "Enrollment", "Registration, index lesion, index procedure and planned radiation.", by_event[ENROLLMENT_EVENT]),
+        Event(
+            ENROLLMENT_EVENT,
+            "Enrollment",
+            "Registration, index lesion, index procedure and planned radiation.",
+            by_event[ENROLLMENT_EVENT],
+        ),
         *visits,
-        Event(ONGOING_EVENT, "Ongoing", "Adverse events, skeletal-related events and study exit, whenever they occur.", by_event[ONGOING_EVENT]),
+        Event(
+            ONGOING_EVENT,
+            "Ongoing",
+            "Adverse events, skeletal-related events and study exit, whenever they occur.",
+            by_event[ONGOING_EVENT],
+        ),
     )
 
 

@@ -29,12 +29,18 @@ WILSON = "wilson"
 EXACT = "exact"
 CI_NAMES = {WILSON: "95% CI, Wilson", EXACT: "95% CI, exact Clopper–Pearson"}
 VARIABLE_LABELS = {
-    "site": "Site", "modality": "Modality", "augmentation": "Augmentation",
-    "radiation_sequence": "Radiation sequence", "region": "Region",
+    "site": "Site",
+    "modality": "Modality",
+    "augmentation": "Augmentation",
+    "radiation_sequence": "Radiation sequence",
+    "region": "Region",
 }
 CATEGORY_LABELS = {
-    "CR": "Complete response", "PR": "Partial response", "PD": "Pain progression",
-    "indeterminate": "Indeterminate", "not_evaluable": "Not evaluable (missing pain or dose)",
+    "CR": "Complete response",
+    "PR": "Partial response",
+    "PD": "Pain progression",
+    "indeterminate": "Indeterminate",
+    "not_evaluable": "Not evaluable (missing pain or dose)",
 }
 ALL_LABEL = "All patients"
 MISSING = "–"
@@ -51,7 +57,7 @@ def variable_label(variable: str) -> str:
 
 
 def stratum_label(key: str, *, with_variable: bool = True) -> str:
-    """"all" → "All patients"; "modality=RFA" → "Modality: RFA" (or "RFA" without the variable)."""
+    """ "all" → "All patients"; "modality=RFA" → "Modality: RFA" (or "RFA" without the variable)."""
     if key == "all":
         return ALL_LABEL
     variable, _, value = key.partition("=")
@@ -91,9 +97,10 @@ def percent(value: float | None, digits: int = 0) -> str:
     return f"{100 * value:.{digits}f}%"
 
 
-def percent_ci(hits: int | None, total: int | None, method: str = WILSON, *, ci: tuple[float, float] | None = None,
-               digits: int = 0) -> str:
-    """"12/40, 30% (18–45)": count, percentage and 95% CI (``ci`` when already computed)."""
+def percent_ci(
+    hits: int | None, total: int | None, method: str = WILSON, *, ci: tuple[float, float] | None = None, digits: int = 0
+) -> str:
+    """ "12/40, 30% (18–45)": count, percentage and 95% CI (``ci`` when already computed)."""
     if hits is None or not total:
         return f"0/{total or 0}" if total == 0 else MISSING
     low, high = ci or proportion_ci(hits, total, method)

@@ -51,8 +51,13 @@ CORE_FONTS = {"pdf.use14corefonts": True, "font.family": "sans-serif"}
 TRANSLITERATIONS = str.maketrans({"−": "-", "≥": ">=", "≤": "<=", "Δ": "d", "₀": "0", "≠": "!="})
 # Report sections in page order, with the plot files (by name prefix) shown after their tables.
 SECTION_PLOTS = {
-    "Table 1": None, "Patient flow": None, "Pain": "pain_trajectory", "Opioid use": "omed_trajectory",
-    "Pain response": "response_bars", "Complications": None, "Skeletal-related events": "sre_cumulative_incidence",
+    "Table 1": None,
+    "Patient flow": None,
+    "Pain": "pain_trajectory",
+    "Opioid use": "omed_trajectory",
+    "Pain response": "response_bars",
+    "Complications": None,
+    "Skeletal-related events": "sre_cumulative_incidence",
     "Overall survival": "overall_survival",
 }
 FOOTER_HEIGHT = 0.035  # fraction of the page kept free for the footer
@@ -80,8 +85,16 @@ def pdf_text(text: str) -> str:
 
 
 def _stamp(fig: Figure, metadata: dict[str, Any], fingerprint: str, page: int, total: int) -> None:
-    fig.text(0.01, 0.008, pdf_text(f"Data fingerprint sha256:{fingerprint} · generated {metadata.get('generated_at')} · "
-             f"code {metadata.get('code_version')} · page {page} of {total}"), fontsize=6, color="#555555")
+    fig.text(
+        0.01,
+        0.008,
+        pdf_text(
+            f"Data fingerprint sha256:{fingerprint} · generated {metadata.get('generated_at')} · "
+            f"code {metadata.get('code_version')} · page {page} of {total}"
+        ),
+        fontsize=6,
+        color="#555555",
+    )
 
 
 def _page(title: str, section: str) -> Figure:
@@ -119,7 +132,7 @@ def _blocks(table: DisplayTable) -> list[TableBlock]:
     parts = max(1, -(-len(frame) // ROWS_PER_PAGE))
     blocks = []
     for index in range(parts):
-        part = frame.iloc[index * ROWS_PER_PAGE:(index + 1) * ROWS_PER_PAGE]
+        part = frame.iloc[index * ROWS_PER_PAGE : (index + 1) * ROWS_PER_PAGE]
         text = pdf_text(text_table(part)) if not part.empty else "No data."
         suffix = f" (part {index + 1} of {parts})" if parts > 1 else ""
         note = tuple(textwrap.wrap(pdf_text(table.note), 190)) if table.note and index == parts - 1 else ()
@@ -149,8 +162,16 @@ def _tables_page(blocks: list[TableBlock]) -> Figure:
     top = 0.945
     for block in blocks:
         fig.text(0.02, top, block.title, fontsize=11, va="top", weight="bold")
-        fig.text(0.02, top - 16 / 72 / A4_LANDSCAPE[1], block.text, family="monospace", fontsize=block.font, va="top",
-                 ha="left", linespacing=LINE_SPACING)
+        fig.text(
+            0.02,
+            top - 16 / 72 / A4_LANDSCAPE[1],
+            block.text,
+            family="monospace",
+            fontsize=block.font,
+            va="top",
+            ha="left",
+            linespacing=LINE_SPACING,
+        )
         if block.note_lines:
             lines = block.text.count("\n") + 1
             y = top - (22 + lines * block.font * LINE_HEIGHT) / 72 / A4_LANDSCAPE[1]
@@ -205,8 +226,10 @@ def _cover(numbers: dict[str, Any], metadata: dict[str, Any], contents: list[tup
     ]
     fig.text(0.05, 0.82, pdf_text("\n".join(lines)), fontsize=10, va="top", linespacing=1.6)
     fig.text(0.05, 0.52, "Contents", fontsize=13, weight="bold", va="top")
-    rows = [f"{section:<28}{'page' if first == last else 'pages'} {first}{'' if first == last else f'–{last}'}"
-            for section, first, last in contents]
+    rows = [
+        f"{section:<28}{'page' if first == last else 'pages'} {first}{'' if first == last else f'–{last}'}"
+        for section, first, last in contents
+    ]
     fig.text(0.05, 0.48, pdf_text("\n".join(rows)), family="monospace", fontsize=10, va="top", linespacing=1.5)
     return fig
 
@@ -234,8 +257,14 @@ def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str
     pages: list[tuple[str, Callable[[], Figure]]] = []
     for section, prefix in SECTION_PLOTS.items():
         if section == "Patient flow" and numbers.get("patient_flow"):
-            pages.append((section, lambda: flow_diagram_page(
-                numbers["patient_flow"], _page("Patient flow: enrolled, treated and analysed", "Patient flow"))))
+            pages.append(
+                (
+                    section,
+                    lambda: flow_diagram_page(
+                        numbers["patient_flow"], _page("Patient flow: enrolled, treated and analysed", "Patient flow")
+                    ),
+                )
+            )
         blocks = [block for table in tables if table.section == section for block in _blocks(table)]
         pages += [(section, lambda page=page: _tables_page(page)) for page in _pack(blocks)]
         for png in plots if prefix else ():
@@ -263,9 +292,14 @@ def pdf_write(directory: Path, *, numbers: dict[str, Any], plots: list[Path], me
     target = directory / REPORT_PDF
     outline = report_outline(numbers, plots)
     total = 1 + len(outline)
-    with _standard_fonts(), atomic_path(target) as tmp, PdfPages(
-        tmp, metadata={"Title": "Registry outcomes report", "Subject": f"data fingerprint {numbers['fingerprint']}"},
-    ) as pdf:
+    with (
+        _standard_fonts(),
+        atomic_path(target) as tmp,
+        PdfPages(
+            tmp,
+            metadata={"Title": "Registry outcomes report", "Subject": f"data fingerprint {numbers['fingerprint']}"},
+        ) as pdf,
+    ):
         for page, (_, fig) in enumerate(pdf_pages(numbers, metadata, outline), start=1):
             _stamp(fig, metadata, numbers["fingerprint"], page, total)
             pdf.savefig(fig)

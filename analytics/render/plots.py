@@ -127,8 +127,16 @@ def pain_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = 
         entries = [worst[v].get(stratum) or {} for v in visits]
         x = np.arange(len(visits)) + offset
         mean, low, high = (_values(entries, k) for k in ("mean", "ci_low", "ci_high"))
-        ax.errorbar(x, mean, yerr=_errors(mean, low, high), marker="o", capsize=3, label=_label(stratum),
-                    color=colours[stratum], linewidth=1.6)
+        ax.errorbar(
+            x,
+            mean,
+            yerr=_errors(mean, low, high),
+            marker="o",
+            capsize=3,
+            label=_label(stratum),
+            color=colours[stratum],
+            linewidth=1.6,
+        )
         few |= _label_few(ax, x, mean, _values(entries, "n"), colours[stratum])
     _visit_axis(ax, visits)
     ax.set(ylabel="BPI worst pain (0–10): mean and 95% CI", ylim=(0, 10), title=_title("Worst pain by visit", strata))
@@ -152,16 +160,19 @@ def omed_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = 
         entries = [numbers["omed"][v].get(stratum) or {} for v in visits]
         x = np.arange(len(visits)) + offset
         med, q1, q3 = (_values(entries, k) for k in ("median", "q1", "q3"))
-        dose_ax.errorbar(x, med, yerr=_errors(med, q1, q3), marker="s", capsize=3, color=colours[stratum],
-                         label=_label(stratum), linewidth=1.4)
+        dose_ax.errorbar(
+            x, med, yerr=_errors(med, q1, q3), marker="s", capsize=3, color=colours[stratum], label=_label(stratum), linewidth=1.4
+        )
         free = [(e.get("opioid_free") or {}) for e in entries]
         share = _values(free, "proportion")
         cis = [proportion_ci(f.get("n"), f.get("denominator")) or (np.nan, np.nan) for f in free]
         low, high = np.array([c[0] for c in cis]), np.array([c[1] for c in cis])
-        free_ax.errorbar(x, 100 * share, yerr=_errors(share, low, high, 100), marker="o", capsize=3,
-                         color=colours[stratum], linewidth=1.4)
-    top = max([1.0] + [float(e["q3"]) for v in visits for s in strata
-                       if (e := numbers["omed"][v].get(s)) and e.get("q3") is not None])
+        free_ax.errorbar(
+            x, 100 * share, yerr=_errors(share, low, high, 100), marker="o", capsize=3, color=colours[stratum], linewidth=1.4
+        )
+    top = max(
+        [1.0] + [float(e["q3"]) for v in visits for s in strata if (e := numbers["omed"][v].get(s)) and e.get("q3") is not None]
+    )
     for ax in (dose_ax, free_ax):
         _visit_axis(ax, visits)
         ax.grid(alpha=0.3)
@@ -170,8 +181,11 @@ def omed_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = 
     free_ax.set(ylabel="Opioid-free patients, % (95% CI, Wilson)", ylim=(0, 103), title="Opioid-free")
     fig.suptitle(_title("Opioid use (oral morphine equivalents)", strata), fontsize=12)
     _legend_outside(free_ax)
-    _footnote(fig, f"Dose in oral morphine milligram equivalents per day ({DOSE_UNIT}); 0 = no opioid. "
-                   "Many patients take no opioid, so the median and quartiles are often 0.")
+    _footnote(
+        fig,
+        f"Dose in oral morphine milligram equivalents per day ({DOSE_UNIT}); 0 = no opioid. "
+        "Many patients take no opioid, so the median and quartiles are often 0.",
+    )
     return fig
 
 
@@ -197,12 +211,19 @@ def response_bars_figure(numbers: dict[str, Any], sets: AnalysisSets | None = No
         cis = [proportion_ci(h, t) or (np.nan, np.nan) for h, t in zip(hits, totals, strict=True)]
         low, high = np.array([c[0] for c in cis]), np.array([c[1] for c in cis])
         x = np.arange(len(visits)) + offset
-        ax.errorbar(x, 100 * rate, yerr=_errors(rate, low, high, 100), marker="o", capsize=3,
-                    color=colours[stratum], label=_label(stratum), linewidth=1.4)
+        ax.errorbar(
+            x,
+            100 * rate,
+            yerr=_errors(rate, low, high, 100),
+            marker="o",
+            capsize=3,
+            color=colours[stratum],
+            label=_label(stratum),
+            linewidth=1.4,
+        )
         _label_few(ax, x, 100 * rate, np.array([t or 0 for t in totals], dtype=float), colours[stratum])
     _visit_axis(ax, visits)
-    ax.set(ylabel="Responders (CR + PR), % of ITT (95% CI, Wilson)", ylim=(0, 103),
-           title=_title("Pain response rate", strata))
+    ax.set(ylabel="Responders (CR + PR), % of ITT (95% CI, Wilson)", ylim=(0, 103), title=_title("Pain response rate", strata))
     ax.grid(alpha=0.3)
     _legend_outside(ax)
     _footnote(fig, "ITT: patients alive and on study at the visit's target day; patients without data count as non-responders.")
@@ -217,8 +238,15 @@ def _category_bars(numbers: dict[str, Any], visits: list[str]) -> Figure:
     bottom = np.zeros(len(visits))
     for category in CATEGORIES:
         share = np.array([e.get(category, 0) for e in entries], dtype=float) / totals
-        ax.bar(range(len(visits)), 100 * share, bottom=100 * bottom, label=CATEGORY_LABELS[category],
-               color=CATEGORY_COLOURS[category], edgecolor="#555555", width=0.6)
+        ax.bar(
+            range(len(visits)),
+            100 * share,
+            bottom=100 * bottom,
+            label=CATEGORY_LABELS[category],
+            color=CATEGORY_COLOURS[category],
+            edgecolor="#555555",
+            width=0.6,
+        )
         bottom += share
     for i, e in enumerate(entries):
         if e.get("itt_rate") is not None:
@@ -274,15 +302,24 @@ def _at_risk_table(table_ax, strata: list[str], grid: dict[str, Any], colours) -
     label_x = mtransforms.blended_transform_factory(table_ax.transAxes, table_ax.transData)
     table_ax.text(-0.06, -0.85, "Number at risk", transform=label_x, ha="right", fontsize=8, weight="bold")
     for row, stratum in enumerate(strata):
-        table_ax.text(-0.06, row, _label(stratum), transform=label_x, ha="right", va="center", fontsize=8,
-                      color=colours[stratum])
+        table_ax.text(-0.06, row, _label(stratum), transform=label_x, ha="right", va="center", fontsize=8, color=colours[stratum])
         for tick, count in zip(grid["days"], grid["at_risk"].get(stratum) or [], strict=False):
             table_ax.text(tick, row, str(int(count)), ha="center", va="center", fontsize=8)
 
 
-def _curves_figure(section: dict[str, Any], curves_key: str, *, start: float, title: str, ylabel: str,
-                   adtte: pd.DataFrame | None, time_column: str, event_column: str, strata: list[str],
-                   extra: Callable | None = None) -> Figure:
+def _curves_figure(
+    section: dict[str, Any],
+    curves_key: str,
+    *,
+    start: float,
+    title: str,
+    ylabel: str,
+    adtte: pd.DataFrame | None,
+    time_column: str,
+    event_column: str,
+    strata: list[str],
+    extra: Callable | None = None,
+) -> Figure:
     """Step curves with light CI bands and censoring marks over the whole follow-up (the section's
     ``time_grid``: ticks from day 0 past the longest follow-up), numbers at risk under the ticks."""
     curves, grid = section[curves_key], section.get("time_grid")
@@ -315,8 +352,11 @@ def _curves_figure(section: dict[str, Any], curves_key: str, *, start: float, ti
         ax.set_xticks(grid["days"])
         ax.set_xlim(0, grid["days"][-1])
         _at_risk_table(table_ax, strata, grid, colours)
-        _footnote(fig, f"Follow-up to day {grid['max_follow_up_days']:.0f}, shown whole. Estimates where few patients "
-                       "remain at risk (see the numbers at risk) have wide intervals.")
+        _footnote(
+            fig,
+            f"Follow-up to day {grid['max_follow_up_days']:.0f}, shown whole. Estimates where few patients "
+            "remain at risk (see the numbers at risk) have wide intervals.",
+        )
     else:
         ax.set_xlim(left=0)
         table_ax.axis("off")
@@ -333,10 +373,16 @@ def sre_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata
         ax.step(days, est, where="post", linestyle="--", color="#777777", label="1 − KM, deaths censored\n(overestimate)")
 
     return _curves_figure(
-        numbers["sre"], "cumulative_incidence", start=0.0,
+        numbers["sre"],
+        "cumulative_incidence",
+        start=0.0,
         title=_title("Cumulative incidence of first SRE (death as competing risk)", strata),
-        ylabel="Cumulative incidence of SRE", adtte=None if sets is None else sets.adtte, time_column="sre_days",
-        event_column="sre_event", strata=strata, extra=overestimate if strata == ["all"] else None,
+        ylabel="Cumulative incidence of SRE",
+        adtte=None if sets is None else sets.adtte,
+        time_column="sre_days",
+        event_column="sre_event",
+        strata=strata,
+        extra=overestimate if strata == ["all"] else None,
     )
 
 
@@ -344,9 +390,15 @@ def os_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata:
     """Kaplan–Meier overall survival."""
     strata = strata or ["all"]
     return _curves_figure(
-        numbers["overall_survival"], "km", start=1.0, title=_title("Overall survival (Kaplan–Meier)", strata),
-        ylabel="Survival probability", adtte=None if sets is None else sets.adtte, time_column="os_days",
-        event_column="os_event", strata=strata,
+        numbers["overall_survival"],
+        "km",
+        start=1.0,
+        title=_title("Overall survival (Kaplan–Meier)", strata),
+        ylabel="Survival probability",
+        adtte=None if sets is None else sets.adtte,
+        time_column="os_days",
+        event_column="os_event",
+        strata=strata,
     )
 
 
@@ -366,8 +418,11 @@ def figure_name(base: str, suffix: str) -> str:
 
 def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Callable[[], Figure]]:
     """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind."""
-    return {figure_name(base, suffix): (lambda build=build, strata=strata: build(numbers, sets, strata))
-            for base, build in FIGURES.items() for suffix, _, strata in figure_sets(numbers)}
+    return {
+        figure_name(base, suffix): (lambda build=build, strata=strata: build(numbers, sets, strata))
+        for base, build in FIGURES.items()
+        for suffix, _, strata in figure_sets(numbers)
+    }
 
 
 def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Path]:

@@ -35,8 +35,13 @@ from analytics.stats.response import CATEGORIES
 
 STRATUM = "Patients"
 LANDMARK_DAYS = ("30", "90", "180", "365")
-COMPLICATION_DIMENSIONS = {"any": "Any complication", "sir_grade": "SIR grade", "ctcae_grade": "CTCAE grade",
-                           "relatedness": "Related to", "serious": "Serious adverse event"}
+COMPLICATION_DIMENSIONS = {
+    "any": "Any complication",
+    "sir_grade": "SIR grade",
+    "ctcae_grade": "CTCAE grade",
+    "relatedness": "Related to",
+    "serious": "Serious adverse event",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class DisplayTable:
 
 
 def _strata(numbers: dict[str, Any], section: dict[str, Any]) -> list[str]:
-    """"all" then each chosen variable's levels present in ``section`` (the run's variable order)."""
+    """ "all" then each chosen variable's levels present in ``section`` (the run's variable order)."""
     keys = list(section)
     ordered = ["all"] if "all" in keys else []
     for variable in numbers["parameters"]["strata"]:
@@ -66,15 +71,27 @@ def _by_stratum_and_visit(numbers, by_visit: dict[str, dict[str, Any]], cell) ->
 
 def pain_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     worst = numbers["pain"].get("worst", {})
-    mean = _by_stratum_and_visit(numbers, worst, lambda e: (
-        f"{mean_ci_text(e.get('mean'), e.get('ci_low'), e.get('ci_high'))}  {e.get('n', 0)}" if e.get("n") else MISSING))
-    improved = _by_stratum_and_visit(numbers, {v: s for v, s in worst.items() if v != "baseline"}, lambda e: _share(
-        e.get("improved_2_points")))
+    mean = _by_stratum_and_visit(
+        numbers,
+        worst,
+        lambda e: f"{mean_ci_text(e.get('mean'), e.get('ci_low'), e.get('ci_high'))}  {e.get('n', 0)}" if e.get("n") else MISSING,
+    )
+    improved = _by_stratum_and_visit(
+        numbers, {v: s for v, s in worst.items() if v != "baseline"}, lambda e: _share(e.get("improved_2_points"))
+    )
     return [
-        DisplayTable("Pain", "Worst pain (BPI item 3, 0–10) by visit: mean (95% CI)  number of patients", mean,
-                     "95% CI of the mean from the t distribution. Lower is better."),
-        DisplayTable("Pain", f"Worst pain improved by ≥ 2 points from baseline: patients, % ({CI_NAMES[WILSON]})", improved,
-                     "Among patients with worst pain recorded at baseline and at the visit."),
+        DisplayTable(
+            "Pain",
+            "Worst pain (BPI item 3, 0–10) by visit: mean (95% CI)  number of patients",
+            mean,
+            "95% CI of the mean from the t distribution. Lower is better.",
+        ),
+        DisplayTable(
+            "Pain",
+            f"Worst pain improved by ≥ 2 points from baseline: patients, % ({CI_NAMES[WILSON]})",
+            improved,
+            "Among patients with worst pain recorded at baseline and at the visit.",
+        ),
     ]
 
 
@@ -85,34 +102,56 @@ def _share(proportion: dict[str, Any] | None, method: str = WILSON) -> str:
 
 
 def omed_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
-    dose = _by_stratum_and_visit(numbers, numbers["omed"], lambda e: (
-        f"{median_iqr_text(e.get('median'), e.get('q1'), e.get('q3'))}  {e.get('n', 0)}" if e.get("n") else MISSING))
+    dose = _by_stratum_and_visit(
+        numbers,
+        numbers["omed"],
+        lambda e: f"{median_iqr_text(e.get('median'), e.get('q1'), e.get('q3'))}  {e.get('n', 0)}" if e.get("n") else MISSING,
+    )
     free = _by_stratum_and_visit(numbers, numbers["omed"], lambda e: _share(e.get("opioid_free")))
     return [
-        DisplayTable("Opioid use", f"Opioid dose, {DOSE_UNIT}, by visit: median [IQR]  number of patients", dose,
-                     f"Oral morphine milligram equivalents per day ({DOSE_UNIT}), summed over the opioids recorded at the "
-                     "visit; patients recorded as taking no opioid count as 0."),
+        DisplayTable(
+            "Opioid use",
+            f"Opioid dose, {DOSE_UNIT}, by visit: median [IQR]  number of patients",
+            dose,
+            f"Oral morphine milligram equivalents per day ({DOSE_UNIT}), summed over the opioids recorded at the "
+            "visit; patients recorded as taking no opioid count as 0.",
+        ),
         DisplayTable("Opioid use", f"Opioid-free patients: patients, % ({CI_NAMES[WILSON]})", free),
     ]
 
 
 def response_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     section = numbers["pain_response"]
-    categories = pd.DataFrame([
-        {"Visit": visit_label(v), **{CATEGORY_LABELS[c]: section[v]["all"][c] for c in CATEGORIES},
-         "Patients in ITT": section[v]["all"].get("itt_denominator")}
-        for v in section if "all" in section[v]
-    ])
+    categories = pd.DataFrame(
+        [
+            {
+                "Visit": visit_label(v),
+                **{CATEGORY_LABELS[c]: section[v]["all"][c] for c in CATEGORIES},
+                "Patients in ITT": section[v]["all"].get("itt_denominator"),
+            }
+            for v in section
+            if "all" in section[v]
+        ]
+    )
     evaluable = _by_stratum_and_visit(numbers, section, lambda e: percent_ci(e.get("responders"), e.get("evaluable")))
     itt = _by_stratum_and_visit(numbers, section, lambda e: percent_ci(e.get("itt_responders"), e.get("itt_denominator")))
     return [
-        DisplayTable("Pain response", "Pain response categories by visit, all patients (international consensus, Chow 2012)",
-                     categories, "ITT: patients alive and on study at the visit's target day. Not evaluable: worst pain or "
-                     "opioid dose missing at baseline or at the visit."),
-        DisplayTable("Pain response", f"Responders (complete + partial) among evaluable patients: n/N, % ({CI_NAMES[WILSON]})",
-                     evaluable),
-        DisplayTable("Pain response", f"Responders among the ITT population: n/N, % ({CI_NAMES[WILSON]})", itt,
-                     "Patients without data at the visit count as non-responders."),
+        DisplayTable(
+            "Pain response",
+            "Pain response categories by visit, all patients (international consensus, Chow 2012)",
+            categories,
+            "ITT: patients alive and on study at the visit's target day. Not evaluable: worst pain or "
+            "opioid dose missing at baseline or at the visit.",
+        ),
+        DisplayTable(
+            "Pain response", f"Responders (complete + partial) among evaluable patients: n/N, % ({CI_NAMES[WILSON]})", evaluable
+        ),
+        DisplayTable(
+            "Pain response",
+            f"Responders among the ITT population: n/N, % ({CI_NAMES[WILSON]})",
+            itt,
+            "Patients without data at the visit count as non-responders.",
+        ),
     ]
 
 
@@ -133,28 +172,59 @@ def time_to_response_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     if not section:
         return []
     strata = _strata(numbers, section)
-    cif = pd.DataFrame([{
-        STRATUM: stratum_label(s), "N": section[s]["n"], "Responders": section[s]["responders"],
-        **{label: _cif_text(section[s]["at_days"].get(day)) for day, label in TTR_COLUMNS.items()},
-        "Median, days": MISSING if not section[s]["n"] else number(section[s]["median_days"], 0)
-        if section[s]["median_reached"] else "not reached",
-    } for s in strata])
-    visits = [v for v in ("week1", "month1", "month3", "month6", "month12")
-              if any(d["visit"] == v for s in strata for d in section[s]["durability"])]
-    durable = pd.DataFrame([{STRATUM: stratum_label(s), **{visit_label(v): next(
-        (percent_ci(d["still_responding"], d["assessed"]) for d in section[s]["durability"] if d["visit"] == v), MISSING)
-        for v in visits}} for s in strata])
+    cif = pd.DataFrame(
+        [
+            {
+                STRATUM: stratum_label(s),
+                "N": section[s]["n"],
+                "Responders": section[s]["responders"],
+                **{label: _cif_text(section[s]["at_days"].get(day)) for day, label in TTR_COLUMNS.items()},
+                "Median, days": MISSING
+                if not section[s]["n"]
+                else number(section[s]["median_days"], 0)
+                if section[s]["median_reached"]
+                else "not reached",
+            }
+            for s in strata
+        ]
+    )
+    visits = [
+        v
+        for v in ("week1", "month1", "month3", "month6", "month12")
+        if any(d["visit"] == v for s in strata for d in section[s]["durability"])
+    ]
+    durable = pd.DataFrame(
+        [
+            {
+                STRATUM: stratum_label(s),
+                **{
+                    visit_label(v): next(
+                        (percent_ci(d["still_responding"], d["assessed"]) for d in section[s]["durability"] if d["visit"] == v),
+                        MISSING,
+                    )
+                    for v in visits
+                },
+            }
+            for s in strata
+        ]
+    )
     return [
-        DisplayTable("Pain response", "Time to first pain response (complete or partial): cumulative incidence, % "
-                     "(95% CI), death as competing risk (Aalen–Johansen)", cif,
-                     "Day 0 = index procedure; a patient's response time is the scheduled day of the first visit "
-                     "classed complete or partial response; non-responders are censored at their last evaluable visit, "
-                     "death before a response competes. Median: first day the cumulative incidence reaches 50%. "
-                     "95% CI log-log (Pintilie 2006). –: no patient of the stratum followed to that day."),
-        DisplayTable("Pain response", f"Durability: responders still responding at each later visit, n/N, % "
-                     f"({CI_NAMES[WILSON]})", durable if visits else pd.DataFrame({STRATUM: ["no later visit "
-                     "with a responder assessed"]}),
-                     "N: patients who responded at an earlier visit and were evaluable at this one."),
+        DisplayTable(
+            "Pain response",
+            "Time to first pain response (complete or partial): cumulative incidence, % "
+            "(95% CI), death as competing risk (Aalen–Johansen)",
+            cif,
+            "Day 0 = index procedure; a patient's response time is the scheduled day of the first visit "
+            "classed complete or partial response; non-responders are censored at their last evaluable visit, "
+            "death before a response competes. Median: first day the cumulative incidence reaches 50%. "
+            "95% CI log-log (Pintilie 2006). –: no patient of the stratum followed to that day.",
+        ),
+        DisplayTable(
+            "Pain response",
+            f"Durability: responders still responding at each later visit, n/N, % ({CI_NAMES[WILSON]})",
+            durable if visits else pd.DataFrame({STRATUM: ["no later visit with a responder assessed"]}),
+            "N: patients who responded at an earlier visit and were evaluable at this one.",
+        ),
     ]
 
 
@@ -179,12 +249,18 @@ def complication_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
             for count in summary["counts"]:
                 ci = (count["ci_low"], count["ci_high"]) if count.get("ci_low") is not None else None
                 rows.setdefault(_complication_label(count["dimension"], count["category"]), {})[column] = (
-                    f"{percent_ci(count['patients'], summary['n_patients'], EXACT, ci=ci, digits=1)}; {count['events']} ev.")
+                    f"{percent_ci(count['patients'], summary['n_patients'], EXACT, ci=ci, digits=1)}; {count['events']} ev."
+                )
         frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("Complication").reset_index()
         where = f"by {variable_label(variable).lower()}" if variable else "all patients"
-        tables.append(DisplayTable("Complications", f"Complications, {where}: patients with ≥ 1 event n/N, % "
-                                   f"({CI_NAMES[EXACT]}); number of events", frame,
-                                   "SIR adverse-event classification (Khalilzadeh 2017); CTCAE v5.0 grades."))
+        tables.append(
+            DisplayTable(
+                "Complications",
+                f"Complications, {where}: patients with ≥ 1 event n/N, % ({CI_NAMES[EXACT]}); number of events",
+                frame,
+                "SIR adverse-event classification (Khalilzadeh 2017); CTCAE v5.0 grades.",
+            )
+        )
     return tables
 
 
@@ -193,14 +269,31 @@ def serious_events_table(numbers: dict[str, Any]) -> list[DisplayTable]:
     events = (numbers["complications"].get("all") or {}).get("serious_events")
     if events is None:
         return []
-    frame = pd.DataFrame([{
-        "Patient": e["study_id"], "Onset, day": MISSING if e.get("onset_day") is None else e["onset_day"],
-        "Resolved, day": MISSING if e.get("resolution_day") is None else e["resolution_day"],
-        "SIR grade": str(e.get("sir_grade") or MISSING).replace("_", " "), "CTCAE grade": e.get("ctcae_grade") or MISSING,
-        "Related to": str(e.get("relatedness") or MISSING).replace("_", " "),
-    } for e in events]) if events else pd.DataFrame({"Patient": ["none recorded"]})
-    return [DisplayTable("Complications", f"Serious adverse events, all patients ({len(events)})", frame,
-                         "Days from the index procedure (day 0); resolution missing = not resolved or not recorded.")]
+    frame = (
+        pd.DataFrame(
+            [
+                {
+                    "Patient": e["study_id"],
+                    "Onset, day": MISSING if e.get("onset_day") is None else e["onset_day"],
+                    "Resolved, day": MISSING if e.get("resolution_day") is None else e["resolution_day"],
+                    "SIR grade": str(e.get("sir_grade") or MISSING).replace("_", " "),
+                    "CTCAE grade": e.get("ctcae_grade") or MISSING,
+                    "Related to": str(e.get("relatedness") or MISSING).replace("_", " "),
+                }
+                for e in events
+            ]
+        )
+        if events
+        else pd.DataFrame({"Patient": ["none recorded"]})
+    )
+    return [
+        DisplayTable(
+            "Complications",
+            f"Serious adverse events, all patients ({len(events)})",
+            frame,
+            "Days from the index procedure (day 0); resolution missing = not resolved or not recorded.",
+        )
+    ]
 
 
 def _landmarks(numbers: dict[str, Any], section: dict[str, Any]) -> pd.DataFrame:
@@ -220,12 +313,19 @@ def _landmarks(numbers: dict[str, Any], section: dict[str, Any]) -> pd.DataFrame
 
 def _test_rows(tests: list[dict[str, Any]], counts_label: str, counts, statistic: str) -> pd.DataFrame:
     """One row per compared variable; a test that could not be computed says "see note" (reasons in ``_test_notes``)."""
-    return pd.DataFrame([{
-        "Compared by": variable_label(t["variable"]), "Groups": len(t["groups"]),
-        counts_label: ", ".join(counts(g) for g in t["groups"]),
-        "Chi-square": number(t.get(statistic), 2), "df": t.get("df"),
-        "p-value": "see note" if t.get("skipped_reason") else p_value_text(t.get("p_value")),
-    } for t in tests])
+    return pd.DataFrame(
+        [
+            {
+                "Compared by": variable_label(t["variable"]),
+                "Groups": len(t["groups"]),
+                counts_label: ", ".join(counts(g) for g in t["groups"]),
+                "Chi-square": number(t.get(statistic), 2),
+                "df": t.get("df"),
+                "p-value": "see note" if t.get("skipped_reason") else p_value_text(t.get("p_value")),
+            }
+            for t in tests
+        ]
+    )
 
 
 def _test_notes(tests: list[dict[str, Any]], note: str = "") -> str:
@@ -234,26 +334,32 @@ def _test_notes(tests: list[dict[str, Any]], note: str = "") -> str:
 
 
 def logrank_table(tests: list[dict[str, Any]]) -> pd.DataFrame:
-    return _test_rows(tests, "Observed / expected events", lambda g: f"{g['group']} {g['observed']:.0f}/{g['expected']:.1f}",
-                      "chisq")
+    return _test_rows(
+        tests, "Observed / expected events", lambda g: f"{g['group']} {g['observed']:.0f}/{g['expected']:.1f}", "chisq"
+    )
 
 
 def gray_table(tests: list[dict[str, Any]]) -> pd.DataFrame:
     """Gray's K-sample test of cumulative incidence, one row per stratification variable."""
-    return _test_rows(tests, "SREs / competing deaths", lambda g: f"{g['group']} {g['events']}/{g['competing_events']}",
-                      "statistic")
+    return _test_rows(
+        tests, "SREs / competing deaths", lambda g: f"{g['group']} {g['events']}/{g['competing_events']}", "statistic"
+    )
 
 
 def cox_table(model: dict[str, Any]) -> tuple[pd.DataFrame, str]:
     """Hazard ratios with a flag beside each row that must not be read as an estimate, and a note with
     the model's size and every model-level flag in words."""
-    rows = [{
-        "Covariate": f"{variable_label(t['variable'])}: {t['level']} vs {t['reference']}",
-        "Hazard ratio (95% CI)": mean_ci_text(t.get("hr"), t.get("ci_low"), t.get("ci_high"), 2)
-        if t.get("estimable", True) else "not estimable",
-        "p-value": p_value_text(t.get("p_value")) if t.get("estimable", True) else MISSING,
-        "Flag": _cox_flag(model, t),
-    } for t in model["terms"]]
+    rows = [
+        {
+            "Covariate": f"{variable_label(t['variable'])}: {t['level']} vs {t['reference']}",
+            "Hazard ratio (95% CI)": mean_ci_text(t.get("hr"), t.get("ci_low"), t.get("ci_high"), 2)
+            if t.get("estimable", True)
+            else "not estimable",
+            "p-value": p_value_text(t.get("p_value")) if t.get("estimable", True) else MISSING,
+            "Flag": _cox_flag(model, t),
+        }
+        for t in model["terms"]
+    ]
     notes = [f"{model['n']} patients, {model['events']} events; Efron ties; reference level = {model.get('reference_rule')}."]
     if model.get("skipped_reason"):
         notes.append(f"Model not fitted: {model['skipped_reason']}.")
@@ -268,19 +374,49 @@ def survival_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     sre_cox, sre_note = cox_table(sre["cox"])
     os_cox, os_note = cox_table(os_["cox"])
     tables = [
-        DisplayTable("Skeletal-related events", "Cumulative incidence of first SRE, % (95% CI), death as competing risk "
-                     "(Aalen–Johansen)", _landmarks(numbers, sre), "At risk: patients still followed and event-free."),
-        *([DisplayTable("Skeletal-related events", "SRE cumulative incidence between strata: Gray's test (death as "
-                        "competing risk)", gray_table(sre["gray"]), _test_notes(sre["gray"], "Gray 1988, as R cmprsk::cuminc (rho = 0): "
-                        "compares the cumulative incidence curves shown in this section."))] if sre.get("gray") else []),
-        DisplayTable("Skeletal-related events", "SRE between strata: cause-specific log-rank test (deaths censored)",
-                     logrank_table(sre["logrank"]), _test_notes(sre["logrank"], "Compares SRE hazards among patients "
-                     "still alive, not the cumulative incidence; with death as a competing risk, Gray's test is the "
-                     "comparison of the curves." if sre.get("gray") else "")),
+        DisplayTable(
+            "Skeletal-related events",
+            "Cumulative incidence of first SRE, % (95% CI), death as competing risk (Aalen–Johansen)",
+            _landmarks(numbers, sre),
+            "At risk: patients still followed and event-free.",
+        ),
+        *(
+            [
+                DisplayTable(
+                    "Skeletal-related events",
+                    "SRE cumulative incidence between strata: Gray's test (death as competing risk)",
+                    gray_table(sre["gray"]),
+                    _test_notes(
+                        sre["gray"],
+                        "Gray 1988, as R cmprsk::cuminc (rho = 0): "
+                        "compares the cumulative incidence curves shown in this section.",
+                    ),
+                )
+            ]
+            if sre.get("gray")
+            else []
+        ),
+        DisplayTable(
+            "Skeletal-related events",
+            "SRE between strata: cause-specific log-rank test (deaths censored)",
+            logrank_table(sre["logrank"]),
+            _test_notes(
+                sre["logrank"],
+                "Compares SRE hazards among patients "
+                "still alive, not the cumulative incidence; with death as a competing risk, Gray's test is the "
+                "comparison of the curves."
+                if sre.get("gray")
+                else "",
+            ),
+        ),
         DisplayTable("Skeletal-related events", "SRE: cause-specific Cox model, hazard ratios", sre_cox, sre_note),
         DisplayTable("Overall survival", "Overall survival, % (95% CI) (Kaplan–Meier)", _landmarks(numbers, os_)),
-        DisplayTable("Overall survival", "Overall survival between strata: log-rank test", logrank_table(os_["logrank"]),
-                     _test_notes(os_["logrank"])),
+        DisplayTable(
+            "Overall survival",
+            "Overall survival between strata: log-rank test",
+            logrank_table(os_["logrank"]),
+            _test_notes(os_["logrank"]),
+        ),
         DisplayTable("Overall survival", "Overall survival: Cox model, hazard ratios", os_cox, os_note),
     ]
     return [t for t in tables if not t.frame.empty]  # no strata requested: no between-strata tests to show
@@ -291,29 +427,54 @@ def completion_table(numbers: dict[str, Any]) -> list[DisplayTable]:
     flow = numbers.get("patient_flow")
     if not flow:
         return []
-    rows = [{
-        "Visit": visit_label(v["visit"]), "Treated": v["treated"], "Not yet due": v["not_yet_due"],
-        "Left before: died": v["not_applicable_died"], "Left before: other exit": v["not_applicable_exit"],
-        "Expected (ITT)": v["expected"],
-        "Received": f"{v['received']} ({percent(v['completion_rate'])})",
-        "Not done": v["not_done"], "Visit not done": v.get("visit_not_done", 0), "Missed": v["missed"], "Window open": v["window_open"],
-        "Analysed": MISSING if v["analysed"] is None else v["analysed"],
-        "Received, not evaluable": MISSING if v["not_evaluable"] is None else v["not_evaluable"],
-    } for v in flow["visits"]]
-    note = ("Treated = Not yet due + Left before (died, other exit) + Expected; Expected = Received + Not done + Visit not "
-            "done + Missed + Window open. Received: visit recorded with worst pain (% of expected). Not done: visit recorded without "
-            "worst pain. Visit not done: recorded as not taking place, with a reason. Missed: window closed with no visit. Window open: target day passed, window still open at the "
-            "cut-off. Left before: exit on or before the target day (visit not applicable). Analysed: pain response "
-            "evaluable; received but not evaluable = baseline pain or opioid dose missing.")
-    return [DisplayTable("Patient flow", "Completion by visit: expected, received and missing BPI assessments "
-                         "(treated patients)", pd.DataFrame(rows), note)]
+    rows = [
+        {
+            "Visit": visit_label(v["visit"]),
+            "Treated": v["treated"],
+            "Not yet due": v["not_yet_due"],
+            "Left before: died": v["not_applicable_died"],
+            "Left before: other exit": v["not_applicable_exit"],
+            "Expected (ITT)": v["expected"],
+            "Received": f"{v['received']} ({percent(v['completion_rate'])})",
+            "Not done": v["not_done"],
+            "Visit not done": v.get("visit_not_done", 0),
+            "Missed": v["missed"],
+            "Window open": v["window_open"],
+            "Analysed": MISSING if v["analysed"] is None else v["analysed"],
+            "Received, not evaluable": MISSING if v["not_evaluable"] is None else v["not_evaluable"],
+        }
+        for v in flow["visits"]
+    ]
+    note = (
+        "Treated = Not yet due + Left before (died, other exit) + Expected; Expected = Received + Not done + Visit not "
+        "done + Missed + Window open. Received: visit recorded with worst pain (% of expected). Not done: visit recorded without "
+        "worst pain. Visit not done: recorded as not taking place, with a reason. Missed: window closed with no visit. "
+        "Window open: target day passed, window still open at the "
+        "cut-off. Left before: exit on or before the target day (visit not applicable). Analysed: pain response "
+        "evaluable; received but not evaluable = baseline pain or opioid dose missing."
+    )
+    return [
+        DisplayTable(
+            "Patient flow",
+            "Completion by visit: expected, received and missing BPI assessments (treated patients)",
+            pd.DataFrame(rows),
+            note,
+        )
+    ]
 
 
 def report_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     """Every PDF table except Table 1, in report order."""
-    return [*completion_table(numbers), *pain_tables(numbers), *omed_tables(numbers), *response_tables(numbers),
-            *time_to_response_tables(numbers),
-            *complication_tables(numbers), *serious_events_table(numbers), *survival_tables(numbers)]
+    return [
+        *completion_table(numbers),
+        *pain_tables(numbers),
+        *omed_tables(numbers),
+        *response_tables(numbers),
+        *time_to_response_tables(numbers),
+        *complication_tables(numbers),
+        *serious_events_table(numbers),
+        *survival_tables(numbers),
+    ]
 
 
 def cohort_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
@@ -326,6 +487,12 @@ def cohort_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
         shown = frame[columns].rename(columns=lambda c: stratum_label(c, with_variable=False))
         shown = shown.rename_axis("Characteristic").reset_index()
         where = f"by {variable_label(variable).lower()}" if variable else "all patients"
-        tables.append(DisplayTable("Table 1", f"Table 1. Baseline characteristics, {where}", shown,
-                                   "Continuous: mean (SD) or median [IQR]; categorical: n (% of the column's patients)."))
+        tables.append(
+            DisplayTable(
+                "Table 1",
+                f"Table 1. Baseline characteristics, {where}",
+                shown,
+                "Continuous: mean (SD) or median [IQR]; categorical: n (% of the column's patients).",
+            )
+        )
     return tables

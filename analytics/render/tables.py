@@ -16,8 +16,12 @@ def cohort_frame(numbers: dict[str, Any]) -> pd.DataFrame:
 
 def _change(entry: dict[str, Any] | None) -> dict[str, Any]:
     change = entry or {}
-    return {"change_n": change.get("n_paired"), "change_mean": change.get("mean"),
-            "change_ci_low": change.get("ci_low"), "change_ci_high": change.get("ci_high")}
+    return {
+        "change_n": change.get("n_paired"),
+        "change_mean": change.get("mean"),
+        "change_ci_low": change.get("ci_low"),
+        "change_ci_high": change.get("ci_high"),
+    }
 
 
 def pain_frame(numbers: dict[str, Any]) -> pd.DataFrame:
@@ -26,11 +30,23 @@ def pain_frame(numbers: dict[str, Any]) -> pd.DataFrame:
         for visit, strata in visits.items():
             for stratum, e in strata.items():
                 improved = e.get("improved_2_points") or {}
-                rows.append({
-                    "variable": variable, "visit": visit, "stratum": stratum, "n": e["n"], "mean": e["mean"], "sd": e["sd"],
-                    "ci_low": e["ci_low"], "ci_high": e["ci_high"], "median": e["median"], "q1": e["q1"], "q3": e["q3"],
-                    **_change(e.get("change")), "improved_2_points": improved.get("proportion"),
-                })
+                rows.append(
+                    {
+                        "variable": variable,
+                        "visit": visit,
+                        "stratum": stratum,
+                        "n": e["n"],
+                        "mean": e["mean"],
+                        "sd": e["sd"],
+                        "ci_low": e["ci_low"],
+                        "ci_high": e["ci_high"],
+                        "median": e["median"],
+                        "q1": e["q1"],
+                        "q3": e["q3"],
+                        **_change(e.get("change")),
+                        "improved_2_points": improved.get("proportion"),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -38,10 +54,19 @@ def omed_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for visit, strata in numbers["omed"].items():
         for stratum, e in strata.items():
-            rows.append({
-                "visit": visit, "stratum": stratum, "n": e["n"], "median": e["median"], "q1": e["q1"], "q3": e["q3"],
-                "mean": e["mean"], "opioid_free": (e.get("opioid_free") or {}).get("proportion"), **_change(e.get("change")),
-            })
+            rows.append(
+                {
+                    "visit": visit,
+                    "stratum": stratum,
+                    "n": e["n"],
+                    "median": e["median"],
+                    "q1": e["q1"],
+                    "q3": e["q3"],
+                    "mean": e["mean"],
+                    "opioid_free": (e.get("opioid_free") or {}).get("proportion"),
+                    **_change(e.get("change")),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -49,8 +74,16 @@ def response_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for visit, strata in numbers["pain_response"].items():
         for stratum, e in strata.items():
-            rows.append({"visit": visit, "stratum": stratum, **{c: e[c] for c in CATEGORIES},
-                         "evaluable_rate": e["evaluable_rate"], "itt_denominator": e["itt_denominator"], "itt_rate": e["itt_rate"]})
+            rows.append(
+                {
+                    "visit": visit,
+                    "stratum": stratum,
+                    **{c: e[c] for c in CATEGORIES},
+                    "evaluable_rate": e["evaluable_rate"],
+                    "itt_denominator": e["itt_denominator"],
+                    "itt_rate": e["itt_rate"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -62,15 +95,39 @@ def time_to_response_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     """Per stratum: the CIF of first pain response at days 3, 7, 30 and the durability per later visit."""
     rows = []
     for stratum, e in (numbers.get("time_to_response") or {}).items():
-        common = {"stratum": stratum, "n": e["n"], "responders": e["responders"],
-                  "deaths_before_response": e["deaths_before_response"], "censored": e["censored"],
-                  "median_days": e["median_days"], "note": e["note"]}
+        common = {
+            "stratum": stratum,
+            "n": e["n"],
+            "responders": e["responders"],
+            "deaths_before_response": e["deaths_before_response"],
+            "censored": e["censored"],
+            "median_days": e["median_days"],
+            "note": e["note"],
+        }
         for day, point in e["at_days"].items():
-            rows.append({**common, "quantity": TTR_CIF, "day": int(day), "estimate": point["estimate"],
-                         "ci_low": point["ci_low"], "ci_high": point["ci_high"], "at_risk": point["at_risk"]})
+            rows.append(
+                {
+                    **common,
+                    "quantity": TTR_CIF,
+                    "day": int(day),
+                    "estimate": point["estimate"],
+                    "ci_low": point["ci_low"],
+                    "ci_high": point["ci_high"],
+                    "at_risk": point["at_risk"],
+                }
+            )
         for d in e["durability"]:
-            rows.append({**common, "quantity": TTR_DURABILITY, "day": d["day"], "visit": d["visit"],
-                         "estimate": d["proportion"], "assessed": d["assessed"], "still_responding": d["still_responding"]})
+            rows.append(
+                {
+                    **common,
+                    "quantity": TTR_DURABILITY,
+                    "day": d["day"],
+                    "visit": d["visit"],
+                    "estimate": d["proportion"],
+                    "assessed": d["assessed"],
+                    "still_responding": d["still_responding"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -78,9 +135,19 @@ def complications_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for stratum, summary in numbers["complications"].items():
         for c in summary["counts"]:
-            rows.append({"stratum": stratum, "n_patients": summary["n_patients"], "dimension": c["dimension"],
-                         "category": c["category"], "patients": c["patients"], "patient_rate": c["patient_rate"],
-                         "ci_low": c.get("ci_low"), "ci_high": c.get("ci_high"), "events": c["events"]})
+            rows.append(
+                {
+                    "stratum": stratum,
+                    "n_patients": summary["n_patients"],
+                    "dimension": c["dimension"],
+                    "category": c["category"],
+                    "patients": c["patients"],
+                    "patient_rate": c["patient_rate"],
+                    "ci_low": c.get("ci_low"),
+                    "ci_high": c.get("ci_high"),
+                    "events": c["events"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -104,13 +171,31 @@ def logrank_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for section in (numbers["sre"], numbers["overall_survival"]):
         for test in section["logrank"]:
-            rows.append({"endpoint": test["endpoint"], "test": test.get("test", "log-rank"), "variable": test["variable"],
-                         "groups": len(test["groups"]), "chisq": test["chisq"], "df": test["df"],
-                         "p_value": test["p_value"], "note": test["skipped_reason"]})
+            rows.append(
+                {
+                    "endpoint": test["endpoint"],
+                    "test": test.get("test", "log-rank"),
+                    "variable": test["variable"],
+                    "groups": len(test["groups"]),
+                    "chisq": test["chisq"],
+                    "df": test["df"],
+                    "p_value": test["p_value"],
+                    "note": test["skipped_reason"],
+                }
+            )
         for test in section.get("gray", []):  # Gray's test beside the cause-specific log-rank (SRE)
-            rows.append({"endpoint": test["endpoint"], "test": "Gray's test (cumulative incidence)", "variable": test["variable"],
-                         "groups": len(test["groups"]), "chisq": test["statistic"], "df": test["df"],
-                         "p_value": test["p_value"], "note": test["skipped_reason"]})
+            rows.append(
+                {
+                    "endpoint": test["endpoint"],
+                    "test": "Gray's test (cumulative incidence)",
+                    "variable": test["variable"],
+                    "groups": len(test["groups"]),
+                    "chisq": test["statistic"],
+                    "df": test["df"],
+                    "p_value": test["p_value"],
+                    "note": test["skipped_reason"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -136,13 +221,27 @@ def cox_frame(numbers: dict[str, Any]) -> pd.DataFrame:
         model = section["cox"]
         for term in model["terms"]:
             shown = term.get("estimable", True)
-            rows.append({"endpoint": model["endpoint"], "n": model["n"], "events": model["events"], "term": term["term"],
-                         "reference": term["reference"],
-                         **{k: term[k] if shown else None for k in ("hr", "ci_low", "ci_high", "p_value")},
-                         "flag": _cox_flag(model, term)})
+            rows.append(
+                {
+                    "endpoint": model["endpoint"],
+                    "n": model["n"],
+                    "events": model["events"],
+                    "term": term["term"],
+                    "reference": term["reference"],
+                    **{k: term[k] if shown else None for k in ("hr", "ci_low", "ci_high", "p_value")},
+                    "flag": _cox_flag(model, term),
+                }
+            )
         if not model["terms"]:
-            rows.append({"endpoint": model["endpoint"], "n": model["n"], "events": model["events"],
-                         "term": model.get("skipped_reason") or "no terms", "flag": _cox_flag(model, None)})
+            rows.append(
+                {
+                    "endpoint": model["endpoint"],
+                    "n": model["n"],
+                    "events": model["events"],
+                    "term": model.get("skipped_reason") or "no terms",
+                    "flag": _cox_flag(model, None),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -151,8 +250,11 @@ def patient_flow_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     flow = numbers.get("patient_flow")
     if not flow:
         return pd.DataFrame(columns=["stage", "patients"])
-    rows = [("enrolled", flow["enrolled"]), ("not treated (no index procedure recorded)", flow["not_treated"]),
-            ("treated (analysis population)", flow["treated"])]
+    rows = [
+        ("enrolled", flow["enrolled"]),
+        ("not treated (no index procedure recorded)", flow["not_treated"]),
+        ("treated (analysis population)", flow["treated"]),
+    ]
     rows += [(f"treated, exit: {kind.replace('_', ' ')}", count) for kind, count in flow["exits"].items()]
     return pd.DataFrame(rows, columns=["stage", "patients"])
 

@@ -75,8 +75,13 @@ def aalen_johansen_steps(time: np.ndarray, status: np.ndarray, cause: int = SRE)
     v1, v2, v3 = (np.cumsum(x + y) for x, y in zip(own, other, strict=True))
     variance = np.maximum(v1 + cif**2 * v3 - 2.0 * cif * v2, 0.0)
     jumps = d1 > 0
-    return {"time": table.times[jumps], "at_risk": n[jumps], "cif": cif[jumps], "var": variance[jumps],
-            "max_time": np.array([table.max_time])}
+    return {
+        "time": table.times[jumps],
+        "at_risk": n[jumps],
+        "cif": cif[jumps],
+        "var": variance[jumps],
+        "max_time": np.array([table.max_time]),
+    }
 
 
 def loglog_ci(estimate: float, variance: float) -> tuple[float | None, float | None]:

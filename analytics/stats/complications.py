@@ -61,8 +61,11 @@ def serious_events(events: pd.DataFrame) -> tuple[SeriousAdverseEvent, ...]:
     rows = events[_is_serious(events["serious"])]
     listed = [
         SeriousAdverseEvent(
-            study_id=str(r["study_id"]), onset_day=_day(r.get("onset_day")), sir_grade=str(r["sir_grade"]),
-            ctcae_grade=_day(pd.to_numeric(r["ctcae_grade"], errors="coerce")), relatedness=str(r["relatedness"]),
+            study_id=str(r["study_id"]),
+            onset_day=_day(r.get("onset_day")),
+            sir_grade=str(r["sir_grade"]),
+            ctcae_grade=_day(pd.to_numeric(r["ctcae_grade"], errors="coerce")),
+            relatedness=str(r["relatedness"]),
             resolution_day=_day(r.get("resolution_day")),
         )
         for _, r in rows.iterrows()
@@ -107,8 +110,7 @@ def complication_summary(
     """Counts over the events of ``patient_ids`` (the denominator)."""
     inside = aes[aes["study_id"].isin(patient_ids)]
     counts = tuple(
-        _count(dimension, category, inside[mask], len(patient_ids))
-        for dimension, category, mask in _categories(inside)
+        _count(dimension, category, inside[mask], len(patient_ids)) for dimension, category, mask in _categories(inside)
     )
     return ComplicationSummary(
         stratum=stratum,

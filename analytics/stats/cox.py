@@ -126,8 +126,19 @@ def aliased_columns(design: pd.DataFrame, names: Sequence[str]) -> dict[str, lis
 
 def _skip(endpoint, n, events, dropped, reason, epp=None, flags=(), terms=()) -> CoxResult:
     flags = tuple(flags)
-    return CoxResult(endpoint, n, events, tuple(terms), tuple(dropped), TIES, REFERENCE_RULE, epp,
-                     tuple(f.message for f in flags), reason, flags)
+    return CoxResult(
+        endpoint,
+        n,
+        events,
+        tuple(terms),
+        tuple(dropped),
+        TIES,
+        REFERENCE_RULE,
+        epp,
+        tuple(f.message for f in flags),
+        reason,
+        flags,
+    )
 
 
 def _fit_flags(caught) -> list[StatFlag]:
@@ -152,18 +163,23 @@ def _fit(design: pd.DataFrame) -> tuple[CoxPHFitter | None, list[StatFlag]]:
     return fitter, _fit_flags(caught)
 
 
-def _separation(frame: pd.DataFrame, endpoint: str, variable: str, level: str, reference: str,
-                log_hr: float | None, se: float | None) -> str | None:
+def _separation(
+    frame: pd.DataFrame, endpoint: str, variable: str, level: str, reference: str, log_hr: float | None, se: float | None
+) -> str | None:
     """Why the term's estimate runs off to 0 or ∞ (None when it does not)."""
     noun = EVENT_NOUNS[endpoint]
     in_level = frame[frame[variable] == level]
     in_reference = frame[frame[variable] == reference]
     if in_level["event"].sum() == 0:
-        return (f"no {noun} among {variable}={level} (n={len(in_level)}): hazard ratio not estimable "
-                "(separation; the estimate runs to 0)")
+        return (
+            f"no {noun} among {variable}={level} (n={len(in_level)}): hazard ratio not estimable "
+            "(separation; the estimate runs to 0)"
+        )
     if in_reference["event"].sum() == 0:
-        return (f"no {noun} in the reference group {variable}={reference} (n={len(in_reference)}): hazard ratio "
-                "not estimable (separation; the estimate runs to infinity)")
+        return (
+            f"no {noun} in the reference group {variable}={reference} (n={len(in_reference)}): hazard ratio "
+            "not estimable (separation; the estimate runs to infinity)"
+        )
     if log_hr is not None and abs(log_hr) > SEPARATION_LOG_HR or se is None:
         return "the estimate diverges (hazard ratio beyond 1/22026–22026): separation suspected, not estimable"
     return None
@@ -180,21 +196,24 @@ def _terms(fitter, frame, endpoint, terms, aliased) -> tuple[list[CoxTerm], list
         reason = _separation(frame, endpoint, var, level, ref, log_hr, optional_float(summary.loc[name, "se(coef)"]))
         if reason:
             flags.append(StatFlag(SEPARATION, f"{name}: {reason}", name))
-        rows.append(CoxTerm(
-            term=name, variable=var, level=level, reference=ref,
-            hr=optional_float(summary.loc[name, "exp(coef)"]),
-            ci_low=optional_float(summary.loc[name, "exp(coef) lower 95%"]),
-            ci_high=optional_float(summary.loc[name, "exp(coef) upper 95%"]),
-            p_value=optional_float(summary.loc[name, "p"]),
-            estimable=reason is None,
-            flags=(SEPARATION,) if reason else (),
-        ))
+        rows.append(
+            CoxTerm(
+                term=name,
+                variable=var,
+                level=level,
+                reference=ref,
+                hr=optional_float(summary.loc[name, "exp(coef)"]),
+                ci_low=optional_float(summary.loc[name, "exp(coef) lower 95%"]),
+                ci_high=optional_float(summary.loc[name, "exp(coef) upper 95%"]),
+                p_value=optional_float(summary.loc[name, "p"]),
+                estimable=reason is None,
+                flags=(SEPARATION,) if reason else (),
+            )
+        )
     return rows, flags
 
 
-def cox_fit(
-    adtte: pd.DataFrame, *, endpoint: str = "os", covariates: Sequence[str] = COX_COVARIATES
-) -> CoxResult:
+def cox_fit(adtte: pd.DataFrame, *, endpoint: str = "os", covariates: Sequence[str] = COX_COVARIATES) -> CoxResult:
     """Cox model of ``endpoint`` ("os" or cause-specific "sre") on categorical covariates.
 
     Raises ValueError only for an unknown endpoint or a frame without the endpoint's columns;
@@ -209,14 +228,25 @@ def cox_fit(
         return _skip(endpoint, n, events, dropped, "no covariate with at least two levels")
     aliased = aliased_columns(design, [t[0] for t in terms])
     for name, combination in aliased.items():
-        dropped.append(DroppedCovariate(name, "aliased: a linear combination of " + (", ".join(combination) or
-                                        "the baseline") + "; dropped from the model (R coxph reports NA)"))
+        dropped.append(
+            DroppedCovariate(
+                name,
+                "aliased: a linear combination of "
+                + (", ".join(combination) or "the baseline")
+                + "; dropped from the model (R coxph reports NA)",
+            )
+        )
     flags = [StatFlag(ALIASED, f"{d.variable} {d.reason}", d.variable) for d in dropped if d.variable in aliased]
     parameters = len(terms) - len(aliased)
     epp = events / parameters if parameters else None
     if epp is not None and epp < MIN_EVENTS_PER_PARAMETER:
-        flags.append(StatFlag(FEW_EVENTS, f"{epp:.1f} events per parameter (< {MIN_EVENTS_PER_PARAMETER}, Peduzzi 1996): "
-                                          "hazard ratios may be biased and their intervals unreliable"))
+        flags.append(
+            StatFlag(
+                FEW_EVENTS,
+                f"{epp:.1f} events per parameter (< {MIN_EVENTS_PER_PARAMETER}, Peduzzi 1996): "
+                "hazard ratios may be biased and their intervals unreliable",
+            )
+        )
     if not parameters:
         return _skip(endpoint, n, events, dropped, "no covariate left after dropping aliased columns", epp, flags)
     if events < max(MIN_EVENTS, parameters + 1):
@@ -228,8 +258,19 @@ def cox_fit(
     if term_flags:  # the separation is already named per term
         fit_flags = [f for f in fit_flags if f.code != SEPARATION]
     all_flags = tuple(flags + term_flags + fit_flags)
-    return CoxResult(endpoint, n, events, tuple(rows), tuple(dropped), TIES, REFERENCE_RULE, epp,
-                     tuple(f.message for f in all_flags), None, all_flags)
+    return CoxResult(
+        endpoint,
+        n,
+        events,
+        tuple(rows),
+        tuple(dropped),
+        TIES,
+        REFERENCE_RULE,
+        epp,
+        tuple(f.message for f in all_flags),
+        None,
+        all_flags,
+    )
 
 
 def cox_fits(

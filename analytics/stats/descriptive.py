@@ -83,7 +83,9 @@ class _RowsByVisit(dict):
         cache = self.__dict__.setdefault("_positions", {})
         if visit not in cache:
             baseline, later = self.get(BASELINE), self.get(visit)
-            cache[visit] = None if baseline is None or later is None else pd.Index(baseline["study_id"]).get_indexer(later["study_id"])
+            cache[visit] = (
+                None if baseline is None or later is None else pd.Index(baseline["study_id"]).get_indexer(later["study_id"])
+            )
         return cache[visit]
 
 
@@ -125,14 +127,24 @@ def _pain_summary(by_visit: _RowsByVisit, variable: str, visit: str, stratum: st
     low, high = mean_ci(values)
     change = improved = None
     if visit != BASELINE:
-        diffs = np.empty(0) if at_visit is None else _paired(
-            at_visit, by_visit.get(BASELINE), variable, by_visit.baseline_positions(visit))
+        diffs = (
+            np.empty(0)
+            if at_visit is None
+            else _paired(at_visit, by_visit.get(BASELINE), variable, by_visit.baseline_positions(visit))
+        )
         change = change_from_baseline(diffs)
         if variable == PRIMARY_PAIN_VARIABLE:
             improved = _proportion(int((diffs <= -PAIN_CHANGE_POINTS).sum()), len(diffs))
     return PainVisitSummary(
-        stratum=stratum, variable=variable, visit=visit, n=len(values), **_location(values),
-        ci_low=optional_float(low), ci_high=optional_float(high), change=change, improved_2_points=improved,
+        stratum=stratum,
+        variable=variable,
+        visit=visit,
+        n=len(values),
+        **_location(values),
+        ci_low=optional_float(low),
+        ci_high=optional_float(high),
+        change=change,
+        improved_2_points=improved,
     )
 
 
@@ -176,13 +188,22 @@ def _omed_summary(by_visit: _RowsByVisit, visit: str, stratum: str) -> OmedVisit
     location = _location(values)
     change = None
     if visit != BASELINE:
-        diffs = np.empty(0) if at_visit is None else _paired(
-            at_visit, by_visit.get(BASELINE), "omed", by_visit.baseline_positions(visit))
+        diffs = (
+            np.empty(0)
+            if at_visit is None
+            else _paired(at_visit, by_visit.get(BASELINE), "omed", by_visit.baseline_positions(visit))
+        )
         change = change_from_baseline(diffs)
     return OmedVisitSummary(
-        stratum=stratum, visit=visit, n=len(values),
-        median=location["median"], q1=location["q1"], q3=location["q3"], mean=location["mean"],
-        opioid_free=_proportion(int((values == 0).sum()), len(values)), change=change,
+        stratum=stratum,
+        visit=visit,
+        n=len(values),
+        median=location["median"],
+        q1=location["q1"],
+        q3=location["q3"],
+        mean=location["mean"],
+        opioid_free=_proportion(int((values == 0).sum()), len(values)),
+        change=change,
     )
 
 

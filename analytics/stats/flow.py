@@ -39,8 +39,16 @@ from .strata import require_columns
 BASELINE = VISIT_CODES[0]
 DEATH = "death"
 ENROLMENT_COLUMNS = ("study_id", "treated", "day0", "exit_type", "exit_date")
-VISIT_OUTCOMES = ("received", "not_done", "visit_not_done", "missed", "window_open", "not_applicable_died", "not_applicable_exit",
-                  "not_yet_due")
+VISIT_OUTCOMES = (
+    "received",
+    "not_done",
+    "visit_not_done",
+    "missed",
+    "window_open",
+    "not_applicable_died",
+    "not_applicable_exit",
+    "not_yet_due",
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,14 @@ class PatientFlow(Result):
     visits: tuple[VisitCompletion, ...]
 
 
-def _visit_completion(treated: pd.DataFrame, pain: pd.DataFrame, adresp: pd.DataFrame, visit: str,
-                      cutoff: pd.Timestamp | None, not_done: pd.DataFrame) -> VisitCompletion:
+def _visit_completion(
+    treated: pd.DataFrame,
+    pain: pd.DataFrame,
+    adresp: pd.DataFrame,
+    visit: str,
+    cutoff: pd.Timestamp | None,
+    not_done: pd.DataFrame,
+) -> VisitCompletion:
     definition = VISITS_BY_CODE[visit]
     at_visit = pain[pain["visit"] == visit]
     recorded = treated["study_id"].isin(at_visit["study_id"]).to_numpy()
@@ -92,9 +106,13 @@ def _visit_completion(treated: pd.DataFrame, pain: pd.DataFrame, adresp: pd.Data
     declared &= ~recorded & ~gone & due
     absent = ~recorded & ~declared
     counts = {
-        "received": with_pain, "not_done": recorded & ~with_pain, "visit_not_done": declared,
-        "not_applicable_died": absent & gone & died, "not_applicable_exit": absent & gone & ~died,
-        "missed": absent & ~gone & due & closed, "window_open": absent & ~gone & due & ~closed,
+        "received": with_pain,
+        "not_done": recorded & ~with_pain,
+        "visit_not_done": declared,
+        "not_applicable_died": absent & gone & died,
+        "not_applicable_exit": absent & gone & ~died,
+        "missed": absent & ~gone & due & closed,
+        "window_open": absent & ~gone & due & ~closed,
         "not_yet_due": absent & ~gone & ~due,
     }
     counts = {key: int(mask.sum()) for key, mask in counts.items()}
@@ -105,13 +123,25 @@ def _visit_completion(treated: pd.DataFrame, pain: pd.DataFrame, adresp: pd.Data
         analysed = int((responses != NOT_EVALUABLE).sum())
         not_evaluable = counts["received"] + counts["not_done"] - analysed
     return VisitCompletion(
-        visit=visit, treated=len(treated), expected=expected, **counts, analysed=analysed, not_evaluable=not_evaluable,
+        visit=visit,
+        treated=len(treated),
+        expected=expected,
+        **counts,
+        analysed=analysed,
+        not_evaluable=not_evaluable,
         completion_rate=counts["received"] / expected if expected else None,
     )
 
 
-def patient_flow(enrolment: pd.DataFrame, pain: pd.DataFrame, adresp: pd.DataFrame, *, visits: Sequence[str],
-                 cutoff: pd.Timestamp | None, not_done: pd.DataFrame | None = None) -> PatientFlow:
+def patient_flow(
+    enrolment: pd.DataFrame,
+    pain: pd.DataFrame,
+    adresp: pd.DataFrame,
+    *,
+    visits: Sequence[str],
+    cutoff: pd.Timestamp | None,
+    not_done: pd.DataFrame | None = None,
+) -> PatientFlow:
     """Flow and completion counts.
 
     ``enrolment``: one row per enrolled (active) patient with ``study_id``, ``treated`` (bool), ``day0``

@@ -97,15 +97,24 @@ def gray_test(time, status, group, *, cause: int = SRE, variable: str = "", endp
     ``status``: 0 censored, ``cause`` the event of interest, any other positive value competing.
     Rows with a missing time, status or group are dropped; groups ordered by their sorted string.
     """
-    frame = pd.DataFrame({"time": np.asarray(time, dtype=object), "status": np.asarray(status, dtype=object),
-                          "group": np.asarray(group, dtype=object)}).dropna()
+    frame = pd.DataFrame(
+        {
+            "time": np.asarray(time, dtype=object),
+            "status": np.asarray(status, dtype=object),
+            "group": np.asarray(group, dtype=object),
+        }
+    ).dropna()
     t, s = clean_time_status(frame["time"], frame["status"])
     labels = frame["group"].astype(str).to_numpy()
     levels = sorted(set(labels.tolist()))
     codes = np.searchsorted(levels, labels)
     groups = tuple(
-        GrayGroup(group=lvl, n=int((codes == i).sum()), events=int(((codes == i) & (s == cause)).sum()),
-                  competing_events=int(((codes == i) & (s > 0) & (s != cause)).sum()))
+        GrayGroup(
+            group=lvl,
+            n=int((codes == i).sum()),
+            events=int(((codes == i) & (s == cause)).sum()),
+            competing_events=int(((codes == i) & (s > 0) & (s != cause)).sum()),
+        )
         for i, lvl in enumerate(levels)
     )
 

@@ -71,7 +71,11 @@ def logrank_test(time, event, group, *, endpoint: str = "", variable: str = "") 
     with ``skipped_reason`` "not computable: <reason>" (never an exception).
     """
     frame = pd.DataFrame(
-        {"time": np.asarray(time, dtype=object), "event": np.asarray(event, dtype=object), "group": np.asarray(group, dtype=object)}
+        {
+            "time": np.asarray(time, dtype=object),
+            "event": np.asarray(event, dtype=object),
+            "group": np.asarray(group, dtype=object),
+        }
     ).dropna()
     t, e = clean_time_status(frame["time"], frame["event"])
     if np.any(e > 1):

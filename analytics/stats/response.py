@@ -109,9 +109,7 @@ def _conditions(p0, p, b, o) -> list:
     complete = (p == 0) & ~increase
     partial = ((dp <= -PAIN_CHANGE_POINTS) & ~increase) | (reduction & (dp <= 0))
     # A rise of both pain (ΔP ≥ 2) and OMED (≥ 25%) is also PD (convention).
-    progression = ((dp >= PAIN_CHANGE_POINTS) & (stable_omed | omed_up)) | (
-        omed_up & _pain_stable_or_one_point(dp)
-    )
+    progression = ((dp >= PAIN_CHANGE_POINTS) & (stable_omed | omed_up)) | (omed_up & _pain_stable_or_one_point(dp))
     return [complete, partial, progression]
 
 
@@ -180,9 +178,7 @@ def _visit_order(visits: Collection[str]) -> list[str]:
     return known + sorted(set(visits) - set(VISIT_CODES))
 
 
-def _rates_at_visit(
-    stratum: str, visit: str, rows: pd.DataFrame, itt: set[str] | None
-) -> PainResponseRates:
+def _rates_at_visit(stratum: str, visit: str, rows: pd.DataFrame, itt: set[str] | None) -> PainResponseRates:
     counts = {c: int((rows["response"] == c).sum()) for c in CATEGORIES}
     responder_ids = set(rows.loc[rows["response"].isin(RESPONDERS), "study_id"])
     evaluable = len(rows) - counts[NOT_EVALUABLE]

@@ -28,9 +28,7 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, name: str) -
         raise ValueError(f"{name} frame lacks column(s): {', '.join(missing)}")
 
 
-def iter_strata(
-    frame: pd.DataFrame, variables: Sequence[str] = STRATA_VARIABLES
-) -> Iterator[tuple[str, pd.DataFrame]]:
+def iter_strata(frame: pd.DataFrame, variables: Sequence[str] = STRATA_VARIABLES) -> Iterator[tuple[str, pd.DataFrame]]:
     """Yield ``("all", frame)`` then ``("<variable>=<value>", sub-frame)``.
 
     Levels are in sorted order of their string form; variables absent from

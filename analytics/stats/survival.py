@@ -75,8 +75,7 @@ def _landmark(steps, time: np.ndarray, day: float, *, complement: bool) -> Curve
         value = 0.0 if complement else 1.0
         return CurvePoint(day=float(day), estimate=value, ci_low=value, ci_high=value, at_risk=at_risk)
     point = _point(steps, i, complement=complement)
-    return CurvePoint(day=float(day), estimate=point.estimate, ci_low=point.ci_low, ci_high=point.ci_high,
-                      at_risk=at_risk)
+    return CurvePoint(day=float(day), estimate=point.estimate, ci_low=point.ci_low, ci_high=point.ci_high, at_risk=at_risk)
 
 
 def kaplan_meier_curve(
@@ -141,8 +140,13 @@ def sre_one_minus_km(
     for stratum, sub in iter_strata(adtte, strata_variables):
         time, status = endpoint_time_status(sub, "sre")
         curve = kaplan_meier_curve(
-            time, cause_specific(status, SRE), stratum=stratum, endpoint="sre",
-            complement=True, label=SRE_KM_LABEL, landmarks=landmarks,
+            time,
+            cause_specific(status, SRE),
+            stratum=stratum,
+            endpoint="sre",
+            complement=True,
+            label=SRE_KM_LABEL,
+            landmarks=landmarks,
         )
         curves.append(curve)
     return tuple(curves)

@@ -87,8 +87,9 @@ class TimeToResponse(Result):
 
 def _visit_day(visits: pd.Series) -> np.ndarray:
     """Target day of each visit code (NaN for a code outside the schedule)."""
-    return visits.astype(object).map(lambda v: VISITS_BY_CODE[v].target_day if v in VISITS_BY_CODE else np.nan).to_numpy(
-        dtype=float)
+    return (
+        visits.astype(object).map(lambda v: VISITS_BY_CODE[v].target_day if v in VISITS_BY_CODE else np.nan).to_numpy(dtype=float)
+    )
 
 
 def response_time_status(adresp: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
@@ -112,8 +113,7 @@ def response_time_status(adresp: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFr
     death = ~has_response & died & ~np.isnan(os_days)
     time = np.where(has_response, first_day, np.where(death, os_days, last_day))
     status = np.select([has_response, death], [RESPONSE, DEATH_BEFORE_RESPONSE], default=CENSORED)
-    return pd.DataFrame({"study_id": ids.to_numpy(), "ttr_days": time, "ttr_event": status,
-                         "first_response_day": first_day})
+    return pd.DataFrame({"study_id": ids.to_numpy(), "ttr_days": time, "ttr_event": status, "first_response_day": first_day})
 
 
 def durability(adresp: pd.DataFrame, first_response: pd.Series) -> tuple[DurabilityAtVisit, ...]:
@@ -133,8 +133,15 @@ def durability(adresp: pd.DataFrame, first_response: pd.Series) -> tuple[Durabil
         if at_visit.empty:
             continue
         still = int(at_visit["response"].isin(RESPONDERS).sum())
-        results.append(DurabilityAtVisit(visit=visit, day=VISITS_BY_CODE[visit].target_day, assessed=len(at_visit),
-                                         still_responding=still, proportion=ratio(still, len(at_visit))))
+        results.append(
+            DurabilityAtVisit(
+                visit=visit,
+                day=VISITS_BY_CODE[visit].target_day,
+                assessed=len(at_visit),
+                still_responding=still,
+                proportion=ratio(still, len(at_visit)),
+            )
+        )
     return tuple(results)
 
 
@@ -143,11 +150,17 @@ def _median(curve: SurvivalCurve) -> float | None:
     return next((p.day for p in curve.points if p.estimate is not None and p.estimate >= 0.5), None)
 
 
-def _one_stratum(stratum: str, adtte: pd.DataFrame, adresp: pd.DataFrame,
-                 landmarks: Sequence[float]) -> TimeToResponse:
+def _one_stratum(stratum: str, adtte: pd.DataFrame, adresp: pd.DataFrame, landmarks: Sequence[float]) -> TimeToResponse:
     ts = response_time_status(adresp, adtte)
-    curve = aalen_johansen_curve(ts["ttr_days"], ts["ttr_event"], cause=RESPONSE, stratum=stratum,
-                                 endpoint="pain_response", label=TTR_LABEL, landmarks=landmarks)
+    curve = aalen_johansen_curve(
+        ts["ttr_days"],
+        ts["ttr_event"],
+        cause=RESPONSE,
+        stratum=stratum,
+        endpoint="pain_response",
+        label=TTR_LABEL,
+        landmarks=landmarks,
+    )
     responders = ts[ts["ttr_event"] == RESPONSE]
     first = pd.Series(responders["first_response_day"].to_numpy(), index=responders["study_id"].to_numpy())
     relevant = adresp[adresp["study_id"].astype(str).isin(set(first.index))]

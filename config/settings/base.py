@@ -222,10 +222,13 @@ REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
 # login attempts are kept in the database instead.
 CACHE_URL = env("DJANGO_CACHE_URL", default="") or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 if CACHE_URL:
-    CACHES = {"default": {
-        "BACKEND": "config.cache.PrefixedRedisCache", "LOCATION": CACHE_URL,
-        "KEY_PREFIX": env("DJANGO_CACHE_KEY_PREFIX", default="registry-cache"),
-    }}
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.PrefixedRedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env("DJANGO_CACHE_KEY_PREFIX", default="registry-cache"),
+        }
+    }
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if CACHE_URL else "axes.handlers.database.AxesDatabaseHandler"
 
 # --- Analytics report runs (analytics/) ---------------------------------------

@@ -47,29 +47,49 @@ def patient_build(actor, site, spec: PatientSpec, *, day0: dt.date):
     patient = enroll_patient(actor, site, with_procedure=False, lesion=lesion, enrollment_date=enrollment, day0=day0)
     if not spec.treated:
         return patient
-    services.procedure_record(actor=actor, patient=patient, data={
-        "procedure_date": day0, "modality": spec.modality, "augmentation": spec.augmentation,
-        **AUGMENTATION_DATA[spec.augmentation],
-    })
+    services.procedure_record(
+        actor=actor,
+        patient=patient,
+        data={
+            "procedure_date": day0,
+            "modality": spec.modality,
+            "augmentation": spec.augmentation,
+            **AUGMENTATION_DATA[spec.augmentation],
+        },
+    )
     patient.refresh_from_db()
     if spec.month1_worst is not None:
         visits = {v.visit_code: v for v in patient.visits.all()}
         services.visit_record(actor=actor, visit=visits["baseline"], data=visit_data(day0, worst=8))
         services.visit_record(actor=actor, visit=visits["month1"], data=visit_data(_date(patient, 30), worst=spec.month1_worst))
     if spec.ae_ctcae is not None:
-        services.adverse_event_report(actor=actor, patient=patient, data={
-            "term": "Hematoma", "onset_date": _date(patient, 1), "sir_grade": "death" if spec.ae_ctcae == 5 else "moderate",
-            "ctcae_grade": spec.ae_ctcae, "relatedness": "procedure", "serious": spec.ae_ctcae >= 3,
-        })
+        services.adverse_event_report(
+            actor=actor,
+            patient=patient,
+            data={
+                "term": "Hematoma",
+                "onset_date": _date(patient, 1),
+                "sir_grade": "death" if spec.ae_ctcae == 5 else "moderate",
+                "ctcae_grade": spec.ae_ctcae,
+                "relatedness": "procedure",
+                "serious": spec.ae_ctcae >= 3,
+            },
+        )
     if spec.sre_day is not None:
-        services.skeletal_event_report(actor=actor, patient=patient, data={
-            "event_type": "pathologic_fracture", "event_date": _date(patient, spec.sre_day)})
+        services.skeletal_event_report(
+            actor=actor, patient=patient, data={"event_type": "pathologic_fracture", "event_date": _date(patient, spec.sre_day)}
+        )
     if spec.exit is not None:
-        services.study_exit_record(actor=actor, patient=patient, data={
-            "exit_type": spec.exit, "exit_date": _date(patient, spec.exit_day),
-            "last_contact_date": _date(patient, spec.exit_day),
-            **({"death_cause": "Progression"} if spec.exit == "death" else {}),
-        })
+        services.study_exit_record(
+            actor=actor,
+            patient=patient,
+            data={
+                "exit_type": spec.exit,
+                "exit_date": _date(patient, spec.exit_day),
+                "last_contact_date": _date(patient, spec.exit_day),
+                **({"death_cause": "Progression"} if spec.exit == "death" else {}),
+            },
+        )
     return patient
 
 

@@ -44,7 +44,9 @@ def test_a_clinical_edit_changes_the_fingerprint(data_manager):
     seeded_registry(10)
     before = snapshot_fingerprint(snapshot_extract())
     pain = PainAssessment.objects.filter(worst__lt=10).order_by("pk").first()
-    services.clinical_record_update(actor=data_manager, instance=pain, changes={"worst": pain.worst + 1}, reason="Transcription error")
+    services.clinical_record_update(
+        actor=data_manager, instance=pain, changes={"worst": pain.worst + 1}, reason="Transcription error"
+    )
     after = snapshot_fingerprint(snapshot_extract())
     assert after != before
 
@@ -78,9 +80,15 @@ def test_omed_is_the_sum_when_taking_zero_when_none_and_missing_when_unknown(coo
     day0 = patient.day0
     oxy = {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "2"}  # 30 MME (CDC example)
     morphine = {"drug": "morphine", "route": "oral", "dose": "15", "unit": "mg", "doses_per_day": "3"}  # 45 MME
-    services.visit_record(actor=coordinator, visit=visits["baseline"], data=visit_data(day0 - dt.timedelta(days=1), worst=8, meds=[oxy, morphine]))
-    services.visit_record(actor=coordinator, visit=visits["day3"], data=visit_data(day0 + dt.timedelta(days=3), worst=6, opioid_status="none"))
-    services.visit_record(actor=coordinator, visit=visits["week1"], data=visit_data(day0 + dt.timedelta(days=7), worst=5, opioid_status="unknown"))
+    services.visit_record(
+        actor=coordinator, visit=visits["baseline"], data=visit_data(day0 - dt.timedelta(days=1), worst=8, meds=[oxy, morphine])
+    )
+    services.visit_record(
+        actor=coordinator, visit=visits["day3"], data=visit_data(day0 + dt.timedelta(days=3), worst=6, opioid_status="none")
+    )
+    services.visit_record(
+        actor=coordinator, visit=visits["week1"], data=visit_data(day0 + dt.timedelta(days=7), worst=5, opioid_status="unknown")
+    )
     omed = visit_omed(snapshot_extract()).set_index("visit")["omed"]
     assert omed["baseline"] == pytest.approx(75.0)
     assert omed["day3"] == 0.0

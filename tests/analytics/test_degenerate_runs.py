@@ -19,11 +19,16 @@ pytestmark = pytest.mark.django_db
 def test_singular_logrank_is_reported_and_the_run_finishes(settings, tmp_path, coordinator, site, today):
     # RFA with an SRE on day 30, cryo with an SRE on day 30, cryo censored (lost to follow-up) on day 3.
     settings.MEDIA_ROOT = tmp_path / "media"
-    registry_build(coordinator, site, [
-        PatientSpec(modality="RFA", sre_day=30, exit="completion", exit_day=30),
-        PatientSpec(modality="cryo", sre_day=30, exit="completion", exit_day=30),
-        PatientSpec(modality="cryo", exit="lost_to_follow_up", exit_day=3),
-    ], today=today)
+    registry_build(
+        coordinator,
+        site,
+        [
+            PatientSpec(modality="RFA", sre_day=30, exit="completion", exit_day=30),
+            PatientSpec(modality="cryo", sre_day=30, exit="completion", exit_day=30),
+            PatientSpec(modality="cryo", exit="lost_to_follow_up", exit_day=3),
+        ],
+        today=today,
+    )
     out = tmp_path / "out"
     call_command("run_report", "--sync", "--strata", "modality", "--out", str(out))
     assert ReportRun.objects.get().status == RunStatus.SUCCEEDED
@@ -61,12 +66,15 @@ def _codeine(per_day: str) -> dict:
     return {"drug": "codeine", "route": "oral", "dose": "16", "unit": "mg", "doses_per_day": per_day}
 
 
-@pytest.mark.parametrize(("month1_meds", "expected"), [
-    ([_codeine("3")], "PR"),  # 9.60 → 7.20 MME/day = exactly 0.75·B: partial response (issue 12)
-    # 7.20 as 3.60 + 3.60 (two entries of codeine 8 mg × 3): the visit sum is exact too.
-    ([{**_codeine("3"), "dose": "8"}, {**_codeine("3"), "dose": "8"}], "PR"),
-    ([{**_codeine("3"), "dose": "16.02"}], "indeterminate"),  # 7.21 MME/day: a reduction just under 25%
-])
+@pytest.mark.parametrize(
+    ("month1_meds", "expected"),
+    [
+        ([_codeine("3")], "PR"),  # 9.60 → 7.20 MME/day = exactly 0.75·B: partial response (issue 12)
+        # 7.20 as 3.60 + 3.60 (two entries of codeine 8 mg × 3): the visit sum is exact too.
+        ([{**_codeine("3"), "dose": "8"}, {**_codeine("3"), "dose": "8"}], "PR"),
+        ([{**_codeine("3"), "dose": "16.02"}], "indeterminate"),  # 7.21 MME/day: a reduction just under 25%
+    ],
+)
 def test_exact_25_percent_codeine_reduction_is_a_partial_response(coordinator, site, today, month1_meds, expected):
     from analytics.dataset import snapshot_extract
     from analytics.derive import analysis_sets_build
@@ -74,11 +82,18 @@ def test_exact_25_percent_codeine_reduction_is_a_partial_response(coordinator, s
     from tests.factories import enroll_patient, visit_data
     from trials import services
 
-    patient = enroll_patient(coordinator, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95))
+    patient = enroll_patient(
+        coordinator, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95)
+    )
     visits = {v.visit_code: v for v in patient.visits.all()}
-    services.visit_record(actor=coordinator, visit=visits["baseline"], data=visit_data(patient.day0, worst=7, meds=[_codeine("4")]))
-    services.visit_record(actor=coordinator, visit=visits["month1"],
-                          data=visit_data(patient.day0 + dt.timedelta(days=30), worst=7, meds=month1_meds))
+    services.visit_record(
+        actor=coordinator, visit=visits["baseline"], data=visit_data(patient.day0, worst=7, meds=[_codeine("4")])
+    )
+    services.visit_record(
+        actor=coordinator,
+        visit=visits["month1"],
+        data=visit_data(patient.day0 + dt.timedelta(days=30), worst=7, meds=month1_meds),
+    )
     adresp = analysis_sets_build(snapshot_extract(), parameters_parse({"visits": ["month1"]})).adresp
     row = adresp[adresp["visit"] == "month1"].iloc[0]
     assert (row["omed_baseline"], row["response"]) == (9.6, expected)

@@ -33,26 +33,75 @@ def snapshot(patients: dict[str, dict], *, sres=(), exits=(), radiation=(), aes=
     for sid, spec in patients.items():
         for code, target in TARGET_DAYS.items():
             data = spec.get("visits", {}).get(code)
-            visits.append({"study_id": sid, "visit": code, "target_date": day(target),
-                           "visit_date": day(VISIT_DAYS[code]) if data else pd.NaT,
-                           "opioid_status": data[1] if data else "unknown", "version": 1})
+            visits.append(
+                {
+                    "study_id": sid,
+                    "visit": code,
+                    "target_date": day(target),
+                    "visit_date": day(VISIT_DAYS[code]) if data else pd.NaT,
+                    "opioid_status": data[1] if data else "unknown",
+                    "version": 1,
+                }
+            )
             if data:
-                pain.append({"study_id": sid, "visit": code, "worst": data[0], "average": data[0], "general_activity": 5,
-                             "mood": 5, "walking_ability": 5, "normal_work": 5, "relations": None, "sleep": None,
-                             "enjoyment_of_life": None})
+                pain.append(
+                    {
+                        "study_id": sid,
+                        "visit": code,
+                        "worst": data[0],
+                        "average": data[0],
+                        "general_activity": 5,
+                        "mood": 5,
+                        "walking_ability": 5,
+                        "normal_work": 5,
+                        "relations": None,
+                        "sleep": None,
+                        "enjoyment_of_life": None,
+                    }
+                )
                 if data[1] == "taking":
                     meds.append({"study_id": sid, "visit": code, "mme_per_day": data[2]})
     return Snapshot(
-        patients=frame([{"study_id": s, "site": "ATL", "birth_year": 1960, "sex": "F", "histology": "breast", "ecog": 1,
-                         "enrollment_date": DAY0 - pd.Timedelta(days=5), "day0": DAY0, "version": 1} for s in patients],
-                        ["study_id", "site", "birth_year", "sex", "histology", "ecog", "enrollment_date", "day0", "version"]),
+        patients=frame(
+            [
+                {
+                    "study_id": s,
+                    "site": "ATL",
+                    "birth_year": 1960,
+                    "sex": "F",
+                    "histology": "breast",
+                    "ecog": 1,
+                    "enrollment_date": DAY0 - pd.Timedelta(days=5),
+                    "day0": DAY0,
+                    "version": 1,
+                }
+                for s in patients
+            ],
+            ["study_id", "site", "birth_year", "sex", "histology", "ecog", "enrollment_date", "day0", "version"],
+        ),
         lesions=frame([{"study_id": s, "region": "spine"} for s in patients], ["study_id", "region"]),
-        procedures=frame([{"study_id": s, "procedure_date": DAY0, "modality": "RFA", "augmentation": "cement"} for s in patients],
-                         ["study_id", "procedure_date", "modality", "augmentation"]),
+        procedures=frame(
+            [{"study_id": s, "procedure_date": DAY0, "modality": "RFA", "augmentation": "cement"} for s in patients],
+            ["study_id", "procedure_date", "modality", "augmentation"],
+        ),
         radiation=frame(list(radiation), ["study_id", "sequence", "start_date", "end_date"]),
         visits=frame(visits, ["study_id", "visit", "target_date", "visit_date", "opioid_status", "version"]),
-        pain=frame(pain, ["study_id", "visit", "worst", "average", "general_activity", "mood", "walking_ability",
-                          "normal_work", "relations", "sleep", "enjoyment_of_life"]),
+        pain=frame(
+            pain,
+            [
+                "study_id",
+                "visit",
+                "worst",
+                "average",
+                "general_activity",
+                "mood",
+                "walking_ability",
+                "normal_work",
+                "relations",
+                "sleep",
+                "enjoyment_of_life",
+            ],
+        ),
         medications=frame(meds, ["study_id", "visit", "mme_per_day"]),
         adverse_events=frame(list(aes), ["study_id", "onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious"]),
         skeletal_events=frame(list(sres), ["study_id", "event_type", "event_date"]),
@@ -68,13 +117,19 @@ BASE = {"baseline": (8, "taking", 40.0), "month1": (4, "taking", 40.0)}
 
 
 def test_withdrawal_censors_both_endpoints_at_last_contact_not_exit():
-    snap = snapshot({"A-1": {"visits": BASE}}, exits=[{"study_id": "A-1", "exit_type": "withdrawal", "exit_date": day(60), "last_contact_date": day(45)}])
+    snap = snapshot(
+        {"A-1": {"visits": BASE}},
+        exits=[{"study_id": "A-1", "exit_type": "withdrawal", "exit_date": day(60), "last_contact_date": day(45)}],
+    )
     row = adtte_of(snap).loc["A-1"]
     assert (row.sre_days, row.sre_event, row.os_days, row.os_event) == (45, 0, 45, 0)
 
 
 def test_death_without_sre_is_the_competing_event_and_an_os_event():
-    snap = snapshot({"A-1": {"visits": BASE}}, exits=[{"study_id": "A-1", "exit_type": "death", "exit_date": day(100), "last_contact_date": day(100)}])
+    snap = snapshot(
+        {"A-1": {"visits": BASE}},
+        exits=[{"study_id": "A-1", "exit_type": "death", "exit_date": day(100), "last_contact_date": day(100)}],
+    )
     row = adtte_of(snap).loc["A-1"]
     assert (row.sre_days, row.sre_event, row.os_days, row.os_event) == (100, 2, 100, 1)
 
@@ -82,8 +137,10 @@ def test_death_without_sre_is_the_competing_event_and_an_os_event():
 def test_first_sre_counts_even_when_death_follows():
     snap = snapshot(
         {"A-1": {"visits": BASE}},
-        sres=[{"study_id": "A-1", "event_type": "surgery_to_bone", "event_date": day(80)},
-              {"study_id": "A-1", "event_type": "pathologic_fracture", "event_date": day(50)}],
+        sres=[
+            {"study_id": "A-1", "event_type": "surgery_to_bone", "event_date": day(80)},
+            {"study_id": "A-1", "event_type": "pathologic_fracture", "event_date": day(50)},
+        ],
         exits=[{"study_id": "A-1", "exit_type": "death", "exit_date": day(100), "last_contact_date": day(100)}],
     )
     row = adtte_of(snap).loc["A-1"]
@@ -99,11 +156,17 @@ def test_ongoing_patient_is_censored_at_the_latest_contact():
 
 def test_planned_radiation_is_never_an_sre_but_unplanned_radiation_is():
     course = {"study_id": "A-1", "sequence": "after", "start_date": day(10), "end_date": day(14)}
-    planned = snapshot({"A-1": {"visits": BASE}}, radiation=[course],
-                       sres=[{"study_id": "A-1", "event_type": "radiation_to_bone", "event_date": day(12)}])
+    planned = snapshot(
+        {"A-1": {"visits": BASE}},
+        radiation=[course],
+        sres=[{"study_id": "A-1", "event_type": "radiation_to_bone", "event_date": day(12)}],
+    )
     assert adtte_of(planned).loc["A-1", "sre_event"] == 0
-    unplanned = snapshot({"A-1": {"visits": BASE}}, radiation=[course],
-                         sres=[{"study_id": "A-1", "event_type": "radiation_to_bone", "event_date": day(20)}])
+    unplanned = snapshot(
+        {"A-1": {"visits": BASE}},
+        radiation=[course],
+        sres=[{"study_id": "A-1", "event_type": "radiation_to_bone", "event_date": day(20)}],
+    )
     assert tuple(adtte_of(unplanned).loc["A-1", ["sre_days", "sre_event"]]) == (20, 1)
 
 
@@ -114,17 +177,24 @@ def test_hypercalcaemia_counts_only_when_the_run_switches_it_on():
 
 
 def test_sre_before_day0_is_not_an_outcome():
-    snap = snapshot({"A-1": {"visits": BASE}}, sres=[{"study_id": "A-1", "event_type": "pathologic_fracture", "event_date": day(-3)}])
+    snap = snapshot(
+        {"A-1": {"visits": BASE}}, sres=[{"study_id": "A-1", "event_type": "pathologic_fracture", "event_date": day(-3)}]
+    )
     assert adtte_of(snap).loc["A-1", "sre_event"] == 0
 
 
 def test_itt_population_is_alive_and_on_study_at_the_target_day_before_the_cutoff():
     # A-1 has month3 data (cut-off = day 90); A-2 dies on day 20; A-3 withdraws on day 95 after the month3 target.
     snap = snapshot(
-        {"A-1": {"visits": {**BASE, "month3": (2, "none", 0)}}, "A-2": {"visits": {"baseline": BASE["baseline"]}},
-         "A-3": {"visits": BASE}},
-        exits=[{"study_id": "A-2", "exit_type": "death", "exit_date": day(20), "last_contact_date": day(20)},
-               {"study_id": "A-3", "exit_type": "withdrawal", "exit_date": day(95), "last_contact_date": day(30)}],
+        {
+            "A-1": {"visits": {**BASE, "month3": (2, "none", 0)}},
+            "A-2": {"visits": {"baseline": BASE["baseline"]}},
+            "A-3": {"visits": BASE},
+        },
+        exits=[
+            {"study_id": "A-2", "exit_type": "death", "exit_date": day(20), "last_contact_date": day(20)},
+            {"study_id": "A-3", "exit_type": "withdrawal", "exit_date": day(95), "last_contact_date": day(30)},
+        ],
     )
     sets = analysis_sets_build(snap, parameters_parse({}))
     assert sets.itt_population["day3"] == ["A-1", "A-2", "A-3"]
@@ -172,4 +242,4 @@ def test_pain_frame_rows_are_visits_with_data_and_carry_omed_and_strata():
 def test_interference_score_needs_four_of_seven_items(items, expected):
     columns = ["general_activity", "mood", "walking_ability", "normal_work", "relations", "sleep", "enjoyment_of_life"]
     score = interference_scores(pd.DataFrame([items], columns=columns)).iloc[0]
-    assert (math.isnan(score) if expected is None else score == expected)
+    assert math.isnan(score) if expected is None else score == expected

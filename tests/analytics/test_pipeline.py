@@ -22,7 +22,11 @@ pytestmark = pytest.mark.django_db
 PLOTS = ("pain_trajectory", "omed_trajectory", "response_bars", "sre_cumulative_incidence", "overall_survival")
 # One figure set for all patients and one per requested stratification variable (here modality, augmentation).
 ARTIFACTS = {
-    "result.json", "adtte.csv", "adresp.csv", "tables.xlsx", "report.pdf",
+    "result.json",
+    "adtte.csv",
+    "adresp.csv",
+    "tables.xlsx",
+    "report.pdf",
     *(f"{plot}{suffix}.png" for plot in PLOTS for suffix in ("", "_by_modality", "_by_augmentation")),
 }
 
@@ -85,7 +89,9 @@ def test_same_parameters_and_data_reuse_the_finished_run_until_a_clinical_edit(
     again, reused = services.report_run_request(actor=investigator, parameters={"strata": list(run.parameters["strata"])})
     assert reused and again.pk == run.pk
     pain = PainAssessment.objects.filter(worst__gt=0).order_by("pk").first()
-    trial_services.clinical_record_update(actor=data_manager, instance=pain, changes={"worst": pain.worst - 1}, reason="Source check")
+    trial_services.clinical_record_update(
+        actor=data_manager, instance=pain, changes={"worst": pain.worst - 1}, reason="Source check"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         fresh, reused = services.report_run_request(actor=investigator, parameters={})
     assert not reused and fresh.pk != run.pk
@@ -93,7 +99,9 @@ def test_same_parameters_and_data_reuse_the_finished_run_until_a_clinical_edit(
     assert fresh.fingerprint != ReportRun.objects.get(pk=run.pk).fingerprint
 
 
-def test_runs_are_enqueued_only_when_the_transaction_commits(registry, investigator, django_capture_on_commit_callbacks, monkeypatch):
+def test_runs_are_enqueued_only_when_the_transaction_commits(
+    registry, investigator, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr("analytics.tasks.report_run_execute.delay", lambda run_id, **kwargs: sent.append(run_id))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -113,7 +121,10 @@ def test_a_failing_computation_leaves_the_run_failed_with_a_readable_message(reg
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and run.finished_at is not None
     assert run.error_message == "Stage 'compute' failed: ValueError: adtte frame lacks column(s): sre_days"
-    assert run.stage == "compute" and run.timings == {"extract": pytest.approx(run.timings["extract"]), "derive": pytest.approx(run.timings["derive"])}
+    assert run.stage == "compute" and run.timings == {
+        "extract": pytest.approx(run.timings["extract"]),
+        "derive": pytest.approx(run.timings["derive"]),
+    }
 
 
 def test_a_sync_command_failure_is_reported_and_recorded(registry, monkeypatch):

@@ -45,7 +45,10 @@ def patient_specs(draw) -> PatientSpec:
         augmentation=draw(st.sampled_from(("none", "cement", "implant"))),
         region=draw(st.sampled_from(("spine", "pelvis"))),
         treated=draw(st.booleans() | st.just(True)),
-        sre_day=sre_day, exit=exit_, exit_day=exit_day, month1_worst=month1,
+        sre_day=sre_day,
+        exit=exit_,
+        exit_day=exit_day,
+        month1_worst=month1,
         ae_ctcae=draw(st.none() | st.integers(1, 4)) if on_study_at >= 1 else None,
     )
 
@@ -94,16 +97,30 @@ def _check_numbers(numbers: dict) -> None:
 ALL_STRATA = {"strata": ["site", "modality", "augmentation", "radiation_sequence", "region"]}
 
 
-@settings(max_examples=12, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=12,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(specs=st.lists(patient_specs(), min_size=1, max_size=30))
 @example(specs=[PatientSpec(treated=False)])  # no treated patients
 @example(specs=[PatientSpec(exit="completion", exit_day=100)] * 3)  # all censored
-@example(specs=[PatientSpec(sre_day=0, exit="death", exit_day=0), PatientSpec(modality="cryo", exit="death", exit_day=0),
-                PatientSpec(modality="MWA", sre_day=0)])  # day 0: an SRE, a death and an SRE+death, one-patient strata
-@example(specs=[PatientSpec(sre_day=30, exit="completion", exit_day=30),
-                PatientSpec(modality="cryo", sre_day=30, exit="completion", exit_day=30),
-                PatientSpec(modality="cryo", exit="lost_to_follow_up", exit_day=3)])  # the singular log-rank
+@example(
+    specs=[
+        PatientSpec(sre_day=0, exit="death", exit_day=0),
+        PatientSpec(modality="cryo", exit="death", exit_day=0),
+        PatientSpec(modality="MWA", sre_day=0),
+    ]
+)  # day 0: an SRE, a death and an SRE+death, one-patient strata
+@example(
+    specs=[
+        PatientSpec(sre_day=30, exit="completion", exit_day=30),
+        PatientSpec(modality="cryo", sre_day=30, exit="completion", exit_day=30),
+        PatientSpec(modality="cryo", exit="lost_to_follow_up", exit_day=3),
+    ]
+)  # the singular log-rank
 def test_any_small_registry_gives_a_valid_report(coordinator, site, today, specs):
     with transaction.atomic():
         registry_build(coordinator, site, specs, today=today)

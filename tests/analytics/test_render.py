@@ -34,8 +34,12 @@ def rendered(db, tmp_path_factory):
         snapshot = snapshot_extract()
         sets = analysis_sets_build(snapshot, params)
         numbers = numbers_compute(sets, params, fingerprint=snapshot_fingerprint(snapshot))
-        names = artifacts_render(tmp_path, numbers=numbers, sets=sets, metadata={
-            "generated_at": "2026-07-01T02:30:00+00:00", "code_version": "test", "run_id": 1})
+        names = artifacts_render(
+            tmp_path,
+            numbers=numbers,
+            sets=sets,
+            metadata={"generated_at": "2026-07-01T02:30:00+00:00", "code_version": "test", "run_id": 1},
+        )
         _RENDERED["run"] = (tmp_path, numbers, names, sets)
     return _RENDERED["run"]
 
@@ -60,8 +64,18 @@ def test_result_json_numbers_contain_no_generation_time(rendered):
 def test_csvs_have_exactly_the_contract_columns(rendered):
     directory, numbers, _, _ = rendered
     adtte = pd.read_csv(directory / "adtte.csv")
-    assert list(adtte.columns) == ["study_id", "site", "modality", "augmentation", "radiation_sequence", "region",
-                                   "sre_days", "sre_event", "os_days", "os_event"]
+    assert list(adtte.columns) == [
+        "study_id",
+        "site",
+        "modality",
+        "augmentation",
+        "radiation_sequence",
+        "region",
+        "sre_days",
+        "sre_event",
+        "os_days",
+        "os_event",
+    ]
     assert len(adtte) == numbers["n_patients"] and set(adtte["sre_event"]) <= {0, 1, 2}
     adresp = pd.read_csv(directory / "adresp.csv")
     assert list(adresp.columns) == ["study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response"]
@@ -107,8 +121,11 @@ def test_one_figure_set_per_requested_stratum_variable(rendered):
 def test_table_1_has_a_column_per_level_of_every_requested_variable(rendered):
     _, numbers, _, sets = rendered
     columns = set(next(iter(numbers["cohort"].values())))
-    expected = {"all"} | {f"modality={m}" for m in sets.patients["modality"].unique()} | {
-        f"region={r}" for r in sets.patients["region"].dropna().unique()}
+    expected = (
+        {"all"}
+        | {f"modality={m}" for m in sets.patients["modality"].unique()}
+        | {f"region={r}" for r in sets.patients["region"].dropna().unique()}
+    )
     assert columns == expected
     assert "Baseline opioid dose, MME/day, median [IQR]" in numbers["cohort"]
 
@@ -147,7 +164,7 @@ def test_survival_plots_span_the_whole_follow_up_with_numbers_at_risk_under_the_
         assert list(curve_ax.get_xticks()) == days
         counts = [t for t in table_ax.texts if t.get_text().isdigit()]
         assert sorted({t.get_position()[0] for t in counts}) == days  # one column of counts per tick
-        assert [t.get_text() for t in counts[:len(days)]] == [str(n) for n in numbers[section]["time_grid"]["at_risk"]["all"]]
+        assert [t.get_text() for t in counts[: len(days)]] == [str(n) for n in numbers[section]["time_grid"]["at_risk"]["all"]]
         plt.close(fig)
 
 
@@ -157,8 +174,11 @@ def test_a_point_from_few_patients_carries_its_n_and_a_note():
     from analytics.render.plots import pain_trajectory_figure
 
     entry = {"mean": 6.0, "ci_low": 5.5, "ci_high": 6.5, "n": 40}
-    numbers = {"pain": {"worst": {"baseline": {"all": entry}, "month12": {"all": {"mean": 3.0, "ci_low": -4.0,
-                                                                                     "ci_high": 10.0, "n": 3}}}}}
+    numbers = {
+        "pain": {
+            "worst": {"baseline": {"all": entry}, "month12": {"all": {"mean": 3.0, "ci_low": -4.0, "ci_high": 10.0, "n": 3}}}
+        }
+    }
     fig = pain_trajectory_figure(numbers, None, ["all"])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.texts] == ["n=3"]

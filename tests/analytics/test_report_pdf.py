@@ -25,8 +25,22 @@ pytestmark = pytest.mark.django_db
 
 PLOT_SECTIONS = ("PAIN", "OPIOID USE", "PAIN RESPONSE", "SKELETAL-RELATED EVENTS", "OVERALL SURVIVAL")
 SECTIONS = ("TABLE 1", "PATIENT FLOW", *PLOT_SECTIONS[:3], "COMPLICATIONS", *PLOT_SECTIONS[3:])
-PROGRAM_CODES = ("evaluable_rate", "itt_denominator", "not_evaluable", "itt_rate", "mg/day", "OMED,", '{"', "day3",
-                 "week1", "month1", "modality=", "site=", "Traceback", "Error:")
+PROGRAM_CODES = (
+    "evaluable_rate",
+    "itt_denominator",
+    "not_evaluable",
+    "itt_rate",
+    "mg/day",
+    "OMED,",
+    '{"',
+    "day3",
+    "week1",
+    "month1",
+    "modality=",
+    "site=",
+    "Traceback",
+    "Error:",
+)
 
 
 _REPORT: dict[str, tuple] = {}
@@ -69,7 +83,7 @@ def test_sections_come_in_order_and_the_contents_page_tells_the_truth(report):
     assert [name.upper() for name in contents] == list(SECTIONS)
     for name, span in contents.items():
         first, _, last = span.partition("–")
-        shown = {p["section"] for p in pages[int(first) - 1:int(last or first)]}
+        shown = {p["section"] for p in pages[int(first) - 1 : int(last or first)]}
         assert shown == {name.upper()}, name
     for number, page in enumerate(pages, start=1):
         assert f"page {number} of {len(pages)}" in page["text"]
@@ -154,6 +168,8 @@ def test_time_to_first_response_states_the_day3_proportion(report):
     response = "\n".join(p["text"] for p in _pages(pages, "PAIN RESPONSE"))
     assert "Time to first pain response" in response and "By day 3" in response
     low, high = day3["ci_low"], day3["ci_high"]
-    assert f"All patients {entry['n']} {entry['responders']} {100 * day3['estimate']:.0f}% ({100 * low:.0f}–{100 * high:.0f})" \
+    assert (
+        f"All patients {entry['n']} {entry['responders']} {100 * day3['estimate']:.0f}% ({100 * low:.0f}–{100 * high:.0f})"
         in " ".join(response.split())
+    )
     assert "Durability: responders still responding" in response

@@ -24,8 +24,13 @@ def _running(*, heartbeat_age: float | None, attempts: int = 1, delivery: int = 
     beat = None if heartbeat_age is None else timezone.now() - dt.timedelta(seconds=heartbeat_age)
     started = timezone.now() - dt.timedelta(seconds=(heartbeat_age or 0) + 60)
     ReportRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.RUNNING, stage="compute", progress=40, attempts=attempts, delivery=delivery,
-        heartbeat_at=beat, started_at=started,
+        status=RunStatus.RUNNING,
+        stage="compute",
+        progress=40,
+        attempts=attempts,
+        delivery=delivery,
+        heartbeat_at=beat,
+        started_at=started,
     )
     return ReportRun.objects.get(pk=run.pk)
 

@@ -10,9 +10,7 @@ import pytest
 from analytics.stats import complication_summaries
 from analytics.stats.complications import clopper_pearson
 
-PATIENTS = pd.DataFrame(
-    {"study_id": ["P1", "P2", "P3", "P4", "P5"], "modality": ["RFA", "RFA", "RFA", "cryo", "cryo"]}
-)
+PATIENTS = pd.DataFrame({"study_id": ["P1", "P2", "P3", "P4", "P5"], "modality": ["RFA", "RFA", "RFA", "cryo", "cryo"]})
 AES = pd.DataFrame(
     [
         ("P1", "mild", 1, "procedure", False),
@@ -97,7 +95,9 @@ def test_every_rate_carries_its_exact_ci_per_stratum():
     s = _summary("all")
     any_ = _count(s, "any", "any")  # 3 of 5
     assert (any_.ci_low, any_.ci_high) == pytest.approx(R_BINOM[(3, 5)], abs=1e-12)
-    assert (_count(s, "relatedness", "unrelated").ci_low, _count(s, "relatedness", "unrelated").ci_high) == pytest.approx(R_BINOM[(0, 5)])
+    assert (_count(s, "relatedness", "unrelated").ci_low, _count(s, "relatedness", "unrelated").ci_high) == pytest.approx(
+        R_BINOM[(0, 5)]
+    )
     rfa = _summary("modality=RFA")
     assert (_count(rfa, "any", "any").ci_low, _count(rfa, "any", "any").ci_high) == pytest.approx(R_BINOM[(2, 3)])
     assert s.ci_method.startswith("Clopper–Pearson")

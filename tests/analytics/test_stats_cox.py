@@ -48,7 +48,10 @@ def test_matches_coxph(endpoint, expected, events):
         hr, low, high, p = expected[term.term]
         assert (term.hr, term.ci_low, term.ci_high, term.p_value) == pytest.approx((hr, low, high, p), rel=1e-6)
     assert {t.variable: t.reference for t in result.terms} == {
-        "modality": "RFA", "augmentation": "none", "radiation_sequence": "after", "region": "spine",
+        "modality": "RFA",
+        "augmentation": "none",
+        "radiation_sequence": "after",
+        "region": "spine",
     }
     assert result.events_per_parameter == pytest.approx(events / 6)
     assert any("events per parameter" in w for w in result.warnings)  # < 10 EPV is flagged

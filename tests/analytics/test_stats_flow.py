@@ -13,30 +13,37 @@ CUTOFF = T("2026-06-30")
 
 def _frames():
     # P1 on study; P2 died on day 45; P3 withdrew on day 19; P4 enrolled, never treated.
-    enrolment = pd.DataFrame({
-        "study_id": ["P1", "P2", "P3", "P4"],
-        "treated": [True, True, True, False],
-        "day0": [T("2026-01-01"), T("2026-01-01"), T("2026-03-01"), pd.NaT],
-        "exit_type": [None, "death", "withdrawal", None],
-        "exit_date": [pd.NaT, T("2026-02-15"), T("2026-03-20"), pd.NaT],
-    })
-    pain = pd.DataFrame({  # recorded visits; P1's month-3 visit has no worst pain (BPI not done)
-        "study_id": ["P1", "P1", "P1", "P2"],
-        "visit": ["baseline", "month1", "month3", "baseline"],
-        "worst": [7.0, 4.0, float("nan"), 8.0],
-    })
-    adresp = pd.DataFrame({  # the ITT rows derive builds for these patients
-        "study_id": ["P1", "P2", "P1", "P1"],
-        "visit": ["month1", "month1", "month3", "month6"],
-        "response": ["PR", "not_evaluable", "not_evaluable", "not_evaluable"],
-    })
+    enrolment = pd.DataFrame(
+        {
+            "study_id": ["P1", "P2", "P3", "P4"],
+            "treated": [True, True, True, False],
+            "day0": [T("2026-01-01"), T("2026-01-01"), T("2026-03-01"), pd.NaT],
+            "exit_type": [None, "death", "withdrawal", None],
+            "exit_date": [pd.NaT, T("2026-02-15"), T("2026-03-20"), pd.NaT],
+        }
+    )
+    pain = pd.DataFrame(
+        {  # recorded visits; P1's month-3 visit has no worst pain (BPI not done)
+            "study_id": ["P1", "P1", "P1", "P2"],
+            "visit": ["baseline", "month1", "month3", "baseline"],
+            "worst": [7.0, 4.0, float("nan"), 8.0],
+        }
+    )
+    adresp = pd.DataFrame(
+        {  # the ITT rows derive builds for these patients
+            "study_id": ["P1", "P2", "P1", "P1"],
+            "visit": ["month1", "month1", "month3", "month6"],
+            "response": ["PR", "not_evaluable", "not_evaluable", "not_evaluable"],
+        }
+    )
     return enrolment, pain, adresp
 
 
 def test_flow_counts_match_the_hand_count():
     not_done = pd.DataFrame({"study_id": ["P2"], "visit": ["week1"]})  # P2's week-1 visit recorded as not done
-    flow = patient_flow(*_frames(), visits=("week1", "month1", "month3", "month6", "month12"), cutoff=CUTOFF,
-                        not_done=not_done).to_dict()
+    flow = patient_flow(
+        *_frames(), visits=("week1", "month1", "month3", "month6", "month12"), cutoff=CUTOFF, not_done=not_done
+    ).to_dict()
     assert (flow["enrolled"], flow["not_treated"], flow["treated"], flow["deaths"]) == (4, 1, 3, 1)
     assert flow["exits"] == {"death": 1, "on_study": 1, "withdrawal": 1}
     by_visit = {v["visit"]: v for v in flow["visits"]}
@@ -51,8 +58,20 @@ def test_flow_counts_match_the_hand_count():
     }
     for visit, counts in expected.items():
         row = by_visit[visit]
-        got = tuple(row[k] for k in ("expected", "received", "not_done", "missed", "window_open", "not_applicable_died",
-                                     "not_applicable_exit", "not_yet_due", "analysed"))
+        got = tuple(
+            row[k]
+            for k in (
+                "expected",
+                "received",
+                "not_done",
+                "missed",
+                "window_open",
+                "not_applicable_died",
+                "not_applicable_exit",
+                "not_yet_due",
+                "analysed",
+            )
+        )
         assert got == counts, visit
         assert sum(row[k] for k in VISIT_OUTCOMES) == row["treated"] == 3  # every treated patient accounted for
     assert [by_visit[v]["visit_not_done"] for v in by_visit] == [0, 1, 0, 0, 0, 0]

@@ -29,7 +29,10 @@ def test_matches_cuminc_without_tied_sres():
     assert (r.statistic, r.p_value) == pytest.approx(R_GRAY_UNTIED[:2], rel=1e-9)
     assert r.df == 2 and r.skipped_reason is None and r.test.startswith("Gray's test")
     assert [(g.group, g.n, g.events, g.competing_events) for g in r.groups] == [
-        ("MWA", 20, 8, 8), ("RFA", 20, 8, 8), ("cryo", 20, 10, 5)]
+        ("MWA", 20, 8, 8),
+        ("RFA", 20, 8, 8),
+        ("cryo", 20, 10, 5),
+    ]
 
 
 @pytest.mark.parametrize("variable", list(R_GRAY_COHORT))

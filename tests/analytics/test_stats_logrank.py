@@ -29,7 +29,8 @@ def test_two_groups_by_hand():
 
 def test_aml_published_result():
     # R: survdiff(Surv(time, status) ~ x, data = aml): Chisq = 3.4 on 1 df, p = 0.07;
-    # Nonmaintained: 5, 5, 8, 8, 12, 16+, 23, 27, 30, 33, 43, 45; exact 3.3963886989776, expected 10.6893359923007 / 7.31066400769928, p 0.0653393220405051
+    # Nonmaintained: 5, 5, 8, 8, 12, 16+, 23, 27, 30, 33, 43, 45; exact 3.3963886989776, expected 10.6893359923007 /
+    # 7.31066400769928, p 0.0653393220405051
     time = [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161, 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45]
     status = [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1]
     group = ["Maintained"] * 11 + ["Nonmaintained"] * 12

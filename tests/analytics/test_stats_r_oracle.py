@@ -86,7 +86,9 @@ def test_gray_test_matches_cuminc(tmp_path):
     r_values = _r_values(DEGENERATE, aliased, pairs, untied, cohort)
     assert len(r_values["gray_untied"]) == 2 and len(r_values["gray_tied"]) == 10
     untied_values = {"gray_untied": r_values["gray_untied"]}
-    assert compare.mismatches(untied_values, compare.gray_python_values(gray_frame(), "gray_untied", ["modality"]), TOLERANCE) == []
+    assert (
+        compare.mismatches(untied_values, compare.gray_python_values(gray_frame(), "gray_untied", ["modality"]), TOLERANCE) == []
+    )
 
     tied_values = {"gray_tied": r_values["gray_tied"]}
     variables = ["site", "modality", "augmentation", "radiation_sequence", "region"]

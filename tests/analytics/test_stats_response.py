@@ -72,7 +72,12 @@ def test_any_missing_value_is_not_evaluable(missing, position):
 
 @pytest.mark.parametrize(
     ("values", "message"),
-    [((11, 5, 0, 0), "worst_pain_baseline"), ((5, -1, 0, 0), "worst_pain"), ((5, 5, -1, 0), "omed_baseline"), ((5, 5, 0, -2), "omed")],
+    [
+        ((11, 5, 0, 0), "worst_pain_baseline"),
+        ((5, -1, 0, 0), "worst_pain"),
+        ((5, 5, -1, 0), "omed_baseline"),
+        ((5, 5, 0, -2), "omed"),
+    ],
 )
 def test_out_of_range_values_raise(values, message):
     with pytest.raises(ValueError, match=message):
@@ -160,9 +165,7 @@ def test_visit_without_itt_population_has_no_itt_rate():
 
 
 def test_rates_stratified_by_patients_frame():
-    patients = pd.DataFrame(
-        {"study_id": list("ABCDEFG"), "modality": ["RFA", "RFA", "RFA", "cryo", "cryo", "cryo", "cryo"]}
-    )
+    patients = pd.DataFrame({"study_id": list("ABCDEFG"), "modality": ["RFA", "RFA", "RFA", "cryo", "cryo", "cryo", "cryo"]})
     results = pain_response_rates(ADRESP, itt_population=ITT, patients=patients, strata_variables=["modality"])
     assert {r.stratum for r in results} == {"all", "modality=RFA", "modality=cryo"}
     rfa = _by(results, "modality=RFA", "month1")
@@ -216,8 +219,9 @@ def test_reduction_of_exactly_25_percent_is_exact(b, o):
     assert pain_response_classify(7, 7, b, o) == "PR"  # ΔP 0 with O = 0.75·B
     assert pain_response_classify(7, 7, b, round(o + 0.01, 2)) == "indeterminate"  # reduction just under 25%
     assert pain_response_classify(7, 8, b, o) == "indeterminate"  # reduction with pain up: not PR
-    frame = pd.DataFrame({"worst_pain_baseline": [7, 7], "worst_pain": [7, 7], "omed_baseline": [b, b],
-                          "omed": [o, round(o + 0.01, 2)]})
+    frame = pd.DataFrame(
+        {"worst_pain_baseline": [7, 7], "worst_pain": [7, 7], "omed_baseline": [b, b], "omed": [o, round(o + 0.01, 2)]}
+    )
     assert list(pain_response_classify_frame(frame)) == ["PR", "indeterminate"]
 
 

@@ -46,7 +46,15 @@ def test_iter_strata_keys_and_missing_values():
 
 
 def test_descriptive_results_serialise_without_nan():
-    pain = pd.DataFrame({"study_id": ["A", "A"], "visit": ["baseline", "month1"], "worst": [8, math.nan],
-                         "average": [5, 4], "interference": [math.nan, math.nan], "omed": [0, 0]})
+    pain = pd.DataFrame(
+        {
+            "study_id": ["A", "A"],
+            "visit": ["baseline", "month1"],
+            "worst": [8, math.nan],
+            "average": [5, 4],
+            "interference": [math.nan, math.nan],
+            "omed": [0, 0],
+        }
+    )
     payload = [r.to_dict() for r in pain_visit_summaries(pain, strata_variables=[])]
     json.dumps(payload, allow_nan=False)

@@ -22,9 +22,11 @@ PAIN = {"CR": 0.0, "PR": 5.0, "IND": 7.0, "PD": 10.0, "NE": math.nan}
 
 
 def _adresp(visits: dict[str, dict[str, str]]) -> pd.DataFrame:
-    rows = [{"study_id": sid, "visit": visit, "worst_pain_baseline": 8.0, "worst_pain": PAIN[cls],
-             "omed_baseline": 0.0, "omed": 0.0}
-            for sid, by_visit in visits.items() for visit, cls in by_visit.items()]
+    rows = [
+        {"study_id": sid, "visit": visit, "worst_pain_baseline": 8.0, "worst_pain": PAIN[cls], "omed_baseline": 0.0, "omed": 0.0}
+        for sid, by_visit in visits.items()
+        for visit, cls in by_visit.items()
+    ]
     return pd.DataFrame(rows, columns=["study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed"])
 
 
@@ -40,8 +42,14 @@ COHORT_VISITS = {
     "P5": {"day3": "PD", "week1": "IND", "month1": "NE"},
     "P6": {"day3": "CR", "week1": "CR"},
 }
-COHORT_TTE = [("P1", "A", 400, 0), ("P2", "A", 200, 0), ("P3", "A", 120, 0),
-              ("P4", "B", 20, 1), ("P5", "B", 35, 0), ("P6", "B", 60, 0)]
+COHORT_TTE = [
+    ("P1", "A", 400, 0),
+    ("P2", "A", 200, 0),
+    ("P3", "A", 120, 0),
+    ("P4", "B", 20, 1),
+    ("P5", "B", 35, 0),
+    ("P6", "B", 60, 0),
+]
 
 
 def _by_stratum():
@@ -78,7 +86,10 @@ def test_hand_computed_cohort():
     assert landmarks == pytest.approx({3.0: 1 / 3, 7.0: 1 / 2, 30.0: 3 / 4}, abs=1e-12)
     assert (result.median_days, result.median_reached, result.note) == (7.0, True, None)
     assert [(d.visit, d.assessed, d.still_responding, d.proportion) for d in result.durability] == [
-        ("week1", 2, 2, 1.0), ("month1", 2, 1, 0.5), ("month3", 1, 1, 1.0)]
+        ("week1", 2, 2, 1.0),
+        ("month1", 2, 1, 0.5),
+        ("month3", 1, 1, 1.0),
+    ]
 
 
 def test_stratum_whose_curve_never_reaches_half():
@@ -132,8 +143,7 @@ def test_result_json_section_is_plain_and_keyed_by_day():
     assert set(entry["at_days"]) == {"3", "7", "30"}
     assert entry["at_days"]["3"]["estimate"] == pytest.approx(1 / 3)
     assert entry["median_days"] == 7.0 and entry["cumulative_incidence"][-1]["estimate"] == pytest.approx(0.75)
-    assert entry["durability"][1] == {"visit": "month1", "day": 30, "assessed": 2, "still_responding": 1,
-                                      "proportion": 0.5}
+    assert entry["durability"][1] == {"visit": "month1", "day": 30, "assessed": 2, "still_responding": 1, "proportion": 0.5}
 
 
 def test_cif_reaching_one_by_rounding_gets_no_interval():

@@ -10,15 +10,18 @@ from analytics.compute import grid_days, time_grid_section
 from tests.analytics.r_oracle.cohort import adtte_frame
 
 
-@pytest.mark.parametrize(("longest", "expected"), [
-    (0, [0]),
-    (3, [0, 30]),
-    (360, list(range(0, 361, 30))),  # 12 intervals of 30 days
-    (365, list(range(0, 421, 60))),  # one day more: 60-day ticks to 420
-    (400, list(range(0, 421, 60))),
-    (3650, list(range(0, 3651, 365))),  # ten years: yearly ticks to 3650
-    (10000, list(range(0, 10951, 1095))),  # beyond 12 years: whole multiples of a year
-])
+@pytest.mark.parametrize(
+    ("longest", "expected"),
+    [
+        (0, [0]),
+        (3, [0, 30]),
+        (360, list(range(0, 361, 30))),  # 12 intervals of 30 days
+        (365, list(range(0, 421, 60))),  # one day more: 60-day ticks to 420
+        (400, list(range(0, 421, 60))),
+        (3650, list(range(0, 3651, 365))),  # ten years: yearly ticks to 3650
+        (10000, list(range(0, 10951, 1095))),  # beyond 12 years: whole multiples of a year
+    ],
+)
 def test_grid_days_cover_the_longest_follow_up(longest, expected):
     days = grid_days(longest)
     assert days == expected

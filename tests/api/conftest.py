@@ -50,20 +50,42 @@ def populate_patient(actor, site: Site, today: dt.date) -> Patient:
     """Enrolled 100 days ago with procedure, radiation, a recorded visit, an AE and an SRE."""
     patient = enroll_patient(actor, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95))
     services.radiation_record(
-        actor=actor, patient=patient,
-        data={"sequence": "after", "start_date": patient.day0 + dt.timedelta(days=10), "end_date": patient.day0 + dt.timedelta(days=14),
-              "total_dose_gy": 20, "fractions": 5, "technique": "conventional"},
+        actor=actor,
+        patient=patient,
+        data={
+            "sequence": "after",
+            "start_date": patient.day0 + dt.timedelta(days=10),
+            "end_date": patient.day0 + dt.timedelta(days=14),
+            "total_dose_gy": 20,
+            "fractions": 5,
+            "technique": "conventional",
+        },
     )
     visit = patient.visits.get(visit_code="month1")
-    services.visit_record(actor=actor, visit=visit, data=visit_data(patient.day0 + dt.timedelta(days=30), meds=[
-        {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "2"}]))
+    services.visit_record(
+        actor=actor,
+        visit=visit,
+        data=visit_data(
+            patient.day0 + dt.timedelta(days=30),
+            meds=[{"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "2"}],
+        ),
+    )
     services.adverse_event_report(
-        actor=actor, patient=patient,
-        data={"term": "Skin burn near probe", "onset_date": patient.day0 + dt.timedelta(days=1), "sir_grade": "mild",
-              "ctcae_grade": 1, "relatedness": "procedure", "serious": False, "outcome": "recovered"},
+        actor=actor,
+        patient=patient,
+        data={
+            "term": "Skin burn near probe",
+            "onset_date": patient.day0 + dt.timedelta(days=1),
+            "sir_grade": "mild",
+            "ctcae_grade": 1,
+            "relatedness": "procedure",
+            "serious": False,
+            "outcome": "recovered",
+        },
     )
     services.skeletal_event_report(
-        actor=actor, patient=patient,
+        actor=actor,
+        patient=patient,
         data={"event_type": "pathologic_fracture", "event_date": patient.day0 + dt.timedelta(days=40), "location": "L2"},
     )
     return patient
@@ -71,11 +93,17 @@ def populate_patient(actor, site: Site, today: dt.date) -> Patient:
 
 def populate_exited_patient(actor, site: Site, today: dt.date) -> Patient:
     """Enrolled without a procedure yet; withdrew last week."""
-    patient = enroll_patient(actor, site, with_procedure=False, enrollment_date=today - dt.timedelta(days=60),
-                             day0=today - dt.timedelta(days=55))
+    patient = enroll_patient(
+        actor, site, with_procedure=False, enrollment_date=today - dt.timedelta(days=60), day0=today - dt.timedelta(days=55)
+    )
     services.study_exit_record(
-        actor=actor, patient=patient,
-        data={"exit_type": "withdrawal", "exit_date": today - dt.timedelta(days=7), "last_contact_date": today - dt.timedelta(days=7)},
+        actor=actor,
+        patient=patient,
+        data={
+            "exit_type": "withdrawal",
+            "exit_date": today - dt.timedelta(days=7),
+            "last_contact_date": today - dt.timedelta(days=7),
+        },
     )
     return patient
 
@@ -115,6 +143,9 @@ def report_run(db, monkeypatch, settings, tmp_path):
     (run.directory / "pain_trajectory.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (run.directory / "adtte.csv").write_text("study_id,time\nATL-0001,30\n")
     return report_services.report_run_succeed(
-        run_id=run.pk, fingerprint="f" * 64, result={"n_patients": 4, "metadata": {"generated_at": "2026-01-01T00:00:00Z"}},
-        artifacts=["pain_trajectory.png", "adtte.csv"], timings={"total": 0.1},
+        run_id=run.pk,
+        fingerprint="f" * 64,
+        result={"n_patients": 4, "metadata": {"generated_at": "2026-01-01T00:00:00Z"}},
+        artifacts=["pain_trajectory.png", "adtte.csv"],
+        timings={"total": 0.1},
     )

@@ -118,25 +118,46 @@ def create_payload(resource: str, reg, target: str) -> dict:
     payloads = {
         "patient": {
             "site": (reg.site if target == "own" else reg.other_site).code,
-            "birth_year": 1955, "sex": "M", "histology": "lung", "ecog": 1, "consent_date": str(today - dt.timedelta(days=3)),
-            "enrollment_date": str(today - dt.timedelta(days=2)), "day0": str(today), "screening_worst_pain": 7,
+            "birth_year": 1955,
+            "sex": "M",
+            "histology": "lung",
+            "ecog": 1,
+            "consent_date": str(today - dt.timedelta(days=3)),
+            "enrollment_date": str(today - dt.timedelta(days=2)),
+            "day0": str(today),
+            "screening_worst_pain": 7,
             "index_lesion": {"region": "pelvis", "bone": "ilium", "lesion_type": "lytic", "mechanical_or_functional_pain": True},
         },
         "lesion": {"patient": documented.study_id, "region": "peripheral", "bone": "femur", "lesion_type": "mixed"},
         "procedure": {"patient": exited.study_id, "procedure_date": str(exited.day0), "modality": "cryo", "augmentation": "none"},
         "radiationcourse": {
-            "patient": documented.study_id, "sequence": "after", "start_date": str(documented.day0 + dt.timedelta(days=20)),
-            "end_date": str(documented.day0 + dt.timedelta(days=20)), "total_dose_gy": "8", "fractions": 1, "technique": "sbrt",
+            "patient": documented.study_id,
+            "sequence": "after",
+            "start_date": str(documented.day0 + dt.timedelta(days=20)),
+            "end_date": str(documented.day0 + dt.timedelta(days=20)),
+            "total_dose_gy": "8",
+            "fractions": 1,
+            "technique": "sbrt",
         },
         "adverseevent": {
-            "patient": documented.study_id, "term": "Transient neuralgia", "onset_date": str(documented.day0 + dt.timedelta(days=2)),
-            "sir_grade": "moderate", "ctcae_grade": 2, "relatedness": "procedure", "serious": False, "outcome": "recovering",
+            "patient": documented.study_id,
+            "term": "Transient neuralgia",
+            "onset_date": str(documented.day0 + dt.timedelta(days=2)),
+            "sir_grade": "moderate",
+            "ctcae_grade": 2,
+            "relatedness": "procedure",
+            "serious": False,
+            "outcome": "recovering",
         },
         "skeletalevent": {
-            "patient": documented.study_id, "event_type": "surgery_to_bone", "event_date": str(documented.day0 + dt.timedelta(days=50)),
+            "patient": documented.study_id,
+            "event_type": "surgery_to_bone",
+            "event_date": str(documented.day0 + dt.timedelta(days=50)),
         },
         "studyexit": {
-            "patient": documented.study_id, "exit_type": "completion", "exit_date": str(today - dt.timedelta(days=1)),
+            "patient": documented.study_id,
+            "exit_type": "completion",
+            "exit_date": str(today - dt.timedelta(days=1)),
             "last_contact_date": str(today - dt.timedelta(days=1)),
         },
     }
@@ -230,8 +251,9 @@ def _active_lock(reg, target: str):
     if target not in cache:
         documented = reg.patients[target]
         actor = reg.users["coordinator" if target == "own" else "other_coordinator"]
-        spare = enroll_patient(actor, documented.site, with_procedure=False, enrollment_date=documented.enrollment_date,
-                               day0=documented.day0)
+        spare = enroll_patient(
+            actor, documented.site, with_procedure=False, enrollment_date=documented.enrollment_date, day0=documented.day0
+        )
         cache[target] = patient_lock(actor=reg.users["data_manager"], patient=spare, reason="Cut-off")
     return cache[target]
 

@@ -115,8 +115,10 @@ def test_access_matrix(registry, report_run, capsys):
                     if 200 <= status < 300 and role in SITE_OF_ROLE and kind != "public":
                         leaks += [f"{method} {url} as {role}: {m}" for m in LEAK_MARKERS[SITE_OF_ROLE[role]] if m in content]
     with capsys.disabled():
-        print(f"\naccess matrix: {count} cases over {len(ENDPOINTS)} endpoints × {len(ROLES)} roles; "
-              f"{len(failures)} wrong statuses; {len(leaks)} leaks")
+        print(
+            f"\naccess matrix: {count} cases over {len(ENDPOINTS)} endpoints × {len(ROLES)} roles; "
+            f"{len(failures)} wrong statuses; {len(leaks)} leaks"
+        )
     assert not failures, "\n".join(failures)
     assert not leaks, "\n".join(leaks)
     assert count >= 400

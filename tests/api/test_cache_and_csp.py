@@ -11,7 +11,13 @@ from django.test import Client, override_settings
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
-HEADER_SETTINGS = ("CONTENT_SECURITY_POLICY", "PERMISSIONS_POLICY", "MIDDLEWARE", "SECURE_CONTENT_TYPE_NOSNIFF", "X_FRAME_OPTIONS")
+HEADER_SETTINGS = (
+    "CONTENT_SECURITY_POLICY",
+    "PERMISSIONS_POLICY",
+    "MIDDLEWARE",
+    "SECURE_CONTENT_TYPE_NOSNIFF",
+    "X_FRAME_OPTIONS",
+)
 
 
 @pytest.fixture
@@ -75,8 +81,12 @@ def test_logged_in_pages_api_answers_exports_and_artifacts_are_not_stored(produc
             assert _no_store(response), (url, response.get("Cache-Control"))
             assert "'unsafe-inline'" not in _directives(response["Content-Security-Policy"])["script-src"]
     api = registry.client("investigator")
-    for url in ("/api/v1/patients/", "/api/v1/export/patients.csv", f"/api/v1/reports/{report_run.pk}/",
-                f"/api/v1/reports/{report_run.pk}/artifacts/adtte.csv"):
+    for url in (
+        "/api/v1/patients/",
+        "/api/v1/export/patients.csv",
+        f"/api/v1/reports/{report_run.pk}/",
+        f"/api/v1/reports/{report_run.pk}/artifacts/adtte.csv",
+    ):
         response = api.get(url)
         assert response.status_code == 200, (url, response.status_code)
         assert _no_store(response), (url, response.get("Cache-Control"))

@@ -47,9 +47,16 @@ def test_every_dataset_validates_against_the_dataset_json_11_schema_as_json_and_
 
 def test_the_schema_check_is_not_vacuous():
     assert _errors({"datasetJSONVersion": "1.0", "records": -1}) != []
-    good = {"datasetJSONCreationDateTime": "2026-01-01T00:00:00", "datasetJSONVersion": "1.1.0", "itemGroupOID": "IG.X",
-            "records": 0, "name": "X", "label": "x", "columns": [{"itemOID": "IT.X.A", "name": "A", "label": "a",
-                                                                  "dataType": "integer"}], "rows": []}
+    good = {
+        "datasetJSONCreationDateTime": "2026-01-01T00:00:00",
+        "datasetJSONVersion": "1.1.0",
+        "itemGroupOID": "IG.X",
+        "records": 0,
+        "name": "X",
+        "label": "x",
+        "columns": [{"itemOID": "IT.X.A", "name": "A", "label": "a", "dataType": "integer"}],
+        "rows": [],
+    }
     assert _errors(good) == []
     assert _errors({**good, "columns": [{"itemOID": "IT.X.A", "name": "A", "label": "a", "dataType": "money"}]}) != []
 

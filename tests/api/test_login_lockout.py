@@ -62,8 +62,9 @@ def test_one_address_guessing_many_accounts_is_locked_out(alice, site):
 def test_forty_token_guesses_with_forged_forwarded_for_are_throttled(alice):
     client = APIClient()
     statuses = [
-        client.post(TOKEN_URL, {"username": "alice", "password": f"guess-{i}"}, format="json",
-                    HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code
+        client.post(
+            TOKEN_URL, {"username": "alice", "password": f"guess-{i}"}, format="json", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}"
+        ).status_code
         for i in range(40)
     ]
     assert statuses[:4] == [400] * 4  # "Unable to log in"; the fifth failure locks (AXES_FAILURE_LIMIT = 5)
@@ -75,11 +76,17 @@ def test_forty_token_guesses_with_forged_forwarded_for_are_throttled(alice):
 def test_drf_throttle_ignores_forged_forwarded_for(alice, settings):
     """Without axes, the DRF login throttle alone keys on the real peer, not the header."""
     settings.AXES_ENABLED = False
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login": "10/minute"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login": "10/minute"},
+    }
     client = APIClient()
-    statuses = [client.post(TOKEN_URL, {"username": "alice", "password": "x"}, format="json",
-                            HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code for i in range(40)]
+    statuses = [
+        client.post(
+            TOKEN_URL, {"username": "alice", "password": "x"}, format="json", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}"
+        ).status_code
+        for i in range(40)
+    ]
     assert statuses.count(429) == 30
 
 
@@ -87,13 +94,16 @@ def test_num_proxies_names_which_forwarded_address_is_believed(alice, settings):
     """Behind one proxy, the address our proxy appended (right-most) is the client; the left part is the client's own claim."""
     settings.NUM_PROXIES = 1
     for index in range(5):
-        Client(REMOTE_ADDR="10.0.0.2").post("/login/", {"username": f"x{index}", "password": "x"},
-                                            HTTP_X_FORWARDED_FOR=f"1.2.3.{index}, 203.0.113.9")
-    from_attacker = Client(REMOTE_ADDR="10.0.0.2").post("/login/", {"username": "alice", "password": PASSWORD},
-                                                        HTTP_X_FORWARDED_FOR="203.0.113.9")
+        Client(REMOTE_ADDR="10.0.0.2").post(
+            "/login/", {"username": f"x{index}", "password": "x"}, HTTP_X_FORWARDED_FOR=f"1.2.3.{index}, 203.0.113.9"
+        )
+    from_attacker = Client(REMOTE_ADDR="10.0.0.2").post(
+        "/login/", {"username": "alice", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="203.0.113.9"
+    )
     assert from_attacker.status_code == 429
-    from_someone_else = Client(REMOTE_ADDR="10.0.0.2").post("/login/", {"username": "alice", "password": PASSWORD},
-                                                           HTTP_X_FORWARDED_FOR="203.0.113.10")
+    from_someone_else = Client(REMOTE_ADDR="10.0.0.2").post(
+        "/login/", {"username": "alice", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="203.0.113.10"
+    )
     assert from_someone_else.status_code == 302
 
 
@@ -137,8 +147,9 @@ def test_tokens_are_revoked_on_password_change_and_deactivation(alice):
     alice.refresh_from_db()
     alice.save(update_fields=["last_login"])  # a login stamp does not revoke anything
     assert client.get("/api/v1/sites/").status_code == 200
-    changed = web.post("/password/", {"old_password": PASSWORD, "new_password1": "An0ther-Secret-456",
-                                      "new_password2": "An0ther-Secret-456"})
+    changed = web.post(
+        "/password/", {"old_password": PASSWORD, "new_password1": "An0ther-Secret-456", "new_password2": "An0ther-Secret-456"}
+    )
     assert changed.status_code == 302
     assert client.get("/api/v1/sites/").status_code == 401
     assert not ApiToken.objects.usable().filter(user=alice).exists()

@@ -63,14 +63,17 @@ def test_deeply_nested_json_is_a_400_on_every_write(registry, body):
     assert assert_error_shape(token, 400)["code"] == "parse_error"
 
 
-@pytest.mark.parametrize("cursor", [
-    "cD1hYmM=",  # p=abc
-    base64.b64encode(b"p=99999999999999999999999").decode(),  # beyond bigint
-    base64.b64encode(b"p=-1").decode(),
-    base64.b64encode(b"o=x").decode(),
-    "%%%not-base64",
-    base64.b64encode("p=١٢".encode()).decode(),  # Arabic-Indic digits: isdigit() but not an id
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "cD1hYmM=",  # p=abc
+        base64.b64encode(b"p=99999999999999999999999").decode(),  # beyond bigint
+        base64.b64encode(b"p=-1").decode(),
+        base64.b64encode(b"o=x").decode(),
+        "%%%not-base64",
+        base64.b64encode("p=١٢".encode()).decode(),  # Arabic-Indic digits: isdigit() but not an id
+    ],
+)
 def test_forged_cursor_is_a_400_naming_cursor(registry, cursor):
     client = registry.client("data_manager")
     for url in ("/api/v1/visits/", "/api/v1/reports/"):
@@ -91,15 +94,24 @@ def test_nul_characters_are_refused_at_the_edge(registry):
     assert_error_shape(api.get("/api/v1/visits/%00/"), 400)
     assert "site" in assert_error_shape(api.get("/api/v1/visits/?site=AT%00L"), 400)["errors"]
     assert "si\x00te" in assert_error_shape(api.get("/api/v1/visits/?si%00te=ATL"), 400)["errors"]
-    ae = {"patient": patient.study_id, "term": "Fever\u0000", "onset_date": str(patient.day0), "sir_grade": "mild",
-          "ctcae_grade": 1, "relatedness": "procedure", "serious": False, "outcome": "recovered"}
+    ae = {
+        "patient": patient.study_id,
+        "term": "Fever\u0000",
+        "onset_date": str(patient.day0),
+        "sir_grade": "mild",
+        "ctcae_grade": 1,
+        "relatedness": "procedure",
+        "serious": False,
+        "outcome": "recovered",
+    }
     refused = api.post("/api/v1/adverse-events/", ae, format="json")
     assert list(assert_error_shape(refused, 400)["errors"]) == ["term"]  # the field is named
     nested = api.post("/api/v1/adverse-events/", {**ae, "term": "ok", "extra": [{"x": "a\x00"}]}, format="json")
     assert list(assert_error_shape(nested, 400)["errors"]) == ["extra[0].x"]
     assert patient.adverse_events.count() == 1  # nothing was written
-    escaped_backslash = api.post("/api/v1/adverse-events/", json.dumps({**ae, "term": "C:\\u0000 path"}),
-                                 content_type="application/json")
+    escaped_backslash = api.post(
+        "/api/v1/adverse-events/", json.dumps({**ae, "term": "C:\\u0000 path"}), content_type="application/json"
+    )
     assert escaped_backslash.status_code == 201  # the text \u0000 (escaped backslash) is not a NUL
     # the web UI and unauthenticated requests too
     web = Client()

@@ -34,8 +34,13 @@ def larger_registry(registry, today):
         Site.objects.create(code=f"S{chr(65 + n)}X", name=f"Site {n}")
         patient = populate_patient(coordinator, registry.site, today)
         services.study_exit_record(
-            actor=coordinator, patient=patient,
-            data={"exit_type": "completion", "exit_date": today - dt.timedelta(days=1), "last_contact_date": today - dt.timedelta(days=1)},
+            actor=coordinator,
+            patient=patient,
+            data={
+                "exit_type": "completion",
+                "exit_date": today - dt.timedelta(days=1),
+                "last_contact_date": today - dt.timedelta(days=1),
+            },
         )
     return registry
 

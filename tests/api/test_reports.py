@@ -62,7 +62,9 @@ def test_site_roles_may_not_request_reports(registry, report_run):
 
 
 def test_broker_down_is_503_with_retry_after_and_no_run_is_left_behind(registry, report_run, monkeypatch):
-    monkeypatch.setattr(celery_app.conf, "broker_write_url", None, raising=False)  # first: its current value reads the environment
+    monkeypatch.setattr(
+        celery_app.conf, "broker_write_url", None, raising=False
+    )  # first: its current value reads the environment
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")  # Celery reads the environment first
     before = ReportRun.objects.count()

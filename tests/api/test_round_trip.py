@@ -54,8 +54,15 @@ EMPTY_BY_RULE = {
     (Procedure, "implant_type"): "cement augmentation has no implant",
 }
 OXYCODONE = {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "2"}
-IV_MORPHINE = {"drug": "morphine", "route": "iv", "dose": "2", "unit": "mg", "doses_per_day": "4",
-               "mme_factor": "3", "factor_source": "Site IV-to-oral conversion table 2024"}
+IV_MORPHINE = {
+    "drug": "morphine",
+    "route": "iv",
+    "dose": "2",
+    "unit": "mg",
+    "doses_per_day": "4",
+    "mme_factor": "3",
+    "factor_source": "Site IV-to-oral conversion table 2024",
+}
 
 
 @pytest.fixture
@@ -67,51 +74,128 @@ def full(db):
     data_manager = make_user("dm", Role.DATA_MANAGER, None)
     enrollment = today - dt.timedelta(days=100)
     patient = services.patient_enroll(
-        actor=data_manager, site=site,
+        actor=data_manager,
+        site=site,
         patient_data=patient_data(enrollment_date=enrollment, day0=enrollment + dt.timedelta(days=5), ecog=3, frankel_grade="E"),
-        lesion_data=spine_lesion(laterality="midline", size_mm=35, mechanical_or_functional_pain=True, bilsky_grade="1b",
-                                 posterior_wall_involved=True),
+        lesion_data=spine_lesion(
+            laterality="midline", size_mm=35, mechanical_or_functional_pain=True, bilsky_grade="1b", posterior_wall_involved=True
+        ),
         protocol_deviation="ECOG 3 at screening; enrolled after sponsor approval",
     )
-    services.procedure_record(actor=coordinator, patient=patient, data={
-        "procedure_date": patient.day0, "modality": "cryo", "device": "IceSphere 1.5", "probes": 3,
-        "ablation_minutes": Decimal("18.5"), "thermal_protection": True, "neuromonitoring": True, "anesthesia": "general",
-        "augmentation": "cement", "cement_technique": "vertebroplasty", "cement_volume_ml": Decimal("3.5"),
-        "cement_leakage": True, "intent": "local_control", "guidance": "robotic", "fluoroscopy_seconds": 95,
-        "radiation_dose": Decimal("12.40"), "radiation_dose_unit": "dap_gycm2", "neuromonitoring_type": "both",
-        "cement_fill": "partial",
-    })
-    services.radiation_record(actor=coordinator, patient=patient, data={
-        "sequence": "after", "start_date": patient.day0 + dt.timedelta(days=10), "end_date": patient.day0 + dt.timedelta(days=14),
-        "total_dose_gy": 20, "fractions": 5, "technique": "sbrt", "alpha_beta_gy": 10,
-    })
+    services.procedure_record(
+        actor=coordinator,
+        patient=patient,
+        data={
+            "procedure_date": patient.day0,
+            "modality": "cryo",
+            "device": "IceSphere 1.5",
+            "probes": 3,
+            "ablation_minutes": Decimal("18.5"),
+            "thermal_protection": True,
+            "neuromonitoring": True,
+            "anesthesia": "general",
+            "augmentation": "cement",
+            "cement_technique": "vertebroplasty",
+            "cement_volume_ml": Decimal("3.5"),
+            "cement_leakage": True,
+            "intent": "local_control",
+            "guidance": "robotic",
+            "fluoroscopy_seconds": 95,
+            "radiation_dose": Decimal("12.40"),
+            "radiation_dose_unit": "dap_gycm2",
+            "neuromonitoring_type": "both",
+            "cement_fill": "partial",
+        },
+    )
+    services.radiation_record(
+        actor=coordinator,
+        patient=patient,
+        data={
+            "sequence": "after",
+            "start_date": patient.day0 + dt.timedelta(days=10),
+            "end_date": patient.day0 + dt.timedelta(days=14),
+            "total_dose_gy": 20,
+            "fractions": 5,
+            "technique": "sbrt",
+            "alpha_beta_gy": 10,
+        },
+    )
     visit = patient.visits.get(visit_code="month1")
-    services.visit_record(actor=coordinator, visit=visit, data=VisitData(
-        visit_date=patient.day0 + dt.timedelta(days=30),
-        pain={"worst": 6, "least": 2, "average": 4, "current": 3, "general_activity": 5, "mood": 4, "walking_ability": 6,
-              "normal_work": 7, "relations": 2, "sleep": 5, "enjoyment_of_life": 6, "relief_pct": 40},
-        opioid_status="taking", medications=[OXYCODONE, IV_MORPHINE],
-    ))
-    services.visit_record(actor=coordinator, visit=patient.visits.get(visit_code="week1"), data=VisitData(
-        visit_date=None, not_done_reason="Patient readmitted to another hospital",
-    ))
-    services.visit_record(actor=coordinator, visit=patient.visits.get(visit_code="month3"), data=VisitData(
-        visit_date=patient.day0 + dt.timedelta(days=88), pain={"worst": 5, "least": None}, opioid_status="none",
-        missing_codes={"least": "ASKU"},
-    ))
-    services.adverse_event_report(actor=coordinator, patient=patient, data={
-        "term": "Skin burn near probe", "onset_date": patient.day0 + dt.timedelta(days=1), "sir_grade": "mild",
-        "ctcae_grade": 1, "relatedness": "procedure", "serious": True, "outcome": "recovered",
-        "resolution_date": patient.day0 + dt.timedelta(days=9),
-    })
-    services.skeletal_event_report(actor=coordinator, patient=patient, data={
-        "event_type": "pathologic_fracture", "event_date": patient.day0 + dt.timedelta(days=40), "location": "L2",
-        "at_index_lesion": True,
-    })
-    services.study_exit_record(actor=coordinator, patient=patient, data={
-        "exit_type": "death", "exit_date": today - dt.timedelta(days=3), "last_contact_date": today - dt.timedelta(days=3),
-        "death_cause": "Progressive disease",
-    })
+    services.visit_record(
+        actor=coordinator,
+        visit=visit,
+        data=VisitData(
+            visit_date=patient.day0 + dt.timedelta(days=30),
+            pain={
+                "worst": 6,
+                "least": 2,
+                "average": 4,
+                "current": 3,
+                "general_activity": 5,
+                "mood": 4,
+                "walking_ability": 6,
+                "normal_work": 7,
+                "relations": 2,
+                "sleep": 5,
+                "enjoyment_of_life": 6,
+                "relief_pct": 40,
+            },
+            opioid_status="taking",
+            medications=[OXYCODONE, IV_MORPHINE],
+        ),
+    )
+    services.visit_record(
+        actor=coordinator,
+        visit=patient.visits.get(visit_code="week1"),
+        data=VisitData(
+            visit_date=None,
+            not_done_reason="Patient readmitted to another hospital",
+        ),
+    )
+    services.visit_record(
+        actor=coordinator,
+        visit=patient.visits.get(visit_code="month3"),
+        data=VisitData(
+            visit_date=patient.day0 + dt.timedelta(days=88),
+            pain={"worst": 5, "least": None},
+            opioid_status="none",
+            missing_codes={"least": "ASKU"},
+        ),
+    )
+    services.adverse_event_report(
+        actor=coordinator,
+        patient=patient,
+        data={
+            "term": "Skin burn near probe",
+            "onset_date": patient.day0 + dt.timedelta(days=1),
+            "sir_grade": "mild",
+            "ctcae_grade": 1,
+            "relatedness": "procedure",
+            "serious": True,
+            "outcome": "recovered",
+            "resolution_date": patient.day0 + dt.timedelta(days=9),
+        },
+    )
+    services.skeletal_event_report(
+        actor=coordinator,
+        patient=patient,
+        data={
+            "event_type": "pathologic_fracture",
+            "event_date": patient.day0 + dt.timedelta(days=40),
+            "location": "L2",
+            "at_index_lesion": True,
+        },
+    )
+    services.study_exit_record(
+        actor=coordinator,
+        patient=patient,
+        data={
+            "exit_type": "death",
+            "exit_date": today - dt.timedelta(days=3),
+            "last_contact_date": today - dt.timedelta(days=3),
+            "death_cause": "Progressive disease",
+        },
+    )
     return patient, coordinator, data_manager
 
 
@@ -154,8 +238,7 @@ def test_every_field_of_every_form_holds_a_value(full):
         f"{model.__name__}.{name}"
         for model, parent, _ in FORMS
         for name in entered_fields(model, parent=parent)
-        if (model, name) not in EMPTY_BY_RULE
-        and not any(getattr(r, name) not in (None, "") for r in records[model])
+        if (model, name) not in EMPTY_BY_RULE and not any(getattr(r, name) not in (None, "") for r in records[model])
     ]
     assert not empty, f"give these fields a value in the fixture: {empty}"
     assert all(records[model] for model, _, _ in FORMS)
@@ -201,10 +284,14 @@ def test_visit_patch_keeps_the_opioid_rows_themselves(full):
     assert visit.omed() == omed == Decimal("30") + Decimal("24")  # oxycodone 10 mg × 2 × 1.5 + morphine IV 2 mg × 4 × 3
 
 
-@pytest.mark.parametrize(("record_of", "field_name", "value", "expected"), [
-    (lambda v: v.pain, "worst", 5, {("PainAssessment", "worst")}),
-    (lambda v: v, "visit_date", None, {("Visit", "visit_date")}),
-], ids=["bpi-item", "visit-date"])
+@pytest.mark.parametrize(
+    ("record_of", "field_name", "value", "expected"),
+    [
+        (lambda v: v.pain, "worst", 5, {("PainAssessment", "worst")}),
+        (lambda v: v, "visit_date", None, {("Visit", "visit_date")}),
+    ],
+    ids=["bpi-item", "visit-date"],
+)
 def test_data_query_correction_changes_only_the_queried_value(full, record_of, field_name, value, expected):
     patient, coordinator, data_manager = full
     visit = patient.visits.get(visit_code="month1")

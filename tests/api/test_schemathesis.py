@@ -25,7 +25,13 @@ from tests.api.conftest import ROLES
 from trials.api.tokens import api_token_issue
 
 pytestmark = pytest.mark.django_db
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 EXAMPLES_PER_OPERATION = 24
 MINIMUM_CASES = 1000
 
@@ -50,8 +56,14 @@ def exercise(operation, auth_headers) -> list[int]:
     """Run generated cases of one operation; returns the statuses seen (a failed check raises)."""
     calls: list[int] = []
 
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy())
     def run(case):
         generated = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}

@@ -66,12 +66,22 @@ def sponsor_registry(registry, report_run):
     patient = registry.patients["own"]
     coordinator = registry.users["coordinator"]
     services.adverse_event_report(
-        actor=coordinator, patient=patient,
-        data={"term": f"Fever first noted {patient.day0 + dt.timedelta(days=3)}", "onset_date": patient.day0 + dt.timedelta(days=3),
-              "sir_grade": "mild", "ctcae_grade": 1, "relatedness": "procedure", "serious": False, "outcome": "recovered"},
+        actor=coordinator,
+        patient=patient,
+        data={
+            "term": f"Fever first noted {patient.day0 + dt.timedelta(days=3)}",
+            "onset_date": patient.day0 + dt.timedelta(days=3),
+            "sir_grade": "mild",
+            "ctcae_grade": 1,
+            "relatedness": "procedure",
+            "serious": False,
+            "outcome": "recovered",
+        },
     )
     ae = patient.adverse_events.first()
-    services.clinical_record_update(actor=coordinator, instance=ae, changes={"outcome": "recovering"}, reason=f"Call on {patient.day0}")
+    services.clinical_record_update(
+        actor=coordinator, instance=ae, changes={"outcome": "recovering"}, reason=f"Call on {patient.day0}"
+    )
     registry.report_run = report_run
     return registry
 

@@ -23,8 +23,17 @@ from trials.api.exports import EXPORTS
 from trials.domain.schedule import VisitStatus
 
 pytestmark = pytest.mark.django_db
-LIST_ENDPOINTS = ("sites", "patients", "lesions", "procedures", "radiation-courses", "visits", "adverse-events",
-                  "skeletal-events", "study-exits")
+LIST_ENDPOINTS = (
+    "sites",
+    "patients",
+    "lesions",
+    "procedures",
+    "radiation-courses",
+    "visits",
+    "adverse-events",
+    "skeletal-events",
+    "study-exits",
+)
 
 
 def body(response) -> bytes:
@@ -104,10 +113,12 @@ def test_ages_over_89_are_one_category(registry, today):
     """45 CFR 164.514(b)(2)(i)(C): JSON, CSV export and the XLSX workbook all say "90+"."""
     actor = registry.users["coordinator"]
     enrollment = today - dt.timedelta(days=20)
-    old = enroll_patient(actor, registry.site, birth_year=enrollment.year - 93, enrollment_date=enrollment,
-                         day0=enrollment + dt.timedelta(days=3))
-    eighty_nine = enroll_patient(actor, registry.site, birth_year=enrollment.year - 89, enrollment_date=enrollment,
-                                 day0=enrollment + dt.timedelta(days=3))
+    old = enroll_patient(
+        actor, registry.site, birth_year=enrollment.year - 93, enrollment_date=enrollment, day0=enrollment + dt.timedelta(days=3)
+    )
+    eighty_nine = enroll_patient(
+        actor, registry.site, birth_year=enrollment.year - 89, enrollment_date=enrollment, day0=enrollment + dt.timedelta(days=3)
+    )
     client = registry.client("sponsor")
     assert client.get(f"/api/v1/patients/{old.study_id}/").json()["age"] == "90+"
     assert client.get(f"/api/v1/patients/{eighty_nine.study_id}/").json()["age"] == 89

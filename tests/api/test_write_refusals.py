@@ -1,4 +1,5 @@
-"""Writes that must be refused (issue 14): updates and voids without If-Match (428) or on a stale version (409), sponsors starting report runs (403),
+"""Writes that must be refused (issue 14): updates and voids without If-Match (428) or on a stale version (409),
+sponsors starting report runs (403),
 more unfinished report runs than the per-user quota (429)."""
 
 from __future__ import annotations
@@ -18,26 +19,45 @@ def test_update_without_if_match_is_428_and_changes_nothing(registry):
     ae = registry.patients["own"].adverse_events.get()
     client = registry.client("coordinator")
     for headers in ({}, {"HTTP_IF_MATCH": "*"}):
-        response = client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "SDV"}, format="json", **headers)
+        response = client.patch(
+            f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "SDV"}, format="json", **headers
+        )
         assert response.status_code == 428
         body = response.json()
         assert body["code"] == "precondition_required" and "If-Match" in body["errors"] and "ETag" in body["detail"]
     visit = registry.patients["own"].visits.get(visit_code="month1")
-    put = client.put(f"/api/v1/visits/{visit.pk}/", {"visit_date": str(visit.visit_date), "opioid_status": "none",
-                                                      "pain": {"worst": 1}, "medications": [], "reason": "x"}, format="json")
+    put = client.put(
+        f"/api/v1/visits/{visit.pk}/",
+        {"visit_date": str(visit.visit_date), "opioid_status": "none", "pain": {"worst": 1}, "medications": [], "reason": "x"},
+        format="json",
+    )
     assert put.status_code == 428
     ae.refresh_from_db()
     assert (ae.outcome, ae.version) == ("recovered", 1)
-    assert client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "SDV"}, format="json",
-                        **if_match(ae)).status_code == 200
+    assert (
+        client.patch(
+            f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "SDV"}, format="json", **if_match(ae)
+        ).status_code
+        == 200
+    )
 
 
 def test_two_edits_from_the_same_version_cannot_both_win(registry):
     ae = registry.patients["own"].adverse_events.get()
     first, second = registry.client("coordinator"), registry.client("data_manager")
     version = if_match(ae)
-    assert first.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "a"}, format="json", **version).status_code == 200
-    assert second.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "b"}, format="json", **version).status_code == 409
+    assert (
+        first.patch(
+            f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "a"}, format="json", **version
+        ).status_code
+        == 200
+    )
+    assert (
+        second.patch(
+            f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "b"}, format="json", **version
+        ).status_code
+        == 409
+    )
     ae.refresh_from_db()
     assert ae.outcome == "recovering"
 
@@ -73,7 +93,10 @@ def test_void_without_if_match_is_428_stale_is_409_current_voids(registry, resou
 
 def test_the_schema_requires_if_match_on_updates_and_voids(registry):
     schema = Client().get("/api/v1/schema/?format=json").json()
-    operations = [schema["paths"]["/api/v1/adverse-events/{id}/"]["patch"], schema["paths"]["/api/v1/adverse-events/{id}/"]["put"]]
+    operations = [
+        schema["paths"]["/api/v1/adverse-events/{id}/"]["patch"],
+        schema["paths"]["/api/v1/adverse-events/{id}/"]["put"],
+    ]
     operations += [item["post"] for path, item in schema["paths"].items() if path.endswith("/void/")]
     assert len(operations) >= 2 + 8
     for operation in operations:
@@ -110,7 +133,8 @@ def test_each_user_has_a_quota_of_unfinished_runs(registry, no_worker, settings)
     assert registry.client("data_manager").post("/api/v1/reports/", {"force": True}, format="json").status_code == 202
     # a finished run frees a place
     ReportRun.objects.filter(pk=ReportRun.objects.filter(requested_by=registry.users["investigator"]).first().pk).update(
-        status=RunStatus.FAILED)
+        status=RunStatus.FAILED
+    )
     assert investigator.post("/api/v1/reports/", {"force": True}, format="json").status_code == 202
 
 

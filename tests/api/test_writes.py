@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def test_patch_without_reason_is_400_naming_reason(registry):
     ae = registry.patients["own"].adverse_events.get()
-    response = registry.client("coordinator").patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovered"}, format="json", **if_match(ae))
+    response = registry.client("coordinator").patch(
+        f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovered"}, format="json", **if_match(ae)
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["status"] == 400 and body["code"] == "invalid"
@@ -27,9 +29,13 @@ def test_patch_without_reason_is_400_naming_reason(registry):
 def test_stale_if_match_is_409_and_nothing_is_overwritten(registry):
     ae = registry.patients["own"].adverse_events.get()
     client = registry.client("coordinator")
-    first = client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SDV"}, format="json", HTTP_IF_MATCH='"1"')
+    first = client.patch(
+        f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "recovering", "reason": "SDV"}, format="json", HTTP_IF_MATCH='"1"'
+    )
     assert first.status_code == 200 and first["ETag"] == '"2"'
-    stale = client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "SDV"}, format="json", HTTP_IF_MATCH='"1"')
+    stale = client.patch(
+        f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "SDV"}, format="json", HTTP_IF_MATCH='"1"'
+    )
     assert stale.status_code == 409
     assert stale.json()["code"] == "conflict" and "If-Match" in stale.json()["errors"]
     ae.refresh_from_db()
@@ -56,8 +62,16 @@ def test_domain_rule_errors_name_the_field(registry):
 
 def test_create_goes_through_the_service_and_is_audited(registry, today):
     patient = registry.patients["own"]
-    body = {"patient": patient.study_id, "term": "Hematoma", "onset_date": str(patient.day0 + dt.timedelta(days=1)),
-            "sir_grade": "mild", "ctcae_grade": 1, "relatedness": "procedure", "serious": False, "outcome": "recovered"}
+    body = {
+        "patient": patient.study_id,
+        "term": "Hematoma",
+        "onset_date": str(patient.day0 + dt.timedelta(days=1)),
+        "sir_grade": "mild",
+        "ctcae_grade": 1,
+        "relatedness": "procedure",
+        "serious": False,
+        "outcome": "recovered",
+    }
     response = registry.client("coordinator").post("/api/v1/adverse-events/", body, format="json")
     assert response.status_code == 201, response.json()
     created = AdverseEvent.objects.get(pk=response.json()["id"])
@@ -68,10 +82,18 @@ def test_create_goes_through_the_service_and_is_audited(registry, today):
 
 
 def test_enrollment_reports_failed_eligibility_per_field(registry, today):
-    body = {"site": "ATL", "birth_year": 1960, "sex": "F", "histology": "breast", "ecog": 4,
-            "consent_date": str(today - dt.timedelta(days=2)), "enrollment_date": str(today - dt.timedelta(days=1)),
-            "day0": str(today), "screening_worst_pain": 3,
-            "index_lesion": {"region": "pelvis", "bone": "ilium", "lesion_type": "lytic", "mechanical_or_functional_pain": True}}
+    body = {
+        "site": "ATL",
+        "birth_year": 1960,
+        "sex": "F",
+        "histology": "breast",
+        "ecog": 4,
+        "consent_date": str(today - dt.timedelta(days=2)),
+        "enrollment_date": str(today - dt.timedelta(days=1)),
+        "day0": str(today),
+        "screening_worst_pain": 3,
+        "index_lesion": {"region": "pelvis", "bone": "ilium", "lesion_type": "lytic", "mechanical_or_functional_pain": True},
+    }
     response = registry.client("coordinator").post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400
     assert {"ecog", "screening_worst_pain"} <= set(response.json()["errors"])
@@ -84,7 +106,9 @@ def test_void_needs_a_reason_and_keeps_the_record(registry):
     sre = registry.patients["own"].skeletal_events.get()
     client = registry.client("coordinator")
     assert client.post(f"/api/v1/skeletal-events/{sre.pk}/void/", {}, format="json", **if_match(sre)).status_code == 400
-    response = client.post(f"/api/v1/skeletal-events/{sre.pk}/void/", {"reason": "Duplicate entry"}, format="json", **if_match(sre))
+    response = client.post(
+        f"/api/v1/skeletal-events/{sre.pk}/void/", {"reason": "Duplicate entry"}, format="json", **if_match(sre)
+    )
     assert response.status_code == 200 and response.json()["voided"] is True
     sre.refresh_from_db()
     assert sre.void_reason == "Duplicate entry"
@@ -94,7 +118,9 @@ def test_void_needs_a_reason_and_keeps_the_record(registry):
 def test_history_lists_who_when_reason_and_changes(registry):
     ae = registry.patients["own"].adverse_events.get()
     client = registry.client("coordinator")
-    client.patch(f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "Follow-up call"}, format="json", **if_match(ae))
+    client.patch(
+        f"/api/v1/adverse-events/{ae.pk}/", {"outcome": "sequelae", "reason": "Follow-up call"}, format="json", **if_match(ae)
+    )
     history = client.get(f"/api/v1/adverse-events/{ae.pk}/history/").json()
     assert [h["action"] for h in history] == ["created", "changed"]
     last = history[-1]
@@ -108,7 +134,9 @@ def test_visit_patch_records_through_visit_record(registry):
     client = registry.client("coordinator")
     no_reason = client.patch(f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 2}}, format="json", **if_match(visit))
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
-    response = client.patch(f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 2}, "reason": "Transcription"}, format="json", **if_match(visit))
+    response = client.patch(
+        f"/api/v1/visits/{visit.pk}/", {"pain": {"worst": 2}, "reason": "Transcription"}, format="json", **if_match(visit)
+    )
     assert response.status_code == 200, response.json()
     data = response.json()
     assert data["pain"]["worst"] == 2 and data["pain"]["least"] == 1  # other items kept
@@ -120,7 +148,12 @@ def test_visit_patch_records_through_visit_record(registry):
 def test_first_visit_entry_needs_no_reason(registry):
     patient = registry.patients["own"]
     visit = patient.visits.get(visit_code="week1")
-    body = {"visit_date": str(patient.day0 + dt.timedelta(days=7)), "opioid_status": "none", "pain": {"worst": 5}, "medications": []}
+    body = {
+        "visit_date": str(patient.day0 + dt.timedelta(days=7)),
+        "opioid_status": "none",
+        "pain": {"worst": 5},
+        "medications": [],
+    }
     response = registry.client("coordinator").put(f"/api/v1/visits/{visit.pk}/", body, format="json", **if_match(visit))
     assert response.status_code == 200, response.json()
     assert Visit.objects.get(pk=visit.pk).visit_date == patient.day0 + dt.timedelta(days=7)
@@ -135,7 +168,9 @@ def test_etag_and_if_none_match_give_304(registry):
     assert client.get(f"/api/v1/patients/{patient.study_id}/", HTTP_IF_NONE_MATCH=detail["ETag"]).status_code == 304
     listing = client.get("/api/v1/patients/")
     assert client.get("/api/v1/patients/", HTTP_IF_NONE_MATCH=listing["ETag"]).status_code == 304
-    registry.client("data_manager").patch(f"/api/v1/patients/{patient.study_id}/", {"ecog": 0, "reason": "SDV"}, format="json", **if_match(patient))
+    registry.client("data_manager").patch(
+        f"/api/v1/patients/{patient.study_id}/", {"ecog": 0, "reason": "SDV"}, format="json", **if_match(patient)
+    )
     assert client.get("/api/v1/patients/", HTTP_IF_NONE_MATCH=listing["ETag"]).status_code == 200
     assert client.get(f"/api/v1/patients/{patient.study_id}/", HTTP_IF_NONE_MATCH=detail["ETag"]).status_code == 200
 
@@ -154,8 +189,12 @@ def test_doses_per_day_zero_is_400_naming_the_field(registry):
     patient = registry.patients["own"]
     visit = patient.visits.get(visit_code="week1")
     med = {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "0"}
-    body = {"visit_date": str(patient.day0 + dt.timedelta(days=7)), "opioid_status": "taking", "pain": {"worst": 5},
-            "medications": [med]}
+    body = {
+        "visit_date": str(patient.day0 + dt.timedelta(days=7)),
+        "opioid_status": "taking",
+        "pain": {"worst": 5},
+        "medications": [med],
+    }
     response = registry.client("coordinator").put(f"/api/v1/visits/{visit.pk}/", body, format="json", **if_match(visit))
     assert response.status_code == 400
     assert "medications[0].doses_per_day" in json.dumps(response.json())

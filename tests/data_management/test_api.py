@@ -60,8 +60,11 @@ def test_registry_workbook_is_deidentified_for_sponsors(coordinator, sponsor, mo
 
 def test_query_lifecycle_through_the_api(data_manager, coordinator, month1):
     dm, site = client_for(data_manager), client_for(coordinator)
-    opened = dm.post("/api/v1/data-queries/", {"record_type": "visit", "object_id": month1.pk, "field_name": "visit_date",
-                                               "message": "Confirm the date"}, format="json")
+    opened = dm.post(
+        "/api/v1/data-queries/",
+        {"record_type": "visit", "object_id": month1.pk, "field_name": "visit_date", "message": "Confirm the date"},
+        format="json",
+    )
     assert opened.status_code == 201, opened.content
     pk = opened.json()["id"]
     listed = site.get("/api/v1/data-queries/?status=open").json()
@@ -82,9 +85,15 @@ def test_signing_through_the_api_refuses_a_wrong_password(site_investigator, mon
     assert wrong.status_code == 400 and "password" in wrong.json()["errors"]
     signed = client.post(f"/api/v1/signatures/visits/{month1.pk}/", {"password": PASSWORD, "meaning": "approval"}, format="json")
     assert signed.status_code == 201 and signed.json()["signer"] == "si_atl"
-    assert (signed.json()["meaning_code"], signed.json()["printed_name"], signed.json()["time_zone"]) == ("approval", "si_atl", "UTC")
+    assert (signed.json()["meaning_code"], signed.json()["printed_name"], signed.json()["time_zone"]) == (
+        "approval",
+        "si_atl",
+        "UTC",
+    )
     assert Signature.objects.get().meaning == "I approve the data of this visit as complete and accurate."
-    free_text = client.post(f"/api/v1/signatures/visits/{month1.pk}/", {"password": PASSWORD, "meaning": "Looks fine"}, format="json")
+    free_text = client.post(
+        f"/api/v1/signatures/visits/{month1.pk}/", {"password": PASSWORD, "meaning": "Looks fine"}, format="json"
+    )
     assert free_text.status_code == 400 and "meaning" in free_text.json()["errors"]
 
 
@@ -92,13 +101,20 @@ def test_lock_and_unlock_through_the_api(data_manager, coordinator, patient, mon
     dm = client_for(data_manager)
     locked = dm.post("/api/v1/locks/", {"patient": patient.study_id, "reason": "Interim cut-off"}, format="json")
     assert locked.status_code == 201
-    refused = client_for(coordinator).patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1))
+    refused = client_for(coordinator).patch(
+        f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1)
+    )
     assert refused.status_code == 400 and "locked" in refused.json()["errors"]
-    assert client_for(coordinator).post(f"/api/v1/locks/{locked.json()['id']}/unlock/", {"message": "x"}, format="json").status_code == 403
+    assert (
+        client_for(coordinator).post(f"/api/v1/locks/{locked.json()['id']}/unlock/", {"message": "x"}, format="json").status_code
+        == 403
+    )
     no_reason = dm.post(f"/api/v1/locks/{locked.json()['id']}/unlock/", {}, format="json")
     assert no_reason.status_code == 400 and "unlock_reason" in no_reason.json()["errors"]
     unlocked = dm.post(f"/api/v1/locks/{locked.json()['id']}/unlock/", {"message": "Resolving queries"}, format="json")
     assert unlocked.status_code == 200 and unlocked.json()["unlock_reason"] == "Resolving queries"
-    allowed = client_for(coordinator).patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1))
+    allowed = client_for(coordinator).patch(
+        f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1)
+    )
     assert allowed.status_code == 200
     assert not Lock.objects.filter(unlocked_at__isnull=True).exists()

@@ -137,8 +137,12 @@ def test_rule_sins_components_missing(coordinator, patient):
 def test_rule_visit_after_death(coordinator, patient):
     visit = record_visit(coordinator, patient, "month1", 30)
     # Legacy data that bypassed the services (the services refuse it): a death before the visit.
-    StudyExit.objects.create(patient=patient, exit_type="death", exit_date=visit.visit_date - dt.timedelta(days=2),
-                             last_contact_date=visit.visit_date - dt.timedelta(days=2))
+    StudyExit.objects.create(
+        patient=patient,
+        exit_type="death",
+        exit_date=visit.visit_date - dt.timedelta(days=2),
+        last_contact_date=visit.visit_date - dt.timedelta(days=2),
+    )
     data_queries_run_rules()
     [query] = _rule_queries(rules.RULE_AFTER_DEATH)
     assert query.record == visit

@@ -47,19 +47,30 @@ def test_not_done_reason_reaches_the_exports_and_round_trips_through_redcap(tmp_
     assert (visits["month3"]["not_done_reason"], visits["month3"]["visit_date"]) == (REASON, "")
     assert visits["month1"]["not_done_reason"] == ""
     assert odm_validate(tree) == []
-    reasons = {(e.get("StudyEventOID"), i.get("Value")) for e in tree.getroot().iter(f"{ODM}StudyEventData")
-               for i in e.iter(f"{ODM}ItemData") if i.get("ItemOID") == "I.VISIT.NOT_DONE_REASON"}
+    reasons = {
+        (e.get("StudyEventOID"), i.get("Value"))
+        for e in tree.getroot().iter(f"{ODM}StudyEventData")
+        for i in e.iter(f"{ODM}ItemData")
+        if i.get("ItemOID") == "I.VISIT.NOT_DONE_REASON"
+    }
     assert reasons == {("SE.MONTH3", REASON)}
-    (row,) = [r for r in csv.DictReader(io.StringIO(exported))
-              if r["redcap_event_name"] == "month3_arm_1" and not r["redcap_repeat_instrument"]]
+    (row,) = [
+        r
+        for r in csv.DictReader(io.StringIO(exported))
+        if r["redcap_event_name"] == "month3_arm_1" and not r["redcap_repeat_instrument"]
+    ]
     assert (row["visit_not_done_reason"], row["visit_date"], row["bpi_worst"]) == (REASON, "", "")
 
     assert Patient.objects.count() == 0
-    report = redcap_import(mapping=mapping_load(registry_mapping(imported_by="coord")), records=exported, source_name="records.csv")
+    report = redcap_import(
+        mapping=mapping_load(registry_mapping(imported_by="coord")), records=exported, source_name="records.csv"
+    )
     assert report.errors == [] and report.committed, [str(e) for e in report.errors][:5]
     visit = Patient.objects.get().visits.get(visit_code="month3")
     assert (visit.not_done_reason, visit.visit_date, visit.has_data) == (REASON, None, False)
-    again = redcap_import(mapping=mapping_load(registry_mapping(imported_by="coord")), records=exported, source_name="records.csv")
+    again = redcap_import(
+        mapping=mapping_load(registry_mapping(imported_by="coord")), records=exported, source_name="records.csv"
+    )
     assert again.committed and {o.status for o in again.rows} <= {"unchanged", "no data"}
 
 

@@ -39,7 +39,9 @@ def test_export_of_a_seeded_registry_is_valid_odm_132(seeded):
     assert root.get("ODMVersion") == "1.3.2"
     assert len(root.findall(f".//{ODM}SubjectData")) == seeded
     event_defs = [e.get("OID") for e in root.iter(f"{ODM}StudyEventDef")]
-    assert event_defs[:3] == ["SE.ENROLLMENT", "SE.BASELINE", "SE.DAY3"] and len(event_defs) == 9  # schedule + enrollment + ongoing
+    assert (
+        event_defs[:3] == ["SE.ENROLLMENT", "SE.BASELINE", "SE.DAY3"] and len(event_defs) == 9
+    )  # schedule + enrollment + ongoing
     assert root.find(f".//{ODM}CodeList[@OID='CL.PROCEDURE.MODALITY']") is not None
     assert root.findall(f".//{ODM}ItemGroupData/{ODM}AuditRecord")
 
@@ -53,7 +55,10 @@ def test_signatures_and_audit_records_are_exported(signed_visit, month1):
     user_oid = signature.find(f"{ODM}UserRef").get("UserOID")
     assert tree.getroot().find(f".//{ODM}User[@OID='{user_oid}']/{ODM}LoginName").text == "si_atl"
     meaning_oid = signature.find(f"{ODM}SignatureRef").get("SignatureOID")
-    assert tree.getroot().find(f".//{ODM}SignatureDef[@OID='{meaning_oid}']/{ODM}Meaning").text == "I have reviewed the data of this visit."
+    assert (
+        tree.getroot().find(f".//{ODM}SignatureDef[@OID='{meaning_oid}']/{ODM}Meaning").text
+        == "I have reviewed the data of this visit."
+    )
     reasons = [e.text for e in event.iter(f"{ODM}ReasonForChange")]
     assert reasons and reasons[0].startswith("Signed by si_atl")
 

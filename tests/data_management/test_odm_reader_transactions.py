@@ -24,7 +24,8 @@ DOC = b"""<?xml version="1.0" encoding="UTF-8"?>
         </FormData>
       </StudyEventData>
       <StudyEventData StudyEventOID="SE.CYCLE" StudyEventRepeatKey="2">
-        <FormData FormOID="F.VS"><ItemGroupData ItemGroupOID="IG.VS"><ItemData ItemOID="I.PAIN" Value="3"/></ItemGroupData></FormData>
+        <FormData FormOID="F.VS"><ItemGroupData ItemGroupOID="IG.VS"><ItemData ItemOID="I.PAIN"
+        Value="3"/></ItemGroupData></FormData>
       </StudyEventData>
     </SubjectData>
     <SubjectData SubjectKey="S2" TransactionType="Insert">

@@ -74,8 +74,12 @@ def _fixture_subset(tmp_path, count: int, edits: dict | None = None) -> str:
     rows = list(csv.DictReader(io.StringIO((FIXTURE / "data.csv").read_text(encoding="utf-8-sig"))))[:count]
     today = dt.date.today()
     for row in rows:
-        row.update(consent_date=str(today - dt.timedelta(days=12)), enrollment_date=str(today - dt.timedelta(days=10)),
-                   day0=str(today - dt.timedelta(days=5)), bpi_worst_screening="7")
+        row.update(
+            consent_date=str(today - dt.timedelta(days=12)),
+            enrollment_date=str(today - dt.timedelta(days=10)),
+            day0=str(today - dt.timedelta(days=5)),
+            bpi_worst_screening="7",
+        )
     for (index, column), value in (edits or {}).items():
         rows[index][column] = value
     path = tmp_path / "records.csv"
@@ -112,7 +116,9 @@ def test_an_import_with_bad_rows_writes_nothing_and_names_row_and_field(coordina
 
 
 def test_dry_run_reports_and_writes_nothing(coordinator, site, tmp_path):
-    report = redcap_import(mapping=mapping_load(MAPPINGS / "clinical_trial_1.json"), records=_fixture_subset(tmp_path, 2), dry_run=True)
+    report = redcap_import(
+        mapping=mapping_load(MAPPINGS / "clinical_trial_1.json"), records=_fixture_subset(tmp_path, 2), dry_run=True
+    )
     assert report.errors == [] and not report.committed and len(report.created) == 2
     assert Patient.objects.count() == 0
 
@@ -121,13 +127,39 @@ def test_import_of_visits_from_our_own_redcap_export(coordinator, site, patient,
     """A site mirrors the study in REDCap: our records export, mapped back, recreates patient and visit data."""
     (tmp_path / "records.csv").write_text(records_csv(SYSTEM))
     mapping = json.loads((MAPPINGS / "clinical_trial_1.json").read_text())
-    mapping["patient"] = {"event": "enrollment_arm_1", "fields": {
-        name: {"from": name} for name in ("birth_year", "sex", "histology", "ecog", "consent_date", "enrollment_date", "day0",
-                                          "screening_worst_pain")}}
-    mapping["lesion"]["fields"] = {"region": {"value": "pelvis"}, "bone": {"value": "ilium"}, "lesion_type": {"value": "lytic"},
-                                   "mechanical_or_functional_pain": {"value": True}}
-    mapping["visits"] = [{"event": "month1_arm_1", "visit_code": "month1", "fields": {
-        "visit_date": {"from": "visit_date"}, "opioid_status": {"from": "visit_opioid_status"}, "pain.worst": {"from": "bpi_worst"}}}]
+    mapping["patient"] = {
+        "event": "enrollment_arm_1",
+        "fields": {
+            name: {"from": name}
+            for name in (
+                "birth_year",
+                "sex",
+                "histology",
+                "ecog",
+                "consent_date",
+                "enrollment_date",
+                "day0",
+                "screening_worst_pain",
+            )
+        },
+    }
+    mapping["lesion"]["fields"] = {
+        "region": {"value": "pelvis"},
+        "bone": {"value": "ilium"},
+        "lesion_type": {"value": "lytic"},
+        "mechanical_or_functional_pain": {"value": True},
+    }
+    mapping["visits"] = [
+        {
+            "event": "month1_arm_1",
+            "visit_code": "month1",
+            "fields": {
+                "visit_date": {"from": "visit_date"},
+                "opioid_status": {"from": "visit_opioid_status"},
+                "pain.worst": {"from": "bpi_worst"},
+            },
+        }
+    ]
     mapping["ignore"] = {"instruments": ["lesion"]}  # the index lesion comes from constants here
     report = redcap_import(mapping=mapping_load(mapping), records=tmp_path / "records.csv")
     assert report.errors == [] and report.visits_recorded == 1

@@ -19,9 +19,19 @@ pytestmark = pytest.mark.django_db
 
 
 def _ae(coordinator, patient, term: str, day: int):
-    return services.adverse_event_report(actor=coordinator, patient=patient, data={
-        "term": term, "onset_date": patient.day0 + dt.timedelta(days=day), "sir_grade": "mild", "ctcae_grade": 1,
-        "relatedness": "procedure", "serious": False, "outcome": "recovered"})
+    return services.adverse_event_report(
+        actor=coordinator,
+        patient=patient,
+        data={
+            "term": term,
+            "onset_date": patient.day0 + dt.timedelta(days=day),
+            "sir_grade": "mild",
+            "ctcae_grade": 1,
+            "relatedness": "procedure",
+            "serious": False,
+            "outcome": "recovered",
+        },
+    )
 
 
 def _redcap_instances(instrument: str) -> dict[str, str]:
@@ -55,8 +65,10 @@ def test_void_leaves_a_gap_and_a_back_dated_entry_takes_the_next_number(coordina
 
 def test_opioid_rows_are_numbered_within_their_visit(coordinator, patient):
     visit = patient.visits.get(visit_code="month1")
-    meds = [{"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "2"},
-            {"drug": "morphine", "route": "oral", "dose": "15", "unit": "mg", "doses_per_day": "3"}]
+    meds = [
+        {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "2"},
+        {"drug": "morphine", "route": "oral", "dose": "15", "unit": "mg", "doses_per_day": "3"},
+    ]
     services.visit_record(actor=coordinator, visit=visit, data=visit_data(patient.day0 + dt.timedelta(days=30), meds=meds))
     assert sorted(visit.medications.values_list("repeat_instance", flat=True)) == [1, 2]
     assert patient.lesions.get().repeat_instance == 1

@@ -38,13 +38,17 @@ def runs(monkeypatch):
 def test_one_enrollment_runs_the_rules_once(coordinator, site, today, runs, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         patient = services.patient_enroll(
-            actor=coordinator, site=site, patient_data=patient_data(enrollment_date=today - dt.timedelta(days=10)),
+            actor=coordinator,
+            site=site,
+            patient_data=patient_data(enrollment_date=today - dt.timedelta(days=10)),
             lesion_data=spine_lesion(),
         )
     assert runs == [[patient.pk]]
 
 
-def test_one_visit_save_with_bpi_and_opioid_rows_runs_the_rules_once(coordinator, patient, runs, django_capture_on_commit_callbacks):
+def test_one_visit_save_with_bpi_and_opioid_rows_runs_the_rules_once(
+    coordinator, patient, runs, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         visit = record_visit(coordinator, patient, "month1", 45, meds=[OXY])
     assert runs == [[patient.pk]]
@@ -52,8 +56,9 @@ def test_one_visit_save_with_bpi_and_opioid_rows_runs_the_rules_once(coordinator
     assert DataQuery.objects.filter(rule_code=rules.RULE_OUT_OF_WINDOW, object_id=visit.pk).count() == 1
 
 
-def test_a_correction_through_a_data_query_runs_the_rules_once(coordinator, data_manager, patient, runs,
-                                                               django_capture_on_commit_callbacks):
+def test_a_correction_through_a_data_query_runs_the_rules_once(
+    coordinator, data_manager, patient, runs, django_capture_on_commit_callbacks
+):
     visit = record_visit(coordinator, patient, "month1", 30, meds=[OXY])
     query = data_query_open(actor=data_manager, record=visit.pain, field_name="worst", message="Please confirm")
     runs.clear()
@@ -64,13 +69,27 @@ def test_a_correction_through_a_data_query_runs_the_rules_once(coordinator, data
 
 def test_each_service_runs_them_once(coordinator, patient, today, runs, django_capture_on_commit_callbacks):
     for call in (
-        lambda: services.adverse_event_report(actor=coordinator, patient=patient, data={
-            "term": "Pain flare", "onset_date": patient.day0 + dt.timedelta(days=2), "sir_grade": "mild", "ctcae_grade": 1,
-            "relatedness": "procedure", "serious": False, "outcome": "recovered"}),
-        lambda: services.skeletal_event_report(actor=coordinator, patient=patient, data={
-            "event_type": "pathologic_fracture", "event_date": patient.day0 + dt.timedelta(days=20), "location": "L2"}),
-        lambda: services.study_exit_record(actor=coordinator, patient=patient, data={
-            "exit_type": "withdrawal", "exit_date": today, "last_contact_date": today}),
+        lambda: services.adverse_event_report(
+            actor=coordinator,
+            patient=patient,
+            data={
+                "term": "Pain flare",
+                "onset_date": patient.day0 + dt.timedelta(days=2),
+                "sir_grade": "mild",
+                "ctcae_grade": 1,
+                "relatedness": "procedure",
+                "serious": False,
+                "outcome": "recovered",
+            },
+        ),
+        lambda: services.skeletal_event_report(
+            actor=coordinator,
+            patient=patient,
+            data={"event_type": "pathologic_fracture", "event_date": patient.day0 + dt.timedelta(days=20), "location": "L2"},
+        ),
+        lambda: services.study_exit_record(
+            actor=coordinator, patient=patient, data={"exit_type": "withdrawal", "exit_date": today, "last_contact_date": today}
+        ),
     ):
         runs.clear()
         with django_capture_on_commit_callbacks(execute=True):

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 
 # --- signing --------------------------------------------------------------------------------------------------------
 
+
 def test_site_investigator_signs_a_completed_visit_and_the_audit_trail_says_so(site_investigator, month1):
     site_investigator.first_name, site_investigator.last_name = "Ada", "Okafor"
     site_investigator.save()
@@ -78,15 +79,24 @@ def test_a_later_correction_supersedes_the_signature(site_investigator, coordina
 
 # --- locking through the services -----------------------------------------------------------------------------------
 
+
 def test_patient_lock_refuses_every_service_write_until_unlocked_with_reason(data_manager, coordinator, patient, month1):
     lock = patient_lock(actor=data_manager, patient=patient, reason="Interim analysis cut-off")
     attempts = [
         lambda: services.visit_record(actor=coordinator, visit=month1, data=visit_data(month1.visit_date, worst=5), reason="x"),
         lambda: services.clinical_record_update(actor=coordinator, instance=patient, changes={"ecog": 2}, reason="x"),
         lambda: services.clinical_record_void(actor=coordinator, instance=month1.pain, reason="x"),
-        lambda: services.adverse_event_report(actor=coordinator, patient=patient, data={
-            "term": "Pain flare", "onset_date": patient.day0 + dt.timedelta(days=2), "sir_grade": "mild", "ctcae_grade": 1,
-            "relatedness": "procedure"}),
+        lambda: services.adverse_event_report(
+            actor=coordinator,
+            patient=patient,
+            data={
+                "term": "Pain flare",
+                "onset_date": patient.day0 + dt.timedelta(days=2),
+                "sir_grade": "mild",
+                "ctcae_grade": 1,
+                "relatedness": "procedure",
+            },
+        ),
         # data managers are refused too: a lock is not a permission
         lambda: services.clinical_record_update(actor=data_manager, instance=patient, changes={"ecog": 2}, reason="x"),
     ]
@@ -110,7 +120,9 @@ def test_a_patient_lock_leaves_other_patients_editable(data_manager, coordinator
     services.clinical_record_update(actor=coordinator, instance=other, changes={"ecog": 2}, reason="verified")
 
 
-def test_study_lock_refuses_enrollment_and_edits_and_signing(data_manager, coordinator, site_investigator, site, patient, month1, today):
+def test_study_lock_refuses_enrollment_and_edits_and_signing(
+    data_manager, coordinator, site_investigator, site, patient, month1, today
+):
     study_lock(actor=data_manager, reason="Final database lock")
     with pytest.raises(DomainValidationError) as exc:
         enroll_patient(coordinator, site, enrollment_date=today - dt.timedelta(days=3), day0=today)
@@ -136,6 +148,7 @@ def test_only_data_managers_lock_and_a_reason_is_required(data_manager, coordina
 
 # --- locking through the API, the web UI and the admin --------------------------------------------------------------
 
+
 def _token_client(user) -> APIClient:
     client = APIClient()
     secret, _ = api_token_issue(user=user)
@@ -146,10 +159,14 @@ def _token_client(user) -> APIClient:
 def test_api_edits_of_a_locked_patient_are_refused_with_400_naming_the_lock(data_manager, coordinator, patient, month1):
     patient_lock(actor=data_manager, patient=patient, reason="Interim cut-off")
     client = _token_client(coordinator)
-    response = client.patch(f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1))
+    response = client.patch(
+        f"/api/v1/visits/{month1.pk}/", {"pain": {"worst": 7}, "reason": "typo"}, format="json", **if_match(month1)
+    )
     assert response.status_code == 400, response.content
     assert "locked" in response.json()["errors"]
-    response = client.patch(f"/api/v1/patients/{patient.study_id}/", {"ecog": 2, "reason": "typo"}, format="json", **if_match(patient))
+    response = client.patch(
+        f"/api/v1/patients/{patient.study_id}/", {"ecog": 2, "reason": "typo"}, format="json", **if_match(patient)
+    )
     assert response.status_code == 400 and "locked" in response.json()["errors"]
     month1.pain.refresh_from_db()
     assert month1.pain.worst == 4
@@ -160,9 +177,18 @@ def test_ui_visit_form_post_on_a_locked_patient_is_refused_and_shows_the_lock(cl
     client.force_login(coordinator)
     url = reverse("visit_entry", kwargs={"study_id": patient.study_id, "visit_code": "month1"})
     data = {
-        "visit_date": month1.visit_date.isoformat(), "expected_version": str(month1.version),
-        "worst": "7", "least": "1", "average": "3", "current": "2", "opioid_status": "none", "reason": "typo",
-        "med-TOTAL_FORMS": "0", "med-INITIAL_FORMS": "0", "med-MIN_NUM_FORMS": "0", "med-MAX_NUM_FORMS": "20",
+        "visit_date": month1.visit_date.isoformat(),
+        "expected_version": str(month1.version),
+        "worst": "7",
+        "least": "1",
+        "average": "3",
+        "current": "2",
+        "opioid_status": "none",
+        "reason": "typo",
+        "med-TOTAL_FORMS": "0",
+        "med-INITIAL_FORMS": "0",
+        "med-MIN_NUM_FORMS": "0",
+        "med-MAX_NUM_FORMS": "20",
     }
     response = client.post(url, data)
     assert response.status_code == 200  # the form again, not the redirect of a successful save

@@ -53,14 +53,21 @@ def test_signing_in_the_ui_refuses_a_wrong_password(client, site_investigator, m
 
 def test_locking_and_unlocking_in_the_ui(client, data_manager, coordinator, patient):
     client.force_login(coordinator)
-    assert client.post(reverse("dm_locks"), {"scope": "patient", "patient": patient.study_id, "reason": "x", "confirm": "yes"}).status_code == 403
+    assert (
+        client.post(
+            reverse("dm_locks"), {"scope": "patient", "patient": patient.study_id, "reason": "x", "confirm": "yes"}
+        ).status_code
+        == 403
+    )
     client.force_login(data_manager)
     no_scope = client.post(reverse("dm_locks"), {"patient": "", "reason": "Interim cut-off"})
     assert no_scope.status_code == 200 and not Lock.objects.exists()  # an empty patient no longer locks the study
     review = client.post(reverse("dm_locks"), {"scope": "patient", "patient": patient.study_id, "reason": "Interim cut-off"})
     assert f"You are about to lock <strong>patient {patient.study_id}</strong> (1 patient)" in review.content.decode()
     assert not Lock.objects.exists()  # nothing locked before the confirmation
-    client.post(reverse("dm_locks"), {"scope": "patient", "patient": patient.study_id, "reason": "Interim cut-off", "confirm": "yes"})
+    client.post(
+        reverse("dm_locks"), {"scope": "patient", "patient": patient.study_id, "reason": "Interim cut-off", "confirm": "yes"}
+    )
     lock = Lock.objects.get()
     assert lock.patient == patient and lock.is_active
     client.post(reverse("dm_locks"), {"unlock": lock.pk, "unlock_reason": ""})
@@ -74,9 +81,20 @@ def test_locking_and_unlocking_in_the_ui(client, data_manager, coordinator, pati
 def test_ui_visit_form_is_refused_while_locked(client, data_manager, coordinator, patient, month1):
     patient_lock(actor=data_manager, patient=patient, reason="Database lock 2026")
     client.force_login(coordinator)
-    data = {"visit_date": month1.visit_date.isoformat(), "expected_version": str(month1.version), "worst": "9", "least": "1",
-            "average": "3", "current": "2", "opioid_status": "none", "reason": "typo", "med-TOTAL_FORMS": "0",
-            "med-INITIAL_FORMS": "0", "med-MIN_NUM_FORMS": "0", "med-MAX_NUM_FORMS": "20"}
+    data = {
+        "visit_date": month1.visit_date.isoformat(),
+        "expected_version": str(month1.version),
+        "worst": "9",
+        "least": "1",
+        "average": "3",
+        "current": "2",
+        "opioid_status": "none",
+        "reason": "typo",
+        "med-TOTAL_FORMS": "0",
+        "med-INITIAL_FORMS": "0",
+        "med-MIN_NUM_FORMS": "0",
+        "med-MAX_NUM_FORMS": "20",
+    }
     response = client.post(reverse("visit_entry", args=[patient.study_id, "month1"]), data)
     assert response.status_code == 200 and "Database lock 2026" in response.content.decode()
     month1.pain.refresh_from_db()

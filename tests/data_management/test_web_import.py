@@ -16,10 +16,15 @@ pytestmark = pytest.mark.django_db
 def _upload(client, tmp_path, rows, raw_mapping=None, date_format="YMD"):
     records = write(tmp_path, rows, HEADER).read_bytes()
     mapping_json = json.dumps(raw_mapping or mapping(imported_by="dm")).encode()
-    return client.post("/data-management/imports/", {
-        "records": SimpleUploadedFile("site-export.csv", records, content_type="text/csv"),
-        "mapping": SimpleUploadedFile("mapping.json", mapping_json, content_type="application/json"),
-        "date_format": date_format}, follow=True)
+    return client.post(
+        "/data-management/imports/",
+        {
+            "records": SimpleUploadedFile("site-export.csv", records, content_type="text/csv"),
+            "mapping": SimpleUploadedFile("mapping.json", mapping_json, content_type="application/json"),
+            "date_format": date_format,
+        },
+        follow=True,
+    )
 
 
 def test_upload_shows_the_dry_run_report_then_confirm_imports_and_keeps_the_audited_run(client, data_manager, site, tmp_path):

@@ -89,7 +89,9 @@ def test_worst_pain_11_is_refused_beside_the_field(page, live_server, coordinato
 
 
 def test_another_sites_patient_is_404(page, live_server, coordinator, other_coordinator, other_site, today):
-    foreign = enroll_patient(other_coordinator, other_site, enrollment_date=today - dt.timedelta(days=30), day0=today - dt.timedelta(days=25))
+    foreign = enroll_patient(
+        other_coordinator, other_site, enrollment_date=today - dt.timedelta(days=30), day0=today - dt.timedelta(days=25)
+    )
     log_in(page, live_server.url, coordinator.username)
     response = page.goto(f"{live_server.url}/patients/{foreign.study_id}/")
     assert response.status == 404

@@ -97,14 +97,28 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
 
     # Enroll: eligibility is checked first, then the patient is enrolled.
     page.goto(f"{base}/patients/enroll/")
-    fill(page, {
-        "birth_year": "1958", "sex": "F", "histology": "breast", "ecog": "1",
-        "consent_date": iso(T - dt.timedelta(days=40)), "enrollment_date": iso(T - dt.timedelta(days=38)),
-        "day0": iso(T - dt.timedelta(days=35)), "screening_worst_pain": "8", "life_expectancy_over_3_months": True,
-        "lesion-region": "spine", "lesion-spine_level": "L1", "lesion-lesion_type": "lytic", "lesion-sins_pain": "mechanical",
-        "lesion-sins_alignment": "normal", "lesion-sins_collapse": "none", "lesion-sins_posterolateral": "none",
-        "lesion-bilsky_grade": "1a",
-    })
+    fill(
+        page,
+        {
+            "birth_year": "1958",
+            "sex": "F",
+            "histology": "breast",
+            "ecog": "1",
+            "consent_date": iso(T - dt.timedelta(days=40)),
+            "enrollment_date": iso(T - dt.timedelta(days=38)),
+            "day0": iso(T - dt.timedelta(days=35)),
+            "screening_worst_pain": "8",
+            "life_expectancy_over_3_months": True,
+            "lesion-region": "spine",
+            "lesion-spine_level": "L1",
+            "lesion-lesion_type": "lytic",
+            "lesion-sins_pain": "mechanical",
+            "lesion-sins_alignment": "normal",
+            "lesion-sins_collapse": "none",
+            "lesion-sins_posterolateral": "none",
+            "lesion-bilsky_grade": "1a",
+        },
+    )
     save(page, "Check eligibility")
     expect(page.locator("#eligibility")).to_contain_text("All criteria are met")
     save(page, "Enroll patient")
@@ -114,10 +128,19 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
 
     # Index procedure (its date becomes day 0).
     page.get_by_role("link", name="Record index procedure").click()
-    fill(page, {
-        "procedure_date": iso(T - dt.timedelta(days=33)), "modality": "RFA", "probes": "2", "anesthesia": "general",
-        "augmentation": "cement", "cement_technique": "vertebroplasty", "cement_volume_ml": "3.5", "cement_leakage": "false",
-    })
+    fill(
+        page,
+        {
+            "procedure_date": iso(T - dt.timedelta(days=33)),
+            "modality": "RFA",
+            "probes": "2",
+            "anesthesia": "general",
+            "augmentation": "cement",
+            "cement_technique": "vertebroplasty",
+            "cement_volume_ml": "3.5",
+            "cement_leakage": "false",
+        },
+    )
     shots(page, "procedure_form")
     save(page)
     expect_message(page, "Index procedure recorded")
@@ -126,8 +149,17 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
 
     # Radiation course after the ablation; an extra (non-index) lesion.
     page.get_by_role("link", name="Add radiation course").click()
-    fill(page, {"sequence": "after", "start_date": iso(T - dt.timedelta(days=30)), "end_date": iso(T - dt.timedelta(days=26)),
-                "total_dose_gy": "20", "fractions": "5", "technique": "sbrt"})
+    fill(
+        page,
+        {
+            "sequence": "after",
+            "start_date": iso(T - dt.timedelta(days=30)),
+            "end_date": iso(T - dt.timedelta(days=26)),
+            "total_dose_gy": "20",
+            "fractions": "5",
+            "technique": "sbrt",
+        },
+    )
     save(page)
     expect_message(page, "Radiation course recorded")
     page.get_by_role("link", name="Add lesion").click()
@@ -138,8 +170,20 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
     # Baseline: today is outside its window, so the date is not pre-filled; save and go to the next visit.
     page.locator('#visits tr[data-visit="baseline"]').get_by_role("link", name="Enter").click()
     expect(page.locator("#id_visit_date")).to_have_value("")
-    fill(page, {"visit_date": iso(T - dt.timedelta(days=34)), "worst": "7", "least": "3", "average": "5", "current": "6",
-                "general_activity": "6", "mood": "5", "walking_ability": "7", "sleep": "6"})
+    fill(
+        page,
+        {
+            "visit_date": iso(T - dt.timedelta(days=34)),
+            "worst": "7",
+            "least": "3",
+            "average": "5",
+            "current": "6",
+            "general_activity": "6",
+            "mood": "5",
+            "walking_ability": "7",
+            "sleep": "6",
+        },
+    )
     page.get_by_label("Taking opioids").check()
     page.get_by_role("button", name="Add opioid").click()
     fill(page, {"med-0-drug": "oxycodone", "med-0-dose": "10", "med-0-doses_per_day": "3"})
@@ -160,15 +204,37 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
     # Month 1: today is in the window (pre-filled); an early date is warned about and refused without confirmation.
     page.goto(f"{base}/patients/{sid}/visits/month1/")
     expect(page.locator("#id_visit_date")).to_have_value(iso(T))
-    fill(page, {"visit_date": iso(T - dt.timedelta(days=20)), "worst": "4", "least": "1", "average": "3", "current": "2",
-                "general_activity": "3", "mood": "3", "walking_ability": "4", "sleep": "2", "relations__missing": "ASKU"})
+    fill(
+        page,
+        {
+            "visit_date": iso(T - dt.timedelta(days=20)),
+            "worst": "4",
+            "least": "1",
+            "average": "3",
+            "current": "2",
+            "general_activity": "3",
+            "mood": "3",
+            "walking_ability": "4",
+            "sleep": "2",
+            "relations__missing": "ASKU",
+        },
+    )
     expect(page.locator("#window-warning")).to_be_visible()
     page.get_by_label("Taking opioids").check()
     page.get_by_role("button", name="Add opioid").click()
     fill(page, {"med-0-drug": "fentanyl", "med-0-dose": "25"})
     expect(page.locator("#id_med-0-unit")).to_have_value("mcg/h")  # the unit follows the drug
     page.get_by_role("button", name="Add opioid").click()
-    fill(page, {"med-1-drug": "buprenorphine", "med-1-route": "other", "med-1-dose": "0.4", "med-1-unit": "mg", "med-1-doses_per_day": "2"})
+    fill(
+        page,
+        {
+            "med-1-drug": "buprenorphine",
+            "med-1-route": "other",
+            "med-1-dose": "0.4",
+            "med-1-unit": "mg",
+            "med-1-doses_per_day": "2",
+        },
+    )
     expect(page.locator("tr.med-row .row-guidance").nth(1)).to_contain_text("partial agonist")
     save(page, "Save visit")
     expect(page.locator("#field-visit_date .field-error")).to_contain_text("outside the Month 1 window")
@@ -183,8 +249,18 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
 
     # Adverse event and skeletal-related event.
     page.get_by_role("link", name="Add adverse event").click()
-    fill(page, {"term": "Post-procedural pain", "onset_date": iso(T - dt.timedelta(days=30)), "sir_grade": "mild", "ctcae_grade": "1",
-                "relatedness": "procedure", "outcome": "recovered", "resolution_date": iso(T - dt.timedelta(days=25))})
+    fill(
+        page,
+        {
+            "term": "Post-procedural pain",
+            "onset_date": iso(T - dt.timedelta(days=30)),
+            "sir_grade": "mild",
+            "ctcae_grade": "1",
+            "relatedness": "procedure",
+            "outcome": "recovered",
+            "resolution_date": iso(T - dt.timedelta(days=25)),
+        },
+    )
     save(page)
     page.get_by_role("link", name="Add skeletal-related event").click()
     fill(page, {"event_type": "pathologic_fracture", "event_date": iso(T - dt.timedelta(days=10)), "location": "L2"})
@@ -213,7 +289,9 @@ def test_coordinator_journey_without_the_api(page, live_server, coordinator, sit
     page.get_by_role("link", name="Record study exit or death").click()
     fill(page, {"exit_type": "lost_to_follow_up", "exit_date": iso(T), "last_contact_date": iso(T - dt.timedelta(days=1))})
     save(page)
-    correct(page, '[data-record="exit"]', {"last_contact_date": iso(T - dt.timedelta(days=2))}, "Phone log: last contact 2 days ago")
+    correct(
+        page, '[data-record="exit"]', {"last_contact_date": iso(T - dt.timedelta(days=2))}, "Phone log: last contact 2 days ago"
+    )
     assert StudyExit.objects.get(patient=patient).last_contact_date == T - dt.timedelta(days=2)
     void(page, '[data-record="exit"]', "Patient called back: not lost to follow-up")
 

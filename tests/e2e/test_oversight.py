@@ -40,7 +40,9 @@ def new_page(browser):
 @pytest.fixture
 def completed(coordinator, site, today):
     """A patient whose month-1 visit is entered (BPI with interference items, one opioid row)."""
-    patient = enroll_patient(coordinator, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95))
+    patient = enroll_patient(
+        coordinator, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95)
+    )
     data = visit_data(patient.day0 + dt.timedelta(days=30), worst=6, meds=[OXY])
     data.pain.update({"general_activity": 5, "mood": 4, "walking_ability": 7, "sleep": 3})
     services.visit_record(actor=coordinator, visit=patient.visits.get(visit_code="month1"), data=data)
@@ -87,8 +89,9 @@ def test_site_investigator_signs_visible_data_and_sees_it_invalidated(page, live
     assert Signature.objects.get().invalidated_at is not None
 
 
-def test_data_manager_queries_a_field_coordinator_answers_data_manager_closes(page, browser, live_server, data_manager, coordinator,
-                                                                              completed):
+def test_data_manager_queries_a_field_coordinator_answers_data_manager_closes(
+    page, browser, live_server, data_manager, coordinator, completed
+):
     log_in(page, live_server.url, data_manager.username)
     page.goto(f"{live_server.url}/patients/{completed.study_id}/visits/month1/view/")
     page.locator('td[data-field="painassessment.worst"]').get_by_role("link", name="Open query").click()
@@ -117,8 +120,9 @@ def test_data_manager_queries_a_field_coordinator_answers_data_manager_closes(pa
     assert query.status == QueryStatus.CLOSED
 
 
-def test_data_manager_locks_one_patient_after_confirming_and_the_coordinator_sees_it(page, browser, live_server, data_manager,
-                                                                                      coordinator, completed):
+def test_data_manager_locks_one_patient_after_confirming_and_the_coordinator_sees_it(
+    page, browser, live_server, data_manager, coordinator, completed
+):
     log_in(page, live_server.url, data_manager.username)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Locks").click()
     page.get_by_label("One patient").check()
@@ -171,8 +175,12 @@ def test_data_manager_creates_a_coordinator_and_deactivates_one(page, live_serve
 
 def test_audit_log_filtered_and_exported(page, live_server, data_manager, coordinator, completed):
     visit = completed.visits.get(visit_code="month1")
-    services.visit_record(actor=coordinator, visit=visit, data=visit_data(visit.visit_date, worst=5, meds=[OXY]),
-                          reason="=cmd|' /C calc'!A0 source says 5")
+    services.visit_record(
+        actor=coordinator,
+        visit=visit,
+        data=visit_data(visit.visit_date, worst=5, meds=[OXY]),
+        reason="=cmd|' /C calc'!A0 source says 5",
+    )
     log_in(page, live_server.url, data_manager.username)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
     filters = page.locator("#audit-filters")
@@ -196,7 +204,8 @@ def test_status_matrix_and_error_pages_at_every_width(page, live_server, investi
     log_in(page, live_server.url, investigator.username)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Record status").click()
     expect(page.locator(f'#matrix tr[data-patient="{completed.study_id}"] td[data-visit="month1"]')).to_have_attribute(
-        "data-state", "complete")
+        "data-state", "complete"
+    )
     widths(page, "status_matrix")
     page.goto(f"{live_server.url}/patients/{completed.study_id}/visits/month1/")
     expect(page.get_by_role("heading", name="You do not have access to this page")).to_be_visible()

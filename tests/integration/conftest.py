@@ -40,7 +40,9 @@ def redis_available(url: str) -> bool:
 
 @pytest.fixture
 def postgres_and_redis():
-    require_service(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry")
+    require_service(
+        connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry"
+    )
     broker = settings.CELERY_BROKER_URL or ""
     require_service(redis_available(broker), "needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/0")
     return broker
@@ -83,9 +85,26 @@ def start_worker(
     pool_args = ["--pool=solo"] if pool == "solo" else [f"--pool={pool}", "--concurrency=1"]
     with log.open("a") as out:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
-            [str(celery), "-A", "config", "worker", *pool_args, "-l", "info", "-Q", queue,
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}-{uuid.uuid4().hex[:4]}@%h"],
-            cwd=settings.BASE_DIR, env=_process_env(broker, extra_env), stdout=out, stderr=subprocess.STDOUT,
+            [
+                str(celery),
+                "-A",
+                "config",
+                "worker",
+                *pool_args,
+                "-l",
+                "info",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{queue}-{uuid.uuid4().hex[:4]}@%h",
+            ],
+            cwd=settings.BASE_DIR,
+            env=_process_env(broker, extra_env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=own_process_group,
         )
     _wait_ready(process, log, " ready.")
@@ -98,7 +117,10 @@ def start_beat(broker: str, log: Path, schedule: Path, **extra_env: str) -> subp
     with log.open("a") as out:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
             [str(celery), "-A", "config", "beat", "-l", "info", f"--schedule={schedule}", "--pidfile="],
-            cwd=settings.BASE_DIR, env=_process_env(broker, extra_env), stdout=out, stderr=subprocess.STDOUT,
+            cwd=settings.BASE_DIR,
+            env=_process_env(broker, extra_env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     _wait_ready(process, log, "beat: Starting...")
     return process

@@ -46,7 +46,9 @@ def _race(action) -> tuple[list, list]:
 
 @pytest.fixture
 def data_managers(db):
-    require_service(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry")
+    require_service(
+        connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry"
+    )
     return [make_user(f"dm{i}", Role.DATA_MANAGER, None) for i in range(CONCURRENT)]
 
 

@@ -40,13 +40,31 @@ def free_port() -> int:
 
 
 def start_gunicorn(log: Path, port: int, **extra_env: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "CELERY_TASK_ALWAYS_EAGER": "true", **extra_env}
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        **extra_env,
+    }
     with log.open("a") as out:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
-            [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi:application", "--workers", "2",
-             "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "--access-logformat", "worker=%(p)s %(s)s %(U)s"],
-            cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "config.wsgi:application",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                "-",
+                "--access-logformat",
+                "worker=%(p)s %(s)s %(U)s",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -74,14 +92,22 @@ def web_login(base: str, password: str) -> int:
     """One login through the page, on a fresh connection (so the kernel may hand it to either worker)."""
     with requests.Session() as session:
         session.get(f"{base}/login/", timeout=30)
-        answer = session.post(f"{base}/login/", timeout=30, allow_redirects=False, data={
-            "username": "alice", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+        answer = session.post(
+            f"{base}/login/",
+            timeout=30,
+            allow_redirects=False,
+            data={"username": "alice", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        )
         return answer.status_code
 
 
 def token_guess(base: str, index: int) -> int:
-    return requests.post(f"{base}/api/v1/auth/token/", json={"username": "alice", "password": f"guess-{index}"},
-                         headers={"X-Forwarded-For": f"198.51.100.{index}", "Connection": "close"}, timeout=30).status_code
+    return requests.post(
+        f"{base}/api/v1/auth/token/",
+        json={"username": "alice", "password": f"guess-{index}"},
+        headers={"X-Forwarded-For": f"198.51.100.{index}", "Connection": "close"},
+        timeout=30,
+    ).status_code
 
 
 def workers_seen(log: Path, path: str) -> set[str]:
@@ -90,7 +116,9 @@ def workers_seen(log: Path, path: str) -> set[str]:
 
 @pytest.fixture(params=["database", "redis"])
 def lockout_store(request) -> dict[str, str]:
-    require_service(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry")
+    require_service(
+        connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry"
+    )
     if request.param == "database":
         return {"DJANGO_CACHE_URL": "", "CELERY_BROKER_URL": ""}
     broker = settings.CELERY_BROKER_URL or ""

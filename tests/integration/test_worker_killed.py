@@ -51,7 +51,9 @@ def test_whole_worker_sigkilled_mid_run_is_recovered_by_the_heartbeat_sweep_exac
     postgres_and_redis, private_queue, tmp_path
 ):
     fast = {
-        "REPORTS_HEARTBEAT_SECONDS": "1", "REPORTS_HEARTBEAT_STALE_SECONDS": "4", "REPORTS_RECOVERY_SWEEP_SECONDS": "1",
+        "REPORTS_HEARTBEAT_SECONDS": "1",
+        "REPORTS_HEARTBEAT_STALE_SECONDS": "4",
+        "REPORTS_RECOVERY_SWEEP_SECONDS": "1",
         "CELERY_TASK_DEFAULT_QUEUE": private_queue,  # beat's sweeps and the sweep's re-queue go to this test's queue
         "CELERY_VISIBILITY_TIMEOUT": "3600",  # recovery must not come from the broker's redelivery
     }

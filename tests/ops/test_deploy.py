@@ -19,7 +19,10 @@ def _manage(*args, env_extra):
 
 def test_production_check_deploy_is_clean():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         env_extra={
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -34,7 +37,11 @@ def test_production_check_deploy_is_clean():
 def test_production_refuses_to_boot_without_secret_key():
     result = _manage(
         "check",
-        env_extra={"DJANGO_SETTINGS_MODULE": "config.settings.production", "DATABASE_URL": "sqlite:///x.db", "DJANGO_ALLOWED_HOSTS": "x"},
+        env_extra={
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DATABASE_URL": "sqlite:///x.db",
+            "DJANGO_ALLOWED_HOSTS": "x",
+        },
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
@@ -89,10 +96,16 @@ def test_secure_cookies_by_default_relaxable_only_by_explicit_environment(produc
     assert production_settings["SESSION_COOKIE_SECURE"] is True and production_settings["CSRF_COOKIE_SECURE"] is True
     assert production_settings["SECURE_SSL_REDIRECT"] is True
     evaluation = production_settings_dump(
-        DJANGO_SESSION_COOKIE_SECURE="False", DJANGO_CSRF_COOKIE_SECURE="False", DJANGO_SECURE_SSL_REDIRECT="False",
+        DJANGO_SESSION_COOKIE_SECURE="False",
+        DJANGO_CSRF_COOKIE_SECURE="False",
+        DJANGO_SECURE_SSL_REDIRECT="False",
         DJANGO_CSRF_TRUSTED_ORIGINS="https://registry.example.org,https://registry.example.org:8443",
     )
-    assert (evaluation["SESSION_COOKIE_SECURE"], evaluation["CSRF_COOKIE_SECURE"], evaluation["SECURE_SSL_REDIRECT"]) == (False, False, False)
+    assert (evaluation["SESSION_COOKIE_SECURE"], evaluation["CSRF_COOKIE_SECURE"], evaluation["SECURE_SSL_REDIRECT"]) == (
+        False,
+        False,
+        False,
+    )
     assert evaluation["CSRF_TRUSTED_ORIGINS"] == ["https://registry.example.org", "https://registry.example.org:8443"]
 
 
@@ -101,7 +114,10 @@ def test_uploads_and_report_artifacts_are_group_readable_not_private_to_the_writ
 
     from analytics.render.files import atomic_write
 
-    assert (production_settings["FILE_UPLOAD_PERMISSIONS"], production_settings["FILE_UPLOAD_DIRECTORY_PERMISSIONS"]) == (0o640, 0o750)
+    assert (production_settings["FILE_UPLOAD_PERMISSIONS"], production_settings["FILE_UPLOAD_DIRECTORY_PERMISSIONS"]) == (
+        0o640,
+        0o750,
+    )
     entrypoint = (ROOT / "docker" / "entrypoint.sh").read_text()
     assert "umask 0027" in entrypoint  # the image's processes write 0640 files
     previous = os.umask(0o027)

@@ -72,8 +72,17 @@ def test_web_worker_and_beat_wait_for_a_successful_migration(services):
 def test_environment_reaches_every_application_service(compose, services):
     """The bug: worker and beat redefined `environment:`, and a shallow YAML merge dropped every other variable."""
     shared = compose["x-app-environment"]
-    for key in ("DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS",
-                "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SESSION_COOKIE_SECURE", "DJANGO_CSRF_COOKIE_SECURE", "DJANGO_MEDIA_ROOT"):
+    for key in (
+        "DJANGO_SECRET_KEY",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "DJANGO_ALLOWED_HOSTS",
+        "DJANGO_CSRF_TRUSTED_ORIGINS",
+        "DJANGO_SECURE_SSL_REDIRECT",
+        "DJANGO_SESSION_COOKIE_SECURE",
+        "DJANGO_CSRF_COOKIE_SECURE",
+        "DJANGO_MEDIA_ROOT",
+    ):
         assert key in shared, key
     for name in APP_SERVICES:
         assert services[name]["environment"] == shared, name  # the whole mapping, nothing dropped or overridden
@@ -120,8 +129,20 @@ def test_image_installs_runtime_only_collects_static_and_runs_gunicorn_without_c
 
 
 def test_dockerignore_keeps_secrets_history_environments_and_data_out_of_the_image():
-    entries = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")}
-    for must in ("docker/.env", "**/.env", ".git", ".venv", "media/", ".test-media/", "db.sqlite3", "**/__pycache__", "staticfiles/"):
+    entries = {
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")
+    }
+    for must in (
+        "docker/.env",
+        "**/.env",
+        ".git",
+        ".venv",
+        "media/",
+        ".test-media/",
+        "db.sqlite3",
+        "**/__pycache__",
+        "staticfiles/",
+    ):
         assert must in entries, must
 
 

@@ -43,12 +43,16 @@ def _image_command(port: int) -> list[str]:
 def production_gunicorn(tmp_path_factory):
     port, log = _free_port(), tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "XDG_"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": HOST, "DJANGO_SECURE_SSL_REDIRECT": "True",
-        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db') / 'health.sqlite3'}",
-        "HOME": "/proc/no-home",  # unwritable, like a system user's missing home
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": HOST,
+            "DJANGO_SECURE_SSL_REDIRECT": "True",
+            "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db') / 'health.sqlite3'}",
+            "HOME": "/proc/no-home",  # unwritable, like a system user's missing home
+        }
+    )
     with log.open("w") as out:
         process = subprocess.Popen(_image_command(port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     try:
@@ -65,8 +69,12 @@ def production_gunicorn(tmp_path_factory):
 
 def _healthcheck(env: dict, url: str) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, str(ROOT / "docker" / "healthcheck.py")], env={**env, "HEALTHCHECK_URL": url},
-        capture_output=True, text=True, timeout=30, check=False,
+        [sys.executable, str(ROOT / "docker" / "healthcheck.py")],
+        env={**env, "HEALTHCHECK_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
 

@@ -22,11 +22,17 @@ def _fingerprint(url: str) -> dict[str, tuple[int, str]]:
     """Row count and md5 of the ordered content of every registry table (clinical, audit, auth)."""
     out = {}
     with psycopg.connect(url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND (tablename LIKE 'trials_%' OR tablename LIKE 'analytics_%' OR tablename='auth_user') ORDER BY 1"
-        )]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND (tablename LIKE 'trials_%' OR tablename "
+                "LIKE 'analytics_%' OR tablename='auth_user') ORDER BY 1"
+            )
+        ]
         for table in tables:
-            count, digest = conn.execute(f'SELECT count(*), md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text), \'\')) FROM "{table}" t').fetchone()  # noqa: S608
+            count, digest = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{table}\" t"
+            ).fetchone()  # noqa: S608
             out[table] = (count, digest)
     return out
 

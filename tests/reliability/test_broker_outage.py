@@ -20,7 +20,9 @@ CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
 
 @pytest.fixture
 def broker_down(monkeypatch):
-    monkeypatch.setattr(celery_app.conf, "broker_write_url", None, raising=False)  # first: its current value reads the environment
+    monkeypatch.setattr(
+        celery_app.conf, "broker_write_url", None, raising=False
+    )  # first: its current value reads the environment
     monkeypatch.setattr(celery_app.conf, "broker_url", CLOSED_PORT_BROKER)
     monkeypatch.setenv("CELERY_BROKER_URL", CLOSED_PORT_BROKER)  # Celery's conf.broker_url reads the environment first
     with override_settings(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL=CLOSED_PORT_BROKER):
@@ -38,7 +40,8 @@ def test_visit_saves_while_broker_is_down(broker_down, patient, coordinator):
     response = client_for(coordinator).patch(
         f"/api/v1/visits/{visit.pk}/",
         {"visit_date": str(visit.target_date), "opioid_status": "none", "pain": {"worst": 3}},
-        format="json", **if_match(visit),
+        format="json",
+        **if_match(visit),
     )
     assert response.status_code == 200, response.content
     assert PainAssessment.objects.get(visit=visit).worst == 3

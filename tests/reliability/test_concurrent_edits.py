@@ -25,8 +25,11 @@ def test_same_version_concurrent_updates_one_wins_no_lost_update(postgres, patie
         try:
             barrier.wait(timeout=10)
             services.visit_record(
-                actor=coordinator, visit=visit, data=visit_data(visit.target_date, worst=worst),
-                reason=f"Correction to {worst}", expected_version=base_version,
+                actor=coordinator,
+                visit=visit,
+                data=visit_data(visit.target_date, worst=worst),
+                reason=f"Correction to {worst}",
+                expected_version=base_version,
             )
             outcomes[worst] = "won"
         except ConflictError:

@@ -22,8 +22,14 @@ def test_overlapping_sweeps_requeue_or_fail_each_stalled_run_exactly_once(postgr
     settings.REPORTS_RECOVERY_MAX_ATTEMPTS = 3
     old = timezone.now() - dt.timedelta(minutes=10)
     runs = [
-        ReportRun.objects.create(parameters={}, parameters_key=str(i), status=RunStatus.RUNNING, attempts=1 + (i % 4 == 0) * 2,
-                                 started_at=old, heartbeat_at=old)
+        ReportRun.objects.create(
+            parameters={},
+            parameters_key=str(i),
+            status=RunStatus.RUNNING,
+            attempts=1 + (i % 4 == 0) * 2,
+            started_at=old,
+            heartbeat_at=old,
+        )
         for i in range(12)
     ]
     to_fail = {run.pk for run in runs if run.attempts >= 3}

@@ -34,13 +34,16 @@ def test_system_is_unscoped_only_when_named(two_sites):
     assert access_for(SYSTEM).is_data_manager and not access_for(None).has_registry_role
 
 
-@pytest.mark.parametrize(("role", "site_bound", "data_manager", "reports", "signs_atl", "signs_bos"), [
-    (Role.COORDINATOR, True, False, False, False, False),
-    (Role.SITE_INVESTIGATOR, True, False, False, True, False),
-    (Role.INVESTIGATOR, False, False, True, False, False),
-    (Role.DATA_MANAGER, False, True, True, False, False),
-    (Role.SPONSOR, False, False, False, False, False),
-])
+@pytest.mark.parametrize(
+    ("role", "site_bound", "data_manager", "reports", "signs_atl", "signs_bos"),
+    [
+        (Role.COORDINATOR, True, False, False, False, False),
+        (Role.SITE_INVESTIGATOR, True, False, False, True, False),
+        (Role.INVESTIGATOR, False, False, True, False, False),
+        (Role.DATA_MANAGER, False, True, True, False, False),
+        (Role.SPONSOR, False, False, False, False, False),
+    ],
+)
 def test_role_predicates(two_sites, role, site_bound, data_manager, reports, signs_atl, signs_bos):
     atl, bos = two_sites
     access = access_for(make_user(f"u_{role}", role, atl if site_bound else None))

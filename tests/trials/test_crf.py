@@ -37,23 +37,50 @@ from trials.models import (
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 # Columns an export adds around a form's fields: record keys and bookkeeping.
-KEYS = {"study_id", "site__code", "patient__study_id", "patient__site__code", "visit_code", "target_date", "window_start",
-        "window_end", "voided_at", *CLINICAL, *TIMESTAMPS}
+KEYS = {
+    "study_id",
+    "site__code",
+    "patient__study_id",
+    "patient__site__code",
+    "visit_code",
+    "target_date",
+    "window_start",
+    "window_end",
+    "voided_at",
+    *CLINICAL,
+    *TIMESTAMPS,
+}
 TABLES = {
-    "patients": Patient, "lesions": Lesion, "procedures": Procedure, "radiation-courses": RadiationCourse, "visits": Visit,
-    "adverse-events": AdverseEvent, "skeletal-events": SkeletalEvent, "study-exits": StudyExit,
+    "patients": Patient,
+    "lesions": Lesion,
+    "procedures": Procedure,
+    "radiation-courses": RadiationCourse,
+    "visits": Visit,
+    "adverse-events": AdverseEvent,
+    "skeletal-events": SkeletalEvent,
+    "study-exits": StudyExit,
 }
 INPUT_FIELDS = {
-    Patient: registry.PATIENT_INPUT_FIELDS, Lesion: ("is_index", *registry.LESION_INPUT_FIELDS),
-    Procedure: treatment.PROCEDURE_INPUT_FIELDS, RadiationCourse: treatment.RADIATION_INPUT_FIELDS,
-    AdverseEvent: events.AE_INPUT_FIELDS, SkeletalEvent: events.SRE_INPUT_FIELDS, StudyExit: events.EXIT_INPUT_FIELDS,
+    Patient: registry.PATIENT_INPUT_FIELDS,
+    Lesion: ("is_index", *registry.LESION_INPUT_FIELDS),
+    Procedure: treatment.PROCEDURE_INPUT_FIELDS,
+    RadiationCourse: treatment.RADIATION_INPUT_FIELDS,
+    AdverseEvent: events.AE_INPUT_FIELDS,
+    SkeletalEvent: events.SRE_INPUT_FIELDS,
+    StudyExit: events.EXIT_INPUT_FIELDS,
     PainAssessment: visits.PAIN_ITEMS,
 }
 READ_SERIALIZERS = {
-    Patient: registry.PatientSerializer, Lesion: registry.LesionSerializer, Procedure: treatment.ProcedureSerializer,
-    RadiationCourse: treatment.RadiationCourseSerializer, Visit: visits.VisitSerializer, PainAssessment: visits.PainAssessmentSerializer,
-    MedicationUse: visits.MedicationUseSerializer, AdverseEvent: events.AdverseEventSerializer,
-    SkeletalEvent: events.SkeletalEventSerializer, StudyExit: events.StudyExitSerializer,
+    Patient: registry.PatientSerializer,
+    Lesion: registry.LesionSerializer,
+    Procedure: treatment.ProcedureSerializer,
+    RadiationCourse: treatment.RadiationCourseSerializer,
+    Visit: visits.VisitSerializer,
+    PainAssessment: visits.PainAssessmentSerializer,
+    MedicationUse: visits.MedicationUseSerializer,
+    AdverseEvent: events.AdverseEventSerializer,
+    SkeletalEvent: events.SkeletalEventSerializer,
+    StudyExit: events.StudyExitSerializer,
 }
 
 
@@ -84,8 +111,11 @@ def test_exports_list_exactly_the_declared_fields(table):
     if model is Visit:
         declared += [f"pain__{name}" for name in crf.form_of(PainAssessment).fields]
     assert [c for c in EXPORTS[table].columns if c not in KEYS] == declared
-    dates = {c for c in declared if crf.form_of(PainAssessment if c.startswith("pain__") else model)
-             .item(c.removeprefix("pain__")).data_type == "date"}
+    dates = {
+        c
+        for c in declared
+        if crf.form_of(PainAssessment if c.startswith("pain__") else model).item(c.removeprefix("pain__")).data_type == "date"
+    }
     assert dates <= set(EXPORTS[table].dates)
 
 
@@ -112,9 +142,15 @@ def test_api_reads_every_declared_field_and_takes_exactly_the_entered_ones(model
 def test_web_forms_take_exactly_the_entered_fields():
     from trials.web.forms import clinical
 
-    web = {Patient: clinical.PATIENT_FIELDS, Lesion: ["is_index", *clinical.LESION_FIELDS], Procedure: clinical.PROCEDURE_FIELDS,
-           RadiationCourse: clinical.RADIATION_FIELDS, AdverseEvent: clinical.AE_FIELDS, SkeletalEvent: clinical.SRE_FIELDS,
-           StudyExit: clinical.EXIT_FIELDS}
+    web = {
+        Patient: clinical.PATIENT_FIELDS,
+        Lesion: ["is_index", *clinical.LESION_FIELDS],
+        Procedure: clinical.PROCEDURE_FIELDS,
+        RadiationCourse: clinical.RADIATION_FIELDS,
+        AdverseEvent: clinical.AE_FIELDS,
+        SkeletalEvent: clinical.SRE_FIELDS,
+        StudyExit: clinical.EXIT_FIELDS,
+    }
     for model, fields in web.items():
         assert tuple(fields) == crf.form_of(model).entered_fields, model.__name__
 

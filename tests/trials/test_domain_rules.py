@@ -54,10 +54,14 @@ def test_fentanyl_doses_per_day_is_patches_worn_at_once_and_multiplies():
     assert exc.value.field == "doses_per_day" and "patches worn at once" in exc.value.message
 
 
-@pytest.mark.parametrize(("dose", "per_day", "expected"), [
-    ("16", "4", "9.60"), ("16", "3", "7.20"),  # codeine, issue 12: 7.20 = 0.75 × 9.60 exactly
-    ("0.1", "3", "0.04"),  # 0.3 mg/day × 0.15 = 0.045 → 0.04 (Decimal half-even to 0.01 MME/day)
-])
+@pytest.mark.parametrize(
+    ("dose", "per_day", "expected"),
+    [
+        ("16", "4", "9.60"),
+        ("16", "3", "7.20"),  # codeine, issue 12: 7.20 = 0.75 × 9.60 exactly
+        ("0.1", "3", "0.04"),  # 0.3 mg/day × 0.15 = 0.045 → 0.04 (Decimal half-even to 0.01 MME/day)
+    ],
+)
 def test_codeine_mme_is_exact_decimal(dose, per_day, expected):
     result = mme.mme_per_day(drug="codeine", route="oral", dose=Decimal(dose), unit="mg", doses_per_day=Decimal(per_day))
     assert result.mme_per_day == Decimal(expected)
@@ -85,11 +89,18 @@ def test_known_drug_unknown_route_rejected_naming_route():
 
 def test_explicit_factor_needs_source_and_is_versioned():
     with pytest.raises(mme.MMEError) as exc:
-        mme.mme_per_day(drug="other", route="iv", dose=Decimal("5"), unit="mg", doses_per_day=Decimal("4"), explicit_factor=Decimal("3"))
+        mme.mme_per_day(
+            drug="other", route="iv", dose=Decimal("5"), unit="mg", doses_per_day=Decimal("4"), explicit_factor=Decimal("3")
+        )
     assert exc.value.field == "factor_source"
     result = mme.mme_per_day(
-        drug="morphine", route="iv", dose=Decimal("5"), unit="mg", doses_per_day=Decimal("4"),
-        explicit_factor=Decimal("3"), factor_source="Local pharmacy table 2025",
+        drug="morphine",
+        route="iv",
+        dose=Decimal("5"),
+        unit="mg",
+        doses_per_day=Decimal("4"),
+        explicit_factor=Decimal("3"),
+        factor_source="Local pharmacy table 2025",
     )
     assert result.mme_per_day == Decimal("60.00")
     assert result.table_version == "explicit: Local pharmacy table 2025"
@@ -106,12 +117,31 @@ def test_doses_must_be_positive(dose, per_day, field):
 
 
 def _total(level="T5", pain="none", lesion="blastic", alignment="normal", collapse="none", posterolateral="none"):
-    return sins.sins_total(level=level, pain=pain, bone_lesion=lesion, alignment=alignment, collapse=collapse, posterolateral=posterolateral)
+    return sins.sins_total(
+        level=level, pain=pain, bone_lesion=lesion, alignment=alignment, collapse=collapse, posterolateral=posterolateral
+    )
 
 
 @pytest.mark.parametrize(
     ("level", "points"),
-    [("C1", 3), ("C2", 3), ("C3", 2), ("C6", 2), ("C7", 3), ("T2", 3), ("T3", 1), ("T10", 1), ("T11", 3), ("L1", 3), ("L2", 2), ("L4", 2), ("L5", 3), ("S1", 3), ("S2", 0), ("S5", 0)],
+    [
+        ("C1", 3),
+        ("C2", 3),
+        ("C3", 2),
+        ("C6", 2),
+        ("C7", 3),
+        ("T2", 3),
+        ("T3", 1),
+        ("T10", 1),
+        ("T11", 3),
+        ("L1", 3),
+        ("L2", 2),
+        ("L4", 2),
+        ("L5", 3),
+        ("S1", 3),
+        ("S2", 0),
+        ("S5", 0),
+    ],
 )
 def test_sins_location_points_by_level(level, points):
     assert _total(level=level) == points
@@ -123,12 +153,63 @@ def test_sins_location_points_by_level(level, points):
         # T5 (1) + occasional (1) + mixed (1) + deformity (2) + none_gt50 (1) + none (0) = 6 → stable
         ({"pain": "occasional", "lesion": "mixed", "alignment": "deformity", "collapse": "none_gt50_involved"}, 6, "stable"),
         # + unilateral (1) = 7 → potentially unstable
-        ({"pain": "occasional", "lesion": "mixed", "alignment": "deformity", "collapse": "none_gt50_involved", "posterolateral": "unilateral"}, 7, "potentially unstable"),
+        (
+            {
+                "pain": "occasional",
+                "lesion": "mixed",
+                "alignment": "deformity",
+                "collapse": "none_gt50_involved",
+                "posterolateral": "unilateral",
+            },
+            7,
+            "potentially unstable",
+        ),
         # T5 1 + mechanical 3 + lytic 2 + deformity 2 + gt50 3 + unilateral 1 = 12; bilateral → 14; lt50 + bilateral → 13
-        ({"pain": "mechanical", "lesion": "lytic", "alignment": "deformity", "collapse": "gt50", "posterolateral": "unilateral"}, 12, "potentially unstable"),
-        ({"pain": "mechanical", "lesion": "lytic", "alignment": "deformity", "collapse": "gt50", "posterolateral": "bilateral"}, 14, "unstable"),
-        ({"pain": "mechanical", "lesion": "lytic", "alignment": "deformity", "collapse": "lt50", "posterolateral": "bilateral"}, 13, "unstable"),
-        ({"level": "L1", "pain": "mechanical", "lesion": "lytic", "alignment": "subluxation", "collapse": "gt50", "posterolateral": "bilateral"}, 18, "unstable"),
+        (
+            {
+                "pain": "mechanical",
+                "lesion": "lytic",
+                "alignment": "deformity",
+                "collapse": "gt50",
+                "posterolateral": "unilateral",
+            },
+            12,
+            "potentially unstable",
+        ),
+        (
+            {
+                "pain": "mechanical",
+                "lesion": "lytic",
+                "alignment": "deformity",
+                "collapse": "gt50",
+                "posterolateral": "bilateral",
+            },
+            14,
+            "unstable",
+        ),
+        (
+            {
+                "pain": "mechanical",
+                "lesion": "lytic",
+                "alignment": "deformity",
+                "collapse": "lt50",
+                "posterolateral": "bilateral",
+            },
+            13,
+            "unstable",
+        ),
+        (
+            {
+                "level": "L1",
+                "pain": "mechanical",
+                "lesion": "lytic",
+                "alignment": "subluxation",
+                "collapse": "gt50",
+                "posterolateral": "bilateral",
+            },
+            18,
+            "unstable",
+        ),
     ],
 )
 def test_sins_totals_and_category_boundaries(kwargs, total, category):
@@ -172,7 +253,9 @@ MONTH1 = schedule.VISITS_BY_CODE["month1"]  # target 30, window 21..42
 
 
 def _status(offset: int, **kw):
-    return schedule.visit_status(MONTH1, day0=DAY0, on=DAY0 + dt.timedelta(days=offset), has_data=kw.get("has_data", False), exit_date=kw.get("exit_date"))
+    return schedule.visit_status(
+        MONTH1, day0=DAY0, on=DAY0 + dt.timedelta(days=offset), has_data=kw.get("has_data", False), exit_date=kw.get("exit_date")
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,8 +276,10 @@ def test_completed_wins_and_exit_makes_not_applicable():
 @pytest.mark.parametrize("code", schedule.VISIT_CODES)
 def test_every_visit_boundaries(code):
     d = schedule.VISITS_BY_CODE[code]
+
     def st(day):
         return schedule.visit_status(d, day0=DAY0, on=DAY0 + dt.timedelta(days=day), has_data=False)
+
     assert st(d.window_start - 1) == "upcoming"
     assert st(d.window_start) == "due"
     assert st(d.target_day) == "due"
@@ -206,6 +291,11 @@ def test_every_visit_boundaries(code):
 
 def test_schedule_matches_domain_table():
     assert [(v.code, v.target_day, v.window_start, v.window_end) for v in schedule.DEFAULT_SCHEDULE] == [
-        ("baseline", 0, -14, 0), ("day3", 3, 2, 4), ("week1", 7, 5, 10), ("month1", 30, 21, 42),
-        ("month3", 90, 75, 105), ("month6", 180, 150, 210), ("month12", 365, 330, 400),
+        ("baseline", 0, -14, 0),
+        ("day3", 3, 2, 4),
+        ("week1", 7, 5, 10),
+        ("month1", 30, 21, 42),
+        ("month3", 90, 75, 105),
+        ("month6", 180, 150, 210),
+        ("month12", 365, 330, 400),
     ]

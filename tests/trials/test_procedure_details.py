@@ -16,8 +16,15 @@ from trials.errors import DomainValidationError
 from trials.models import Procedure, Role, Site
 from trials.seeding.generator import PatientGenerator
 
-NEW_FIELDS = ("intent", "guidance", "fluoroscopy_seconds", "radiation_dose", "radiation_dose_unit", "neuromonitoring_type",
-              "cement_fill")
+NEW_FIELDS = (
+    "intent",
+    "guidance",
+    "fluoroscopy_seconds",
+    "radiation_dose",
+    "radiation_dose_unit",
+    "neuromonitoring_type",
+    "cement_fill",
+)
 
 
 @pytest.fixture
@@ -26,8 +33,15 @@ def coordinator(db):
 
 
 def _procedure_data(day0, **overrides):
-    return {"procedure_date": day0, "modality": "cryo", "augmentation": "cement", "cement_technique": "vertebroplasty",
-            "cement_volume_ml": Decimal("3.0"), "cement_leakage": False, **overrides}
+    return {
+        "procedure_date": day0,
+        "modality": "cryo",
+        "augmentation": "cement",
+        "cement_technique": "vertebroplasty",
+        "cement_volume_ml": Decimal("3.0"),
+        "cement_leakage": False,
+        **overrides,
+    }
 
 
 def test_the_fields_are_declared_once_and_reach_every_layer():
@@ -38,25 +52,62 @@ def test_the_fields_are_declared_once_and_reach_every_layer():
 
 
 def test_recorded_through_the_service(coordinator, today):
-    patient = enroll_patient(coordinator, coordinator.memberships.get().site, with_procedure=False,
-                             enrollment_date=today - dt.timedelta(days=20), day0=today - dt.timedelta(days=15))
-    proc = services.procedure_record(actor=coordinator, patient=patient, data=_procedure_data(
-        patient.day0, intent="local_control", guidance="cbct", fluoroscopy_seconds=140, radiation_dose=Decimal("8.5"),
-        radiation_dose_unit="dap_gycm2", neuromonitoring_type="motor", cement_fill="partial"))
+    patient = enroll_patient(
+        coordinator,
+        coordinator.memberships.get().site,
+        with_procedure=False,
+        enrollment_date=today - dt.timedelta(days=20),
+        day0=today - dt.timedelta(days=15),
+    )
+    proc = services.procedure_record(
+        actor=coordinator,
+        patient=patient,
+        data=_procedure_data(
+            patient.day0,
+            intent="local_control",
+            guidance="cbct",
+            fluoroscopy_seconds=140,
+            radiation_dose=Decimal("8.5"),
+            radiation_dose_unit="dap_gycm2",
+            neuromonitoring_type="motor",
+            cement_fill="partial",
+        ),
+    )
     proc.refresh_from_db()
-    assert (proc.intent, proc.guidance, proc.cement_fill, proc.radiation_dose_unit) == ("local_control", "cbct", "partial", "dap_gycm2")
+    assert (proc.intent, proc.guidance, proc.cement_fill, proc.radiation_dose_unit) == (
+        "local_control",
+        "cbct",
+        "partial",
+        "dap_gycm2",
+    )
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"augmentation": "none", "cement_technique": "", "cement_volume_ml": None, "cement_leakage": None, "cement_fill": "complete"},
-     "cement_fill"),
-    ({"radiation_dose": Decimal("8.5")}, "radiation_dose_unit"),
-    ({"radiation_dose_unit": "dlp_mgycm"}, "radiation_dose_unit"),
-    ({"intent": "cure"}, "intent"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (
+            {
+                "augmentation": "none",
+                "cement_technique": "",
+                "cement_volume_ml": None,
+                "cement_leakage": None,
+                "cement_fill": "complete",
+            },
+            "cement_fill",
+        ),
+        ({"radiation_dose": Decimal("8.5")}, "radiation_dose_unit"),
+        ({"radiation_dose_unit": "dlp_mgycm"}, "radiation_dose_unit"),
+        ({"intent": "cure"}, "intent"),
+    ],
+)
 def test_inconsistent_values_are_refused_naming_the_field(coordinator, today, overrides, field):
-    patient = enroll_patient(coordinator, coordinator.memberships.get().site, with_procedure=False,
-                             enrollment_date=today - dt.timedelta(days=20), day0=today - dt.timedelta(days=15))
+    patient = enroll_patient(
+        coordinator,
+        coordinator.memberships.get().site,
+        with_procedure=False,
+        enrollment_date=today - dt.timedelta(days=20),
+        day0=today - dt.timedelta(days=15),
+    )
     with pytest.raises(DomainValidationError) as exc:
         services.procedure_record(actor=coordinator, patient=patient, data=_procedure_data(patient.day0, **overrides))
     assert field in exc.value.errors
@@ -82,9 +133,11 @@ def test_the_seeder_generates_realistic_values():
 # --- baseline neurological status: a contraindication at enrollment ---------------------------------------------------
 
 
-
-@pytest.mark.parametrize("sign", [{"new_bowel_bladder_dysfunction": True}, {"new_motor_weakness": True}, {"foot_drop": True},
-                                  {"frankel_grade": "D"}], ids=lambda s: next(iter(s)))
+@pytest.mark.parametrize(
+    "sign",
+    [{"new_bowel_bladder_dysfunction": True}, {"new_motor_weakness": True}, {"foot_drop": True}, {"frankel_grade": "D"}],
+    ids=lambda s: next(iter(s)),
+)
 def test_a_coordinator_cannot_enroll_past_a_neurological_sign(coordinator, today, sign):
     site = coordinator.memberships.get().site
     with pytest.raises(DomainValidationError) as exc:
@@ -95,7 +148,9 @@ def test_a_coordinator_cannot_enroll_past_a_neurological_sign(coordinator, today
 
 def test_no_sign_or_grade_e_enrolls(coordinator):
     site = coordinator.memberships.get().site
-    patient = services.patient_enroll(actor=coordinator, site=site, patient_data=patient_data(frankel_grade="E"), lesion_data=spine_lesion())
+    patient = services.patient_enroll(
+        actor=coordinator, site=site, patient_data=patient_data(frankel_grade="E"), lesion_data=spine_lesion()
+    )
     assert patient.frankel_grade == "E" and not patient.protocol_deviation
     assert neurological_signs_present(frankel_grade="E") == () == neurological_signs_present(frankel_grade="")
 
@@ -103,8 +158,15 @@ def test_no_sign_or_grade_e_enrolls(coordinator):
 def test_a_data_manager_enrolls_past_it_as_a_protocol_deviation_with_a_reason(db, coordinator):
     site = coordinator.memberships.get().site
     data_manager = make_user("dm", Role.DATA_MANAGER, None)
-    patient = services.patient_enroll(actor=data_manager, site=site, patient_data=patient_data(foot_drop=True),
-                                      lesion_data=spine_lesion(), protocol_deviation="Foot drop known for years, stable")
+    patient = services.patient_enroll(
+        actor=data_manager,
+        site=site,
+        patient_data=patient_data(foot_drop=True),
+        lesion_data=spine_lesion(),
+        protocol_deviation="Foot drop known for years, stable",
+    )
     assert patient.foot_drop and patient.protocol_deviation == "Foot drop known for years, stable"
     with pytest.raises(DomainValidationError):  # without a reason it is refused like for anyone
-        services.patient_enroll(actor=data_manager, site=site, patient_data=patient_data(foot_drop=True), lesion_data=spine_lesion())
+        services.patient_enroll(
+            actor=data_manager, site=site, patient_data=patient_data(foot_drop=True), lesion_data=spine_lesion()
+        )

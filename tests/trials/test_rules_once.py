@@ -34,6 +34,7 @@ def coordinator(db):
 
 # --- in window: both ends included, one function --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("offset", "inside"), [(-1, False), (0, True), (21, True), (22, False)])
 def test_in_window_edges(offset, inside):
     start, end = dt.date(2026, 2, 1), dt.date(2026, 2, 22)
@@ -41,8 +42,12 @@ def test_in_window_edges(offset, inside):
 
 
 def test_visit_service_and_reschedule_flag_the_window_with_the_same_rule(coordinator, today):
-    patient = enroll_patient(coordinator, coordinator.memberships.get().site,
-                             enrollment_date=today - dt.timedelta(days=60), day0=today - dt.timedelta(days=50))
+    patient = enroll_patient(
+        coordinator,
+        coordinator.memberships.get().site,
+        enrollment_date=today - dt.timedelta(days=60),
+        day0=today - dt.timedelta(days=50),
+    )
     visit = patient.visits.get(visit_code="month1")
     services.visit_record(actor=coordinator, visit=visit, data=visit_data(visit.window_end))  # last day: in window
     visit.refresh_from_db()
@@ -55,18 +60,38 @@ def test_visit_service_and_reschedule_flag_the_window_with_the_same_rule(coordin
 
 # --- planned radiation is not an SRE --------------------------------------------------------------------------------
 
-def test_radiation_on_the_last_day_of_the_planned_course_is_refused_by_the_service_and_dropped_by_the_analysis(coordinator, today):
-    patient = enroll_patient(coordinator, coordinator.memberships.get().site,
-                             enrollment_date=today - dt.timedelta(days=60), day0=today - dt.timedelta(days=50))
+
+def test_radiation_on_the_last_day_of_the_planned_course_is_refused_by_the_service_and_dropped_by_the_analysis(
+    coordinator, today
+):
+    patient = enroll_patient(
+        coordinator,
+        coordinator.memberships.get().site,
+        enrollment_date=today - dt.timedelta(days=60),
+        day0=today - dt.timedelta(days=50),
+    )
     start, end = patient.day0 + dt.timedelta(days=10), patient.day0 + dt.timedelta(days=14)
-    services.radiation_record(actor=coordinator, patient=patient, data={
-        "sequence": "after", "start_date": start, "end_date": end, "total_dose_gy": 20, "fractions": 5, "technique": "sbrt"})
+    services.radiation_record(
+        actor=coordinator,
+        patient=patient,
+        data={
+            "sequence": "after",
+            "start_date": start,
+            "end_date": end,
+            "total_dose_gy": 20,
+            "fractions": 5,
+            "technique": "sbrt",
+        },
+    )
     with pytest.raises(DomainValidationError) as exc:
-        services.skeletal_event_report(actor=coordinator, patient=patient, data={"event_type": "radiation_to_bone", "event_date": end})
+        services.skeletal_event_report(
+            actor=coordinator, patient=patient, data={"event_type": "radiation_to_bone", "event_date": end}
+        )
     assert "planned radiation is not an SRE" in exc.value.errors["event_type"][0]
     # The day after the course is unplanned radiation: an SRE for the service and for the analysis.
-    services.skeletal_event_report(actor=coordinator, patient=patient, data={
-        "event_type": "radiation_to_bone", "event_date": end + dt.timedelta(days=1)})
+    services.skeletal_event_report(
+        actor=coordinator, patient=patient, data={"event_type": "radiation_to_bone", "event_date": end + dt.timedelta(days=1)}
+    )
     # One recorded inside the course before the course itself was recorded (the service could not see it):
     SkeletalEvent.objects.create(patient=patient, event_type="radiation_to_bone", event_date=end)
     snapshot = snapshot_extract()
@@ -93,13 +118,19 @@ def test_the_seeder_never_generates_planned_radiation_as_an_sre():
 
 # --- age: enrollment year − birth year everywhere -------------------------------------------------------------------
 
+
 def test_age_is_anchored_on_the_enrollment_year_in_eligibility_sponsor_view_and_analysis(coordinator, db):
     # Enrolled on 30 December, treated (day 0) on 5 January: the two anchors differ by a year.
     today = dt.date.today()
     enrollment = dt.date(today.year - 1, 12, 30) if today >= dt.date(today.year, 1, 6) else dt.date(today.year - 2, 12, 30)
     born = enrollment.year - 21
-    patient = enroll_patient(coordinator, coordinator.memberships.get().site, enrollment_date=enrollment,
-                             day0=dt.date(enrollment.year + 1, 1, 5), birth_year=born)
+    patient = enroll_patient(
+        coordinator,
+        coordinator.memberships.get().site,
+        enrollment_date=enrollment,
+        day0=dt.date(enrollment.year + 1, 1, 5),
+        birth_year=born,
+    )
     assert Patient.objects.get(pk=patient.pk).age == 21 == age.age_years(born, enrollment.year)  # eligible: ≥ 21
     sponsor = make_user("spons", Role.SPONSOR, None)
     assert token_client(sponsor).get(f"/api/v1/patients/{patient.study_id}/").json()["age"] == 21
@@ -109,9 +140,14 @@ def test_age_is_anchored_on_the_enrollment_year_in_eligibility_sponsor_view_and_
 
 # --- OMED when 'taking' has no active entry: missing in the model, the API and the analysis ---------------------------
 
+
 def test_omed_of_taking_with_no_active_entry_is_missing_everywhere(coordinator, today):
-    patient = enroll_patient(coordinator, coordinator.memberships.get().site,
-                             enrollment_date=today - dt.timedelta(days=60), day0=today - dt.timedelta(days=50))
+    patient = enroll_patient(
+        coordinator,
+        coordinator.memberships.get().site,
+        enrollment_date=today - dt.timedelta(days=60),
+        day0=today - dt.timedelta(days=50),
+    )
     visit = patient.visits.get(visit_code="month1")
     services.visit_record(actor=coordinator, visit=visit, data=visit_data(patient.day0 + dt.timedelta(days=30), meds=[OXY]))
     visit.refresh_from_db()
@@ -126,11 +162,14 @@ def test_omed_of_taking_with_no_active_entry_is_missing_everywhere(coordinator, 
     assert math.isnan(frame.loc[(patient.study_id, "month1"), "omed"])
 
 
-@pytest.mark.parametrize(("status", "rows", "expected"), [
-    ("none", [], Decimal("0")),
-    ("unknown", [], None),
-    ("taking", [], None),
-    ("taking", [Decimal("30"), Decimal("24")], Decimal("54")),
-])
+@pytest.mark.parametrize(
+    ("status", "rows", "expected"),
+    [
+        ("none", [], Decimal("0")),
+        ("unknown", [], None),
+        ("taking", [], None),
+        ("taking", [Decimal("30"), Decimal("24")], Decimal("54")),
+    ],
+)
 def test_visit_omed_rule(status, rows, expected):
     assert mme.visit_omed(status, rows) == expected

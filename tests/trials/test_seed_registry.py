@@ -21,12 +21,47 @@ def registry_digest() -> str:
     """Content of every clinical table, without surrogate keys or timestamps."""
     h = hashlib.sha256()
     tables = [
-        (Patient, "study_id", ["study_id", "site__code", "birth_year", "sex", "histology", "ecog", "enrollment_date", "day0", "screening_worst_pain"]),
-        (Lesion, "patient__study_id", ["patient__study_id", "region", "spine_level", "bone", "sins_pain", "sins_collapse", "sins_posterolateral", "lesion_type"]),
+        (
+            Patient,
+            "study_id",
+            [
+                "study_id",
+                "site__code",
+                "birth_year",
+                "sex",
+                "histology",
+                "ecog",
+                "enrollment_date",
+                "day0",
+                "screening_worst_pain",
+            ],
+        ),
+        (
+            Lesion,
+            "patient__study_id",
+            [
+                "patient__study_id",
+                "region",
+                "spine_level",
+                "bone",
+                "sins_pain",
+                "sins_collapse",
+                "sins_posterolateral",
+                "lesion_type",
+            ],
+        ),
         (Procedure, "patient__study_id", ["patient__study_id", "procedure_date", "modality", "augmentation", "cement_volume_ml"]),
         (Visit, "patient__study_id", ["patient__study_id", "visit_code", "visit_date", "opioid_status", "out_of_window"]),
-        (PainAssessment, "visit__patient__study_id", ["visit__patient__study_id", "visit__visit_code", "worst", "least", "average", "mood", "sleep"]),
-        (MedicationUse, "visit__patient__study_id", ["visit__patient__study_id", "visit__visit_code", "drug", "dose", "doses_per_day", "mme_per_day"]),
+        (
+            PainAssessment,
+            "visit__patient__study_id",
+            ["visit__patient__study_id", "visit__visit_code", "worst", "least", "average", "mood", "sleep"],
+        ),
+        (
+            MedicationUse,
+            "visit__patient__study_id",
+            ["visit__patient__study_id", "visit__visit_code", "drug", "dose", "doses_per_day", "mme_per_day"],
+        ),
         (AdverseEvent, "patient__study_id", ["patient__study_id", "term", "onset_date", "ctcae_grade"]),
         (SkeletalEvent, "patient__study_id", ["patient__study_id", "event_type", "event_date"]),
         (StudyExit, "patient__study_id", ["patient__study_id", "exit_type", "exit_date", "last_contact_date"]),
@@ -59,7 +94,9 @@ def test_seed_is_deterministic_and_matches_profile():
 def _assert_distributions():
     n = Patient.objects.count()
     assert Patient.objects.values("site").distinct().count() == 5
-    assert set(Patient.objects.values_list("study_id", flat=True)[:5]) <= {f"{c}-{i:04d}" for c in ("ATL", "BOS", "CHI", "DEN", "HOU") for i in range(1, 10)}
+    assert set(Patient.objects.values_list("study_id", flat=True)[:5]) <= {
+        f"{c}-{i:04d}" for c in ("ATL", "BOS", "CHI", "DEN", "HOU") for i in range(1, 10)
+    }
     procs = list(Procedure.objects.values_list("modality", "augmentation"))
     m = len(procs)
     for modality, share in P.MODALITY_MIX.items():
@@ -86,17 +123,27 @@ def _assert_distributions():
     assert 0.02 < StudyExit.objects.filter(exit_type="death").count() / treated < 0.12
     assert StudyExit.objects.filter(exit_type="withdrawal").exists()
     assert StudyExit.objects.filter(exit_type="completion").exists()
-    closed = Visit.objects.filter(window_end__lt=dt.date.fromisoformat(ANCHOR), patient__procedures__isnull=False).exclude(visit_code="baseline")
+    closed = Visit.objects.filter(window_end__lt=dt.date.fromisoformat(ANCHOR), patient__procedures__isnull=False).exclude(
+        visit_code="baseline"
+    )
     missed = closed.filter(visit_date__isnull=True, patient__exits__isnull=True).count()
     assert 0.03 < missed / closed.count() < 0.12
     # everyone generated is eligible (docs/domain.md §1)
     for lesion in Lesion.objects.select_related("patient")[:300]:
         p = lesion.patient
-        assert not failed(eligibility_check(
-            screening_worst_pain=p.screening_worst_pain, prior_treatment_of_index_lesion=False, region=lesion.region,
-            sins_total=lesion.sins_total, lesion_type=lesion.lesion_type, mechanical_or_functional_pain=lesion.mechanical_or_functional_pain,
-            ecog=p.ecog, age=p.enrollment_date.year - p.birth_year, life_expectancy_over_3_months=True,
-        ))
+        assert not failed(
+            eligibility_check(
+                screening_worst_pain=p.screening_worst_pain,
+                prior_treatment_of_index_lesion=False,
+                region=lesion.region,
+                sins_total=lesion.sins_total,
+                lesion_type=lesion.lesion_type,
+                mechanical_or_functional_pain=lesion.mechanical_or_functional_pain,
+                ecog=p.ecog,
+                age=p.enrollment_date.year - p.birth_year,
+                life_expectancy_over_3_months=True,
+            )
+        )
     assert n == 2000
 
 

@@ -15,7 +15,11 @@ pytestmark = pytest.mark.django_db
 
 def enroll(actor, site, lesion=None, deviation="", **overrides):
     return services.patient_enroll(
-        actor=actor, site=site, patient_data=patient_data(**overrides), lesion_data=lesion or spine_lesion(), protocol_deviation=deviation
+        actor=actor,
+        site=site,
+        patient_data=patient_data(**overrides),
+        lesion_data=lesion or spine_lesion(),
+        protocol_deviation=deviation,
     )
 
 
@@ -128,5 +132,7 @@ def test_correcting_procedure_date_or_day0_realigns_visit_windows(coordinator, s
     month3 = Visit.objects.get(patient=p, visit_code="month3")
     assert month3.target_date == new_date + dt.timedelta(days=90)
     assert month3.history.first().history_change_reason == "Rescheduled: Date typo"
-    services.clinical_record_update(actor=coordinator, instance=p, changes={"day0": new_date + dt.timedelta(days=1)}, reason="Day 0 correction")
+    services.clinical_record_update(
+        actor=coordinator, instance=p, changes={"day0": new_date + dt.timedelta(days=1)}, reason="Day 0 correction"
+    )
     assert Visit.objects.get(patient=p, visit_code="month3").target_date == new_date + dt.timedelta(days=91)

@@ -18,7 +18,15 @@ def d(patient, days):
 
 
 def ae_data(patient, days=2, **kw):
-    return {"term": "Hematoma", "onset_date": d(patient, days), "sir_grade": "moderate", "ctcae_grade": 2, "relatedness": "procedure", "serious": False, **kw}
+    return {
+        "term": "Hematoma",
+        "onset_date": d(patient, days),
+        "sir_grade": "moderate",
+        "ctcae_grade": 2,
+        "relatedness": "procedure",
+        "serious": False,
+        **kw,
+    }
 
 
 def test_ae_before_day0_rejected(patient, coordinator):
@@ -29,14 +37,20 @@ def test_ae_before_day0_rejected(patient, coordinator):
 
 
 def test_events_after_death_rejected(patient, coordinator):
-    services.study_exit_record(actor=coordinator, patient=patient, data={"exit_type": "death", "exit_date": d(patient, 30), "death_cause": "Progression"})
+    services.study_exit_record(
+        actor=coordinator, patient=patient, data={"exit_type": "death", "exit_date": d(patient, 30), "death_cause": "Progression"}
+    )
     with pytest.raises(DomainValidationError) as exc:
         services.adverse_event_report(actor=coordinator, patient=patient, data=ae_data(patient, days=31))
     assert "after the patient's death" in exc.value.errors["onset_date"][0]
     with pytest.raises(DomainValidationError) as exc:
-        services.skeletal_event_report(actor=coordinator, patient=patient, data={"event_type": "pathologic_fracture", "event_date": d(patient, 40)})
+        services.skeletal_event_report(
+            actor=coordinator, patient=patient, data={"event_type": "pathologic_fracture", "event_date": d(patient, 40)}
+        )
     assert "event_date" in exc.value.errors
-    assert services.skeletal_event_report(actor=coordinator, patient=patient, data={"event_type": "pathologic_fracture", "event_date": d(patient, 30)}).pk
+    assert services.skeletal_event_report(
+        actor=coordinator, patient=patient, data={"event_type": "pathologic_fracture", "event_date": d(patient, 30)}
+    ).pk
 
 
 def test_sir_death_and_ctcae_5_go_together(patient, coordinator):
@@ -53,22 +67,42 @@ def test_ctcae_out_of_range_named(patient, coordinator):
 
 def test_radiation_sre_during_planned_course_rejected(patient, coordinator):
     course = services.radiation_record(
-        actor=coordinator, patient=patient,
-        data={"sequence": "after", "start_date": d(patient, 10), "end_date": d(patient, 14), "total_dose_gy": Decimal("20"), "fractions": 5, "technique": "conventional"},
+        actor=coordinator,
+        patient=patient,
+        data={
+            "sequence": "after",
+            "start_date": d(patient, 10),
+            "end_date": d(patient, 14),
+            "total_dose_gy": Decimal("20"),
+            "fractions": 5,
+            "technique": "conventional",
+        },
     )
     assert round(course.bed_gy, 1) == 28.0 and round(course.eqd2_gy, 1) == 23.3
     with pytest.raises(DomainValidationError) as exc:
-        services.skeletal_event_report(actor=coordinator, patient=patient, data={"event_type": "radiation_to_bone", "event_date": d(patient, 12)})
+        services.skeletal_event_report(
+            actor=coordinator, patient=patient, data={"event_type": "radiation_to_bone", "event_date": d(patient, 12)}
+        )
     assert "planned radiation is not an SRE" in exc.value.errors["event_type"][0]
-    sre = services.skeletal_event_report(actor=coordinator, patient=patient, data={"event_type": "radiation_to_bone", "event_date": d(patient, 60)})
+    sre = services.skeletal_event_report(
+        actor=coordinator, patient=patient, data={"event_type": "radiation_to_bone", "event_date": d(patient, 60)}
+    )
     assert sre.pk and SkeletalEvent.objects.count() == 1
 
 
 def test_radiation_sequence_must_match_dates(patient, coordinator):
     with pytest.raises(DomainValidationError) as exc:
         services.radiation_record(
-            actor=coordinator, patient=patient,
-            data={"sequence": "before", "start_date": d(patient, 10), "end_date": d(patient, 10), "total_dose_gy": Decimal("8"), "fractions": 1, "technique": "conventional"},
+            actor=coordinator,
+            patient=patient,
+            data={
+                "sequence": "before",
+                "start_date": d(patient, 10),
+                "end_date": d(patient, 10),
+                "total_dose_gy": Decimal("8"),
+                "fractions": 1,
+                "technique": "conventional",
+            },
         )
     assert "sequence" in exc.value.errors
     assert RadiationCourse.objects.count() == 0
@@ -81,12 +115,29 @@ def test_exit_rules(patient, coordinator):
     v = Visit.objects.get(patient=patient, visit_code="month1")
     services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date))
     with pytest.raises(DomainValidationError) as exc:
-        services.study_exit_record(actor=coordinator, patient=patient, data={"exit_type": "withdrawal", "exit_date": d(patient, 20), "last_contact_date": d(patient, 20)})
+        services.study_exit_record(
+            actor=coordinator,
+            patient=patient,
+            data={"exit_type": "withdrawal", "exit_date": d(patient, 20), "last_contact_date": d(patient, 20)},
+        )
     assert "Visit month1 has data" in exc.value.errors["exit_date"][0]
     with pytest.raises(DomainValidationError) as exc:
-        services.study_exit_record(actor=coordinator, patient=patient, data={"exit_type": "withdrawal", "exit_date": d(patient, 50), "last_contact_date": d(patient, 50), "death_cause": "x"})
+        services.study_exit_record(
+            actor=coordinator,
+            patient=patient,
+            data={
+                "exit_type": "withdrawal",
+                "exit_date": d(patient, 50),
+                "last_contact_date": d(patient, 50),
+                "death_cause": "x",
+            },
+        )
     assert "death_cause" in exc.value.errors
-    services.study_exit_record(actor=coordinator, patient=patient, data={"exit_type": "lost_to_follow_up", "exit_date": d(patient, 80), "last_contact_date": v.target_date})
+    services.study_exit_record(
+        actor=coordinator,
+        patient=patient,
+        data={"exit_type": "lost_to_follow_up", "exit_date": d(patient, 80), "last_contact_date": v.target_date},
+    )
     with pytest.raises(DomainValidationError):
         services.study_exit_record(actor=coordinator, patient=patient, data={"exit_type": "death", "exit_date": d(patient, 85)})
     assert StudyExit.objects.count() == 1
@@ -95,9 +146,13 @@ def test_exit_rules(patient, coordinator):
 def test_update_requires_reason_and_records_user_old_new(patient, coordinator):
     ae = services.adverse_event_report(actor=coordinator, patient=patient, data=ae_data(patient))
     with pytest.raises(DomainValidationError) as exc:
-        services.clinical_record_update(actor=coordinator, instance=ae, changes={"ctcae_grade": 3, "sir_grade": "severe"}, reason="")
+        services.clinical_record_update(
+            actor=coordinator, instance=ae, changes={"ctcae_grade": 3, "sir_grade": "severe"}, reason=""
+        )
     assert "reason" in exc.value.errors
-    ae = services.clinical_record_update(actor=coordinator, instance=ae, changes={"ctcae_grade": 3, "sir_grade": "severe"}, reason="Re-graded at review")
+    ae = services.clinical_record_update(
+        actor=coordinator, instance=ae, changes={"ctcae_grade": 3, "sir_grade": "severe"}, reason="Re-graded at review"
+    )
     assert ae.version == 2
     new, old = list(ae.history.all()[:2])
     changes = {c.field: (c.old, c.new) for c in new.diff_against(old).changes}
@@ -117,7 +172,9 @@ def test_rejected_update_leaves_row_unchanged(patient, coordinator):
 
 def test_protected_fields_cannot_be_updated(patient, coordinator):
     with pytest.raises(DomainValidationError) as exc:
-        services.clinical_record_update(actor=coordinator, instance=patient, changes={"study_id": "ATL-9999", "site": None}, reason="x")
+        services.clinical_record_update(
+            actor=coordinator, instance=patient, changes={"study_id": "ATL-9999", "site": None}, reason="x"
+        )
     assert {"study_id", "site"} <= set(exc.value.errors)
 
 
@@ -142,8 +199,13 @@ def test_other_site_coordinator_cannot_write(patient, other_coordinator):
 
 
 def test_long_reason_for_change_is_kept_whole(patient, coordinator):
-    reason = "Source document verification at the monitoring visit found the grade was transcribed from the wrong line of the CRF; corrected per the site's SOP 12.4."
+    reason = (
+        "Source document verification at the monitoring visit found the grade was transcribed from the wrong line "
+        "of the CRF; corrected per the site's SOP 12.4."
+    )
     assert len(reason) > 100
     ae = services.adverse_event_report(actor=coordinator, patient=patient, data=ae_data(patient))
-    ae = services.clinical_record_update(actor=coordinator, instance=ae, changes={"ctcae_grade": 1, "sir_grade": "mild"}, reason=reason)
+    ae = services.clinical_record_update(
+        actor=coordinator, instance=ae, changes={"ctcae_grade": 1, "sir_grade": "mild"}, reason=reason
+    )
     assert ae.history.first().history_change_reason == reason

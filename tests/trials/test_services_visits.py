@@ -95,7 +95,11 @@ def test_visit_date_not_before_enrollment_nor_future(patient, coordinator, today
 
 def test_visit_after_exit_rejected(patient, coordinator):
     exit_date = patient.day0 + dt.timedelta(days=20)
-    services.study_exit_record(actor=coordinator, patient=patient, data={"exit_type": "withdrawal", "exit_date": exit_date, "last_contact_date": exit_date})
+    services.study_exit_record(
+        actor=coordinator,
+        patient=patient,
+        data={"exit_type": "withdrawal", "exit_date": exit_date, "last_contact_date": exit_date},
+    )
     v = month1(patient)
     with pytest.raises(DomainValidationError) as exc:
         services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date))
@@ -118,7 +122,9 @@ def test_correction_needs_reason_and_is_audited(patient, coordinator):
     with pytest.raises(DomainValidationError) as exc:
         services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date, worst=6, meds=[OXY]))
     assert "reason" in exc.value.errors
-    services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date, worst=6, meds=[PATCH]), reason="Transcription error")
+    services.visit_record(
+        actor=coordinator, visit=v, data=visit_data(v.target_date, worst=6, meds=[PATCH]), reason="Transcription error"
+    )
     pain = PainAssessment.objects.get(visit=v)
     assert pain.worst == 6
     latest, previous = list(pain.history.all()[:2])
@@ -135,7 +141,9 @@ def test_stale_version_conflicts(patient, coordinator):
     v = month1(patient)
     services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date), expected_version=v.version)
     with pytest.raises(ConflictError):
-        services.visit_record(actor=coordinator, visit=v, data=visit_data(v.target_date, worst=5), reason="x", expected_version=v.version)
+        services.visit_record(
+            actor=coordinator, visit=v, data=visit_data(v.target_date, worst=5), reason="x", expected_version=v.version
+        )
 
 
 def test_doses_per_day_zero_is_rejected_not_stored_as_one(patient, coordinator):

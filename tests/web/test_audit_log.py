@@ -20,11 +20,17 @@ pytestmark = pytest.mark.django_db
 def history(coordinator, other_coordinator, site, other_site, today):
     """Two sites' patients; one month-1 visit corrected with a reason that looks like a spreadsheet formula."""
     atl = enroll_patient(coordinator, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95))
-    bos = enroll_patient(other_coordinator, other_site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95))
+    bos = enroll_patient(
+        other_coordinator, other_site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95)
+    )
     visit = atl.visits.get(visit_code="month1")
     services.visit_record(actor=coordinator, visit=visit, data=visit_data(atl.day0 + dt.timedelta(days=30), worst=6))
-    services.visit_record(actor=coordinator, visit=visit, data=visit_data(atl.day0 + dt.timedelta(days=30), worst=3),
-                          reason="=HYPERLINK(\"http://x\") source document says 3")
+    services.visit_record(
+        actor=coordinator,
+        visit=visit,
+        data=visit_data(atl.day0 + dt.timedelta(days=30), worst=3),
+        reason='=HYPERLINK("http://x") source document says 3',
+    )
     return atl, bos
 
 
@@ -53,8 +59,14 @@ def test_filters_by_patient_record_type_and_user_and_exports_the_same_rows(clien
 
 
 def test_action_filter_and_account_events(client, data_manager, coordinator, history):
-    AccountEvent.objects.create(user=coordinator, actor=data_manager, action="deactivated", detail="1 session(s) ended",
-                                reason="@SUM(A1) left", at=dt.datetime.now(dt.UTC))
+    AccountEvent.objects.create(
+        user=coordinator,
+        actor=data_manager,
+        action="deactivated",
+        detail="1 session(s) ended",
+        reason="@SUM(A1) left",
+        at=dt.datetime.now(dt.UTC),
+    )
     client.force_login(data_manager)
     rows = _csv(client, record_type="account")
     assert len(rows) == 1 and rows[0]["record"] == "User account coord" and rows[0]["reason"] == "'@SUM(A1) left"
@@ -66,8 +78,19 @@ def test_page_is_paginated_fifty_rows_newest_first(client, data_manager, coordin
     from lxml import html
 
     start = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    AccountEvent.objects.bulk_create([AccountEvent(user=coordinator, actor=data_manager, action="role_added", detail=f"#{i}",
-                                                   reason="bulk", at=start + dt.timedelta(minutes=i)) for i in range(30)])
+    AccountEvent.objects.bulk_create(
+        [
+            AccountEvent(
+                user=coordinator,
+                actor=data_manager,
+                action="role_added",
+                detail=f"#{i}",
+                reason="bulk",
+                at=start + dt.timedelta(minutes=i),
+            )
+            for i in range(30)
+        ]
+    )
     client.force_login(data_manager)
     first = html.fromstring(client.get(reverse("audit_log")).content.decode())
     total = int(first.get_element_by_id("audit-count").text_content().split()[0])

@@ -66,17 +66,41 @@ def test_timeline_shows_everything_in_constant_queries(coordinator_client, coord
     patient = enroll_days_ago(coordinator, site, today, day0_ago=40)
     baseline = _timeline_queries(coordinator_client, patient)
     services.radiation_record(
-        actor=coordinator, patient=patient,
-        data={"sequence": "after", "start_date": patient.day0 + dt.timedelta(days=7), "end_date": patient.day0 + dt.timedelta(days=11),
-              "total_dose_gy": Decimal("20"), "fractions": 5, "technique": "conventional"},
+        actor=coordinator,
+        patient=patient,
+        data={
+            "sequence": "after",
+            "start_date": patient.day0 + dt.timedelta(days=7),
+            "end_date": patient.day0 + dt.timedelta(days=11),
+            "total_dose_gy": Decimal("20"),
+            "fractions": 5,
+            "technique": "conventional",
+        },
     )
     oxy = {"drug": "oxycodone", "route": "oral", "dose": "10", "unit": "mg", "doses_per_day": "2"}
     for code, day in (("day3", 3), ("week1", 7), ("month1", 30)):
-        services.visit_record(actor=coordinator, visit=patient.visits.get(visit_code=code), data=visit_data(patient.day0 + dt.timedelta(days=day), meds=[oxy, oxy]))
-    services.adverse_event_report(actor=coordinator, patient=patient, data={
-        "term": "Pain flare", "onset_date": patient.day0 + dt.timedelta(days=1), "sir_grade": "mild", "ctcae_grade": 1, "relatedness": "procedure"})
-    services.skeletal_event_report(actor=coordinator, patient=patient, data={"event_type": "pathologic_fracture", "event_date": today - dt.timedelta(days=2)})
-    services.study_exit_record(actor=coordinator, patient=patient, data={"exit_type": "withdrawal", "exit_date": today, "last_contact_date": today})
+        services.visit_record(
+            actor=coordinator,
+            visit=patient.visits.get(visit_code=code),
+            data=visit_data(patient.day0 + dt.timedelta(days=day), meds=[oxy, oxy]),
+        )
+    services.adverse_event_report(
+        actor=coordinator,
+        patient=patient,
+        data={
+            "term": "Pain flare",
+            "onset_date": patient.day0 + dt.timedelta(days=1),
+            "sir_grade": "mild",
+            "ctcae_grade": 1,
+            "relatedness": "procedure",
+        },
+    )
+    services.skeletal_event_report(
+        actor=coordinator, patient=patient, data={"event_type": "pathologic_fracture", "event_date": today - dt.timedelta(days=2)}
+    )
+    services.study_exit_record(
+        actor=coordinator, patient=patient, data={"exit_type": "withdrawal", "exit_date": today, "last_contact_date": today}
+    )
     assert _timeline_queries(coordinator_client, patient) == baseline
 
     tree = html.fromstring(coordinator_client.get(reverse("patient_detail", kwargs={"study_id": patient.study_id})).content)

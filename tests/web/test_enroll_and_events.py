@@ -15,13 +15,26 @@ pytestmark = pytest.mark.django_db
 
 def _enroll_post(site, today, *, action="check", worst="8", ecog="1", **lesion) -> dict:
     data = {
-        "site": str(site.pk), "birth_year": "1960", "sex": "F", "histology": "breast", "ecog": ecog,
-        "consent_date": (today - dt.timedelta(days=1)).isoformat(), "enrollment_date": today.isoformat(),
-        "day0": (today + dt.timedelta(days=3)).isoformat(), "screening_worst_pain": worst,
-        "life_expectancy_over_3_months": "on", "action": action,
-        "lesion-region": "spine", "lesion-spine_level": "L1", "lesion-lesion_type": "lytic",
-        "lesion-sins_pain": "mechanical", "lesion-sins_alignment": "normal", "lesion-sins_collapse": "none",
-        "lesion-sins_posterolateral": "none", "lesion-bilsky_grade": "1a", "lesion-posterior_wall_involved": "unknown",
+        "site": str(site.pk),
+        "birth_year": "1960",
+        "sex": "F",
+        "histology": "breast",
+        "ecog": ecog,
+        "consent_date": (today - dt.timedelta(days=1)).isoformat(),
+        "enrollment_date": today.isoformat(),
+        "day0": (today + dt.timedelta(days=3)).isoformat(),
+        "screening_worst_pain": worst,
+        "life_expectancy_over_3_months": "on",
+        "action": action,
+        "lesion-region": "spine",
+        "lesion-spine_level": "L1",
+        "lesion-lesion_type": "lytic",
+        "lesion-sins_pain": "mechanical",
+        "lesion-sins_alignment": "normal",
+        "lesion-sins_collapse": "none",
+        "lesion-sins_posterolateral": "none",
+        "lesion-bilsky_grade": "1a",
+        "lesion-posterior_wall_involved": "unknown",
     }
     data.update({f"lesion-{k}": v for k, v in lesion.items()})
     return data
@@ -52,7 +65,9 @@ def test_enroll_after_check_creates_the_patient_and_schedule(coordinator_client,
 
 
 def test_enrolling_an_ineligible_patient_is_refused_with_the_rule(coordinator_client, site, today):
-    body = coordinator_client.post(reverse("patient_enroll"), _enroll_post(site, today, action="enroll", worst="3")).content.decode()
+    body = coordinator_client.post(
+        reverse("patient_enroll"), _enroll_post(site, today, action="enroll", worst="3")
+    ).content.decode()
     assert Patient.objects.count() == 0
     assert "BPI worst pain at baseline must be ≥ 5" in body
     field_errors = html.fromstring(body).xpath('//*[@id="id_screening_worst_pain_error"]')
@@ -60,8 +75,20 @@ def test_enrolling_an_ineligible_patient_is_refused_with_the_rule(coordinator_cl
 
 
 def test_lesion_errors_land_beside_lesion_fields(coordinator_client, site, today):
-    post = _enroll_post(site, today, action="enroll", region="pelvis", spine_level="", bone="femur", mechanical_or_functional_pain="on",
-                        sins_pain="", sins_alignment="", sins_collapse="", sins_posterolateral="", bilsky_grade="")
+    post = _enroll_post(
+        site,
+        today,
+        action="enroll",
+        region="pelvis",
+        spine_level="",
+        bone="femur",
+        mechanical_or_functional_pain="on",
+        sins_pain="",
+        sins_alignment="",
+        sins_collapse="",
+        sins_posterolateral="",
+        bilsky_grade="",
+    )
     body = coordinator_client.post(reverse("patient_enroll"), post).content.decode()
     assert Patient.objects.count() == 0
     assert html.fromstring(body).xpath('//*[@id="id_lesion-bone_error"]')
@@ -69,8 +96,14 @@ def test_lesion_errors_land_beside_lesion_fields(coordinator_client, site, today
 
 def test_quick_add_adverse_event(coordinator_client, patient, today):
     url = reverse("adverse_event_add", kwargs={"study_id": patient.study_id})
-    data = {"term": "Skin burn", "onset_date": (today - dt.timedelta(days=2)).isoformat(), "sir_grade": "mild", "ctcae_grade": "1",
-            "relatedness": "procedure", "outcome": "recovering"}
+    data = {
+        "term": "Skin burn",
+        "onset_date": (today - dt.timedelta(days=2)).isoformat(),
+        "sir_grade": "mild",
+        "ctcae_grade": "1",
+        "relatedness": "procedure",
+        "outcome": "recovering",
+    }
     response = coordinator_client.post(url, data)
     assert response.status_code == 302
     assert AdverseEvent.objects.get().term == "Skin burn"
@@ -79,7 +112,14 @@ def test_quick_add_adverse_event(coordinator_client, patient, today):
 
 def test_adverse_event_rule_error_beside_field(coordinator_client, patient, today):
     url = reverse("adverse_event_add", kwargs={"study_id": patient.study_id})
-    data = {"term": "Fracture", "onset_date": today.isoformat(), "sir_grade": "death", "ctcae_grade": "3", "relatedness": "procedure", "outcome": "fatal"}
+    data = {
+        "term": "Fracture",
+        "onset_date": today.isoformat(),
+        "sir_grade": "death",
+        "ctcae_grade": "3",
+        "relatedness": "procedure",
+        "outcome": "fatal",
+    }
     body = coordinator_client.post(url, data).content.decode()
     assert AdverseEvent.objects.count() == 0
     assert "CTCAE grade 5 go together" in html.fromstring(body).xpath('//*[@id="id_ctcae_grade_error"]')[0].text_content()

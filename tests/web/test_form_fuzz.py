@@ -27,13 +27,45 @@ FIELD = re.compile(r'<(?:input|select|textarea)\b[^>]*\bname="([^"]+)"[^>]*>', r
 HIDDEN_VALUE = re.compile(r'type="hidden"[^>]*\bvalue="([^"]*)"|\bvalue="([^"]*)"[^>]*type="hidden"', re.IGNORECASE)
 SKIPPED_FIELDS = {"csrfmiddlewaretoken"}
 
-NASTY = st.sampled_from([
-    "", " ", "0", "-1", "11", "1e309", "NaN", "inf", "-0", "99999999999999999999999", "3.14159265358979323846",
-    "2026-02-30", "0000-00-00", "9999-12-31", "1900-01-01", "31/12/2026", "yesterday", "on", "true", "null",
-    "<script>alert(1)</script>", "' OR 1=1 --", "é" * 300, "x" * 5000, "\x00", "a\x00b", "\u202e", "\r\n", "🙂",
-])
-VALUE = st.one_of(NASTY, st.text(max_size=40), st.integers(min_value=-10**20, max_value=10**20).map(str),
-                  st.dates(min_value=dt.date(1, 1, 1)).map(str))
+NASTY = st.sampled_from(
+    [
+        "",
+        " ",
+        "0",
+        "-1",
+        "11",
+        "1e309",
+        "NaN",
+        "inf",
+        "-0",
+        "99999999999999999999999",
+        "3.14159265358979323846",
+        "2026-02-30",
+        "0000-00-00",
+        "9999-12-31",
+        "1900-01-01",
+        "31/12/2026",
+        "yesterday",
+        "on",
+        "true",
+        "null",
+        "<script>alert(1)</script>",
+        "' OR 1=1 --",
+        "é" * 300,
+        "x" * 5000,
+        "\x00",
+        "a\x00b",
+        "\u202e",
+        "\r\n",
+        "🙂",
+    ]
+)
+VALUE = st.one_of(
+    NASTY,
+    st.text(max_size=40),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.dates(min_value=dt.date(1, 1, 1)).map(str),
+)
 
 
 def form_fields(page: str) -> tuple[list[str], dict[str, str]]:
@@ -94,8 +126,9 @@ def form_pages(reg) -> list[tuple[str, str]]:
 def fuzz_form(client: Client, url: str, fields: list[str], hidden: dict[str, str], statuses: dict[int, int]) -> None:
     """POST ``EXAMPLES_PER_FORM`` generated bodies (any subset of ``fields``, plus ``hidden``) to ``url``; fail on any 5xx."""
 
-    @settings(max_examples=EXAMPLES_PER_FORM, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_FORM, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(data=st.fixed_dictionaries({}, optional={name: VALUE for name in fields}))
     def post(data):
         response = client.post(url, {**hidden, **data})

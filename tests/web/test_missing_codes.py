@@ -27,8 +27,10 @@ pytestmark = pytest.mark.django_db
 def _coded_month1(coordinator, patient, today):
     visit = patient.visits.get(visit_code="month1")
     data = services.VisitData(
-        visit_date=today, pain={"worst": None, "least": 2, "average": 3, "current": None, "sleep": None},
-        opioid_status="none", missing_codes={"worst": "ASKU", "current": "UNK"},
+        visit_date=today,
+        pain={"worst": None, "least": 2, "average": 3, "current": None, "sleep": None},
+        opioid_status="none",
+        missing_codes={"worst": "ASKU", "current": "UNK"},
     )
     services.visit_record(actor=coordinator, visit=visit, data=data)
     visit.refresh_from_db()
@@ -69,12 +71,16 @@ def test_a_value_entered_later_replaces_the_code(coordinator, month1_due_patient
 def test_visit_not_done_is_its_own_status_not_missed(coordinator, data_manager, month1_due_patient, today):
     visit = month1_due_patient.visits.get(visit_code="month1")
     with pytest.raises(DomainValidationError) as exc:
-        services.visit_record(actor=coordinator, visit=visit, data=services.VisitData(today, {"worst": 3}, "none", not_done_reason="In hospital"))
+        services.visit_record(
+            actor=coordinator, visit=visit, data=services.VisitData(today, {"worst": 3}, "none", not_done_reason="In hospital")
+        )
     assert {"not_done_reason", "visit_date"} <= set(exc.value.errors)
     week1 = month1_due_patient.visits.get(visit_code="week1")  # window closed: missed until recorded as not done
     missed_before = worklist_for(coordinator).counts["missed"]
     for v in (visit, week1):
-        services.visit_record(actor=coordinator, visit=v, data=services.VisitData(None, not_done_reason="Admitted to another hospital"))
+        services.visit_record(
+            actor=coordinator, visit=v, data=services.VisitData(None, not_done_reason="Admitted to another hospital")
+        )
         v.refresh_from_db()
         assert v.status_on(today) == VisitStatus.NOT_DONE
     worklist = worklist_for(coordinator)
@@ -96,8 +102,14 @@ def test_web_form_codes_and_not_done(coordinator_client, month1_due_patient, tod
     page = html.fromstring(coordinator_client.get(_url(month1_due_patient)).content.decode())
     assert page.xpath('//select[@name="worst__missing"]/option[@selected]')[0].get("value") == "NASK"
     week1 = month1_due_patient.visits.get(visit_code="week1")
-    post = {"expected_version": str(week1.version), "not_done_reason": "Patient in intensive care", "med-TOTAL_FORMS": "0",
-            "med-INITIAL_FORMS": "0", "med-MIN_NUM_FORMS": "0", "med-MAX_NUM_FORMS": "20"}
+    post = {
+        "expected_version": str(week1.version),
+        "not_done_reason": "Patient in intensive care",
+        "med-TOTAL_FORMS": "0",
+        "med-INITIAL_FORMS": "0",
+        "med-MIN_NUM_FORMS": "0",
+        "med-MAX_NUM_FORMS": "20",
+    }
     assert coordinator_client.post(_url(month1_due_patient, "week1"), post).status_code == 302
     week1.refresh_from_db()
     assert week1.not_done_reason == "Patient in intensive care" and week1.visit_date is None
@@ -108,16 +120,27 @@ def test_web_form_codes_and_not_done(coordinator_client, month1_due_patient, tod
 def test_api_round_trip_and_exports_carry_the_codes(coordinator, data_manager, sponsor, month1_due_patient, today):
     visit = month1_due_patient.visits.get(visit_code="month1")
     client = token_client(coordinator)
-    body = {"visit_date": today.isoformat(), "opioid_status": "none", "pain": {"least": 1}, "medications": [],
-            "missing_codes": {"worst": "NA"}}
+    body = {
+        "visit_date": today.isoformat(),
+        "opioid_status": "none",
+        "pain": {"least": 1},
+        "medications": [],
+        "missing_codes": {"worst": "NA"},
+    }
     response = client.patch(f"/api/v1/visits/{visit.pk}/", body, format="json", HTTP_IF_MATCH=f'"{visit.version}"')
     assert response.status_code == 200, response.json()
     assert client.get(f"/api/v1/visits/{visit.pk}/").json()["missing_codes"] == {"worst": "NA"}
-    bad = client.patch(f"/api/v1/visits/{visit.pk}/", {"missing_codes": {"worst": "??"}, "reason": "x"}, format="json",
-                       HTTP_IF_MATCH=f'"{visit.version + 1}"')
+    bad = client.patch(
+        f"/api/v1/visits/{visit.pk}/",
+        {"missing_codes": {"worst": "??"}, "reason": "x"},
+        format="json",
+        HTTP_IF_MATCH=f'"{visit.version + 1}"',
+    )
     assert bad.status_code == 400 and "pain.worst" in bad.json()["errors"]
     for user in (data_manager, sponsor):
-        rows = list(csv.DictReader(io.StringIO(b"".join(token_client(user).get("/api/v1/export/visits.csv").streaming_content).decode())))
+        rows = list(
+            csv.DictReader(io.StringIO(b"".join(token_client(user).get("/api/v1/export/visits.csv").streaming_content).decode()))
+        )
         month1 = next(r for r in rows if r["visit_code"] == "month1")
         assert (month1["pain_worst"], month1["pain_least"], month1["pain_average"]) == ("NA", "1", "")  # code, value, blank
     with zipfile.ZipFile(io.BytesIO(tables_csv_zip(data_manager))) as archive:

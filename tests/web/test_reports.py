@@ -70,11 +70,17 @@ def test_unknown_artifact_is_404(investigator_client, registry):
 def test_past_runs_say_whether_the_data_changed_since(investigator_client, registry, data_manager):
     _request(investigator_client)
     run = ReportRun.objects.get()
-    row = lambda: html.fromstring(investigator_client.get(reverse("reports")).content).xpath(f'//tr[@data-run="{run.pk}"]')[0].text_content()  # noqa: E731
+
+    def row():
+        page = html.fromstring(investigator_client.get(reverse("reports")).content)
+        return page.xpath(f'//tr[@data-run="{run.pk}"]')[0].text_content()
+
     assert "Unchanged" in row()
     assert run.fingerprint[:10] in row()
     pain = PainAssessment.objects.filter(worst__lt=10).select_related("visit").first()
-    services.clinical_record_update(actor=data_manager, instance=pain, changes={"worst": pain.worst + 1}, reason="Source verification")
+    services.clinical_record_update(
+        actor=data_manager, instance=pain, changes={"worst": pain.worst + 1}, reason="Source verification"
+    )
     assert "Data changed" in row()
 
 

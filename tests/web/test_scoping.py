@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def foreign_patient(other_coordinator, other_site, today):
-    return enroll_patient(other_coordinator, other_site, enrollment_date=today - dt.timedelta(days=40), day0=today - dt.timedelta(days=35))
+    return enroll_patient(
+        other_coordinator, other_site, enrollment_date=today - dt.timedelta(days=40), day0=today - dt.timedelta(days=35)
+    )
 
 
 @pytest.mark.parametrize(

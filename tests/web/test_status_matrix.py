@@ -20,7 +20,8 @@ from trials.services.locking import patient_lock
 from trials.services.signoff import visit_sign
 
 pytestmark = pytest.mark.django_db
-# Session, user, memberships; sites for the filter and their local dates; patient count, page ids, their rows; visits (with BPI), signatures, exits, locks,
+# Session, user, memberships; sites for the filter and their local dates; patient count, page ids, their rows; visits
+# (with BPI), signatures, exits, locks,
 # open queries; the session re-saved (SESSION_SAVE_EVERY_REQUEST: savepoint, update, release).
 MATRIX_QUERIES = 16
 
@@ -32,8 +33,10 @@ def _record(actor, patient, code, day):
 
 def _cells(client, **params):
     doc = html.fromstring(client.get(reverse("status_matrix"), params).content.decode())
-    return {tr.get("data-patient"): {td.get("data-visit"): td.get("data-state") for td in tr.xpath("td") if td.get("data-visit")}
-            for tr in doc.xpath('//table[@id="matrix"]/tbody/tr[@data-patient]')}
+    return {
+        tr.get("data-patient"): {td.get("data-visit"): td.get("data-state") for td in tr.xpath("td") if td.get("data-visit")}
+        for tr in doc.xpath('//table[@id="matrix"]/tbody/tr[@data-patient]')
+    }
 
 
 def _queries(client, **params) -> int:
@@ -44,9 +47,9 @@ def _queries(client, **params) -> int:
 
 def test_cells_show_each_state_and_the_filters_select_patients(client, coordinator, data_manager, site, today):
     si = make_user("si_atl", Role.SITE_INVESTIGATOR, site)
-    signed = enroll_days_ago(coordinator, site, today, day0_ago=40)       # month 1 signed, week 1 missed
-    overdue = enroll_days_ago(coordinator, site, today, day0_ago=33)      # month 1 overdue (target day 30)
-    queried = enroll_days_ago(coordinator, site, today, day0_ago=25)      # month 1 due, baseline complete with an open query
+    signed = enroll_days_ago(coordinator, site, today, day0_ago=40)  # month 1 signed, week 1 missed
+    overdue = enroll_days_ago(coordinator, site, today, day0_ago=33)  # month 1 overdue (target day 30)
+    queried = enroll_days_ago(coordinator, site, today, day0_ago=25)  # month 1 due, baseline complete with an open query
     visit_sign(actor=si, visit=_record(coordinator, signed, "month1", 30), password=PASSWORD, meaning="review")
     baseline = _record(coordinator, queried, "baseline", 0)
     data_query_open(actor=data_manager, record=baseline, field_name="visit_date", message="Confirm")
@@ -67,7 +70,14 @@ def test_cells_show_each_state_and_the_filters_select_patients(client, coordinat
     assert set(_cells(client, status="signed")) == {signed.study_id}
     assert set(_cells(client, status="open_query")) == {queried.study_id}
     assert set(_cells(client, status="locked")) == {signed.study_id}
-    for state in ("missed", "overdue", "not_started", "complete", "signed", "incomplete"):  # the SQL filter agrees with the cells shown
+    for state in (
+        "missed",
+        "overdue",
+        "not_started",
+        "complete",
+        "signed",
+        "incomplete",
+    ):  # the SQL filter agrees with the cells shown
         assert set(_cells(client, status=state)) == {p for p, row in cells.items() if state in row.values()}, state
 
 
@@ -80,7 +90,9 @@ def test_query_count_is_pinned_whatever_the_page_holds(client, coordinator, data
     for i in range(12):
         patient = enroll_days_ago(coordinator, site, today, day0_ago=60 + i)
         _record(coordinator, patient, "baseline", 0)
-        data_query_open(actor=data_manager, record=patient.visits.get(visit_code="baseline"), field_name="visit_date", message="?")
+        data_query_open(
+            actor=data_manager, record=patient.visits.get(visit_code="baseline"), field_name="visit_date", message="?"
+        )
     patient_lock(actor=data_manager, patient=patient, reason="Cut-off")
     assert _queries(client) == small == MATRIX_QUERIES
     # A status filter skips the count (an EXISTS over every patient); "next page" comes from one extra id.

@@ -17,15 +17,26 @@ NEW_PASSWORD = "Kestrel-Harbour-42"
 
 
 def _create(client, **overrides):
-    data = {"username": "coord2", "first_name": "Ana", "last_name": "Ruiz", "email": "", "password": NEW_PASSWORD,
-            "role": Role.COORDINATOR, "reason": "New coordinator, delegation log signed", **overrides}
+    data = {
+        "username": "coord2",
+        "first_name": "Ana",
+        "last_name": "Ruiz",
+        "email": "",
+        "password": NEW_PASSWORD,
+        "role": Role.COORDINATOR,
+        "reason": "New coordinator, delegation log signed",
+        **overrides,
+    }
     return client.post(reverse("user_list"), data)
 
 
 def test_data_manager_creates_a_coordinator_for_a_site(client, data_manager, site):
     client.force_login(data_manager)
     missing_site = _create(client)
-    assert "belongs to a site: choose the site" in missing_site.content.decode() and not User.objects.filter(username="coord2").exists()
+    assert (
+        "belongs to a site: choose the site" in missing_site.content.decode()
+        and not User.objects.filter(username="coord2").exists()
+    )
     no_reason = _create(client, site=site.pk, reason="")
     assert no_reason.status_code == 200 and not User.objects.filter(username="coord2").exists()
     weak = _create(client, site=site.pk, password="123")
@@ -36,8 +47,10 @@ def test_data_manager_creates_a_coordinator_for_a_site(client, data_manager, sit
     assert list(user.memberships.values_list("role", "site__code")) == [(Role.COORDINATOR, site.code)]
     assert user.check_password(NEW_PASSWORD) and user.get_full_name() == "Ana Ruiz"
     events = list(AccountEvent.objects.filter(user=user).order_by("at", "id").values_list("action", "actor__username", "reason"))
-    assert events == [("created", "dm", "New coordinator, delegation log signed"),
-                      ("role_added", "dm", "New coordinator, delegation log signed")]
+    assert events == [
+        ("created", "dm", "New coordinator, delegation log signed"),
+        ("role_added", "dm", "New coordinator, delegation log signed"),
+    ]
     membership_history = Membership.history.get(user_id=user.pk)
     assert membership_history.history_change_reason == "New coordinator, delegation log signed"
     assert membership_history.history_user == data_manager
@@ -72,7 +85,9 @@ def test_deactivation_ends_sessions_and_revokes_api_tokens(client, data_manager,
 def test_roles_are_added_and_removed_with_a_reason(client, data_manager, coordinator, other_site):
     client.force_login(data_manager)
     url = reverse("user_detail", args=[coordinator.pk])
-    client.post(url, {"action": "add_role", "add-role": Role.SITE_INVESTIGATOR, "add-site": other_site.pk, "add-reason": "Covers Boston"})
+    client.post(
+        url, {"action": "add_role", "add-role": Role.SITE_INVESTIGATOR, "add-site": other_site.pk, "add-reason": "Covers Boston"}
+    )
     membership = coordinator.memberships.get(role=Role.SITE_INVESTIGATOR)
     assert membership.site == other_site
     client.post(url, {"action": "remove_role", "membership": membership.pk, "reason": "Cover ended"})
@@ -92,13 +107,29 @@ def test_only_data_managers_open_the_users_page(client, coordinator, investigato
 def test_commands_bootstrap_and_deactivate_without_the_seeder(tmp_path, site):
     secret = tmp_path / "pw"
     secret.write_text(NEW_PASSWORD + "\n")
-    call_command("create_registry_user", "dm1", "--role", "data_manager", "--reason", "First data manager", "--password-file", str(secret))
-    call_command("create_registry_user", "coord_atl", "--role", "coordinator", "--site", "atl", "--reason", "Delegation log",
-                 "--password-file", str(secret), "--first-name", "Ana")
+    call_command(
+        "create_registry_user", "dm1", "--role", "data_manager", "--reason", "First data manager", "--password-file", str(secret)
+    )
+    call_command(
+        "create_registry_user",
+        "coord_atl",
+        "--role",
+        "coordinator",
+        "--site",
+        "atl",
+        "--reason",
+        "Delegation log",
+        "--password-file",
+        str(secret),
+        "--first-name",
+        "Ana",
+    )
     assert User.objects.get(username="dm1").memberships.get().role == Role.DATA_MANAGER
     assert User.objects.get(username="coord_atl").memberships.get().site == site
     with pytest.raises(CommandError, match="No site ZZZ"):
-        call_command("create_registry_user", "x", "--role", "coordinator", "--site", "ZZZ", "--reason", "r", "--password-file", str(secret))
+        call_command(
+            "create_registry_user", "x", "--role", "coordinator", "--site", "ZZZ", "--reason", "r", "--password-file", str(secret)
+        )
     with pytest.raises(CommandError, match="site"):
         call_command("create_registry_user", "y", "--role", "coordinator", "--reason", "r", "--password-file", str(secret))
     call_command("deactivate_registry_user", "coord_atl", "--reason", "Left")

@@ -51,8 +51,10 @@ def _page(client, user, url):
 def test_investigator_sees_every_value_with_labels_and_no_entry_buttons(client, investigator, month1):
     page = _page(client, investigator, _url(month1))
     doc = html.fromstring(page)
-    bpi = {th.text_content().strip(): td.text_content().split()[0] for th, td in
-           ((tr.find("th"), tr.find("td")) for tr in doc.xpath('//table[@id="bpi-values"]//tr[td]'))}
+    bpi = {
+        th.text_content().strip(): td.text_content().split()[0]
+        for th, td in ((tr.find("th"), tr.find("td")) for tr in doc.xpath('//table[@id="bpi-values"]//tr[td]'))
+    }
     assert bpi["Worst pain in the last 24 hours"] == "6" and bpi["Least pain in the last 24 hours"] == "1"
     assert bpi["Walking ability"] == "7" and bpi["Relations with other people"] == "—"
     assert bpi["Relief from treatment (%)"] == "40"
@@ -125,16 +127,22 @@ def test_data_manager_opens_a_query_on_a_field_and_the_marker_shows(client, data
     link = html.fromstring(page).xpath('//td[@data-field="painassessment.worst"]//a[contains(@class, "query-link")]')[0]
     form_page = _page(client, data_manager, link.get("href"))
     assert "Brief Pain Inventory: Worst pain in the last 24 hours" in form_page
-    empty = client.post(reverse("dm_query_new"), {"record": "painassessment", "id": month1.pain.pk, "field": "worst", "message": ""})
+    empty = client.post(
+        reverse("dm_query_new"), {"record": "painassessment", "id": month1.pain.pk, "field": "worst", "message": ""}
+    )
     assert empty.status_code == 200 and not DataQuery.objects.exists()
-    response = client.post(reverse("dm_query_new"), {"record": "painassessment", "id": month1.pain.pk, "field": "worst",
-                                                      "message": "Source says 5?"})
+    response = client.post(
+        reverse("dm_query_new"), {"record": "painassessment", "id": month1.pain.pk, "field": "worst", "message": "Source says 5?"}
+    )
     assert response.status_code == 302 and response.url == _url(month1)
     query = DataQuery.objects.get()
     assert (query.field_name, query.record) == ("worst", month1.pain)
     coordinator_page = html.fromstring(_page(client, coordinator, _url(month1)))
     cell = coordinator_page.xpath('//td[@data-field="painassessment.worst"]')[0]
-    assert "Query open" in cell.text_content() and "Source says 5?" in coordinator_page.get_element_by_id("visit-queries").text_content()
+    assert (
+        "Query open" in cell.text_content()
+        and "Source says 5?" in coordinator_page.get_element_by_id("visit-queries").text_content()
+    )
     client.force_login(coordinator)
     assert client.get(link.get("href")).status_code == 403  # coordinators answer queries, they do not open them
 

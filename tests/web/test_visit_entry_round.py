@@ -61,7 +61,9 @@ def test_date_prefilled_only_when_today_is_in_the_window(coordinator_client, mon
 
 def test_window_shown_never_starts_before_consent(coordinator_client, coordinator, site, today):
     day0 = today - dt.timedelta(days=2)
-    patient = enroll_patient(coordinator, site, enrollment_date=day0 - dt.timedelta(days=3), consent_date=day0 - dt.timedelta(days=4), day0=day0)
+    patient = enroll_patient(
+        coordinator, site, enrollment_date=day0 - dt.timedelta(days=3), consent_date=day0 - dt.timedelta(days=4), day0=day0
+    )
     baseline = patient.visits.get(visit_code="baseline")
     assert baseline.window_start == day0 - dt.timedelta(days=14)
     tree = html.fromstring(coordinator_client.get(_url(patient, "baseline")).content.decode())
@@ -93,7 +95,11 @@ def test_buprenorphine_is_offered_with_guidance_and_saved_with_an_explicit_facto
     bup |= {"mme_factor": "30", "factor_source": "Institutional table 2025"}
     assert coordinator_client.post(_url(month1_due_patient), _post_data(visit, today, meds=[bup])).status_code == 302
     med = visit.medications.get()
-    assert (med.mme_factor, med.mme_per_day, med.mme_table_version) == (Decimal("30"), Decimal("24.00"), "explicit: Institutional table 2025")
+    assert (med.mme_factor, med.mme_per_day, med.mme_table_version) == (
+        Decimal("30"),
+        Decimal("24.00"),
+        "explicit: Institutional table 2025",
+    )
 
 
 def test_parenteral_route_gets_guidance(coordinator_client, month1_due_patient, today):

@@ -21,11 +21,23 @@ def _post_data(visit: Visit, today, *, worst="6", status="taking", meds=(), reas
     data = {
         "visit_date": today.isoformat(),
         "expected_version": str(visit.version),
-        "worst": worst, "least": "2", "average": "4", "current": "3",
-        "general_activity": "5", "mood": "4", "walking_ability": "6", "normal_work": "", "relations": "", "sleep": "3", "enjoyment_of_life": "",
+        "worst": worst,
+        "least": "2",
+        "average": "4",
+        "current": "3",
+        "general_activity": "5",
+        "mood": "4",
+        "walking_ability": "6",
+        "normal_work": "",
+        "relations": "",
+        "sleep": "3",
+        "enjoyment_of_life": "",
         "relief_pct": "50",
         "opioid_status": status,
-        "med-TOTAL_FORMS": str(len(meds)), "med-INITIAL_FORMS": "0", "med-MIN_NUM_FORMS": "0", "med-MAX_NUM_FORMS": "20",
+        "med-TOTAL_FORMS": str(len(meds)),
+        "med-INITIAL_FORMS": "0",
+        "med-MIN_NUM_FORMS": "0",
+        "med-MAX_NUM_FORMS": "20",
     }
     for i, row in enumerate(meds):
         for key, value in row.items():
@@ -137,7 +149,11 @@ def test_correction_with_reason_is_saved_and_in_the_audit_history(coordinator_cl
     assert visit.pain.worst == 3
     history = coordinator_client.get(_url(month1_due_patient, name="visit_history")).content.decode()
     assert "Transcription error on the paper form" in history
-    row = [tr.text_content() for tr in html.fromstring(history).xpath('//table[@id="audit"]/tbody/tr') if "Transcription" in tr.text_content()]
+    row = [
+        tr.text_content()
+        for tr in html.fromstring(history).xpath('//table[@id="audit"]/tbody/tr')
+        if "Transcription" in tr.text_content()
+    ]
     assert any("Worst pain in the last 24 hours" in text and "6" in text and "3" in text and "coord" in text for text in row)
     assert "no field changes" not in history and "Opioid row #" not in history
 
@@ -154,7 +170,9 @@ def test_stale_version_is_reported_not_overwritten(coordinator_client, month1_du
 
 def test_doses_per_day_zero_is_an_error_beside_the_field(coordinator_client, month1_due_patient, today):
     visit = month1_due_patient.visits.get(visit_code="month1")
-    body = coordinator_client.post(_url(month1_due_patient), _post_data(visit, today, meds=[{**OXY, "doses_per_day": "0"}])).content.decode()
+    body = coordinator_client.post(
+        _url(month1_due_patient), _post_data(visit, today, meds=[{**OXY, "doses_per_day": "0"}])
+    ).content.decode()
     assert "must be positive" in _error_beside(body, "id_med-0-doses_per_day")
     visit.refresh_from_db()
     assert visit.visit_date is None and not visit.medications.exists()

@@ -30,7 +30,13 @@ def cohort(coordinator, site, today):
     overdue_m3 = enroll_days_ago(coordinator, site, today, day0_ago=95)  # month3 overdue
     exited = enroll_days_ago(coordinator, site, today, day0_ago=36)
     services.study_exit_record(
-        actor=coordinator, patient=exited, data={"exit_type": "withdrawal", "exit_date": today - dt.timedelta(days=1), "last_contact_date": today - dt.timedelta(days=1)}
+        actor=coordinator,
+        patient=exited,
+        data={
+            "exit_type": "withdrawal",
+            "exit_date": today - dt.timedelta(days=1),
+            "last_contact_date": today - dt.timedelta(days=1),
+        },
     )
     completed = enroll_days_ago(coordinator, site, today, day0_ago=26)
     services.visit_record(actor=coordinator, visit=completed.visits.get(visit_code="month1"), data=visit_data(today))

@@ -51,7 +51,10 @@ class TokenView(ApiViewMixin, APIView):
         return [LoginRateThrottle()] if self.request.method == "POST" else [TokenUserRateThrottle()]
 
     @extend_schema(
-        tags=["auth"], auth=[], request=LoginSerializer, responses={200: TokenSerializer},
+        tags=["auth"],
+        auth=[],
+        request=LoginSerializer,
+        responses={200: TokenSerializer},
         summary="Log in: username and password → token",
         description="Login goes through the project's authentication backends (usernames are case-insensitive). "
         "Attempts are throttled per username and client (429 with Retry-After), and repeated failures lock the "
@@ -69,8 +72,11 @@ class TokenView(ApiViewMixin, APIView):
         return Response({"token": secret, "expires": int(token.expires_at.timestamp())})
 
     @extend_schema(
-        tags=["auth"], request=None, responses={204: OpenApiResponse(description="Token revoked.")},
-        summary="Revoke the token sent with this request", description="**Roles:** any authenticated token holder.",
+        tags=["auth"],
+        request=None,
+        responses={204: OpenApiResponse(description="Token revoked.")},
+        summary="Revoke the token sent with this request",
+        description="**Roles:** any authenticated token holder.",
     )
     def delete(self, request):
         if not isinstance(request.auth, ApiToken):

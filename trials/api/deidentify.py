@@ -28,7 +28,14 @@ from trials.models import Patient
 
 # Free text of the case-report forms is classified once, in trials.crf (an unclassified text field fails
 # the build); the rest is record bookkeeping and names that are text by nature.
-FREE_TEXT_FIELDS = crf.withheld_fields() | {"void_reason", "protocol_deviation", "mme_table_version", "reason", "name", "not_done_reason"}
+FREE_TEXT_FIELDS = crf.withheld_fields() | {
+    "void_reason",
+    "protocol_deviation",
+    "mme_table_version",
+    "reason",
+    "name",
+    "not_done_reason",
+}
 AUDIT_STAMP_FIELDS = frozenset({"created_at", "updated_at", "voided_at", "created_by", "updated_by", "voided_by"})
 DROPPED_DATE_FIELDS = frozenset({"day0"})
 DEVICE_IDENTIFIER_FIELDS = frozenset(i.name for f in crf.FORMS for i in f.items if i.kind == crf.Kind.DEVICE_IDENTIFIER)

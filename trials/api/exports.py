@@ -69,12 +69,22 @@ def form_dates(model, prefix: str = "") -> tuple[str, ...]:
     return tuple(prefix + i.name for i in crf.form_of(model).items if i.data_type == "date")
 
 
-def clinical_export(model, keys: tuple[str, ...], *, extra: tuple[str, ...] = (), extra_dates: tuple[str, ...] = (),
-                    day0: str = "patient__day0", coded: tuple[str, ...] = ()) -> ExportSpec:
+def clinical_export(
+    model,
+    keys: tuple[str, ...],
+    *,
+    extra: tuple[str, ...] = (),
+    extra_dates: tuple[str, ...] = (),
+    day0: str = "patient__day0",
+    coded: tuple[str, ...] = (),
+) -> ExportSpec:
     """A clinical table: id and version, the record's keys, every field of its form (+ ``extra``), voided, updated."""
     return ExportSpec(
-        model, (*CLINICAL, *keys, *form_columns(model), *extra, "voided_at", *TIMESTAMPS),
-        dates=(*form_dates(model), *extra_dates), day0=day0, coded=coded,
+        model,
+        (*CLINICAL, *keys, *form_columns(model), *extra, "voided_at", *TIMESTAMPS),
+        dates=(*form_dates(model), *extra_dates),
+        day0=day0,
+        coded=coded,
     )
 
 
@@ -86,8 +96,10 @@ EXPORTS: dict[str, ExportSpec] = {
     "procedures": clinical_export(Procedure, ("patient__study_id",)),
     "radiation-courses": clinical_export(RadiationCourse, ("patient__study_id",)),
     "visits": clinical_export(
-        Visit, ("patient__study_id", "patient__site__code", "visit_code", "target_date", "window_start", "window_end"),
-        extra=form_columns(PainAssessment, "pain__"), extra_dates=("target_date", "window_start", "window_end"),
+        Visit,
+        ("patient__study_id", "patient__site__code", "visit_code", "target_date", "window_start", "window_end"),
+        extra=form_columns(PainAssessment, "pain__"),
+        extra_dates=("target_date", "window_start", "window_end"),
         coded=form_columns(PainAssessment, "pain__"),
     ),
     "adverse-events": clinical_export(AdverseEvent, ("patient__study_id",)),

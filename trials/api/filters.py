@@ -122,7 +122,9 @@ def filterset_for(model, *, fields: tuple[str, ...] = (), dates: tuple[str, ...]
         attrs["day_sources"][stem] = date
         for bound, word in (("min", "at least"), ("max", "at most")):
             attrs[f"{stem}_day_{bound}"] = df.NumberFilter(
-                method="filter_day_range", min_value=-36500, max_value=36500,
+                method="filter_day_range",
+                min_value=-36500,
+                max_value=36500,
                 help_text=f"{date} {word} this many days from day 0.",
             )
     attrs["Meta"] = type("Meta", (), {"model": model, "fields": list(fields)})
@@ -165,8 +167,10 @@ def visit_status_q(status: str, today: dt.date | F) -> Q:
 class VisitFilterSet(filterset_for(Visit, dates=("visit_date", "target_date"))):
     visit = df.ChoiceFilter(field_name="visit_code", choices=Visit._meta.get_field("visit_code").choices)
     status = df.ChoiceFilter(
-        choices=[(s.value, s.value) for s in VisitStatus], method="filter_status",
-        help_text="Visit status as of today at the patient's site (upcoming, due, overdue, missed, completed, not applicable, not done); staff only, sponsors get 400 (it would reveal dates).",
+        choices=[(s.value, s.value) for s in VisitStatus],
+        method="filter_status",
+        help_text="Visit status as of today at the patient's site (upcoming, due, overdue, missed, completed, not "
+        "applicable, not done); staff only, sponsors get 400 (it would reveal dates).",
     )
 
     def filter_status(self, queryset, name, value):

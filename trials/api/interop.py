@@ -65,15 +65,23 @@ class _FileExport(ApiViewMixin, APIView):
 
 
 class OdmExportView(_FileExport):
-    @extend_schema(tags=["export"], summary="CDISC ODM 1.3.2 export", description=STAFF_ONLY,
-                   responses={(200, "application/xml"): OpenApiResponse(OpenApiTypes.STR)})
+    @extend_schema(
+        tags=["export"],
+        summary="CDISC ODM 1.3.2 export",
+        description=STAFF_ONLY,
+        responses={(200, "application/xml"): OpenApiResponse(OpenApiTypes.STR)},
+    )
     def get(self, request):
         return _download(odm_bytes(odm_build(request.user)), "application/xml", "registry-odm.xml")
 
 
 class RedcapDictionaryView(_FileExport):
-    @extend_schema(tags=["export"], summary="REDCap data dictionary CSV", description=STAFF_ONLY,
-                   responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
+    @extend_schema(
+        tags=["export"],
+        summary="REDCap data dictionary CSV",
+        description=STAFF_ONLY,
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+    )
     def get(self, request):
         return _download(dictionary_csv(), "text/csv; charset=utf-8", "dictionary.csv")
 
@@ -82,16 +90,18 @@ class DatasetJsonView(_FileExport):
     permission_classes = [RegistryRolePermission]
 
     @extend_schema(
-        tags=["export"], summary="CDISC Dataset-JSON v1.1 (JSON or NDJSON), streamed",
+        tags=["export"],
+        summary="CDISC Dataset-JSON v1.1 (JSON or NDJSON), streamed",
         description="Analysis data sets `adsl`, `adtte`, `adresp` and the registry tables (`patients`, `visits`, "
-                    "`adverse-events`…) with Dataset-JSON metadata. Scoped to the caller; sponsors get the de-identified "
-                    "form (days from day 0, no free text, age with 90+).",
+        "`adverse-events`…) with Dataset-JSON metadata. Scoped to the caller; sponsors get the de-identified "
+        "form (days from day 0, no free text, age with 90+).",
         responses={(200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT)},
     )
     def get(self, request, name: str, fmt: str):
         if name not in dataset_names() or fmt not in ("json", "ndjson"):
-            raise NotFound(f"No Dataset-JSON export {name}.{fmt}; choose one of {', '.join(dataset_names())} "
-                           "as .json or .ndjson.")
+            raise NotFound(
+                f"No Dataset-JSON export {name}.{fmt}; choose one of {', '.join(dataset_names())} as .json or .ndjson."
+            )
         stream = dataset_json_stream(dataset_build(name, request.user), ndjson=fmt == "ndjson")
         content_type = "application/x-ndjson" if fmt == "ndjson" else "application/json"
         response = StreamingHttpResponse(stream, content_type=f"{content_type}; charset=utf-8")
@@ -100,15 +110,23 @@ class DatasetJsonView(_FileExport):
 
 
 class RedcapRepeatingInstrumentsView(_FileExport):
-    @extend_schema(tags=["export"], summary="REDCap repeating-instruments declaration CSV (event_name, form_name)",
-                   description=STAFF_ONLY, responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
+    @extend_schema(
+        tags=["export"],
+        summary="REDCap repeating-instruments declaration CSV (event_name, form_name)",
+        description=STAFF_ONLY,
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+    )
     def get(self, request):
         return _download(repeating_instruments_csv(), "text/csv; charset=utf-8", "repeating_instruments.csv")
 
 
 class RedcapRecordsView(_FileExport):
-    @extend_schema(tags=["export"], summary="REDCap records (flat longitudinal CSV)", description=STAFF_ONLY,
-                   responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
+    @extend_schema(
+        tags=["export"],
+        summary="REDCap records (flat longitudinal CSV)",
+        description=STAFF_ONLY,
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+    )
     def get(self, request):
         return _download(records_csv(request.user), "text/csv; charset=utf-8", "records.csv")
 
@@ -116,14 +134,18 @@ class RedcapRecordsView(_FileExport):
 class RegistryWorkbookView(_FileExport):
     permission_classes = [RegistryRolePermission]
 
-    @extend_schema(tags=["export"], summary="All registry tables as one XLSX workbook",
-                   description="Scoped to the caller; sponsors get the de-identified tables (days from day 0, no free text).",
-                   responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY)})
+    @extend_schema(
+        tags=["export"],
+        summary="All registry tables as one XLSX workbook",
+        description="Scoped to the caller; sponsors get the de-identified tables (days from day 0, no free text).",
+        responses={(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
     def get(self, request):
         return _download(registry_xlsx(request.user), XLSX, "registry.xlsx")
 
 
 # --- data queries ---------------------------------------------------------------------------------------------------
+
 
 class DataQueryResponseSerializer(serializers.Serializer):
     action = serializers.CharField()
@@ -142,13 +164,36 @@ class DataQuerySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DataQuery
-        fields = ("id", "patient", "record_type", "object_id", "field_name", "message", "status", "rule_code",
-                  "opened_at", "closed_at", "responses")
+        fields = (
+            "id",
+            "patient",
+            "record_type",
+            "object_id",
+            "field_name",
+            "message",
+            "status",
+            "rule_code",
+            "opened_at",
+            "closed_at",
+            "responses",
+        )
 
 
 class DataQueryOpenSerializer(serializers.Serializer):
-    record_type = serializers.ChoiceField(choices=["patient", "lesion", "procedure", "radiationcourse", "visit",
-                                                   "painassessment", "medicationuse", "adverseevent", "skeletalevent", "studyexit"])
+    record_type = serializers.ChoiceField(
+        choices=[
+            "patient",
+            "lesion",
+            "procedure",
+            "radiationcourse",
+            "visit",
+            "painassessment",
+            "medicationuse",
+            "adverseevent",
+            "skeletalevent",
+            "studyexit",
+        ]
+    )
     object_id = serializers.IntegerField()
     field_name = serializers.CharField()
     message = serializers.CharField()
@@ -172,16 +217,24 @@ class DataQueryListView(ApiViewMixin, APIView):
             queries = queries.filter(status=request.query_params["status"])
         return Response(DataQuerySerializer(queries.order_by("status", "-opened_at")[:500], many=True).data)
 
-    @extend_schema(tags=["data management"], summary="Open a query (data managers)", request=DataQueryOpenSerializer,
-                   responses={201: DataQuerySerializer})
+    @extend_schema(
+        tags=["data management"],
+        summary="Open a query (data managers)",
+        request=DataQueryOpenSerializer,
+        responses={201: DataQuerySerializer},
+    )
     def post(self, request):
         _require_data_manager(request.user)
         data = DataQueryOpenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         model = DataQuery._meta.apps.get_model("trials", data.validated_data["record_type"])
         record = get_object_or_404(scope_queryset(request.user, model.objects.all()), pk=data.validated_data["object_id"])
-        query = data_queries.data_query_open(actor=request.user, record=record, field_name=data.validated_data["field_name"],
-                                             message=data.validated_data["message"])
+        query = data_queries.data_query_open(
+            actor=request.user,
+            record=record,
+            field_name=data.validated_data["field_name"],
+            message=data.validated_data["message"],
+        )
         return Response(DataQuerySerializer(query).data, status=status.HTTP_201_CREATED)
 
 
@@ -224,10 +277,15 @@ class DataQueryReopenView(_QueryActionView):
 
 # --- signatures -----------------------------------------------------------------------------------------------------
 
+
 class SignSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, help_text="Your password, re-entered: the electronic signature.")
-    meaning = serializers.ChoiceField(choices=SignatureMeaning.choices, required=False, default=signoff.DEFAULT_MEANING,
-                                      help_text="What the signature means (21 CFR 11.50): author, review or approval.")
+    meaning = serializers.ChoiceField(
+        choices=SignatureMeaning.choices,
+        required=False,
+        default=signoff.DEFAULT_MEANING,
+        help_text="What the signature means (21 CFR 11.50): author, review or approval.",
+    )
 
 
 class SignatureSerializer(serializers.ModelSerializer):
@@ -235,27 +293,44 @@ class SignatureSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Signature
-        fields = ("id", "visit", "signer", "printed_name", "meaning_code", "meaning", "signed_at", "time_zone", "visit_version",
-                  "invalidated_at", "invalidated_by_version")
+        fields = (
+            "id",
+            "visit",
+            "signer",
+            "printed_name",
+            "meaning_code",
+            "meaning",
+            "signed_at",
+            "time_zone",
+            "visit_version",
+            "invalidated_at",
+            "invalidated_by_version",
+        )
 
 
 class VisitSignView(ApiViewMixin, APIView):
     permission_classes = [HasRegistryRole]
 
-    @extend_schema(tags=["data management"], summary="Sign a completed visit (site investigators)", request=SignSerializer,
-                   responses={201: SignatureSerializer})
+    @extend_schema(
+        tags=["data management"],
+        summary="Sign a completed visit (site investigators)",
+        request=SignSerializer,
+        responses={201: SignatureSerializer},
+    )
     def post(self, request, pk: int):
         if not access_for(request.user).is_site_investigator:
             raise PermissionDenied("Only site investigators sign visits.")
         visit = get_object_or_404(scope_queryset(request.user, Visit.objects.all()), pk=pk)
         data = SignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        signature = signoff.visit_sign(actor=request.user, visit=visit, password=data.validated_data["password"],
-                                       meaning=data.validated_data["meaning"])
+        signature = signoff.visit_sign(
+            actor=request.user, visit=visit, password=data.validated_data["password"], meaning=data.validated_data["meaning"]
+        )
         return Response(SignatureSerializer(signature).data, status=status.HTTP_201_CREATED)
 
 
 # --- locks ----------------------------------------------------------------------------------------------------------
+
 
 class LockSerializer(serializers.ModelSerializer):
     patient = serializers.CharField(source="patient.study_id", default=None, allow_null=True)
@@ -268,8 +343,13 @@ class LockSerializer(serializers.ModelSerializer):
 
 
 class LockCreateSerializer(serializers.Serializer):
-    scope = serializers.ChoiceField(choices=LockScope.choices, required=False, allow_null=True, default=None,
-                                    help_text="patient, site or study; may be omitted only when a patient is given.")
+    scope = serializers.ChoiceField(
+        choices=LockScope.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="patient, site or study; may be omitted only when a patient is given.",
+    )
     patient = serializers.CharField(required=False, allow_null=True, default=None, help_text="Study ID (scope patient).")
     site = serializers.CharField(required=False, allow_null=True, default=None, help_text="Site code (scope site).")
     reason = serializers.CharField()
@@ -293,15 +373,21 @@ class LockListView(ApiViewMixin, APIView):
         locks = locking.visible_locks(request.user, locks)
         return Response(LockSerializer(locks[:500], many=True).data)
 
-    @extend_schema(tags=["data management"], summary="Lock a patient or the whole study (data managers)",
-                   request=LockCreateSerializer, responses={201: LockSerializer})
+    @extend_schema(
+        tags=["data management"],
+        summary="Lock a patient or the whole study (data managers)",
+        request=LockCreateSerializer,
+        responses={201: LockSerializer},
+    )
     def post(self, request):
         _require_data_manager(request.user)
         data = LockCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         scope, reason = data.validated_data["scope"], data.validated_data["reason"]
         if scope == LockScope.PATIENT:
-            patient = get_object_or_404(scope_queryset(request.user, Patient.objects.all()), study_id=data.validated_data["patient"])
+            patient = get_object_or_404(
+                scope_queryset(request.user, Patient.objects.all()), study_id=data.validated_data["patient"]
+            )
             lock = locking.patient_lock(actor=request.user, patient=patient, reason=reason)
         elif scope == LockScope.SITE:
             site = get_object_or_404(Site.objects.all(), code=data.validated_data["site"])
@@ -314,8 +400,12 @@ class LockListView(ApiViewMixin, APIView):
 class LockReleaseView(ApiViewMixin, APIView):
     permission_classes = [HasRegistryRole]
 
-    @extend_schema(tags=["data management"], summary="Unlock with a reason (data managers)", request=MessageSerializer,
-                   responses=LockSerializer)
+    @extend_schema(
+        tags=["data management"],
+        summary="Unlock with a reason (data managers)",
+        request=MessageSerializer,
+        responses=LockSerializer,
+    )
     def post(self, request, pk: int):
         _require_data_manager(request.user)
         lock = get_object_or_404(Lock.objects.all(), pk=pk)
@@ -329,8 +419,11 @@ urlpatterns = [
     path("export/odm.xml", OdmExportView.as_view(), name="export-odm"),
     path("export/redcap/dictionary.csv", RedcapDictionaryView.as_view(), name="export-redcap-dictionary"),
     path("export/dataset-json/<slug:name>.<slug:fmt>", DatasetJsonView.as_view(), name="export-dataset-json"),
-    path("export/redcap/repeating_instruments.csv", RedcapRepeatingInstrumentsView.as_view(),
-         name="export-redcap-repeating-instruments"),
+    path(
+        "export/redcap/repeating_instruments.csv",
+        RedcapRepeatingInstrumentsView.as_view(),
+        name="export-redcap-repeating-instruments",
+    ),
     path("export/redcap/records.csv", RedcapRecordsView.as_view(), name="export-redcap-records"),
     path("export/registry.xlsx", RegistryWorkbookView.as_view(), name="export-registry-xlsx"),
     path("data-queries/", DataQueryListView.as_view(), name="dataquery-list"),

@@ -24,20 +24,34 @@ WRITE_METHODS = {"POST", "PUT", "PATCH"}
 VERSIONED_ACTIONS = {"update", "partial_update", "void"}
 
 IF_MATCH_REQUIRED = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
     description='Required: the record version your change is based on, as returned in `ETag` (e.g. `"3"`). '
     "Missing: 428; a stale version: 409 (nothing is changed).",
 )
 IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="An `ETag` from an earlier response; if unchanged the answer is 304 with no body.",
 )
 ETAG = OpenApiParameter(
-    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=["200"], required=False,
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=["200"],
+    required=False,
     description='Record version (`"<version>"`) for a record, a content hash for lists.',
 )
 RETRY_AFTER = OpenApiParameter(
-    "Retry-After", OpenApiTypes.STR, OpenApiParameter.HEADER, response=["429", "503"], required=False,
+    "Retry-After",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=["429", "503"],
+    required=False,
     description="Seconds to wait before retrying.",
 )
 

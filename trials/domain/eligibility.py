@@ -56,7 +56,9 @@ def eligibility_check(
             None if ecog is None else ecog <= MAX_ECOG,
             f"ECOG performance status must be 0–{MAX_ECOG} (entered: {ecog}).",
         ),
-        CriterionResult("age", "birth_year", None if age is None else age >= MIN_AGE, f"Age must be ≥ {MIN_AGE} (computed: {age})."),
+        CriterionResult(
+            "age", "birth_year", None if age is None else age >= MIN_AGE, f"Age must be ≥ {MIN_AGE} (computed: {age})."
+        ),
         CriterionResult(
             "life_expectancy",
             "life_expectancy_over_3_months",
@@ -67,8 +69,10 @@ def eligibility_check(
             "no_neurological_deficit",
             neurological_signs[0] if neurological_signs else "frankel_grade",
             not neurological_signs,
-            "New neurological signs at baseline (" + ", ".join(NEUROLOGICAL_SIGN_LABELS[s] for s in neurological_signs)
-            + ") suggest impending cord or nerve injury: a contraindication to ablation." if neurological_signs
+            "New neurological signs at baseline ("
+            + ", ".join(NEUROLOGICAL_SIGN_LABELS[s] for s in neurological_signs)
+            + ") suggest impending cord or nerve injury: a contraindication to ablation."
+            if neurological_signs
             else "No new bowel or bladder dysfunction, motor weakness or foot drop, and Frankel/ASIA grade E (or not assessed).",
         ),
     ]
@@ -86,8 +90,13 @@ NEUROLOGICAL_SIGN_LABELS = {
 NORMAL_FRANKEL_GRADES = ("", "E")  # E = normal motor and sensory function; blank = not assessed
 
 
-def neurological_signs_present(*, new_bowel_bladder_dysfunction: bool = False, new_motor_weakness: bool = False,
-                               foot_drop: bool = False, frankel_grade: str = "") -> tuple[str, ...]:
+def neurological_signs_present(
+    *,
+    new_bowel_bladder_dysfunction: bool = False,
+    new_motor_weakness: bool = False,
+    foot_drop: bool = False,
+    frankel_grade: str = "",
+) -> tuple[str, ...]:
     """Names of the baseline neurological signs present, in a fixed order (empty when none)."""
     present = {
         "new_bowel_bladder_dysfunction": bool(new_bowel_bladder_dysfunction),
@@ -102,8 +111,15 @@ def _sre_risk(region, sins_total, lesion_type, mechanical_or_functional_pain) ->
     code, field = "high_sre_risk", "lesion"
     if region == "spine":
         if sins_total is None:
-            return CriterionResult(code, "lesion.sins", None, "A spine lesion needs all SINS components to judge SRE risk (SINS ≥ 7).")
-        return CriterionResult(code, "lesion.sins", sins_total >= MIN_SINS_SPINE, f"A spine lesion needs SINS ≥ {MIN_SINS_SPINE} (SINS {sins_total}).")
+            return CriterionResult(
+                code, "lesion.sins", None, "A spine lesion needs all SINS components to judge SRE risk (SINS ≥ 7)."
+            )
+        return CriterionResult(
+            code,
+            "lesion.sins",
+            sins_total >= MIN_SINS_SPINE,
+            f"A spine lesion needs SINS ≥ {MIN_SINS_SPINE} (SINS {sins_total}).",
+        )
     if region in ("pelvis", "peripheral"):
         met = lesion_type == "lytic" and bool(mechanical_or_functional_pain)
         return CriterionResult(

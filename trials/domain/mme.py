@@ -49,9 +49,17 @@ CURRENT_TABLE = MME_TABLES[MME_TABLE_VERSION]
 # buprenorphine (a partial agonist; its MME would mislead, MMWR 2022;71(3) Table) nor for parenteral routes.
 EXPLICIT_FACTOR_DRUGS = {"buprenorphine": "Buprenorphine (explicit factor)", "other": "Other (explicit factor)"}
 DRUG_CHOICES = [(d, d.capitalize()) for d in sorted(CURRENT_TABLE)] + list(EXPLICIT_FACTOR_DRUGS.items())
-ROUTE_CHOICES = [("oral", "Oral"), ("transdermal", "Transdermal"), ("iv", "Intravenous"), ("sc", "Subcutaneous"), ("other", "Other")]
+ROUTE_CHOICES = [
+    ("oral", "Oral"),
+    ("transdermal", "Transdermal"),
+    ("iv", "Intravenous"),
+    ("sc", "Subcutaneous"),
+    ("other", "Other"),
+]
 ROUTE_LABELS = dict(ROUTE_CHOICES)
-EXPLICIT_FACTOR_HOW = "enter the factor in 'Explicit MME factor' and where it comes from (e.g. your institution's equianalgesic table)"
+EXPLICIT_FACTOR_HOW = (
+    "enter the factor in 'Explicit MME factor' and where it comes from (e.g. your institution's equianalgesic table)"
+)
 UNIT_CHOICES = [("mg", "mg"), ("mcg/h", "mcg/h")]
 
 

@@ -26,9 +26,17 @@ ALIGNMENT_POINTS = {"subluxation": 4, "deformity": 2, "normal": 0}
 COLLAPSE_POINTS = {"gt50": 3, "lt50": 2, "none_gt50_involved": 1, "none": 0}
 POSTEROLATERAL_POINTS = {"bilateral": 3, "unilateral": 1, "none": 0}
 
-PAIN_CHOICES = [("mechanical", "Mechanical pain (3)"), ("occasional", "Occasional non-mechanical pain (1)"), ("none", "Pain-free (0)")]
+PAIN_CHOICES = [
+    ("mechanical", "Mechanical pain (3)"),
+    ("occasional", "Occasional non-mechanical pain (1)"),
+    ("none", "Pain-free (0)"),
+]
 BONE_LESION_CHOICES = [("lytic", "Lytic (2)"), ("mixed", "Mixed lytic/blastic (1)"), ("blastic", "Blastic (0)")]
-ALIGNMENT_CHOICES = [("subluxation", "Subluxation/translation (4)"), ("deformity", "De novo deformity (2)"), ("normal", "Normal (0)")]
+ALIGNMENT_CHOICES = [
+    ("subluxation", "Subluxation/translation (4)"),
+    ("deformity", "De novo deformity (2)"),
+    ("normal", "Normal (0)"),
+]
 COLLAPSE_CHOICES = [
     ("gt50", "> 50% collapse (3)"),
     ("lt50", "< 50% collapse (2)"),

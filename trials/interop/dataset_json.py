@@ -39,8 +39,17 @@ from trials.services.text import export_text
 
 VERSION = "1.1.0"
 ANALYSIS = ("adsl", "adtte", "adresp")
-TABLE_NAMES = {"patients": "PATIENTS", "lesions": "LESIONS", "procedures": "PROC", "radiation-courses": "RADIATION",
-               "visits": "VISITS", "adverse-events": "AE", "skeletal-events": "SRE", "study-exits": "EXITS", "sites": "SITES"}
+TABLE_NAMES = {
+    "patients": "PATIENTS",
+    "lesions": "LESIONS",
+    "procedures": "PROC",
+    "radiation-courses": "RADIATION",
+    "visits": "VISITS",
+    "adverse-events": "AE",
+    "skeletal-events": "SRE",
+    "study-exits": "EXITS",
+    "sites": "SITES",
+}
 LABELS = {
     "adsl": "Subject-level analysis data set (one row per treated patient)",
     "adtte": "Time-to-event analysis data set: SRE and overall survival, days from day 0",
@@ -56,8 +65,12 @@ class Column:
     label: str
 
     def meta(self, dataset: str) -> dict:
-        return {"itemOID": f"IT.{dataset}.{self.name.upper()}", "name": self.name.upper(), "label": self.label,
-                "dataType": self.data_type}
+        return {
+            "itemOID": f"IT.{dataset}.{self.name.upper()}",
+            "name": self.name.upper(),
+            "label": self.label,
+            "dataType": self.data_type,
+        }
 
 
 @dataclass
@@ -92,6 +105,7 @@ def _json_value(value, data_type: str):
 
 # --- analysis data sets ---------------------------------------------------------------------------------------------
 
+
 def _frame_type(series) -> str:
     kind = series.dtype.kind
     return {"i": "integer", "u": "integer", "f": "double", "b": "boolean", "M": "date"}.get(kind, "string")
@@ -111,8 +125,10 @@ def _analysis_frame(name: str, user):
             frame[column] = frame[column].astype(object)
     sponsor = access_for(user).is_sponsor_only
     if name == "adsl":
-        frame = frame.drop(columns=[c for c in frame.columns if c in ("birth_year",)] + (list(ADSL_STAFF_DATES) if sponsor else []),
-                           errors="ignore")
+        frame = frame.drop(
+            columns=[c for c in frame.columns if c in ("birth_year",)] + (list(ADSL_STAFF_DATES) if sponsor else []),
+            errors="ignore",
+        )
         if sponsor:
             frame["age"] = [f"{AGE_TOP_CATEGORY}+" if a >= AGE_TOP_CATEGORY else int(a) for a in frame["age"]]
             frame["age"] = frame["age"].astype(str)
@@ -126,12 +142,15 @@ def _analysis_dataset(name: str, user) -> Dataset:
 
     def rows() -> Iterator[list]:
         for values in frame.itertuples(index=False, name=None):
-            yield [_json_value(v.date() if t == "date" and hasattr(v, "date") else v, t) for v, t in zip(values, types, strict=True)]
+            yield [
+                _json_value(v.date() if t == "date" and hasattr(v, "date") else v, t) for v, t in zip(values, types, strict=True)
+            ]
 
     return Dataset(name.upper(), LABELS[name], columns, len(frame), rows())
 
 
 # --- registry tables ------------------------------------------------------------------------------------------------
+
 
 def _field_type(model, path: str) -> tuple[str, str]:
     current, field = model, None
@@ -170,8 +189,14 @@ def _table_dataset(name: str, user) -> Dataset:
     queryset = scope_queryset(user, spec.model.objects.all())
     types = [c.data_type for c in columns]
     converted = ([_json_value(v, t) for v, t in zip(row, types, strict=True)] for row in rows)
-    return Dataset(TABLE_NAMES.get(name, name.upper().replace("-", "_")), f"Registry table {name}", columns,
-                   queryset.count(), converted, reference=name == "sites")
+    return Dataset(
+        TABLE_NAMES.get(name, name.upper().replace("-", "_")),
+        f"Registry table {name}",
+        columns,
+        queryset.count(),
+        converted,
+        reference=name == "sites",
+    )
 
 
 def dataset_build(name: str, user) -> Dataset:
@@ -222,4 +247,3 @@ def dataset_json_stream(dataset: Dataset, *, ndjson: bool = False) -> Iterator[s
 
 def dataset_json_text(name: str, user, *, ndjson: bool = False) -> str:
     return "".join(dataset_json_stream(dataset_build(name, user), ndjson=ndjson))
-

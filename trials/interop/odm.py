@@ -84,15 +84,27 @@ def location_oid(site: Site) -> str:
 
 # --- metadata -------------------------------------------------------------------------------------------------------
 
+
 def _metadata(study) -> None:
-    mdv = _el(study, "MetaDataVersion", OID=MDV_OID, Name="Registry CRF v1",
-              Description="Bone metastasis ablation registry: baseline, day 3, week 1 and months 1, 3, 6 and 12 after the index procedure")
+    mdv = _el(
+        study,
+        "MetaDataVersion",
+        OID=MDV_OID,
+        Name="Registry CRF v1",
+        Description="Bone metastasis ablation registry: baseline, day 3, week 1 and months 1, 3, 6 and 12 after the "
+        "index procedure",
+    )
     all_events = events()
     protocol = _el(mdv, "Protocol")
     _text(protocol, "Description", "Day 0 is the index procedure; scheduled visits with their windows in days from day 0.")
     for order, event in enumerate(all_events, start=1):
-        _el(protocol, "StudyEventRef", StudyEventOID=event_oid(event), OrderNumber=order,
-            Mandatory="Yes" if event.visit_code or event.code == "enrollment" else "No")
+        _el(
+            protocol,
+            "StudyEventRef",
+            StudyEventOID=event_oid(event),
+            OrderNumber=order,
+            Mandatory="Yes" if event.visit_code or event.code == "enrollment" else "No",
+        )
     for event in all_events:
         _event_def(mdv, event)
     forms = _unique_forms(all_events)
@@ -151,6 +163,7 @@ def _code_list(mdv, item: Item) -> None:
 
 # --- admin data -----------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class _AdminRefs:
     users: dict[str, str]  # oid -> login name
@@ -182,6 +195,7 @@ def _admin_data(root, refs: _AdminRefs) -> None:
 
 
 # --- clinical data --------------------------------------------------------------------------------------------------
+
 
 def _audit_record(parent, record, site: Site, refs: _AdminRefs) -> None:
     audit = _el(parent, "AuditRecord")
@@ -227,8 +241,12 @@ def _subject(clinical, patient: Patient, refs: _AdminRefs) -> None:
 def _form_data(event_data, form: Form, records: list, site: Site, refs: _AdminRefs) -> None:
     form_data = _el(event_data, "FormData", FormOID=form_oid(form))
     for record in records:  # ItemGroupRepeatKey is the record's stable instance number (issue 13)
-        group = _el(form_data, "ItemGroupData", ItemGroupOID=group_oid(form),
-                    ItemGroupRepeatKey=record.repeat_instance if form.repeating else None)
+        group = _el(
+            form_data,
+            "ItemGroupData",
+            ItemGroupOID=group_oid(form),
+            ItemGroupRepeatKey=record.repeat_instance if form.repeating else None,
+        )
         _audit_record(group, record, site, refs)
         for item in form.items:
             value = item_value(record, item)
@@ -243,9 +261,15 @@ def odm_build(user, *, patients=None) -> etree._ElementTree:
     """The registry (as this user may read it) as one ODM 1.3.2 snapshot document."""
     now = timezone.now()
     root = etree.Element(_q("ODM"), nsmap={None: ODM_NS})
-    for name, value in (("FileType", "Snapshot"), ("Granularity", "All"), ("FileOID", f"F.{study_oid()}.{now:%Y%m%dT%H%M%S}"),
-                        ("CreationDateTime", now.isoformat()), ("ODMVersion", "1.3.2"),
-                        ("SourceSystem", "bone-mets-ablation-registry"), ("Description", "Registry export (issue 6)")):
+    for name, value in (
+        ("FileType", "Snapshot"),
+        ("Granularity", "All"),
+        ("FileOID", f"F.{study_oid()}.{now:%Y%m%dT%H%M%S}"),
+        ("CreationDateTime", now.isoformat()),
+        ("ODMVersion", "1.3.2"),
+        ("SourceSystem", "bone-mets-ablation-registry"),
+        ("Description", "Registry export (issue 6)"),
+    ):
         root.set(name, value)
     study = _el(root, "Study", OID=study_oid())
     globals_ = _el(study, "GlobalVariables")

@@ -123,10 +123,13 @@ def _containment_errors(root, defined) -> list[OdmProblem]:
                 continue
             for child in parent.findall(f"{{{ODM_NS}}}{child_tag}"):
                 if child.get(child_attr) not in allowed:
-                    problems.append(OdmProblem(
-                        child.sourceline,
-                        f"{child_tag} {child_attr}={child.get(child_attr)!r} is not part of {parent_kind} {parent.get(parent_attr)!r}.",
-                    ))
+                    problems.append(
+                        OdmProblem(
+                            child.sourceline,
+                            f"{child_tag} {child_attr}={child.get(child_attr)!r} is not part of {parent_kind} "
+                            f"{parent.get(parent_attr)!r}.",
+                        )
+                    )
     return problems
 
 

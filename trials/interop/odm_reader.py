@@ -25,7 +25,6 @@ from trials.interop.odm_checks import MISSING_CODES_OID, ODM_NS
 N = {"odm": ODM_NS}
 
 
-
 @dataclass
 class OdmItem:
     oid: str
@@ -50,8 +49,15 @@ class OdmItemValue:
 
     @property
     def key(self) -> tuple[str, ...]:
-        return (self.event_oid, self.event_repeat, self.form_oid, self.form_repeat, self.group_oid, self.group_repeat,
-                self.item_oid)
+        return (
+            self.event_oid,
+            self.event_repeat,
+            self.form_oid,
+            self.form_repeat,
+            self.group_oid,
+            self.group_repeat,
+            self.item_oid,
+        )
 
 
 @dataclass
@@ -60,11 +66,20 @@ class OdmSubject:
     site_oid: str = ""
     values: list[OdmItemValue] = field(default_factory=list)
 
-    def value_of(self, item_oid: str, *, event_oid: str | None = None, group_repeat: str | None = None,
-                 event_repeat: str | None = None) -> str | None:
-        return next((v.value for v in self.values if v.item_oid == item_oid and (event_oid is None or v.event_oid == event_oid)
-                     and (group_repeat is None or v.group_repeat == group_repeat)
-                     and (event_repeat is None or v.event_repeat == event_repeat)), None)
+    def value_of(
+        self, item_oid: str, *, event_oid: str | None = None, group_repeat: str | None = None, event_repeat: str | None = None
+    ) -> str | None:
+        return next(
+            (
+                v.value
+                for v in self.values
+                if v.item_oid == item_oid
+                and (event_oid is None or v.event_oid == event_oid)
+                and (group_repeat is None or v.group_repeat == group_repeat)
+                and (event_repeat is None or v.event_repeat == event_repeat)
+            ),
+            None,
+        )
 
 
 @dataclass
@@ -95,7 +110,9 @@ def _items(mdv) -> dict[str, OdmItem]:
     for definition in mdv.findall("odm:ItemDef", N):
         ref = definition.find("odm:CodeListRef", N)
         items[definition.get("OID")] = OdmItem(
-            oid=definition.get("OID"), name=definition.get("Name"), data_type=definition.get("DataType"),
+            oid=definition.get("OID"),
+            name=definition.get("Name"),
+            data_type=definition.get("DataType"),
             question=_text(definition, "odm:Question/odm:TranslatedText"),
             codes=code_lists.get(ref.get("CodeListOID"), {}) if ref is not None else {},
         )
@@ -109,7 +126,7 @@ class _State:
         self.values: dict[tuple[str, ...], OdmItemValue] = {}
 
     def remove(self, prefix: tuple[str, ...]) -> None:
-        for key in [k for k in self.values if k[:len(prefix)] == prefix]:
+        for key in [k for k in self.values if k[: len(prefix)] == prefix]:
             del self.values[key]
 
     def set(self, value: OdmItemValue) -> None:
@@ -135,10 +152,18 @@ def _groups(state: _State, parent, event: tuple[str, str], form) -> None:
             continue
         for item in group.findall("odm:ItemData", N):
             transaction = item.get("TransactionType") or group.get("TransactionType") or ""
-            value = OdmItemValue(event[0], form_key[2], group_key[4], group_key[5], item.get("ItemOID"),
-                                 "" if item.get("IsNull") == "Yes" else item.get("Value") or "", event_repeat=event[1],
-                                 form_repeat=form_key[3], transaction=transaction,
-                                 missing_code=_missing_code(item))
+            value = OdmItemValue(
+                event[0],
+                form_key[2],
+                group_key[4],
+                group_key[5],
+                item.get("ItemOID"),
+                "" if item.get("IsNull") == "Yes" else item.get("Value") or "",
+                event_repeat=event[1],
+                form_repeat=form_key[3],
+                transaction=transaction,
+                missing_code=_missing_code(item),
+            )
             if transaction == "Remove":
                 state.remove(value.key)
             elif transaction != "Context":
@@ -195,7 +220,9 @@ def odm_read(source) -> OdmDocument:
         study_name=_text(study, "odm:GlobalVariables/odm:StudyName"),
         events={e.get("OID"): e.get("Name") for e in mdv.findall("odm:StudyEventDef", N)},
         forms={f.get("OID"): f.get("Name") for f in mdv.findall("odm:FormDef", N)},
-        item_groups={g.get("OID"): [r.get("ItemOID") for r in g.findall("odm:ItemRef", N)] for g in mdv.findall("odm:ItemGroupDef", N)},
+        item_groups={
+            g.get("OID"): [r.get("ItemOID") for r in g.findall("odm:ItemRef", N)] for g in mdv.findall("odm:ItemGroupDef", N)
+        },
         items=_items(mdv),
         subjects=subjects,
         removed_subjects=removed,

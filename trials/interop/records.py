@@ -31,24 +31,35 @@ from trials.services.text import export_text
 
 def with_last_reason(model: type[Model]) -> QuerySet:
     history = model.history.model.objects.filter(id=OuterRef("pk")).order_by("-history_date", "-history_id")
-    return model.objects.active().select_related("updated_by").annotate(
-        last_change_reason=Subquery(history.values("history_change_reason")[:1])
+    return (
+        model.objects.active()
+        .select_related("updated_by")
+        .annotate(last_change_reason=Subquery(history.values("history_change_reason")[:1]))
     )
 
 
 def patients_for_export(user) -> QuerySet[Patient]:
-    """Active patients the user may read (all of them for ``trials.access.SYSTEM``: a command-line export), with every form's records."""
+    """Active patients the user may read (all of them for ``trials.access.SYSTEM``: a command-line export), with every
+    form's records."""
     base = with_last_reason(Patient).select_related("site")
     patients = scope_queryset(user, base)
     visits = with_last_reason(Visit).prefetch_related(
         Prefetch("pain", queryset=with_last_reason(PainAssessment)),
-        Prefetch("medications", queryset=with_last_reason(MedicationUse).order_by("repeat_instance", "id"), to_attr="x_medications"),
-        Prefetch("signatures", queryset=Signature.objects.select_related("signer").order_by("-signed_at"), to_attr="x_signatures"),
+        Prefetch(
+            "medications", queryset=with_last_reason(MedicationUse).order_by("repeat_instance", "id"), to_attr="x_medications"
+        ),
+        Prefetch(
+            "signatures", queryset=Signature.objects.select_related("signer").order_by("-signed_at"), to_attr="x_signatures"
+        ),
     )
     return patients.order_by("study_id").prefetch_related(
         Prefetch("lesions", queryset=with_last_reason(Lesion).order_by("repeat_instance", "id"), to_attr="x_lesions"),
         Prefetch("procedures", queryset=with_last_reason(Procedure).order_by("procedure_date", "id"), to_attr="x_procedures"),
-        Prefetch("radiation_courses", queryset=with_last_reason(RadiationCourse).order_by("repeat_instance", "id"), to_attr="x_radiation"),
+        Prefetch(
+            "radiation_courses",
+            queryset=with_last_reason(RadiationCourse).order_by("repeat_instance", "id"),
+            to_attr="x_radiation",
+        ),
         Prefetch("visits", queryset=visits.order_by("target_date"), to_attr="x_visits"),
         Prefetch("adverse_events", queryset=with_last_reason(AdverseEvent).order_by("repeat_instance", "id"), to_attr="x_aes"),
         Prefetch("skeletal_events", queryset=with_last_reason(SkeletalEvent).order_by("repeat_instance", "id"), to_attr="x_sres"),

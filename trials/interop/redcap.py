@@ -20,15 +20,33 @@ from trials.interop.records import form_records, item_code, item_value, patients
 
 # REDCap's data dictionary header, exactly as REDCap writes it.
 DICTIONARY_COLUMNS = (
-    "Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
-    "Choices, Calculations, OR Slider Labels", "Field Note", "Text Validation Type OR Show Slider Number",
-    "Text Validation Min", "Text Validation Max", "Identifier?", "Branching Logic (Show field only if...)",
-    "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name", "Matrix Ranking?",
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
     "Field Annotation",
 )
 RECORD_ID = "record_id"
-RECORD_META_COLUMNS = (RECORD_ID, "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
-                       "redcap_data_access_group")
+RECORD_META_COLUMNS = (
+    RECORD_ID,
+    "redcap_event_name",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+    "redcap_data_access_group",
+)
 CHOICE_TYPES = {"radio", "dropdown", "checkbox"}
 COMPLETE = "2"  # REDCap's form status "Complete"
 VALIDATION = {"date": "date_ymd", "integer": "integer", "float": "number"}
@@ -68,15 +86,32 @@ def unique_event_name(event_code: str) -> str:
 
 # --- dictionary -----------------------------------------------------------------------------------------------------
 
+
 def _field_of(item: Item) -> RedcapField:
     if item.choices:
         return RedcapField(item.variable, item.form, "dropdown", item.label, dict(item.choices))
     if item.data_type == "boolean":
         return RedcapField(item.variable, item.form, "yesno", item.label)
-    note = "; ".join(filter(None, [f"Unit: {item.unit}" if item.unit else "", "Free text: withheld from sponsors" if item.free_text else "",
-                                   f"Missing-data codes: {', '.join(MISSING_CODES)}" if item.form == "bpi" else ""]))
-    return RedcapField(item.variable, item.form, "text", item.label, validation=VALIDATION.get(item.data_type, ""),
-                       minimum=_bound(item.minimum), maximum=_bound(item.maximum), note=note)
+    note = "; ".join(
+        filter(
+            None,
+            [
+                f"Unit: {item.unit}" if item.unit else "",
+                "Free text: withheld from sponsors" if item.free_text else "",
+                f"Missing-data codes: {', '.join(MISSING_CODES)}" if item.form == "bpi" else "",
+            ],
+        )
+    )
+    return RedcapField(
+        item.variable,
+        item.form,
+        "text",
+        item.label,
+        validation=VALIDATION.get(item.data_type, ""),
+        minimum=_bound(item.minimum),
+        maximum=_bound(item.maximum),
+        note=note,
+    )
 
 
 def missing_data_codes_setting() -> str:
@@ -102,10 +137,28 @@ def dictionary_csv(fields: Iterable[RedcapField] | None = None) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(DICTIONARY_COLUMNS)
     for f in fields if fields is not None else registry_dictionary():
-        writer.writerow([
-            f.name, f.form, "", f.field_type, f.label, choices_format(f.choices.items()), f.note, f.validation,
-            f.minimum, f.maximum, "y" if f.identifier else "", "", "", "", "", "", "", "",
-        ])
+        writer.writerow(
+            [
+                f.name,
+                f.form,
+                "",
+                f.field_type,
+                f.label,
+                choices_format(f.choices.items()),
+                f.note,
+                f.validation,
+                f.minimum,
+                f.maximum,
+                "y" if f.identifier else "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -133,15 +186,25 @@ def dictionary_read(source: str | Path) -> list[RedcapField]:
             continue
         row = row + [""] * (len(DICTIONARY_COLUMNS) - len(row))
         field_type = row[3].strip()
-        fields.append(RedcapField(
-            name=row[0].strip(), form=row[1].strip(), field_type=field_type, label=row[4].strip(),
-            choices=choices_parse(row[5]) if field_type in CHOICE_TYPES else {}, note=row[6].strip(),
-            validation=row[7].strip(), minimum=row[8].strip(), maximum=row[9].strip(), identifier=row[10].strip().lower() == "y",
-        ))
+        fields.append(
+            RedcapField(
+                name=row[0].strip(),
+                form=row[1].strip(),
+                field_type=field_type,
+                label=row[4].strip(),
+                choices=choices_parse(row[5]) if field_type in CHOICE_TYPES else {},
+                note=row[6].strip(),
+                validation=row[7].strip(),
+                minimum=row[8].strip(),
+                maximum=row[9].strip(),
+                identifier=row[10].strip().lower() == "y",
+            )
+        )
     return fields
 
 
 # --- events and instrument designations (a longitudinal project's other two files) ---------------------------------
+
 
 def events_csv() -> str:
     buffer = io.StringIO()
@@ -177,6 +240,7 @@ def repeating_instruments_csv() -> str:
 
 # --- records --------------------------------------------------------------------------------------------------------
 
+
 def records_columns() -> list[str]:
     columns = list(RECORD_META_COLUMNS)
     for form in FORMS:
@@ -195,8 +259,11 @@ def records_rows(patients) -> Iterator[dict[str, str]]:
     """REDCap's flat longitudinal layout: one row per record × event, plus one per repeating-instrument instance."""
     for patient in patients:
         for event in events():
-            base = {RECORD_ID: patient.study_id, "redcap_event_name": unique_event_name(event.code),
-                    "redcap_data_access_group": patient.site.code.lower()}  # REDCap's DAG: the site
+            base = {
+                RECORD_ID: patient.study_id,
+                "redcap_event_name": unique_event_name(event.code),
+                "redcap_data_access_group": patient.site.code.lower(),
+            }  # REDCap's DAG: the site
             single: dict[str, str] = {}
             repeats: list[dict[str, str]] = []
             for form in event.forms:
@@ -206,8 +273,14 @@ def records_rows(patients) -> Iterator[dict[str, str]]:
                         single.update(_values(form, record))
                     continue
                 for record in records:  # the stable repeat key, never a position (issue 13)
-                    repeats.append({**base, "redcap_repeat_instrument": form.name,
-                                    "redcap_repeat_instance": str(record.repeat_instance), **_values(form, record)})
+                    repeats.append(
+                        {
+                            **base,
+                            "redcap_repeat_instrument": form.name,
+                            "redcap_repeat_instance": str(record.repeat_instance),
+                            **_values(form, record),
+                        }
+                    )
             if single:
                 yield {**base, **single}
             yield from repeats
@@ -248,6 +321,8 @@ def records_read(source: str | Path, *, with_header: bool = False):
     reader = csv.DictReader(io.StringIO(_text_of(source)))
     if not reader.fieldnames:
         raise ValueError("The records file is empty (no header row).")
-    rows = [RedcapRow(number, {k: (v or "").strip() for k, v in row.items() if k is not None})
-            for number, row in enumerate(reader, start=1)]
+    rows = [
+        RedcapRow(number, {k: (v or "").strip() for k, v in row.items() if k is not None})
+        for number, row in enumerate(reader, start=1)
+    ]
     return (rows, list(reader.fieldnames)) if with_header else rows

@@ -22,17 +22,11 @@ class ClinicalRecord(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
-    )
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     version = models.PositiveIntegerField(default=1, help_text="Incremented on every change; used for If-Match.")
     voided_at = models.DateTimeField(null=True, blank=True)
-    voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
-    )
+    voided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     void_reason = models.TextField(blank=True)
 
     objects = ClinicalQuerySet.as_manager()
@@ -62,7 +56,9 @@ class RepeatingRecord(ClinicalRecord):
     repeat_parent = "patient"  # the field naming the parent whose records are numbered together
 
     repeat_instance = models.PositiveIntegerField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="Instance number among the parent's records of this kind (1, 2, …): assigned at creation, kept for life.",
     )
 

@@ -117,7 +117,9 @@ class Signature(models.Model):
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="signatures")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     meaning_code = models.CharField(
-        max_length=12, choices=SignatureMeaning.choices, blank=True,
+        max_length=12,
+        choices=SignatureMeaning.choices,
+        blank=True,
         help_text="Author, review or approval; blank only on signatures made before the fixed list existed.",
     )
     meaning = models.CharField(max_length=200, help_text="The statement the signer signed.")
@@ -126,7 +128,9 @@ class Signature(models.Model):
     signed_at = models.DateTimeField()
     visit_version = models.PositiveIntegerField(help_text="Version of the visit that was signed; a later edit supersedes it.")
     invalidated_at = models.DateTimeField(null=True, blank=True, help_text="When a later edit of the visit invalidated it.")
-    invalidated_by_version = models.PositiveIntegerField(null=True, blank=True, help_text="Visit version whose edit invalidated it.")
+    invalidated_by_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Visit version whose edit invalidated it."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -164,7 +168,9 @@ class Lock(models.Model):
         ordering = ["-locked_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["patient"], condition=Q(unlocked_at__isnull=True, patient__isnull=False), name="lock_one_active_per_patient"
+                fields=["patient"],
+                condition=Q(unlocked_at__isnull=True, patient__isnull=False),
+                name="lock_one_active_per_patient",
             ),
             models.UniqueConstraint(
                 fields=["site"], condition=Q(unlocked_at__isnull=True, scope="site"), name="lock_one_active_per_site"
@@ -181,7 +187,9 @@ class Lock(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = {LockScope.PATIENT: f"patient {self.patient_id}", LockScope.SITE: f"site {self.site_id}"}.get(self.scope, "study")
+        target = {LockScope.PATIENT: f"patient {self.patient_id}", LockScope.SITE: f"site {self.site_id}"}.get(
+            self.scope, "study"
+        )
         return f"Lock of {target} ({'active' if self.is_active else 'released'})"
 
     @property

@@ -105,9 +105,7 @@ class StudyExit(ClinicalRecord):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["patient"], condition=Q(voided_at__isnull=True), name="exit_one_per_patient"),
-            models.CheckConstraint(
-                condition=Q(last_contact_date__lte=F("exit_date")), name="exit_last_contact_not_after_exit"
-            ),
+            models.CheckConstraint(condition=Q(last_contact_date__lte=F("exit_date")), name="exit_last_contact_not_after_exit"),
             models.CheckConstraint(condition=Q(exit_type="death") | Q(death_cause=""), name="exit_cause_only_for_death"),
         ]
 

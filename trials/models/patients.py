@@ -52,15 +52,26 @@ class Patient(ClinicalRecord):
     new_motor_weakness = models.BooleanField("New motor weakness", default=False)
     foot_drop = models.BooleanField("Foot drop", default=False, help_text="Sacral levels.")
     frankel_grade = models.CharField(
-        "Frankel / ASIA impairment grade", max_length=1, blank=True,
-        choices=[("A", "A: complete"), ("B", "B: sensory only"), ("C", "C: motor useless"), ("D", "D: motor useful"), ("E", "E: normal")],
+        "Frankel / ASIA impairment grade",
+        max_length=1,
+        blank=True,
+        choices=[
+            ("A", "A: complete"),
+            ("B", "B: sensory only"),
+            ("C", "C: motor useless"),
+            ("D", "D: motor useful"),
+            ("E", "E: normal"),
+        ],
         help_text="E = normal motor and sensory function; blank = not assessed.",
     )
     protocol_deviation = models.TextField(
         blank=True, help_text="Recorded by a data manager when an ineligible patient is enrolled."
     )
     source_record_id = models.CharField(
-        max_length=100, blank=True, editable=False, db_index=True,
+        max_length=100,
+        blank=True,
+        editable=False,
+        db_index=True,
         help_text="Record ID in the system the patient was imported from (REDCap); a re-import matches on it (issue 13).",
     )
     history = HistoricalRecords()
@@ -160,7 +171,14 @@ class Lesion(RepeatingRecord):
     @property
     def sins_components_complete(self) -> bool:
         return self.region == Region.SPINE and all(
-            (self.spine_level, self.sins_pain, self.sins_alignment, self.sins_collapse, self.sins_posterolateral, self.lesion_type)
+            (
+                self.spine_level,
+                self.sins_pain,
+                self.sins_alignment,
+                self.sins_collapse,
+                self.sins_posterolateral,
+                self.lesion_type,
+            )
         )
 
     @property

@@ -59,7 +59,9 @@ def site_local_dates(at: dt.datetime | None = None) -> dict[int, dt.date]:
     return {pk: timezone.localdate(at, ZoneInfo(tz)) for pk, tz in Site.objects.values_list("pk", "time_zone")}
 
 
-def site_today_expression(site_field: str = "patient__site_id", at: dt.datetime | None = None, dates: dict[int, dt.date] | None = None):
+def site_today_expression(
+    site_field: str = "patient__site_id", at: dt.datetime | None = None, dates: dict[int, dt.date] | None = None
+):
     """SQL expression for 'today at the row's site', to annotate and compare against (one CASE over a few sites).
 
     Sites sharing a date are grouped, so at most a handful of WHEN branches exist whatever the number of sites.
@@ -96,7 +98,9 @@ class Membership(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(Q(role__in=list(SITE_ROLES), site__isnull=False) | (~Q(role__in=list(SITE_ROLES)) & Q(site__isnull=True))),
+                condition=(
+                    Q(role__in=list(SITE_ROLES), site__isnull=False) | (~Q(role__in=list(SITE_ROLES)) & Q(site__isnull=True))
+                ),
                 name="membership_site_matches_role",
             ),
             models.UniqueConstraint(fields=["user", "role", "site"], name="membership_unique"),

@@ -86,17 +86,36 @@ class Procedure(ClinicalRecord):
     cement_leakage = models.BooleanField(null=True, blank=True)
     implant_type = models.CharField(max_length=120, blank=True)
     # Interview fields (issue 10, part B), each declared once: model + migration + trials.crf.
-    intent = models.CharField("Procedure intent", max_length=16, choices=Intent.choices, blank=True,
-                              help_text="Palliation of pain, or local tumour control (cryoablation is often chosen for it).")
+    intent = models.CharField(
+        "Procedure intent",
+        max_length=16,
+        choices=Intent.choices,
+        blank=True,
+        help_text="Palliation of pain, or local tumour control (cryoablation is often chosen for it).",
+    )
     guidance = models.CharField("Image guidance", max_length=16, choices=Guidance.choices, blank=True)
     fluoroscopy_seconds = models.PositiveIntegerField("Fluoroscopy time (s)", null=True, blank=True)
-    radiation_dose = models.DecimalField("Procedural radiation dose", max_digits=9, decimal_places=2, null=True, blank=True,
-                                         help_text="Dose-area product or dose-length product; give its unit.")
-    radiation_dose_unit = models.CharField("Unit of the radiation dose", max_length=10, choices=RadiationDoseUnit.choices, blank=True)
-    neuromonitoring_type = models.CharField("Neuromonitoring / neuromodulation", max_length=8, choices=NeuromonitoringType.choices,
-                                            blank=True)
-    cement_fill = models.CharField("Cement fill of the ablation zone", max_length=8, choices=CementFill.choices, blank=True,
-                                   help_text="Cement tends to fill less completely after cryoablation.")
+    radiation_dose = models.DecimalField(
+        "Procedural radiation dose",
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Dose-area product or dose-length product; give its unit.",
+    )
+    radiation_dose_unit = models.CharField(
+        "Unit of the radiation dose", max_length=10, choices=RadiationDoseUnit.choices, blank=True
+    )
+    neuromonitoring_type = models.CharField(
+        "Neuromonitoring / neuromodulation", max_length=8, choices=NeuromonitoringType.choices, blank=True
+    )
+    cement_fill = models.CharField(
+        "Cement fill of the ablation zone",
+        max_length=8,
+        choices=CementFill.choices,
+        blank=True,
+        help_text="Cement tends to fill less completely after cryoablation.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -164,11 +183,15 @@ class RadiationCourse(RepeatingRecord):
 
     @property
     def bed_gy(self) -> float:
-        return radiation.bed(total_dose_gy=float(self.total_dose_gy), fractions=self.fractions, alpha_beta=float(self.alpha_beta_gy))
+        return radiation.bed(
+            total_dose_gy=float(self.total_dose_gy), fractions=self.fractions, alpha_beta=float(self.alpha_beta_gy)
+        )
 
     @property
     def eqd2_gy(self) -> float:
-        return radiation.eqd2(total_dose_gy=float(self.total_dose_gy), fractions=self.fractions, alpha_beta=float(self.alpha_beta_gy))
+        return radiation.eqd2(
+            total_dose_gy=float(self.total_dose_gy), fractions=self.fractions, alpha_beta=float(self.alpha_beta_gy)
+        )
 
     @property
     def interval_days(self) -> int:

@@ -79,7 +79,11 @@ class Visit(ClinicalRecord):
 
     def status_on(self, on: dt.date, exit_date: dt.date | None = None) -> schedule.VisitStatus:
         return schedule.visit_status(
-            self.definition, day0=self.patient.day0, on=on, has_data=self.has_data, exit_date=exit_date,
+            self.definition,
+            day0=self.patient.day0,
+            on=on,
+            has_data=self.has_data,
+            exit_date=exit_date,
             not_done=self.is_not_done,
         )
 
@@ -103,7 +107,9 @@ class PainAssessment(ClinicalRecord):
     """Brief Pain Inventory short form at a visit (docs/domain.md §3). Items 0–10."""
 
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="pain")
-    worst = models.PositiveSmallIntegerField("Worst pain in the last 24 hours", null=True, blank=True, help_text="Worst pain in the last 24 h (0–10)")
+    worst = models.PositiveSmallIntegerField(
+        "Worst pain in the last 24 hours", null=True, blank=True, help_text="Worst pain in the last 24 h (0–10)"
+    )
     least = models.PositiveSmallIntegerField("Least pain in the last 24 hours", null=True, blank=True)
     average = models.PositiveSmallIntegerField("Average pain", null=True, blank=True)
     current = models.PositiveSmallIntegerField("Pain right now", null=True, blank=True, help_text="Pain right now (0–10)")
@@ -114,14 +120,14 @@ class PainAssessment(ClinicalRecord):
     relations = models.PositiveSmallIntegerField("Relations with other people", null=True, blank=True)
     sleep = models.PositiveSmallIntegerField("Sleep", null=True, blank=True)
     enjoyment_of_life = models.PositiveSmallIntegerField("Enjoyment of life", null=True, blank=True)
-    relief_pct = models.PositiveSmallIntegerField("Relief from treatment (%)", null=True, blank=True, help_text="Relief 0–100% in steps of 10")
+    relief_pct = models.PositiveSmallIntegerField(
+        "Relief from treatment (%)", null=True, blank=True, help_text="Relief 0–100% in steps of 10"
+    )
     history = HistoricalRecords()
 
     class Meta:
         constraints = [_score_check(f) for f in bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS] + [
-            models.CheckConstraint(
-                condition=Q(relief_pct__isnull=True) | Q(relief_pct__lte=100), name="pain_relief_0_100"
-            ),
+            models.CheckConstraint(condition=Q(relief_pct__isnull=True) | Q(relief_pct__lte=100), name="pain_relief_0_100"),
         ]
 
     def __str__(self) -> str:

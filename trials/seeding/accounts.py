@@ -71,6 +71,8 @@ def data_manager_admin_permissions(user) -> None:
         content_type__app_label="trials", content_type__model__in=["site", "membership"], codename__regex=r"^(add|change)_"
     )
     unlock = Permission.objects.filter(
-        content_type__app_label="axes", content_type__model="accessattempt", codename__in=["view_accessattempt", "delete_accessattempt"]
+        content_type__app_label="axes",
+        content_type__model="accessattempt",
+        codename__in=["view_accessattempt", "delete_accessattempt"],
     )
     user.user_permissions.add(*perms, *manage, *unlock)

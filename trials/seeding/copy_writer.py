@@ -51,7 +51,11 @@ def copy_insert_with_history(model: type[models.Model], objs: list[models.Model]
                 if cached is not None and getattr(obj, field.attname) is None:
                     setattr(obj, field.attname, cached.pk)
     fields = model._meta.concrete_fields
-    _copy(model._meta.db_table, [f.column for f in fields], ([_column_value(f, getattr(o, f.attname)) for f in fields] for o in objs))
+    _copy(
+        model._meta.db_table,
+        [f.column for f in fields],
+        ([_column_value(f, getattr(o, f.attname)) for f in fields] for o in objs),
+    )
     history = model.history.model
     tracked = {f.attname for f in fields}
     hfields = [f for f in history._meta.concrete_fields if f.attname != "history_id"]

@@ -46,7 +46,12 @@ AE_TERMS = [  # term, sir, ctcae, relatedness, serious, weight
     ("Nerve injury with motor deficit", "severe", 3, "procedure", True, 0.05),
     ("Infection requiring IV antibiotics", "life_threatening", 4, "procedure", True, 0.03),
 ]
-SRE_TYPES = [("pathologic_fracture", 0.55), ("radiation_to_bone", 0.20), ("spinal_cord_compression", 0.12), ("surgery_to_bone", 0.13)]
+SRE_TYPES = [
+    ("pathologic_fracture", 0.55),
+    ("radiation_to_bone", 0.20),
+    ("spinal_cord_compression", 0.12),
+    ("surgery_to_bone", 0.13),
+]
 
 
 def weighted(rng: random.Random, mix: dict) -> object:
@@ -124,10 +129,15 @@ class PatientGenerator:
         self._current_region = plan.lesion.region
         lesion = plan.lesion
         results = eligibility_check(
-            screening_worst_pain=patient.screening_worst_pain, prior_treatment_of_index_lesion=False,
-            region=lesion.region, sins_total=lesion.sins_total, lesion_type=lesion.lesion_type,
-            mechanical_or_functional_pain=lesion.mechanical_or_functional_pain, ecog=patient.ecog,
-            age=age, life_expectancy_over_3_months=True,
+            screening_worst_pain=patient.screening_worst_pain,
+            prior_treatment_of_index_lesion=False,
+            region=lesion.region,
+            sins_total=lesion.sins_total,
+            lesion_type=lesion.lesion_type,
+            mechanical_or_functional_pain=lesion.mechanical_or_functional_pain,
+            ecog=patient.ecog,
+            age=age,
+            life_expectancy_over_3_months=True,
         )
         assert not failed(results), results  # the generator only makes eligible patients
         if day0 <= self.anchor:
@@ -141,10 +151,15 @@ class PatientGenerator:
         modality = weighted(rng, P.MODALITY_MIX)
         cement_p = P.CEMENT_AFTER_HEAT if modality in ("RFA", "MWA") else P.CEMENT_AFTER_CRYO
         proc = Procedure(
-            patient=patient, is_index=True, procedure_date=patient.day0, modality=modality,
+            patient=patient,
+            is_index=True,
+            procedure_date=patient.day0,
+            modality=modality,
             device={"RFA": "OsteoCool RF", "MWA": "Emprint MW", "cryo": "Visual-ICE"}[modality],
-            probes=rng.choice([1, 1, 2, 2, 3]), ablation_minutes=Decimal(rng.randint(4, 20)),
-            thermal_protection=rng.random() < 0.4, neuromonitoring=rng.random() < 0.25,
+            probes=rng.choice([1, 1, 2, 2, 3]),
+            ablation_minutes=Decimal(rng.randint(4, 20)),
+            thermal_protection=rng.random() < 0.4,
+            neuromonitoring=rng.random() < 0.25,
             anesthesia=rng.choices(["sedation", "general", "local"], [0.6, 0.35, 0.05])[0],
         )
         roll = rng.random()
@@ -193,8 +208,14 @@ class PatientGenerator:
         end = start + dt.timedelta(days=max(span - 1, 0))
         if end <= self.anchor and (sequence == "before" or plan.procedure is not None):
             plan.radiation = RadiationCourse(
-                patient=plan.patient, sequence=sequence, start_date=start, end_date=end, total_dose_gy=dose,
-                fractions=fractions, technique=technique, alpha_beta_gy=Decimal("10"),
+                patient=plan.patient,
+                sequence=sequence,
+                start_date=start,
+                end_date=end,
+                total_dose_gy=dose,
+                fractions=fractions,
+                technique=technique,
+                alpha_beta_gy=Decimal("10"),
             )
         self._rt_window = (start, end)
 
@@ -224,7 +245,13 @@ class PatientGenerator:
         last_contact = patient.enrollment_date
         for definition in schedule.DEFAULT_SCHEDULE:
             start, end = definition.window_dates(day0)
-            visit = Visit(patient=patient, visit_code=definition.code, target_date=definition.target_date(day0), window_start=start, window_end=end)
+            visit = Visit(
+                patient=patient,
+                visit_code=definition.code,
+                target_date=definition.target_date(day0),
+                window_start=start,
+                window_end=end,
+            )
             plan.visits.append(visit)
             if plan.procedure is None and definition.code != "baseline":
                 continue
@@ -242,7 +269,11 @@ class PatientGenerator:
             visit.visit_date = visit_date
             visit.out_of_window = not schedule.is_in_window(visit_date, start, end)
             last_contact = max(last_contact, visit_date)
-            worst = baseline if definition.code == "baseline" else round(baseline + P.WORST_PAIN_CHANGE[definition.code] + rng.gauss(0, P.PAIN_NOISE_SD))
+            worst = (
+                baseline
+                if definition.code == "baseline"
+                else round(baseline + P.WORST_PAIN_CHANGE[definition.code] + rng.gauss(0, P.PAIN_NOISE_SD))
+            )
             plan.pains.append(self._pain(visit, max(0, min(10, worst))))
             if definition.code != "baseline" and regimen and rng.random() < P.OPIOID_STOP_BY_VISIT[definition.code]:
                 regimen = None
@@ -261,7 +292,9 @@ class PatientGenerator:
         rng = self.rng
         least = max(0, worst - rng.randint(2, 4))
         average = max(least, min(worst, round((worst + least) / 2 + rng.gauss(0, 0.5))))
-        pain = PainAssessment(visit=visit, worst=worst, least=least, average=average, current=max(least, min(worst, average + rng.randint(-1, 1))))
+        pain = PainAssessment(
+            visit=visit, worst=worst, least=least, average=average, current=max(least, min(worst, average + rng.randint(-1, 1)))
+        )
         for item in ("general_activity", "mood", "walking_ability", "normal_work", "relations", "sleep", "enjoyment_of_life"):
             if rng.random() < 0.03:
                 continue
@@ -274,8 +307,15 @@ class PatientGenerator:
         drug, route, unit, _, _ = regimen
         result = mme.mme_per_day(drug=drug, route=route, dose=Decimal(dose), unit=unit, doses_per_day=Decimal(per_day))
         return MedicationUse(
-            visit=visit, drug=drug, route=route, dose=Decimal(dose), unit=unit, doses_per_day=Decimal(per_day),
-            mme_factor=result.factor, mme_per_day=result.mme_per_day, mme_table_version=result.table_version,
+            visit=visit,
+            drug=drug,
+            route=route,
+            dose=Decimal(dose),
+            unit=unit,
+            doses_per_day=Decimal(per_day),
+            mme_factor=result.factor,
+            mme_per_day=result.mme_per_day,
+            mme_table_version=result.table_version,
         )
 
     def _events(self, plan: PatientPlan, exit_draw, sre_day: int, ae: bool, last_observed: int, last_contact: dt.date) -> None:
@@ -291,7 +331,9 @@ class PatientGenerator:
             rt_start, rt_end = self._rt_window
             if sre.is_planned_radiation(kind, date, [(rt_start, rt_end)]):
                 kind = "pathologic_fracture"  # planned RT is never an SRE (docs/domain.md §6)
-            plan.skeletal_events.append(SkeletalEvent(patient=patient, event_type=kind, event_date=date, at_index_lesion=rng.random() < 0.5, location=""))
+            plan.skeletal_events.append(
+                SkeletalEvent(patient=patient, event_type=kind, event_date=date, at_index_lesion=rng.random() < 0.5, location="")
+            )
         if ae:
             onset = rng.randint(0, 30)
             if onset <= horizon:
@@ -301,16 +343,28 @@ class PatientGenerator:
                 onset_date = day0 + dt.timedelta(days=onset)
                 resolution = onset_date + dt.timedelta(days=rng.randint(1, 21))
                 resolved = resolution <= self.anchor and (exit_day is None or (resolution - day0).days <= exit_day)
-                plan.adverse_events.append(AdverseEvent(
-                    patient=patient, term=term, onset_date=onset_date, sir_grade=sir, ctcae_grade=ctcae, relatedness=rel,
-                    serious=serious, outcome="recovered" if resolved else "recovering", resolution_date=resolution if resolved else None,
-                ))
+                plan.adverse_events.append(
+                    AdverseEvent(
+                        patient=patient,
+                        term=term,
+                        onset_date=onset_date,
+                        sir_grade=sir,
+                        ctcae_grade=ctcae,
+                        relatedness=rel,
+                        serious=serious,
+                        outcome="recovered" if resolved else "recovering",
+                        resolution_date=resolution if resolved else None,
+                    )
+                )
         if exit_day is not None and exit_day <= last_observed:
             kind = exit_draw[0]
             exit_date = day0 + dt.timedelta(days=exit_day)
             contact = exit_date if kind == "death" else min(max(last_contact, day0), exit_date)
             plan.exit = StudyExit(
-                patient=patient, exit_type=kind, exit_date=exit_date, last_contact_date=contact,
+                patient=patient,
+                exit_type=kind,
+                exit_date=exit_date,
+                last_contact_date=contact,
                 death_cause=rng.choice(["Disease progression", "Respiratory failure", "Sepsis"]) if kind == "death" else "",
             )
         elif last_observed >= 400 and plan.visits[-1].visit_date is not None:

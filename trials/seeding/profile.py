@@ -38,8 +38,17 @@ WITHDRAWAL_12M = 0.03
 LTFU_12M = 0.02
 ENROLLMENT_SPAN_DAYS = 540
 HISTOLOGY_MIX = {
-    "breast": 0.25, "lung": 0.20, "prostate": 0.15, "renal": 0.12, "myeloma": 0.08, "colorectal": 0.05,
-    "thyroid": 0.04, "melanoma": 0.03, "hepatocellular": 0.03, "sarcoma": 0.02, "other": 0.03,
+    "breast": 0.25,
+    "lung": 0.20,
+    "prostate": 0.15,
+    "renal": 0.12,
+    "myeloma": 0.08,
+    "colorectal": 0.05,
+    "thyroid": 0.04,
+    "melanoma": 0.03,
+    "hepatocellular": 0.03,
+    "sarcoma": 0.02,
+    "other": 0.03,
 }
 # (drug, route, unit, dose choices, doses/day choices) drawn from the CDC 2022 table (docs/domain.md §5).
 OPIOID_REGIMENS = [

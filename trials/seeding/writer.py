@@ -44,9 +44,7 @@ def _bulk(model, objs: list, user) -> None:
     if connection.vendor == "postgresql":
         copy_insert_with_history(model, _stamp(objs, user), user=user, reason=SEED_REASON)
     else:
-        bulk_create_with_history(
-            _stamp(objs, user), model, batch_size=2000, default_user=user, default_change_reason=SEED_REASON
-        )
+        bulk_create_with_history(_stamp(objs, user), model, batch_size=2000, default_user=user, default_change_reason=SEED_REASON)
 
 
 def _numbered(objs: list, parent: str) -> list:

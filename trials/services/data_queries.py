@@ -48,8 +48,12 @@ def _require_message(message: str | None, field: str = "message") -> str:
 
 def _respond(query: DataQuery, *, actor, action: str, message: str = "", old: Any = "", new: Any = "") -> None:
     DataQueryResponse.objects.create(
-        query=query, action=action, author=actor, message=message,
-        old_value="" if old is None else str(old), new_value="" if new is None else str(new),
+        query=query,
+        action=action,
+        author=actor,
+        message=message,
+        old_value="" if old is None else str(old),
+        new_value="" if new is None else str(new),
     )
 
 
@@ -76,8 +80,12 @@ def data_query_open(*, actor, record: models.Model, field_name: str, message: st
     if field is None or not field.concrete:
         raise DomainValidationError({"field_name": f"{type(record).__name__} has no field {field_name!r}."})
     query = DataQuery(
-        content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk, field_name=field_name,
-        patient_id=patient_id_of(record), message=message, opened_by=actor,
+        content_type=ContentType.objects.get_for_model(type(record)),
+        object_id=record.pk,
+        field_name=field_name,
+        patient_id=patient_id_of(record),
+        message=message,
+        opened_by=actor,
     )
     _save(query, actor=actor, reason="Query opened")
     _respond(query, actor=actor, action=QueryAction.OPEN, message=message)
@@ -151,10 +159,16 @@ def data_query_reopen(*, actor, query: DataQuery, message: str | None) -> DataQu
     if query.status == QueryStatus.OPEN:
         raise DomainValidationError({"status": "This query is already open."})
     if query.rule_code and query.status == QueryStatus.CLOSED:
-        twin = DataQuery.objects.filter(
-            content_type_id=query.content_type_id, object_id=query.object_id, field_name=query.field_name,
-            rule_code=query.rule_code,
-        ).exclude(status=QueryStatus.CLOSED).exclude(pk=query.pk)
+        twin = (
+            DataQuery.objects.filter(
+                content_type_id=query.content_type_id,
+                object_id=query.object_id,
+                field_name=query.field_name,
+                rule_code=query.rule_code,
+            )
+            .exclude(status=QueryStatus.CLOSED)
+            .exclude(pk=query.pk)
+        )
         if twin.exists():
             raise DomainValidationError({"status": f"Query #{twin.first().pk} on the same field is still unresolved."})
     query.status, query.closed_at, query.closed_by = QueryStatus.OPEN, None, None

@@ -63,8 +63,12 @@ def _completed_visits(patient: Patient) -> list[Visit]:
 # How the SINS components are named to people (Fisher et al., Spine 2010: location, pain, bone lesion quality,
 # alignment, vertebral body collapse, posterolateral involvement of spinal elements).
 SINS_COMPONENT_LABELS = {
-    "spine_level": "location (spine level)", "lesion_type": "bone lesion quality", "sins_pain": "pain",
-    "sins_alignment": "alignment", "sins_collapse": "vertebral body collapse", "sins_posterolateral": "posterolateral involvement",
+    "spine_level": "location (spine level)",
+    "lesion_type": "bone lesion quality",
+    "sins_pain": "pain",
+    "sins_alignment": "alignment",
+    "sins_collapse": "vertebral body collapse",
+    "sins_posterolateral": "posterolateral involvement",
 }
 
 
@@ -75,10 +79,15 @@ def _day(date) -> str:
 
 def rule_out_of_window(patient: Patient) -> list[Finding]:
     return [
-        Finding(RULE_OUT_OF_WINDOW, v, "visit_date",
-                f"{v.get_visit_code_display()} was recorded on {_day(v.visit_date)}, outside its window "
-                f"({_day(v.window_start)} to {_day(v.window_end)}). Confirm the date or correct it.")
-        for v in _completed_visits(patient) if v.out_of_window
+        Finding(
+            RULE_OUT_OF_WINDOW,
+            v,
+            "visit_date",
+            f"{v.get_visit_code_display()} was recorded on {_day(v.visit_date)}, outside its window "
+            f"({_day(v.window_start)} to {_day(v.window_end)}). Confirm the date or correct it.",
+        )
+        for v in _completed_visits(patient)
+        if v.out_of_window
     ]
 
 
@@ -89,11 +98,15 @@ def rule_pain_jump(patient: Patient) -> list[Finding]:
         if pain is None or pain.voided_at is not None or pain.worst is None:
             continue
         if previous is not None and pain.worst - previous.worst >= PAIN_JUMP_THRESHOLD:
-            findings.append(Finding(
-                RULE_PAIN_JUMP, pain, "worst",
-                f"Worst pain rose from {previous.worst} ({previous.visit.get_visit_code_display()}) to {pain.worst} "
-                f"({visit.get_visit_code_display()}), an increase of {PAIN_JUMP_THRESHOLD} or more. Please confirm.",
-            ))
+            findings.append(
+                Finding(
+                    RULE_PAIN_JUMP,
+                    pain,
+                    "worst",
+                    f"Worst pain rose from {previous.worst} ({previous.visit.get_visit_code_display()}) to {pain.worst} "
+                    f"({visit.get_visit_code_display()}), an increase of {PAIN_JUMP_THRESHOLD} or more. Please confirm.",
+                )
+            )
         previous = pain
     return findings
 
@@ -103,11 +116,15 @@ def rule_omed(patient: Patient) -> list[Finding]:
     for visit in _completed_visits(patient):
         omed = visit.omed([m for m in visit.rule_medications])
         if omed is not None and omed > OMED_LIMIT_MME_PER_DAY:
-            findings.append(Finding(
-                RULE_OMED, visit, "medications",
-                f"OMED at {visit.get_visit_code_display()} is {omed} MME/day, above {OMED_LIMIT_MME_PER_DAY} "
-                "MME/day, which is unusually high. Check doses, units and doses per day.",
-            ))
+            findings.append(
+                Finding(
+                    RULE_OMED,
+                    visit,
+                    "medications",
+                    f"OMED at {visit.get_visit_code_display()} is {omed} MME/day, above {OMED_LIMIT_MME_PER_DAY} "
+                    "MME/day, which is unusually high. Check doses, units and doses per day.",
+                )
+            )
     return findings
 
 
@@ -118,11 +135,16 @@ def rule_sins_incomplete(patient: Patient) -> list[Finding]:
             continue
         missing = [f for f in SINS_COMPONENT_FIELDS if not getattr(lesion, f)]
         if missing:
-            findings.append(Finding(
-                RULE_SINS, lesion, missing[0],
-                f"Spine lesion {lesion.spine_level or '(no level)'} is missing SINS component(s): {', '.join(SINS_COMPONENT_LABELS[f] for f in missing)} "
-                "(the SINS total needs all six components).",
-            ))
+            findings.append(
+                Finding(
+                    RULE_SINS,
+                    lesion,
+                    missing[0],
+                    f"Spine lesion {lesion.spine_level or '(no level)'} is missing SINS component(s): "
+                    f"{', '.join(SINS_COMPONENT_LABELS[f] for f in missing)} "
+                    "(the SINS total needs all six components).",
+                )
+            )
     return findings
 
 
@@ -132,20 +154,31 @@ def rule_visit_after_death(patient: Patient) -> list[Finding]:
         return []
     death = deaths[0]
     return [
-        Finding(RULE_AFTER_DEATH, v, "visit_date",
-                f"{v.get_visit_code_display()} is dated {_day(v.visit_date)}, after the patient's death on {_day(death.exit_date)}.")
-        for v in _completed_visits(patient) if v.visit_date > death.exit_date
+        Finding(
+            RULE_AFTER_DEATH,
+            v,
+            "visit_date",
+            f"{v.get_visit_code_display()} is dated {_day(v.visit_date)}, after the patient's death on {_day(death.exit_date)}.",
+        )
+        for v in _completed_visits(patient)
+        if v.visit_date > death.exit_date
     ]
 
 
 RULES: tuple[Callable[[Patient], list[Finding]], ...] = (
-    rule_out_of_window, rule_pain_jump, rule_omed, rule_sins_incomplete, rule_visit_after_death,
+    rule_out_of_window,
+    rule_pain_jump,
+    rule_omed,
+    rule_sins_incomplete,
+    rule_visit_after_death,
 )
 
 
 def _patients_for_rules(patient_ids: Iterable[int] | None):
-    visits = Visit.objects.active().select_related("pain", "patient").prefetch_related(
-        Prefetch("medications", queryset=MedicationUse.objects.active(), to_attr="rule_medications")
+    visits = (
+        Visit.objects.active()
+        .select_related("pain", "patient")
+        .prefetch_related(Prefetch("medications", queryset=MedicationUse.objects.active(), to_attr="rule_medications"))
     )
     qs = Patient.objects.active().prefetch_related(
         Prefetch("visits", queryset=visits, to_attr="rule_visits"),
@@ -167,8 +200,12 @@ def _open_automatic(finding: Finding, patient_id: int, content_type: ContentType
     opened the same unresolved query first: the ``dataquery_one_unresolved_per_rule`` constraint decides, in a
     savepoint so the rest of the batch goes on."""
     query = DataQuery(
-        content_type=content_type, object_id=finding.record.pk, field_name=finding.field_name,
-        patient_id=patient_id, message=finding.message, rule_code=finding.rule_code,
+        content_type=content_type,
+        object_id=finding.record.pk,
+        field_name=finding.field_name,
+        patient_id=patient_id,
+        message=finding.message,
+        rule_code=finding.rule_code,
     )
     query._change_reason = "Opened by an automatic data check"
     try:

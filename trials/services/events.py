@@ -53,7 +53,9 @@ def adverse_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> Ad
 
 def planned_radiation_covering(patient: Patient, event_date) -> RadiationCourse | None:
     """The patient's active planned course covering ``event_date`` (the rule: ``trials.domain.sre``)."""
-    courses = {(c.start_date, c.end_date): c for c in RadiationCourse.objects.active().filter(patient_id=patient.pk).order_by("pk")}
+    courses = {
+        (c.start_date, c.end_date): c for c in RadiationCourse.objects.active().filter(patient_id=patient.pk).order_by("pk")
+    }
     covering = sre_rules.planned_course_covering(event_date, list(courses))
     return None if covering is None else courses[covering]
 
@@ -82,12 +84,18 @@ def skeletal_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> S
 @register_validator(StudyExit)
 def _validate_exit(exit_: StudyExit, errors: ErrorCollector) -> None:
     patient = exit_.patient
-    errors.check(exit_.exit_date >= patient.enrollment_date, "exit_date", f"Must not be before enrollment ({patient.enrollment_date}).")
+    errors.check(
+        exit_.exit_date >= patient.enrollment_date, "exit_date", f"Must not be before enrollment ({patient.enrollment_date})."
+    )
     errors.check(exit_.exit_date <= today(patient.site), "exit_date", "Cannot be in the future.")
     errors.check(exit_.last_contact_date <= exit_.exit_date, "last_contact_date", "Last contact cannot be after the exit date.")
-    errors.check(exit_.last_contact_date >= patient.enrollment_date, "last_contact_date", "Last contact cannot be before enrollment.")
+    errors.check(
+        exit_.last_contact_date >= patient.enrollment_date, "last_contact_date", "Last contact cannot be before enrollment."
+    )
     if exit_.exit_type == ExitType.DEATH:
-        errors.check(exit_.last_contact_date == exit_.exit_date, "last_contact_date", "For a death, last contact is the date of death.")
+        errors.check(
+            exit_.last_contact_date == exit_.exit_date, "last_contact_date", "For a death, last contact is the date of death."
+        )
     else:
         errors.check(not exit_.death_cause, "death_cause", "A cause of death is recorded only for a death.")
     late = patient.visits.active().filter(visit_date__gt=exit_.exit_date).order_by("visit_date").first()

@@ -62,11 +62,16 @@ def active_locks_by_patient(patients) -> dict[int, Lock]:
     patients = list(patients)
     if not patients:
         return {}
-    locks = list(Lock.objects.filter(unlocked_at__isnull=True).select_related("patient", "site").filter(
-        Q(scope=LockScope.STUDY)
-        | Q(scope=LockScope.SITE, site_id__in={p.site_id for p in patients})
-        | Q(scope=LockScope.PATIENT, patient_id__in=[p.pk for p in patients])
-    ).order_by("locked_at"))
+    locks = list(
+        Lock.objects.filter(unlocked_at__isnull=True)
+        .select_related("patient", "site")
+        .filter(
+            Q(scope=LockScope.STUDY)
+            | Q(scope=LockScope.SITE, site_id__in={p.site_id for p in patients})
+            | Q(scope=LockScope.PATIENT, patient_id__in=[p.pk for p in patients])
+        )
+        .order_by("locked_at")
+    )
     result: dict[int, Lock] = {}
     for patient in patients:
         for lock in locks:
@@ -95,9 +100,7 @@ def lock_check(instance: models.Model) -> None:
     lock = active_lock_for(patient_id_of(instance), _site_id_of(instance))
     if lock is None:
         return
-    raise DomainValidationError(
-        {LOCK_FIELD: f"{lock_message(lock)[:-1]}; a data manager must unlock it with a reason first."}
-    )
+    raise DomainValidationError({LOCK_FIELD: f"{lock_message(lock)[:-1]}; a data manager must unlock it with a reason first."})
 
 
 def _require_data_manager(actor) -> None:

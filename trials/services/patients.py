@@ -57,7 +57,9 @@ def patient_eligibility(*, patient_data: dict[str, Any], lesion_data: dict[str, 
         ecog=patient_data.get("ecog"),
         age=None if birth_year is None else age_years(int(birth_year), enrollment_date.year),
         life_expectancy_over_3_months=bool(patient_data.get("life_expectancy_over_3_months", True)),
-        neurological_signs=neurological_signs_present(**{k: patient_data[k] for k in NEUROLOGICAL_SIGN_LABELS if k in patient_data}),
+        neurological_signs=neurological_signs_present(
+            **{k: patient_data[k] for k in NEUROLOGICAL_SIGN_LABELS if k in patient_data}
+        ),
     )
 
 
@@ -66,8 +68,12 @@ _LESION_FIELDS = {f.name for f in Lesion._meta.concrete_fields} - {"id", "patien
 
 @register_validator(Patient)
 def _validate_patient(patient: Patient, errors: ErrorCollector) -> None:
-    errors.check(patient.consent_date <= patient.enrollment_date, "consent_date", "Consent must be on or before the enrollment date.")
-    errors.check(patient.enrollment_date <= today(patient.site), "enrollment_date", "The enrollment date cannot be in the future.")
+    errors.check(
+        patient.consent_date <= patient.enrollment_date, "consent_date", "Consent must be on or before the enrollment date."
+    )
+    errors.check(
+        patient.enrollment_date <= today(patient.site), "enrollment_date", "The enrollment date cannot be in the future."
+    )
     errors.check(patient.day0 >= patient.enrollment_date, "day0", "The index procedure (day 0) cannot be before enrollment.")
     errors.check(0 <= patient.ecog <= 5, "ecog", "ECOG must be 0–5.")
     errors.check(0 <= patient.screening_worst_pain <= 10, "screening_worst_pain", "BPI worst pain must be 0–10.")
@@ -99,7 +105,13 @@ def visits_schedule(patient: Patient) -> list[Visit]:
     for definition in schedule.DEFAULT_SCHEDULE:
         start, end = definition.window_dates(patient.day0)
         visits.append(
-            Visit(patient=patient, visit_code=definition.code, target_date=definition.target_date(patient.day0), window_start=start, window_end=end)
+            Visit(
+                patient=patient,
+                visit_code=definition.code,
+                target_date=definition.target_date(patient.day0),
+                window_start=start,
+                window_end=end,
+            )
         )
     return visits
 

@@ -29,8 +29,20 @@ _AFTER_UPDATE: dict[type[models.Model], AfterUpdate] = {}
 
 # Fields no caller may set through an update.
 PROTECTED_FIELDS = {
-    "id", "pk", "created_at", "updated_at", "created_by", "updated_by", "version",
-    "voided_at", "voided_by", "void_reason", "study_id", "patient", "visit", "site",
+    "id",
+    "pk",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "version",
+    "voided_at",
+    "voided_by",
+    "void_reason",
+    "study_id",
+    "patient",
+    "visit",
+    "site",
 }
 
 # Fields only a data manager may write (a protocol deviation is a data-management decision).
@@ -43,8 +55,12 @@ def check_data_manager_fields(actor, model: type[models.Model], values: Mapping[
         return
     for name in sorted(DATA_MANAGER_FIELDS.get(model, set()) & set(values)):
         if str(values[name] or "").strip():
-            errors.add(name, "Only a data manager may record a protocol deviation." if name == "protocol_deviation"
-                       else "Only a data manager may change this field.")
+            errors.add(
+                name,
+                "Only a data manager may record a protocol deviation."
+                if name == "protocol_deviation"
+                else "Only a data manager may change this field.",
+            )
 
 
 def register_validator(model: type[models.Model]) -> Callable[[Validator], Validator]:
@@ -107,8 +123,11 @@ def invalidate_stale_signatures(visit: Visit, *, actor) -> int:
     Every edit of a visit (its date, BPI, opioid rows, a void) raises the visit's
     version, so a signature of an older version no longer covers the data.
     """
-    stale = list(Signature.objects.select_for_update().filter(
-        visit_id=visit.pk, invalidated_at__isnull=True, visit_version__lt=visit.version))
+    stale = list(
+        Signature.objects.select_for_update().filter(
+            visit_id=visit.pk, invalidated_at__isnull=True, visit_version__lt=visit.version
+        )
+    )
     now = timezone.now()
     for signature in stale:
         signature.invalidated_at, signature.invalidated_by_version = now, visit.version
@@ -189,7 +208,9 @@ def clinical_record_update(
 
 
 @transaction.atomic
-def clinical_record_void(*, actor, instance: ClinicalRecord, reason: str | None, expected_version: int | None = None) -> ClinicalRecord:
+def clinical_record_void(
+    *, actor, instance: ClinicalRecord, reason: str | None, expected_version: int | None = None
+) -> ClinicalRecord:
     """Void instead of delete: the record stays, marked with who, when and why."""
     reason = require_reason(reason)
     require_site_write(actor, site_of(instance))

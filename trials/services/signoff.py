@@ -69,8 +69,13 @@ def visit_sign(*, actor, visit: Visit, password: str | None, meaning: str = DEFA
     lock_check(visit)
     statement = SIGNATURE_STATEMENTS[SignatureMeaning(code)]
     signature = Signature(
-        visit=visit, signer=actor, meaning_code=code, meaning=statement, printed_name=printed_name(actor),
-        time_zone=visit.patient.site.time_zone or settings.TIME_ZONE, signed_at=timezone.now(),  # shown in the site's local time
+        visit=visit,
+        signer=actor,
+        meaning_code=code,
+        meaning=statement,
+        printed_name=printed_name(actor),
+        time_zone=visit.patient.site.time_zone or settings.TIME_ZONE,
+        signed_at=timezone.now(),  # shown in the site's local time
         visit_version=visit.version,
     )
     signature._history_user = actor

@@ -43,8 +43,10 @@ def text_problem(value: str) -> str | None:
     found = FORBIDDEN.search(value)
     if found is None:
         return None
-    return (f"contains {_describe(found.group())} at position {found.start() + 1}; free text may hold printable "
-            "characters, tabs and line breaks only (remove the character, often pasted from another program).")
+    return (
+        f"contains {_describe(found.group())} at position {found.start() + 1}; free text may hold printable "
+        "characters, tabs and line breaks only (remove the character, often pasted from another program)."
+    )
 
 
 def require_clean_text(value: str | None, field: str) -> None:

@@ -22,7 +22,11 @@ def _validate_procedure(proc: Procedure, errors: ErrorCollector) -> None:
     errors.check(proc.procedure_date <= today(proc.patient.site), "procedure_date", "The procedure date cannot be in the future.")
     if proc.augmentation == Augmentation.CEMENT:
         errors.check(bool(proc.cement_technique), "cement_technique", "Cement augmentation needs its technique.")
-        errors.check(proc.cement_volume_ml is not None and proc.cement_volume_ml > 0, "cement_volume_ml", "Cement volume (mL) must be positive.")
+        errors.check(
+            proc.cement_volume_ml is not None and proc.cement_volume_ml > 0,
+            "cement_volume_ml",
+            "Cement volume (mL) must be positive.",
+        )
         errors.check(proc.cement_leakage is not None, "cement_leakage", "Say whether cement leaked (yes/no).")
     else:
         errors.check(not proc.cement_technique, "cement_technique", "Only with cement augmentation.")
@@ -35,16 +39,17 @@ def _validate_procedure(proc: Procedure, errors: ErrorCollector) -> None:
     errors.check(proc.probes >= 1, "probes", "At least one probe.")
     if proc.augmentation != Augmentation.CEMENT:
         errors.check(not proc.cement_fill, "cement_fill", "Only with cement augmentation.")
-    errors.check((proc.radiation_dose is None) == (not proc.radiation_dose_unit), "radiation_dose_unit",
-                 "Give the radiation dose together with its unit (dose-area or dose-length product).")
+    errors.check(
+        (proc.radiation_dose is None) == (not proc.radiation_dose_unit),
+        "radiation_dose_unit",
+        "Give the radiation dose together with its unit (dose-area or dose-length product).",
+    )
     if proc.ablation_minutes is not None:
         errors.check(proc.ablation_minutes > 0, "ablation_minutes", "Ablation time must be positive.")
 
 
 @transaction.atomic
-def procedure_record(
-    *, actor, patient: Patient, data: dict[str, Any], lesions: list[Lesion] | None = None
-) -> Procedure:
+def procedure_record(*, actor, patient: Patient, data: dict[str, Any], lesions: list[Lesion] | None = None) -> Procedure:
     """Record the index ablation; its date becomes day 0 (visit windows move if it differs from the plan)."""
     require_site_write(actor, patient.site_id)
     patient = Patient.objects.select_for_update().get(pk=patient.pk)

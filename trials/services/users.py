@@ -32,13 +32,17 @@ def _require_manager(actor) -> None:
 
 def _reason(reason: str | None) -> str:
     if not reason or not reason.strip():
-        raise DomainValidationError({"reason": "A reason is required for every change to an account (it goes in the audit trail)."})
+        raise DomainValidationError(
+            {"reason": "A reason is required for every change to an account (it goes in the audit trail)."}
+        )
     require_clean_text(reason, "reason")
     return reason.strip()
 
 
 def _event(user, actor, action: str, reason: str, detail: str = "") -> AccountEvent:
-    return AccountEvent.objects.create(user=user, actor=actor, action=action, detail=detail[:200], reason=reason, at=timezone.now())
+    return AccountEvent.objects.create(
+        user=user, actor=actor, action=action, detail=detail[:200], reason=reason, at=timezone.now()
+    )
 
 
 def role_label(role: str, site: Site | None) -> str:
@@ -56,8 +60,18 @@ def _check_role(role: str, site: Site | None, errors: ErrorCollector) -> None:
 
 
 @transaction.atomic
-def user_create(*, actor, username: str, password: str, role: str, site: Site | None = None, reason: str | None,
-                first_name: str = "", last_name: str = "", email: str = ""):
+def user_create(
+    *,
+    actor,
+    username: str,
+    password: str,
+    role: str,
+    site: Site | None = None,
+    reason: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+):
     """Create an active account with one role (site roles need ``site``); the password must pass the validators."""
     _require_manager(actor)
     reason = _reason(reason)
@@ -123,7 +137,11 @@ def role_remove(*, actor, membership: Membership, reason: str | None) -> None:
 
 def sessions_end(user) -> int:
     """Delete every session of ``user``; returns how many."""
-    ended = [s.pk for s in Session.objects.filter(expire_date__gt=timezone.now()) if s.get_decoded().get("_auth_user_id") == str(user.pk)]
+    ended = [
+        s.pk
+        for s in Session.objects.filter(expire_date__gt=timezone.now())
+        if s.get_decoded().get("_auth_user_id") == str(user.pk)
+    ]
     Session.objects.filter(pk__in=ended).delete()
     return len(ended)
 

@@ -170,7 +170,9 @@ def _check_visit_date(visit: Visit, visit_date: dt.date | None, errors: ErrorCol
     if visit_date is None:
         errors.add("visit_date", "The visit date is required.")
         return
-    errors.check(visit_date >= patient.enrollment_date, "visit_date", f"Must not be before enrollment ({patient.enrollment_date}).")
+    errors.check(
+        visit_date >= patient.enrollment_date, "visit_date", f"Must not be before enrollment ({patient.enrollment_date})."
+    )
     errors.check(visit_date <= today(patient.site), "visit_date", "Cannot be in the future.")
     exit_ = active_exit(patient)
     if exit_ is not None:
@@ -273,7 +275,9 @@ def visit_record(
     errors.raise_if_any()
 
     visit.visit_date = data.visit_date
-    visit.out_of_window = data.visit_date is not None and not schedule.is_in_window(data.visit_date, visit.window_start, visit.window_end)
+    visit.out_of_window = data.visit_date is not None and not schedule.is_in_window(
+        data.visit_date, visit.window_start, visit.window_end
+    )
     visit.opioid_status = data.opioid_status
     visit.missing_codes = dict(data.missing_codes or {})
     visit.not_done_reason = data.not_done_reason.strip()

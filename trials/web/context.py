@@ -30,8 +30,13 @@ def nav_links_for(user) -> list[tuple[str, str]]:
     if access.can_view_reports:
         links += [_link("dashboard", "Data quality"), _link("reports", "Reports")]
     if access.is_data_manager:
-        links += [_link("dm_locks", "Locks"), _link("dm_exports", "Exports"), _link("dm_imports", "Imports"),
-                  _link("user_list", "Users"), _link("audit_log", "Audit log")]
+        links += [
+            _link("dm_locks", "Locks"),
+            _link("dm_exports", "Exports"),
+            _link("dm_imports", "Imports"),
+            _link("user_list", "Users"),
+            _link("audit_log", "Audit log"),
+        ]
     elif access.can_view_reports:
         links += [_link("dm_exports", "Exports"), _link("audit_log", "Audit log")]
     if user.is_staff:

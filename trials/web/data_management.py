@@ -95,9 +95,15 @@ def query_list(request):
     queries = scoped_queries(request.user)
     if status in QueryStatus.values:
         queries = queries.filter(status=status)
-    return render(request, "trials/data_management/query_list.html", {
-        "queries": queries.order_by("-opened_at")[:200], "status": status, "statuses": QueryStatus.choices,
-    })
+    return render(
+        request,
+        "trials/data_management/query_list.html",
+        {
+            "queries": queries.order_by("-opened_at")[:200],
+            "status": status,
+            "statuses": QueryStatus.choices,
+        },
+    )
 
 
 QUERY_ACTIONS = {
@@ -120,17 +126,33 @@ def query_detail(request, pk: int):
             return redirect("dm_query_detail", pk=query.pk)
     access = access_for(request.user)
     record = query.record
-    return render(request, "trials/data_management/query_detail.html", {
-        "query": query, "form": form, "current_value": value_label(type(record), query.field_name, getattr(record, query.field_name, None)),
-        "record_page": _record_page(record),
-        "can_answer": access.can_write_site(query.patient.site_id) and query.status != QueryStatus.CLOSED,
-        "is_data_manager": access.is_data_manager,
-    })
+    return render(
+        request,
+        "trials/data_management/query_detail.html",
+        {
+            "query": query,
+            "form": form,
+            "current_value": value_label(type(record), query.field_name, getattr(record, query.field_name, None)),
+            "record_page": _record_page(record),
+            "can_answer": access.can_write_site(query.patient.site_id) and query.status != QueryStatus.CLOSED,
+            "is_data_manager": access.is_data_manager,
+        },
+    )
 
 
 # Records a data manager may query from the visit page, and the fields offered there.
-QUERYABLE = {"visit", "painassessment", "medicationuse", "patient", "lesion", "procedure", "radiationcourse", "adverseevent",
-             "skeletalevent", "studyexit"}
+QUERYABLE = {
+    "visit",
+    "painassessment",
+    "medicationuse",
+    "patient",
+    "lesion",
+    "procedure",
+    "radiationcourse",
+    "adverseevent",
+    "skeletalevent",
+    "studyexit",
+}
 
 
 def _record_page(record) -> str | None:
@@ -162,19 +184,28 @@ def query_new(request):
     form.fields["message"].label = "Question for the site"
     if request.method == "POST" and form.is_valid():
         try:
-            query = data_queries.data_query_open(actor=request.user, record=record, field_name=field_name,
-                                                 message=form.cleaned_data["message"])
+            query = data_queries.data_query_open(
+                actor=request.user, record=record, field_name=field_name, message=form.cleaned_data["message"]
+            )
         except DomainValidationError as exc:
             for field, msgs in exc.errors.items():
                 form.add_error("message" if field == "message" else None, " ".join(msgs))
         else:
             messages.success(request, f"Query #{query.pk} opened on {record_field_label(model_name, field_name)}.")
             return redirect(_record_page(record) or reverse("dm_query_detail", args=[query.pk]))
-    return render(request, "trials/data_management/query_new.html", {
-        "form": form, "record_type": model_name, "object_id": object_id, "field_name": field_name,
-        "label": record_field_label(model_name, field_name), "record_page": _record_page(record),
-        "current_value": value_label(model, field_name, getattr(record, field_name, None)),
-    })
+    return render(
+        request,
+        "trials/data_management/query_new.html",
+        {
+            "form": form,
+            "record_type": model_name,
+            "object_id": object_id,
+            "field_name": field_name,
+            "label": record_field_label(model_name, field_name),
+            "record_page": _record_page(record),
+            "current_value": value_label(model, field_name, getattr(record, field_name, None)),
+        },
+    )
 
 
 @clinical_page
@@ -192,14 +223,19 @@ def lock_list(request):
                 return redirect("dm_locks")
         elif form.is_valid():
             if request.POST.get("confirm") != "yes":
-                return render(request, "trials/data_management/lock_confirm.html", {
-                    "form": form, "target": form.target(), "affected": form.affected_patients()})
+                return render(
+                    request,
+                    "trials/data_management/lock_confirm.html",
+                    {"form": form, "target": form.target(), "affected": form.affected_patients()},
+                )
             if _lock_from_form(request, form):
                 messages.success(request, f"Locked {form.target()}.")
                 return redirect("dm_locks")
     locks = Lock.objects.select_related("patient", "site", "locked_by", "unlocked_by").order_by("unlocked_at", "-locked_at")
     locks = locking.visible_locks(request.user, locks)
-    return render(request, "trials/data_management/locks.html", {"locks": locks[:200], "form": form, "is_data_manager": is_data_manager})
+    return render(
+        request, "trials/data_management/locks.html", {"locks": locks[:200], "form": form, "is_data_manager": is_data_manager}
+    )
 
 
 def _lock_from_form(request, form: LockForm) -> bool:

@@ -21,12 +21,18 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class ImportForm(forms.Form):
-    records = forms.FileField(label="REDCap records (CSV, raw values)", help_text="REDCap: Data Exports → CSV / Microsoft Excel (raw data).")
-    mapping = forms.FileField(label="Mapping (JSON)", help_text="Which REDCap field fills which registry field; see the data-management guide.")
+    records = forms.FileField(
+        label="REDCap records (CSV, raw values)", help_text="REDCap: Data Exports → CSV / Microsoft Excel (raw data)."
+    )
+    mapping = forms.FileField(
+        label="Mapping (JSON)", help_text="Which REDCap field fills which registry field; see the data-management guide."
+    )
     date_format = forms.ChoiceField(
-        label="Dates in the file", initial="YMD",
+        label="Dates in the file",
+        initial="YMD",
         choices=[(k, f"{shown} ({k})") for k, (_, shown) in DATE_FORMATS.items()],
-        help_text="REDCap's raw export writes YYYY-MM-DD; a file saved by Excel may hold M/D/YYYY or D/M/YYYY.")
+        help_text="REDCap's raw export writes YYYY-MM-DD; a file saved by Excel may hold M/D/YYYY or D/M/YYYY.",
+    )
 
     def _text(self, name: str) -> str:
         upload = self.cleaned_data[name]
@@ -60,9 +66,14 @@ def import_list(request):
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            run = import_run_check(actor=request.user, records_name=form.cleaned_data["records"].name,
-                                   records_text=form.cleaned_data["records_text"], mapping_name=form.cleaned_data["mapping"].name,
-                                   mapping_raw=form.cleaned_data["mapping_raw"], date_format=form.cleaned_data["date_format"])
+            run = import_run_check(
+                actor=request.user,
+                records_name=form.cleaned_data["records"].name,
+                records_text=form.cleaned_data["records_text"],
+                mapping_name=form.cleaned_data["mapping"].name,
+                mapping_raw=form.cleaned_data["mapping_raw"],
+                date_format=form.cleaned_data["date_format"],
+            )
         except (MappingError, ValueError, OSError) as exc:
             form.add_error(None, str(exc))
         else:
@@ -88,6 +99,13 @@ def import_detail(request, pk: int):
                 messages.error(request, "The import was refused; nothing was written. See the report below.")
         return redirect("dm_import_detail", pk=run.pk)
     report = run.report or run.dry_run_report
-    return render(request, "trials/data_management/import_detail.html", {
-        "run": run, "report": report, "checked": run.status == ImportStatus.CHECKED,
-        "history": run.history.select_related("history_user").order_by("history_date")})
+    return render(
+        request,
+        "trials/data_management/import_detail.html",
+        {
+            "run": run,
+            "report": report,
+            "checked": run.status == ImportStatus.CHECKED,
+            "history": run.history.select_related("history_user").order_by("history_date"),
+        },
+    )

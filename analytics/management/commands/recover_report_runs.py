@@ -21,8 +21,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--stale-after", type=float, default=None,
-            help=f"Seconds without a heartbeat before a running run counts as lost (default {settings.REPORTS_HEARTBEAT_STALE_SECONDS:g}).",
+            "--stale-after",
+            type=float,
+            default=None,
+            help=f"Seconds without a heartbeat before a running run counts as lost (default "
+            f"{settings.REPORTS_HEARTBEAT_STALE_SECONDS:g}).",
         )
 
     def handle(self, *args, **opts):

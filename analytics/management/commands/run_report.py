@@ -26,7 +26,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--strata", default=None, help="Comma-separated stratification variables (default: all five).")
         parser.add_argument("--visits", default=None, help="Comma-separated follow-up visits (default: all).")
-        parser.add_argument("--hypercalcaemia", action="store_true", help="Count hypercalcaemia of malignancy as an SRE (off by default).")
+        parser.add_argument(
+            "--hypercalcaemia", action="store_true", help="Count hypercalcaemia of malignancy as an SRE (off by default)."
+        )
         parser.add_argument("--out", default=None, help="Directory to copy the artifacts to.")
         parser.add_argument("--sync", action="store_true", help="Run in this process instead of on the worker.")
         parser.add_argument("--force", action="store_true", help="Recompute even if an identical run exists.")
@@ -81,9 +83,11 @@ class Command(BaseCommand):
 
     def _summary(self, run: ReportRun) -> None:
         timings = ", ".join(f"{k} {v:.2f} s" for k, v in run.timings.items())
-        self.stdout.write(self.style.SUCCESS(
-            f"Run {run.pk} succeeded: {run.result.get('n_patients')} patients, fingerprint {run.fingerprint}. {timings}"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Run {run.pk} succeeded: {run.result.get('n_patients')} patients, fingerprint {run.fingerprint}. {timings}"
+            )
+        )
 
     def _copy(self, run: ReportRun, out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)

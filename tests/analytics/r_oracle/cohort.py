@@ -20,8 +20,16 @@ from __future__ import annotations
 import pandas as pd
 
 COLUMNS = (
-    "study_id", "site", "modality", "augmentation", "radiation_sequence", "region",
-    "sre_days", "sre_event", "os_days", "os_event",
+    "study_id",
+    "site",
+    "modality",
+    "augmentation",
+    "radiation_sequence",
+    "region",
+    "sre_days",
+    "sre_event",
+    "os_days",
+    "os_event",
 )
 
 ROWS = (

@@ -27,14 +27,18 @@ ALIASED_GROUPS = (
     ("none", "spine", 9),
 )
 # Per-group time scale (days): cement and none fail sooner than implant; pelvis later than spine.
-SCALE = {("implant", "peripheral"): 400, ("cement", "pelvis"): 200, ("cement", "spine"): 160,
-         ("none", "pelvis"): 260, ("none", "spine"): 210}
+SCALE = {
+    ("implant", "peripheral"): 400,
+    ("cement", "pelvis"): 200,
+    ("cement", "spine"): 160,
+    ("none", "pelvis"): 260,
+    ("none", "spine"): 210,
+}
 
 
 def _row(i: int, modality: str, augmentation: str, region: str, days: int, died: bool) -> tuple:
     study_id = f"A{i:02d}"
-    return (study_id, f"S{i % 3 + 1}", modality, augmentation, "after", region,
-            days, 2 if died else 0, days, int(died))
+    return (study_id, f"S{i % 3 + 1}", modality, augmentation, "after", region, days, 2 if died else 0, days, int(died))
 
 
 def aliased_frame() -> pd.DataFrame:

@@ -13,7 +13,9 @@ REASON_REQUIRED = "A reason for change is required when changing data already en
 class ClinicalReadSerializer(serializers.ModelSerializer):
     """Base of every clinical record representation: model fields plus ``voided``."""
 
-    voided = serializers.BooleanField(source="is_voided", read_only=True, help_text="Voided records stay, marked (never deleted).")
+    voided = serializers.BooleanField(
+        source="is_voided", read_only=True, help_text="Voided records stay, marked (never deleted)."
+    )
 
 
 class PatientRefReadMixin(serializers.Serializer):
@@ -44,7 +46,9 @@ def create_serializer_for(model, fields: tuple[str, ...], name: str, **declared)
     """Input for POST of a clinical record: the patient by study ID (among readable ones) plus fields."""
     from trials.models import Patient
 
-    meta = type("Meta", (), {"model": model, "fields": ("patient", *fields, *(d for d in declared if d not in fields)), "validators": []})
+    meta = type(
+        "Meta", (), {"model": model, "fields": ("patient", *fields, *(d for d in declared if d not in fields)), "validators": []}
+    )
     attrs = {
         "Meta": meta,
         "__module__": __name__,

@@ -43,7 +43,9 @@ AdverseEventUpdateSerializer = update_serializer_for(AdverseEvent, AE_INPUT_FIEL
 SkeletalEventCreateSerializer = create_serializer_for(SkeletalEvent, SRE_INPUT_FIELDS, "SkeletalEventCreateSerializer")
 SkeletalEventUpdateSerializer = update_serializer_for(SkeletalEvent, SRE_INPUT_FIELDS, "SkeletalEventUpdateSerializer")
 StudyExitCreateSerializer = create_serializer_for(
-    StudyExit, EXIT_INPUT_FIELDS, "StudyExitCreateSerializer",
+    StudyExit,
+    EXIT_INPUT_FIELDS,
+    "StudyExitCreateSerializer",
     last_contact_date=serializers.DateField(required=False, help_text="Defaults to the date of death for a death."),
 )
 StudyExitUpdateSerializer = update_serializer_for(StudyExit, EXIT_INPUT_FIELDS, "StudyExitUpdateSerializer")

@@ -31,7 +31,9 @@ class PatientSerializer(ClinicalReadSerializer):
 
 
 class LesionSerializer(PatientRefReadMixin, ClinicalReadSerializer):
-    sins_total = serializers.IntegerField(read_only=True, allow_null=True, help_text="SINS 0–18, the sum of the six components (null until all six are recorded).")
+    sins_total = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="SINS 0–18, the sum of the six components (null until all six are recorded)."
+    )
     sins_category = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:

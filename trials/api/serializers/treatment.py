@@ -41,5 +41,9 @@ RADIATION_INPUT_FIELDS = crf.form_of(RadiationCourse).entered_fields
 
 ProcedureCreateSerializer = create_serializer_for(Procedure, PROCEDURE_INPUT_FIELDS, "ProcedureCreateSerializer")
 ProcedureUpdateSerializer = update_serializer_for(Procedure, PROCEDURE_UPDATE_FIELDS, "ProcedureUpdateSerializer")
-RadiationCourseCreateSerializer = create_serializer_for(RadiationCourse, RADIATION_INPUT_FIELDS, "RadiationCourseCreateSerializer")
-RadiationCourseUpdateSerializer = update_serializer_for(RadiationCourse, RADIATION_INPUT_FIELDS, "RadiationCourseUpdateSerializer")
+RadiationCourseCreateSerializer = create_serializer_for(
+    RadiationCourse, RADIATION_INPUT_FIELDS, "RadiationCourseCreateSerializer"
+)
+RadiationCourseUpdateSerializer = update_serializer_for(
+    RadiationCourse, RADIATION_INPUT_FIELDS, "RadiationCourseUpdateSerializer"
+)

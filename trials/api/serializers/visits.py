@@ -13,7 +13,11 @@ PAIN_ITEMS = crf.form_of(PainAssessment).fields  # the BPI form, declared in tri
 
 
 class PainAssessmentSerializer(serializers.ModelSerializer):
-    interference_score = serializers.FloatField(read_only=True, allow_null=True, help_text="Mean of the answered interference items when at least 4 of 7 are answered, else null.")
+    interference_score = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Mean of the answered interference items when at least 4 of 7 are answered, else null.",
+    )
 
     class Meta:
         model = PainAssessment
@@ -31,7 +35,18 @@ class ActiveEntriesListSerializer(serializers.ListSerializer):
 class MedicationUseSerializer(serializers.ModelSerializer):
     class Meta:
         model = MedicationUse
-        fields = ("id", "drug", "route", "dose", "unit", "doses_per_day", "mme_factor", "factor_source", "mme_per_day", "mme_table_version")
+        fields = (
+            "id",
+            "drug",
+            "route",
+            "dose",
+            "unit",
+            "doses_per_day",
+            "mme_factor",
+            "factor_source",
+            "mme_per_day",
+            "mme_table_version",
+        )
         list_serializer_class = ActiveEntriesListSerializer
 
 
@@ -39,7 +54,10 @@ class VisitSerializer(PatientRefReadMixin, ClinicalReadSerializer):
     pain = PainAssessmentSerializer(read_only=True, allow_null=True)
     medications = MedicationUseSerializer(many=True, read_only=True)
     omed = serializers.DecimalField(
-        max_digits=9, decimal_places=2, read_only=True, allow_null=True,
+        max_digits=9,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
         help_text="Total MME/day (OMED): 0 for 'no opioids', null when not recorded.",
     )
 
@@ -65,11 +83,17 @@ class MedicationInputSerializer(serializers.Serializer):
     dose = serializers.DecimalField(max_digits=8, decimal_places=2)
     unit = serializers.ChoiceField(choices=mme.UNIT_CHOICES)
     doses_per_day = serializers.DecimalField(
-        max_digits=5, decimal_places=2, required=False, allow_null=True,
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
         help_text="Omitted/null = once a day; must be > 0. For a patch (mcg/h): the number of patches worn at once.",
     )
     mme_factor = serializers.DecimalField(
-        max_digits=6, decimal_places=3, required=False, allow_null=True,
+        max_digits=6,
+        decimal_places=3,
+        required=False,
+        allow_null=True,
         help_text="Explicit factor for a drug/route outside the CDC 2022 table; needs factor_source.",
     )
     factor_source = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -83,11 +107,16 @@ class VisitRecordSerializer(serializers.Serializer):
     pain = PainInputSerializer()
     medications = MedicationInputSerializer(many=True)
     missing_codes = serializers.DictField(
-        child=serializers.CharField(allow_blank=True), required=False,
+        child=serializers.CharField(allow_blank=True),
+        required=False,
         help_text="Why a BPI item has no value: {item: code} with NASK (not asked), UNK (asked but unknown), "
         "NA (not applicable) or ASKU (asked, declined to answer); an empty code removes it. Codes are validated by visit_record.",
     )
     not_done_reason = serializers.CharField(
-        required=False, allow_blank=True, help_text="The visit did not take place, and why (then no date, scores or opioid rows).",
+        required=False,
+        allow_blank=True,
+        help_text="The visit did not take place, and why (then no date, scores or opioid rows).",
     )
-    reason = serializers.CharField(required=False, allow_blank=True, help_text="Required when correcting a visit that already has data.")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, help_text="Required when correcting a visit that already has data."
+    )

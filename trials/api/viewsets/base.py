@@ -102,7 +102,10 @@ class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
     def apply_update(self, instance: Model, data: dict, *, partial: bool) -> Model:
         reason = data.pop("reason", None)
         return services.clinical_record_update(
-            actor=self.request.user, instance=instance, changes=data, reason=reason,
+            actor=self.request.user,
+            instance=instance,
+            changes=data,
+            reason=reason,
             expected_version=expected_version(self.request),
         )
 
@@ -129,7 +132,10 @@ class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         voided = services.clinical_record_void(
-            actor=request.user, instance=instance, reason=serializer.validated_data["reason"], expected_version=version,
+            actor=request.user,
+            instance=instance,
+            reason=serializer.validated_data["reason"],
+            expected_version=version,
         )
         return self.record_response(voided)
 

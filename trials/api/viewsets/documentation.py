@@ -34,11 +34,15 @@ def document_resource(tag: str, *, label: str):
                 tags=[tag], summary="Audit history", responses=HistoryEntrySerializer(many=True), filters=False
             )
         if getattr(viewset, "create_serializer_class", None) is not None:
-            actions["create"] = extend_schema(tags=[tag], summary=f"Record {label}", request=viewset.create_serializer_class, responses={201: staff})
+            actions["create"] = extend_schema(
+                tags=[tag], summary=f"Record {label}", request=viewset.create_serializer_class, responses={201: staff}
+            )
         if getattr(viewset, "update_serializer_class", None) is not None:
             update = viewset.update_serializer_class
             actions["update"] = extend_schema(tags=[tag], summary="Correct (reason required)", request=update, responses=staff)
-            actions["partial_update"] = extend_schema(tags=[tag], summary="Correct some fields (reason required)", request=update, responses=staff)
+            actions["partial_update"] = extend_schema(
+                tags=[tag], summary="Correct some fields (reason required)", request=update, responses=staff
+            )
             actions["void"] = extend_schema(tags=[tag], summary="Void with a reason", request=ReasonSerializer, responses=staff)
         return extend_schema_view(**actions)(viewset)
 

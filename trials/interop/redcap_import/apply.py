@@ -44,13 +44,21 @@ def _site_of(ctx: _Context, row: RedcapRow, outcome: RowOutcome) -> Site | None:
         code = str((rule.value_map or {}).get(code, code))
     site = Site.objects.filter(code__iexact=code).first() if code else None
     if site is None:
-        outcome.errors.append(RowError(row.number, row.record_id, ctx.mapping.site_rule.source if ctx.mapping.site_rule else "",
-                                       "site", f"no registry site with code {code!r}"))
+        outcome.errors.append(
+            RowError(
+                row.number,
+                row.record_id,
+                ctx.mapping.site_rule.source if ctx.mapping.site_rule else "",
+                "site",
+                f"no registry site with code {code!r}",
+            )
+        )
     return site
 
 
-def _update(ctx: _Context, instance, values: dict[str, Any], row: RedcapRow, outcome: RowOutcome, label: str,
-            rules: list[FieldRule]) -> None:
+def _update(
+    ctx: _Context, instance, values: dict[str, Any], row: RedcapRow, outcome: RowOutcome, label: str, rules: list[FieldRule]
+) -> None:
     changes = {k: v for k, v in values.items() if getattr(instance, k) != v}
     if not changes:
         outcome.note(UNCHANGED, label)
@@ -71,8 +79,10 @@ def _import_record(ctx: _Context, record_rows: list[RedcapRow]) -> None:
     values: dict[int, dict[str, dict[str, Any]]] = {}
     for row in record_rows:  # read every value of every row first: every unreadable value is reported
         sections = _sections_of(row, mapping)
-        values[row.number] = {s.name if not s.visit_code else "visit": _collect(s, row, mapping.date_format, ctx.outcomes[row.number])
-                              for s in sections}
+        values[row.number] = {
+            s.name if not s.visit_code else "visit": _collect(s, row, mapping.date_format, ctx.outcomes[row.number])
+            for s in sections
+        }
     if any(ctx.outcomes[r.number].errors for r in record_rows):
         for row in record_rows:
             ctx.outcomes[row.number].note(REFUSED if ctx.outcomes[row.number].errors else NO_DATA)
@@ -117,9 +127,16 @@ def _patient(ctx: _Context, site: Site, patient: Patient | None, patient_rows, r
             return patient
         row = record_rows[0]
         outcome = ctx.outcomes[row.number]
-        outcome.errors.append(RowError(row.number, row.record_id, "redcap_event_name", "patient",
-                                       f"record {row.record_id} is not in the registry and the file has no row of event "
-                                       f"{mapping.patient.event!r} with its enrollment data"))
+        outcome.errors.append(
+            RowError(
+                row.number,
+                row.record_id,
+                "redcap_event_name",
+                "patient",
+                f"record {row.record_id} is not in the registry and the file has no row of event "
+                f"{mapping.patient.event!r} with its enrollment data",
+            )
+        )
         raise _RecordFailed
     row = patient_rows[0]
     outcome, data = ctx.outcomes[row.number], values[row.number]
@@ -128,14 +145,18 @@ def _patient(ctx: _Context, site: Site, patient: Patient | None, patient_rows, r
     index_row = None
     if lesion_data is None:  # the index lesion comes from the repeating lesion instrument
         lesion_rows = [r for r in record_rows if r.repeat_instrument and mapping.repeating[r.repeat_instrument].name == "lesion"]
-        index_row = next((r for r in lesion_rows if values[r.number]["lesion"].get("is_index")), lesion_rows[0] if lesion_rows else None)
+        index_row = next(
+            (r for r in lesion_rows if values[r.number]["lesion"].get("is_index")), lesion_rows[0] if lesion_rows else None
+        )
         lesion_data = dict(values[index_row.number]["lesion"]) if index_row is not None else {}
     lesion_data.pop("is_index", None)
     if patient is None:
         try:
             patient = services.patient_enroll(actor=ctx.actor, site=site, patient_data=data["patient"], lesion_data=lesion_data)
         except DomainValidationError as exc:
-            outcome.errors += _service_errors(exc, row, rules["patient"]) + _service_errors(exc, row, rules.get("lesion", []), "lesion.")
+            outcome.errors += _service_errors(exc, row, rules["patient"]) + _service_errors(
+                exc, row, rules.get("lesion", []), "lesion."
+            )
             raise _RecordFailed from exc
         Patient.objects.filter(pk=patient.pk).update(source_record_id=row.record_id)  # set once, with the enrollment
         patient.source_record_id = row.record_id
@@ -207,8 +228,11 @@ def _repeats(ctx: _Context, patient: Patient, record_rows, values, *, events: se
 def _visits(ctx: _Context, patient: Patient, record_rows, values) -> None:
     for section in ctx.mapping.visits:
         rows = [r for r in record_rows if r.event == section.event and not r.repeat_instrument]
-        opioid_rows = [r for r in record_rows if r.event == section.event and r.repeat_instrument
-                       and ctx.mapping.repeating[r.repeat_instrument].name == "opioid"]
+        opioid_rows = [
+            r
+            for r in record_rows
+            if r.event == section.event and r.repeat_instrument and ctx.mapping.repeating[r.repeat_instrument].name == "opioid"
+        ]
         if not rows and not opioid_rows:
             continue
         row = rows[0] if rows else opioid_rows[0]
@@ -216,8 +240,15 @@ def _visits(ctx: _Context, patient: Patient, record_rows, values) -> None:
         visit_values = values[row.number].get("visit", {}) if rows else {}
         if not visit_values.get("visit_date") and not visit_values.get("not_done_reason"):
             if (rows and _has_source_values(section, row) and set(visit_values) - {"visit_date"}) or opioid_rows:
-                outcome.errors.append(RowError(row.number, row.record_id, _source_of(section, "visit_date"), "visit_date",
-                                               "the visit has data but no visit date; enter the date the visit took place"))
+                outcome.errors.append(
+                    RowError(
+                        row.number,
+                        row.record_id,
+                        _source_of(section, "visit_date"),
+                        "visit_date",
+                        "the visit has data but no visit date; enter the date the visit took place",
+                    )
+                )
                 raise _RecordFailed
             continue  # an event row without data (REDCap exports one per event)
         visit = patient.visits.get(visit_code=section.visit_code)
@@ -229,7 +260,9 @@ def _visits(ctx: _Context, patient: Patient, record_rows, values) -> None:
         if codes:
             changes["missing_codes"] = codes
         if opioid_rows:
-            changes["medications"] = [_medication(values[r.number]["opioid"]) for r in sorted(opioid_rows, key=lambda r: int(_instance(r)))]
+            changes["medications"] = [
+                _medication(values[r.number]["opioid"]) for r in sorted(opioid_rows, key=lambda r: int(_instance(r)))
+            ]
         data = before.with_changes(pain=pain, **changes)
         label = f"{patient.study_id} {section.visit_code}"
         recorded = visit.has_data or visit.is_not_done
@@ -250,6 +283,7 @@ def _visits(ctx: _Context, patient: Patient, record_rows, values) -> None:
 
 def _comparable_visit(data: services.VisitData) -> tuple:
     """Visit input with blanks dropped, for deciding 'unchanged' (a blank factor source equals an absent one)."""
+
     def clean(values: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in values.items() if v not in (None, "")}
 
@@ -308,12 +342,20 @@ def _check_sources(rows: list[RedcapRow], mapping: Mapping, header: list[str]) -
     for key, event in keyed:
         close = difflib.get_close_matches(event, unmapped, n=1) if event and event not in in_file else []
         if close:
-            raise MappingError(f"{key}: no row of the records file has event {event!r}; did you mean {close[0]!r} "
-                               f"(in the file, not mapped)?")
+            raise MappingError(
+                f"{key}: no row of the records file has event {event!r}; did you mean {close[0]!r} (in the file, not mapped)?"
+            )
 
 
-def redcap_import(*, mapping: Mapping, records: str | Path, actor=None, dry_run: bool = False,
-                  date_format: str | None = None, source_name: str = "") -> ImportReport:
+def redcap_import(
+    *,
+    mapping: Mapping,
+    records: str | Path,
+    actor=None,
+    dry_run: bool = False,
+    date_format: str | None = None,
+    source_name: str = "",
+) -> ImportReport:
     """Validate every row through the services; commit only when no row was refused and this is not a dry run.
 
     ``records``: a path (``Path``, or a ``str`` naming an existing file) or the CSV text itself.
@@ -333,8 +375,9 @@ def redcap_import(*, mapping: Mapping, records: str | Path, actor=None, dry_run:
         raise MappingError(f"site: no registry site with code {mapping.site_code!r}.")
     rows, header = records_read(records, with_header=True)
     _check_sources(rows, mapping, header)
-    name = source_name or (Path(records).name if isinstance(records, Path) or (isinstance(records, str) and "\n" not in records)
-                           else "uploaded file")
+    name = source_name or (
+        Path(records).name if isinstance(records, Path) or (isinstance(records, str) and "\n" not in records) else "uploaded file"
+    )
     report = ImportReport(dry_run=dry_run, source=name, rows_read=len(rows))
     grouped = _classify(rows, mapping, report)
     ctx = _Context(actor, mapping, report, {o.row: o for o in report.rows}, f"REDCap import of {name}")

@@ -34,14 +34,28 @@ VISIT_FIELDS = {f.name for f in fields(services.VisitData)} - {"pain", "medicati
     f"pain.{p}" for p in services.visits.PAIN_FIELDS
 }
 SECTION_MODELS: dict[str, type[models.Model]] = {
-    "patient": Patient, "lesion": Lesion, "procedure": Procedure, "study_exit": StudyExit,
-    "radiation": RadiationCourse, "opioid": MedicationUse, "adverse_event": AdverseEvent, "skeletal_event": SkeletalEvent,
+    "patient": Patient,
+    "lesion": Lesion,
+    "procedure": Procedure,
+    "study_exit": StudyExit,
+    "radiation": RadiationCourse,
+    "opioid": MedicationUse,
+    "adverse_event": AdverseEvent,
+    "skeletal_event": SkeletalEvent,
 }
 REPEATING_FORMS = ("lesion", "radiation", "opioid", "adverse_event", "skeletal_event")
 # Fields the system keeps (audit stamps, versions, voiding, generated IDs): never a mapping target.
 SYSTEM_FIELDS = {f.name for f in ClinicalRecord._meta.get_fields()} | {
-    "id", "study_id", "site", "patient", "visit", "repeat_instance", "source_record_id", "protocol_deviation",
-    "mme_per_day", "mme_table_version",
+    "id",
+    "study_id",
+    "site",
+    "patient",
+    "visit",
+    "repeat_instance",
+    "source_record_id",
+    "protocol_deviation",
+    "mme_per_day",
+    "mme_table_version",
 }
 DAG = "redcap_data_access_group"
 
@@ -134,9 +148,10 @@ def _rules(raw: Any, where: str, section: str) -> list[FieldRule]:
             raise MappingError(f"{key}: unknown transform {spec['transform']!r} (known: year).")
         missing = spec.get("missing", [])
         if not isinstance(missing, list) or not all(isinstance(code, str) and code for code in missing):
-            raise MappingError(f"{key}.missing: list the missing-data codes as strings, e.g. [\"UNK\", \"NASK\"].")
-        rule = FieldRule(target, key, spec.get("from", ""), spec.get("value"), spec.get("map"), spec.get("transform", ""),
-                         tuple(missing))
+            raise MappingError(f'{key}.missing: list the missing-data codes as strings, e.g. ["UNK", "NASK"].')
+        rule = FieldRule(
+            target, key, spec.get("from", ""), spec.get("value"), spec.get("map"), spec.get("transform", ""), tuple(missing)
+        )
         _check_constants(rule, section)
         rules.append(rule)
     return rules
@@ -156,13 +171,16 @@ def _check_constants(rule: FieldRule, section: str) -> None:
         if value is None:
             continue
         try:
-            converted = _convert(str(value) if not isinstance(value, bool) else ("1" if value else "0"), model_field,
-                                 rule.target, "YMD")
+            converted = _convert(
+                str(value) if not isinstance(value, bool) else ("1" if value else "0"), model_field, rule.target, "YMD"
+            )
         except (ValueError, InvalidOperation) as exc:
             raise MappingError(f"{rule.key}.{label}: {value!r} is not a valid {rule.target}: {exc}") from exc
         choices = {str(k) for k, _ in (model_field.choices or ())} if model_field is not None else set()
         if choices and str(converted) not in choices:
-            raise MappingError(f"{rule.key}.{label}: {value!r} is not one of {rule.target}'s codes ({', '.join(sorted(choices))}).")
+            raise MappingError(
+                f"{rule.key}.{label}: {value!r} is not one of {rule.target}'s codes ({', '.join(sorted(choices))})."
+            )
 
 
 def _section(raw: dict, where: str, name: str, *, needs_event: bool = False) -> Section:
@@ -187,8 +205,20 @@ def mapping_load(source: str | Path | dict) -> Mapping:
             raise MappingError(f"The mapping is not valid JSON: {exc}.") from exc
     if not isinstance(raw, dict):
         raise MappingError("The mapping must be a JSON object.")
-    known = {"site", "imported_by", "record_id", "date_format", "patient", "lesion", "procedure", "study_exit", "visits",
-             "repeating", "ignore", "_comment"}
+    known = {
+        "site",
+        "imported_by",
+        "record_id",
+        "date_format",
+        "patient",
+        "lesion",
+        "procedure",
+        "study_exit",
+        "visits",
+        "repeating",
+        "ignore",
+        "_comment",
+    }
     for key in raw:
         if key not in known:
             raise MappingError(f"{key}: unknown mapping section (known: {', '.join(sorted(known - {'_comment'}))}).")
@@ -196,7 +226,7 @@ def mapping_load(source: str | Path | dict) -> Mapping:
     site_rule = None
     if isinstance(site, dict):
         if not site.get("from"):
-            raise MappingError("site: give a site code, or {\"from\": \"redcap_data_access_group\"}.")
+            raise MappingError('site: give a site code, or {"from": "redcap_data_access_group"}.')
         site_rule = FieldRule("site", "site", site["from"], value_map=site.get("map"))
         site = ""
     elif not site:
@@ -217,8 +247,11 @@ def mapping_load(source: str | Path | dict) -> Mapping:
         repeating[instrument] = section
     if "lesion" not in raw and not any(s.name == "lesion" for s in repeating.values()):
         raise MappingError("lesion: enrollment needs the index lesion: a 'lesion' section or a repeating lesion instrument.")
-    singles = [_section(raw[name], name, name, needs_event=name == "study_exit") for name in ("lesion", "procedure", "study_exit")
-               if name in raw]
+    singles = [
+        _section(raw[name], name, name, needs_event=name == "study_exit")
+        for name in ("lesion", "procedure", "study_exit")
+        if name in raw
+    ]
     visits = []
     codes = [v.code for v in schedule.DEFAULT_SCHEDULE]
     for index, spec in enumerate(raw.get("visits", [])):
@@ -228,7 +261,9 @@ def mapping_load(source: str | Path | dict) -> Mapping:
         if spec.get("visit_code") not in codes:
             close = difflib.get_close_matches(str(spec.get("visit_code")), codes, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise MappingError(f"{where}.visit_code: {spec.get('visit_code')!r} is not a registry visit ({', '.join(codes)}).{hint}")
+            raise MappingError(
+                f"{where}.visit_code: {spec.get('visit_code')!r} is not a registry visit ({', '.join(codes)}).{hint}"
+            )
         section = _section(spec, where, "visit", needs_event=True)
         section.visit_code = spec["visit_code"]
         visits.append(section)
@@ -238,9 +273,20 @@ def mapping_load(source: str | Path | dict) -> Mapping:
             raise MappingError(f"visits: event {event!r} is mapped twice.")
     ignore = raw.get("ignore", {})
     if not isinstance(ignore, dict) or set(ignore) - {"events", "instruments"}:
-        raise MappingError("ignore: give {\"events\": [...], \"instruments\": [...]} (rows of these are counted as ignored).")
-    return Mapping(site, site_rule, raw.get("record_id", RECORD_ID), raw.get("imported_by", ""), date_format, patient,
-                   singles, visits, repeating, frozenset(ignore.get("events", [])), frozenset(ignore.get("instruments", [])))
+        raise MappingError('ignore: give {"events": [...], "instruments": [...]} (rows of these are counted as ignored).')
+    return Mapping(
+        site,
+        site_rule,
+        raw.get("record_id", RECORD_ID),
+        raw.get("imported_by", ""),
+        date_format,
+        patient,
+        singles,
+        visits,
+        repeating,
+        frozenset(ignore.get("events", [])),
+        frozenset(ignore.get("instruments", [])),
+    )
 
 
 def registry_mapping(*, imported_by: str = "") -> dict[str, Any]:
@@ -253,15 +299,20 @@ def registry_mapping(*, imported_by: str = "") -> dict[str, Any]:
         allowed = allowed_targets(section)
         return {item.name: {"from": item.variable} for item in FORMS_BY_NAME[form].items if item.name in allowed}
 
-    visit_items = {**{i.name: {"from": i.variable} for i in FORMS_BY_NAME["visit"].items if i.name in VISIT_FIELDS},
-                   **{f"pain.{i.name}": {"from": i.variable, "missing": list(missing.MISSING_CODES)}
-                      for i in FORMS_BY_NAME["bpi"].items}}
+    visit_items = {
+        **{i.name: {"from": i.variable} for i in FORMS_BY_NAME["visit"].items if i.name in VISIT_FIELDS},
+        **{f"pain.{i.name}": {"from": i.variable, "missing": list(missing.MISSING_CODES)} for i in FORMS_BY_NAME["bpi"].items},
+    }
     enrollment = unique_event_name("enrollment")
     return {
-        "site": {"from": DAG}, "imported_by": imported_by, "record_id": RECORD_ID,
+        "site": {"from": DAG},
+        "imported_by": imported_by,
+        "record_id": RECORD_ID,
         "patient": {"event": enrollment, "fields": fields_of("registration", "patient")},
         "procedure": {"fields": fields_of("procedure", "procedure")},
         "study_exit": {"event": unique_event_name("ongoing"), "fields": fields_of("study_exit", "study_exit")},
-        "visits": [{"event": unique_event_name(v.code), "visit_code": v.code, "fields": visit_items} for v in schedule.DEFAULT_SCHEDULE],
+        "visits": [
+            {"event": unique_event_name(v.code), "visit_code": v.code, "fields": visit_items} for v in schedule.DEFAULT_SCHEDULE
+        ],
         "repeating": {form: {"form": form, "fields": fields_of(form, form)} for form in REPEATING_FORMS},
     }

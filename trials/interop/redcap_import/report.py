@@ -74,8 +74,21 @@ class ImportReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready report (kept with a web import run)."""
         return {
-            "source": self.source, "dry_run": self.dry_run, "committed": self.committed, "rows_read": self.rows_read,
-            "counts": self.counts(), "blank_rows": self.blank_rows, "created": [list(c) for c in self.created],
-            "rows": [{"row": o.row, "record_id": o.record_id, "status": o.status, "records": o.records,
-                      "errors": [str(e) for e in o.errors]} for o in self.rows],
+            "source": self.source,
+            "dry_run": self.dry_run,
+            "committed": self.committed,
+            "rows_read": self.rows_read,
+            "counts": self.counts(),
+            "blank_rows": self.blank_rows,
+            "created": [list(c) for c in self.created],
+            "rows": [
+                {
+                    "row": o.row,
+                    "record_id": o.record_id,
+                    "status": o.status,
+                    "records": o.records,
+                    "errors": [str(e) for e in o.errors],
+                }
+                for o in self.rows
+            ],
         }

@@ -34,8 +34,9 @@ def _value(rule: FieldRule, row: RedcapRow, section: str, date_format: str) -> A
         return _convert(raw, _model_field(section, rule.target), rule.target, date_format)
     except ValueError as exc:
         if rule.source and not rule.missing and raw.isalpha() and raw.isupper():
-            raise ValueError(f"{exc}; if {raw!r} is a missing-data code, declare it for this field in the mapping "
-                             f"(\"missing\": [\"{raw}\"])") from None
+            raise ValueError(
+                f'{exc}; if {raw!r} is a missing-data code, declare it for this field in the mapping ("missing": ["{raw}"])'
+            ) from None
         raise
 
 
@@ -96,8 +97,11 @@ def _classify(rows: list[RedcapRow], mapping: Mapping, report: ImportReport) -> 
             continue
         if instrument and instrument not in mapping.repeating:
             known = ", ".join(sorted(mapping.repeating)) or "none"
-            refuse("redcap_repeat_instrument", f"repeating instrument {instrument!r} is not in the mapping's 'repeating' "
-                                               f"section (mapped: {known}); nothing of this row would be imported")
+            refuse(
+                "redcap_repeat_instrument",
+                f"repeating instrument {instrument!r} is not in the mapping's 'repeating' "
+                f"section (mapped: {known}); nothing of this row would be imported",
+            )
             continue
         if instrument and not _instance(row).isdigit():
             refuse("redcap_repeat_instance", f"repeat instance {_instance(row)!r} is not a positive whole number")
@@ -108,9 +112,12 @@ def _classify(rows: list[RedcapRow], mapping: Mapping, report: ImportReport) -> 
             refuse("redcap_event_name", f"event {row.event!r} is not in the mapping{hint}; nothing of this row would be imported")
             continue
         if not instrument and _instance(row) not in ("", "1"):
-            refuse("redcap_repeat_instance", f"instance {_instance(row)} of event {row.event!r}: the registry's visits and "
-                                             "enrollment happen once per patient, so a repeated event cannot be imported "
-                                             "(record a later visit under its own event)")
+            refuse(
+                "redcap_repeat_instance",
+                f"instance {_instance(row)} of event {row.event!r}: the registry's visits and "
+                "enrollment happen once per patient, so a repeated event cannot be imported "
+                "(record a later visit under its own event)",
+            )
             continue
         key = (record_id, row.event, instrument, _instance(row) if instrument else "")
         if key in seen:

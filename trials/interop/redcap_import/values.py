@@ -23,8 +23,9 @@ def _date(value: str, date_format: str) -> dt.date:
         return dt.datetime.strptime(value, pattern).date()  # noqa: DTZ007 - a calendar date, no time of day
     except ValueError:
         others = ", ".join(f"{k} ({v[1]})" for k, v in DATE_FORMATS.items() if k != date_format)
-        raise ValueError(f"{value!r} is not a date in the accepted format {shown}; for files in another format "
-                         f"use --date-format ({others})") from None
+        raise ValueError(
+            f"{value!r} is not a date in the accepted format {shown}; for files in another format use --date-format ({others})"
+        ) from None
 
 
 def _convert(value: str, model_field: models.Field | None, target: str, date_format: str) -> Any:
@@ -59,10 +60,14 @@ def _missing_code(rule: FieldRule, raw: str) -> MissingCode:
     """A declared code in a ``pain.<item>`` field that is one of the product's codes; anything else is refused."""
     accepted = ", ".join(missing.MISSING_CODES)
     if not rule.target.startswith("pain."):
-        raise ValueError(f"{raw!r} is a missing-data code declared for {rule.source}, but the registry keeps missing-data "
-                         f"codes for the BPI items (pain.*) only, not for {rule.target}; leave the cell blank if the value "
-                         "was not collected")
+        raise ValueError(
+            f"{raw!r} is a missing-data code declared for {rule.source}, but the registry keeps missing-data "
+            f"codes for the BPI items (pain.*) only, not for {rule.target}; leave the cell blank if the value "
+            "was not collected"
+        )
     if raw not in missing.MISSING_CODES:
-        raise ValueError(f"missing-data code {raw!r} declared for {rule.source} is not one of the registry's codes "
-                         f"({accepted}); recode it in REDCap or leave the cell blank")
+        raise ValueError(
+            f"missing-data code {raw!r} declared for {rule.source} is not one of the registry's codes "
+            f"({accepted}); recode it in REDCap or leave the cell blank"
+        )
     return MissingCode(raw)

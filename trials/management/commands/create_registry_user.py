@@ -41,9 +41,17 @@ class Command(BaseCommand):
                 raise CommandError(f"No site {options['site']} (sites: {codes}).")
         password = self._password(options["password_file"])
         try:
-            user = user_create(actor=None, username=options["username"], password=password, role=options["role"], site=site,
-                               reason=options["reason"], first_name=options["first_name"], last_name=options["last_name"],
-                               email=options["email"])
+            user = user_create(
+                actor=None,
+                username=options["username"],
+                password=password,
+                role=options["role"],
+                site=site,
+                reason=options["reason"],
+                first_name=options["first_name"],
+                last_name=options["last_name"],
+                email=options["email"],
+            )
         except DomainValidationError as exc:
             raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())) from exc
         self.stdout.write(self.style.SUCCESS(f"Created {user.get_username()} as {role_label(options['role'], site)}."))

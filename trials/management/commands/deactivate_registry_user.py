@@ -1,6 +1,6 @@
 """Deactivate a user from the command line: no more log-ins, sessions ended, API tokens revoked (audited).
 
-    python manage.py deactivate_registry_user coord_atl --reason "Left the site on 30 Nov"
+python manage.py deactivate_registry_user coord_atl --reason "Left the site on 30 Nov"
 """
 
 from __future__ import annotations
@@ -27,5 +27,9 @@ class Command(BaseCommand):
             counts = user_deactivate(actor=None, user=user, reason=options["reason"])
         except DomainValidationError as exc:
             raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())) from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"Deactivated {user.get_username()}: {counts['sessions']} session(s) ended, {counts['tokens']} API token(s) revoked."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Deactivated {user.get_username()}: {counts['sessions']} session(s) ended, {counts['tokens']} API "
+                f"token(s) revoked."
+            )
+        )

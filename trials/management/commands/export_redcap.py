@@ -1,4 +1,5 @@
-"""``manage.py export_redcap --out DIR``: the REDCap data dictionary and records (plus events, instrument designations and the repeating-instruments declaration)."""
+"""``manage.py export_redcap --out DIR``: the REDCap data dictionary and records (plus events, instrument designations
+and the repeating-instruments declaration)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ FILES = {
 
 
 class Command(BaseCommand):
-    help = "Write the registry as a REDCap longitudinal project: dictionary.csv, records.csv, events.csv, instrument_designation.csv, repeating_instruments.csv."
+    help = (
+        "Write the registry as a REDCap longitudinal project: dictionary.csv, records.csv, events.csv, "
+        "instrument_designation.csv, repeating_instruments.csv."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--out", required=True, help="Directory to write the CSV files into (created if needed).")

@@ -23,12 +23,17 @@ class Command(BaseCommand):
         parser.add_argument("--records", required=True, help="REDCap records export (CSV, raw values).")
         parser.add_argument("--dry-run", action="store_true", help="Validate every row and report; write nothing.")
         parser.add_argument("--user", default=None, help="Import as this user (default: the mapping's 'imported_by').")
-        parser.add_argument("--date-format", choices=sorted(DATE_FORMATS), default=None,
-                            help="Dates in the file: YMD = YYYY-MM-DD (REDCap raw export, the default), MDY = M/D/YYYY "
-                                 "(US Excel), DMY = D/M/YYYY.")
+        parser.add_argument(
+            "--date-format",
+            choices=sorted(DATE_FORMATS),
+            default=None,
+            help="Dates in the file: YMD = YYYY-MM-DD (REDCap raw export, the default), MDY = M/D/YYYY "
+            "(US Excel), DMY = D/M/YYYY.",
+        )
 
-    def handle(self, *args, mapping: str, records: str, dry_run: bool, user: str | None, date_format: str | None = None,
-               **options):
+    def handle(
+        self, *args, mapping: str, records: str, dry_run: bool, user: str | None, date_format: str | None = None, **options
+    ):
         actor = None
         if user:
             actor = get_user_model().objects.filter(username=user).first()
@@ -37,8 +42,9 @@ class Command(BaseCommand):
         if not Path(records).is_file():
             raise CommandError(f"--records: no file {records} (check the path); nothing was imported.")
         try:
-            report = redcap_import(mapping=mapping_load(mapping), records=Path(records), actor=actor, dry_run=dry_run,
-                                   date_format=date_format)
+            report = redcap_import(
+                mapping=mapping_load(mapping), records=Path(records), actor=actor, dry_run=dry_run, date_format=date_format
+            )
         except (MappingError, ValueError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         for outcome in report.rows:
@@ -51,10 +57,16 @@ class Command(BaseCommand):
         if report.errors:
             raise CommandError(f"{report.summary()}. {len(report.errors)} problem(s); nothing was written.")
         if dry_run:
-            self.stdout.write(self.style.SUCCESS(
-                f"Dry run: {report.records} record(s) valid ({report.visits_recorded} visit(s)); {report.summary()}; "
-                "nothing was written."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Dry run: {report.records} record(s) valid ({report.visits_recorded} visit(s)); {report.summary()}; "
+                    "nothing was written."
+                )
+            )
             return
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported {len(report.created)} patient(s) and {report.visits_recorded} visit(s) ({report.summary()}): "
-            + ", ".join(f"{rid}→{sid}" for rid, sid in report.created)))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {len(report.created)} patient(s) and {report.visits_recorded} visit(s) ({report.summary()}): "
+                + ", ".join(f"{rid}→{sid}" for rid, sid in report.created)
+            )
+        )

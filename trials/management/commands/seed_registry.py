@@ -27,7 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
         parser.add_argument("--password", default="demo", help="Password of every demo account (default 'demo').")
         parser.add_argument(
-            "--anchor-date", type=dt.date.fromisoformat, default=None,
+            "--anchor-date",
+            type=dt.date.fromisoformat,
+            default=None,
             help="The 'today' the synthetic history ends on (YYYY-MM-DD; default today).",
         )
         parser.add_argument("--add", action="store_true", help="Add --patients more even if the registry has data.")
@@ -48,11 +50,20 @@ class Command(BaseCommand):
             started = time.perf_counter()
             with tqdm(total=todo, unit="patients", disable=opts["no_progress"], desc="Seeding") as bar:
                 seed_patients(
-                    sites=sites, patients=todo, seed=opts["seed"] + existing, anchor=anchor,
-                    user=system_user(), chunk_size=opts["chunk_size"], progress=bar.update,
+                    sites=sites,
+                    patients=todo,
+                    seed=opts["seed"] + existing,
+                    anchor=anchor,
+                    user=system_user(),
+                    chunk_size=opts["chunk_size"],
+                    progress=bar.update,
                 )
             elapsed = time.perf_counter() - started
-            self.stdout.write(self.style.SUCCESS(f"Seeded {todo} patients at {len(sites)} sites in {elapsed:.1f} s (seed {opts['seed']}, anchor {anchor})."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Seeded {todo} patients at {len(sites)} sites in {elapsed:.1f} s (seed {opts['seed']}, anchor {anchor})."
+                )
+            )
         self.stdout.write(f"\nDemo logins (password: {opts['password']})")
         for username, role in accounts:
             self.stdout.write(f"  {username:<28} {role}")

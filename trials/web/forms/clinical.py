@@ -36,7 +36,9 @@ class ModelFieldsForm(forms.Form):
     def model_form_fields(cls) -> dict:
         """The model's fields as form fields (dates as date pickers)."""
         date_fields = [f.name for f in cls.model._meta.concrete_fields if f.get_internal_type() == "DateField"]
-        return fields_for_model(cls.model, fields=cls.model_fields, widgets={name: DATE for name in date_fields}, labels=cls.labels)
+        return fields_for_model(
+            cls.model, fields=cls.model_fields, widgets={name: DATE for name in date_fields}, labels=cls.labels
+        )
 
     def record_data(self) -> dict:
         """The cleaned values of the model's fields, ready for a service."""
@@ -74,9 +76,20 @@ class PatientForm(ModelFieldsForm):
 class LesionForm(ModelFieldsForm):
     model = Lesion
     model_fields = LESION_FIELDS
-    labels = {**{name: FIELD_LABELS[name] for name in ("sins_pain", "sins_alignment", "sins_collapse", "sins_posterolateral",
-                                                       "bilsky_grade", "mechanical_or_functional_pain")},
-              "size_mm": "Largest diameter (mm)"}
+    labels = {
+        **{
+            name: FIELD_LABELS[name]
+            for name in (
+                "sins_pain",
+                "sins_alignment",
+                "sins_collapse",
+                "sins_posterolateral",
+                "bilsky_grade",
+                "mechanical_or_functional_pain",
+            )
+        },
+        "size_mm": "Largest diameter (mm)",
+    }
 
     def lesion_data(self) -> dict:
         return {name: self.cleaned_data.get(name) for name in LESION_FIELDS}

@@ -17,7 +17,7 @@ def domain_errors_to_form(form: forms.Form, exc: DomainValidationError, *, prefi
     Service keys look like ``visit_date``, ``pain.worst`` or ``lesion.spine_level``.
     """
     for key, messages in exc.errors.items():
-        name = key[len(prefix):] if prefix and key.startswith(prefix) else key
+        name = key[len(prefix) :] if prefix and key.startswith(prefix) else key
         target = name if name in form.fields else None
         for message in messages:
             form.add_error(target, message if target else _with_field(key, message))

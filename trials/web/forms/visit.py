@@ -26,17 +26,24 @@ def _score_field(name: str, *, interference: bool) -> forms.IntegerField:
 
 class VisitForm(forms.Form):
     # Not required here: the service names a missing date in the same round as every other rule.
-    visit_date = forms.DateField(required=False, label="Visit date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    visit_date = forms.DateField(
+        required=False, label="Visit date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     not_done_reason = forms.CharField(
         required=False,
         label="Reason the visit was not done",
-        help_text="Only when the visit did not take place (e.g. patient in hospital elsewhere). Leave the rest of the form empty.",
+        help_text="Only when the visit did not take place (e.g. patient in hospital elsewhere). Leave the rest of the "
+        "form empty.",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     opioid_status = forms.ChoiceField(
         required=False,
         label="Opioid use at this visit",
-        choices=[(OpioidStatus.NONE, "No opioids (OMED 0)"), (OpioidStatus.TAKING, "Taking opioids"), (OpioidStatus.UNKNOWN, "Not recorded")],
+        choices=[
+            (OpioidStatus.NONE, "No opioids (OMED 0)"),
+            (OpioidStatus.TAKING, "Taking opioids"),
+            (OpioidStatus.UNKNOWN, "Not recorded"),
+        ],
         widget=forms.RadioSelect,
     )
     relief_pct = forms.IntegerField(
@@ -89,11 +96,17 @@ class VisitForm(forms.Form):
 
     @property
     def asks_window_confirmation(self) -> bool:
-        return bool(self.data.get("confirm_out_of_window")) or any("outside the" in str(e) for e in self.errors.get("visit_date", []))
+        return bool(self.data.get("confirm_out_of_window")) or any(
+            "outside the" in str(e) for e in self.errors.get("visit_date", [])
+        )
 
     def clean(self):
         data = super().clean()
-        if not (data.get("not_done_reason") or "").strip() and not data.get("opioid_status") and "opioid_status" not in self.errors:
+        if (
+            not (data.get("not_done_reason") or "").strip()
+            and not data.get("opioid_status")
+            and "opioid_status" not in self.errors
+        ):
             self.add_error("opioid_status", "Answer the opioid question (choose 'Not recorded' if nobody asked).")
         return data
 
@@ -149,16 +162,22 @@ class MedicationRowForm(forms.Form):
     drug = forms.ChoiceField(label="Opioid", choices=_blank(mme.DRUG_CHOICES), required=False)
     route = forms.ChoiceField(label="Route", choices=_blank(mme.ROUTE_CHOICES), required=False)
     dose = forms.DecimalField(
-        label="Dose", required=False, help_text="mg per dose; mcg/h for a patch", widget=forms.NumberInput(attrs={"step": "any", "min": 0})
+        label="Dose",
+        required=False,
+        help_text="mg per dose; mcg/h for a patch",
+        widget=forms.NumberInput(attrs={"step": "any", "min": 0}),
     )
     unit = forms.ChoiceField(label="Unit", choices=_blank(mme.UNIT_CHOICES), required=False)
     doses_per_day = forms.DecimalField(
-        label="Doses per day", required=False,
+        label="Doses per day",
+        required=False,
         help_text="Blank = once a day. For a patch (mcg/h): the number of patches worn at once.",
         widget=forms.NumberInput(attrs={"step": "any", "min": 0}),
     )
     mme_factor = forms.DecimalField(
-        label="Explicit MME factor", required=False, help_text="Only for a drug or route outside the CDC 2022 table",
+        label="Explicit MME factor",
+        required=False,
+        help_text="Only for a drug or route outside the CDC 2022 table",
         widget=forms.NumberInput(attrs={"step": "any", "min": 0, "placeholder": "factor"}),
     )
     factor_source = forms.CharField(

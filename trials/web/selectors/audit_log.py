@@ -105,18 +105,31 @@ def _history_qs(record_type: str, filters: AuditFilters) -> QuerySet:
     model, patient_path, site_path = SOURCES[record_type]
     site_expr = Coalesce(F("site_id"), F("patient__site_id")) if record_type == "lock" else _int_value(site_path)
     qs = model.history.model.objects.annotate(
-        a_when=F("history_date"), a_user=F("history_user_id"), a_type=Value(record_type, output_field=CharField()),
-        a_object=F("id"), a_history=F("history_id"), a_patient=_int_value(patient_path), a_site=site_expr,
-        a_action=F("history_type"), a_reason=Coalesce(F("history_change_reason"), Value(""), output_field=TextField()),
+        a_when=F("history_date"),
+        a_user=F("history_user_id"),
+        a_type=Value(record_type, output_field=CharField()),
+        a_object=F("id"),
+        a_history=F("history_id"),
+        a_patient=_int_value(patient_path),
+        a_site=site_expr,
+        a_action=F("history_type"),
+        a_reason=Coalesce(F("history_change_reason"), Value(""), output_field=TextField()),
     )
     return _filtered(qs, filters)
 
 
 def _account_qs(filters: AuditFilters) -> QuerySet:
     qs = AccountEvent.objects.annotate(
-        a_when=F("at"), a_user=F("actor_id"), a_type=Value(ACCOUNT, output_field=CharField()), a_object=F("user_id"),
-        a_history=F("id"), a_patient=Value(None, output_field=IntegerField()), a_site=Value(None, output_field=IntegerField()),
-        a_action=Case(*[When(action=k, then=Value(v)) for k, v in _ACCOUNT_TYPES.items()], default=Value("~"), output_field=CharField()),
+        a_when=F("at"),
+        a_user=F("actor_id"),
+        a_type=Value(ACCOUNT, output_field=CharField()),
+        a_object=F("user_id"),
+        a_history=F("id"),
+        a_patient=Value(None, output_field=IntegerField()),
+        a_site=Value(None, output_field=IntegerField()),
+        a_action=Case(
+            *[When(action=k, then=Value(v)) for k, v in _ACCOUNT_TYPES.items()], default=Value("~"), output_field=CharField()
+        ),
         a_reason=Cast(F("reason"), TextField()),
     )
     return _filtered(qs, filters)
@@ -135,7 +148,9 @@ def _filtered(qs: QuerySet, f: AuditFilters) -> QuerySet:
         qs = qs.filter(a_when__date__gte=f.date_from)
     if f.date_to:
         qs = qs.filter(a_when__date__lte=f.date_to)
-    return qs.order_by().values_list("a_when", "a_user", "a_type", "a_object", "a_history", "a_patient", "a_site", "a_action", "a_reason")
+    return qs.order_by().values_list(
+        "a_when", "a_user", "a_type", "a_object", "a_history", "a_patient", "a_site", "a_action", "a_reason"
+    )
 
 
 def audit_log(user, filters: AuditFilters) -> QuerySet:
@@ -162,8 +177,11 @@ def with_changes(rows: list[tuple]) -> list[LogRow]:
     users = dict(get_user_model().objects.filter(pk__in={r.user_id for r in result if r.user_id}).values_list("pk", "username"))
     patients = dict(Patient.objects.filter(pk__in={r.patient_id for r in result if r.patient_id}).values_list("pk", "study_id"))
     sites = dict(Site.objects.filter(pk__in={r.site_id for r in result if r.site_id}).values_list("pk", "code"))
-    accounts = dict(get_user_model().objects.filter(pk__in={r.object_id for r in result if r.record_type == ACCOUNT})
-                    .values_list("pk", "username"))
+    accounts = dict(
+        get_user_model()
+        .objects.filter(pk__in={r.object_id for r in result if r.record_type == ACCOUNT})
+        .values_list("pk", "username")
+    )
     events = AccountEvent.objects.in_bulk([r.history_id for r in result if r.record_type == ACCOUNT])
     by_type: dict[str, list[LogRow]] = {}
     for row in result:

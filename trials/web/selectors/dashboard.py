@@ -110,7 +110,8 @@ def item_missingness(user) -> dict[str, ItemMissingness]:
     """One aggregate query: per site, BPI items of completed visits left blank vs coded NASK/UNK/NA/ASKU."""
     completed = Q(visit_date__isnull=False)
     blank = [
-        Count("id", filter=completed & Q(**{f"pain__{item}__isnull": True}) & ~Q(missing_codes__has_key=item)) for item in PAIN_ITEMS
+        Count("id", filter=completed & Q(**{f"pain__{item}__isnull": True}) & ~Q(missing_codes__has_key=item))
+        for item in PAIN_ITEMS
     ]
     coded = {
         code: [Count("id", filter=completed & Q(**{f"missing_codes__{item}": code})) for item in PAIN_ITEMS]
@@ -144,7 +145,9 @@ def dashboard_for(user, *, at: dt.datetime | None = None) -> Dashboard:
         overdue = sum(r["overdue"] for r in by_site[code].values())
         rows.append(CompletenessRow(code, cells, total, overdue, items.get(code)))
     out_of_window_qs = _scoped_visits(user).filter(out_of_window=True)
-    out_of_window = list(out_of_window_qs.select_related("patient", "patient__site").order_by("-visit_date")[:OUT_OF_WINDOW_LIMIT])
+    out_of_window = list(
+        out_of_window_qs.select_related("patient", "patient__site").order_by("-visit_date")[:OUT_OF_WINDOW_LIMIT]
+    )
     return Dashboard(
         on=timezone.localdate(at),
         visit_labels=[d.label for d in DEFAULT_SCHEDULE],

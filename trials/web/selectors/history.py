@@ -15,7 +15,17 @@ from trials.web.labels import field_label, value_label
 # Bookkeeping fields every change touches; showing them would bury the clinical change.
 _NOISE = {"updated_at", "updated_by", "version", "created_at", "created_by"}
 # Derived or structural fields: shown on the page, not as changes (they follow the entered values).
-_STRUCTURAL = {"visit", "patient", "signer", "repeat_instance", "mme_table_version", "target_date", "window_start", "window_end", "visit_version"}
+_STRUCTURAL = {
+    "visit",
+    "patient",
+    "signer",
+    "repeat_instance",
+    "mme_table_version",
+    "target_date",
+    "window_start",
+    "window_end",
+    "visit_version",
+}
 _HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 
 
@@ -38,8 +48,9 @@ class AuditEntry:
 
 def _change(model, name: str, old, new) -> FieldChange:
     model_name = model._meta.model_name
-    return FieldChange(field_label(model_name, name), None if old is None else value_label(model, name, old),
-                       value_label(model, name, new))
+    return FieldChange(
+        field_label(model_name, name), None if old is None else value_label(model, name, old), value_label(model, name, new)
+    )
 
 
 def diff_rows(newer, older) -> list[FieldChange]:

@@ -106,21 +106,27 @@ def patient_timeline(user, study_id: str, *, on: dt.date | None = None) -> Timel
 
     Visit status is as of ``on``, by default today at the patient's site (its time zone).
     """
-    qs = scope_queryset(user, Patient.objects.active()).select_related("site").prefetch_related(
-        Prefetch("lesions", queryset=_active(Lesion), to_attr="active_lesions"),
-        Prefetch("procedures", queryset=_active(Procedure).prefetch_related("lesions"), to_attr="active_procedures"),
-        Prefetch("radiation_courses", queryset=_active(RadiationCourse), to_attr="active_radiation"),
-        Prefetch(
-            "visits",
-            queryset=_active(Visit).select_related("pain").prefetch_related(
-                Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications"),
-                Prefetch("signatures", queryset=Signature.objects.order_by("-signed_at"), to_attr="all_signatures"),
+    qs = (
+        scope_queryset(user, Patient.objects.active())
+        .select_related("site")
+        .prefetch_related(
+            Prefetch("lesions", queryset=_active(Lesion), to_attr="active_lesions"),
+            Prefetch("procedures", queryset=_active(Procedure).prefetch_related("lesions"), to_attr="active_procedures"),
+            Prefetch("radiation_courses", queryset=_active(RadiationCourse), to_attr="active_radiation"),
+            Prefetch(
+                "visits",
+                queryset=_active(Visit)
+                .select_related("pain")
+                .prefetch_related(
+                    Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications"),
+                    Prefetch("signatures", queryset=Signature.objects.order_by("-signed_at"), to_attr="all_signatures"),
+                ),
+                to_attr="active_visits",
             ),
-            to_attr="active_visits",
-        ),
-        Prefetch("adverse_events", queryset=_active(AdverseEvent), to_attr="active_aes"),
-        Prefetch("skeletal_events", queryset=_active(SkeletalEvent), to_attr="active_sres"),
-        Prefetch("exits", queryset=_active(StudyExit), to_attr="active_exits"),
+            Prefetch("adverse_events", queryset=_active(AdverseEvent), to_attr="active_aes"),
+            Prefetch("skeletal_events", queryset=_active(SkeletalEvent), to_attr="active_sres"),
+            Prefetch("exits", queryset=_active(StudyExit), to_attr="active_exits"),
+        )
     )
     patient = get_object_or_404(qs, study_id=study_id)
     on = on or patient.site.local_date()

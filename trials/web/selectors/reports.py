@@ -70,8 +70,13 @@ def report_summary(result: dict[str, Any] | None) -> dict[str, Any]:
     for visit, strata in (result.get("pain_response") or {}).items():
         overall = strata.get("all") or {}
         response_rows.append(
-            {"visit": visit, "evaluable": overall.get("evaluable"), "evaluable_rate": overall.get("evaluable_rate"),
-             "itt_denominator": overall.get("itt_denominator"), "itt_rate": overall.get("itt_rate")}
+            {
+                "visit": visit,
+                "evaluable": overall.get("evaluable"),
+                "evaluable_rate": overall.get("evaluable_rate"),
+                "itt_denominator": overall.get("itt_denominator"),
+                "itt_rate": overall.get("itt_rate"),
+            }
         )
     return {
         "n_patients": result.get("n_patients"),

@@ -45,20 +45,31 @@ class CellState:
     icon: str
 
 
-STATES = {s.code: s for s in (
-    CellState("not_started", "Not started (window open)", "○"),
-    CellState("incomplete", "Incomplete", "◐"),
-    CellState("complete", "Complete", "●"),
-    CellState("signed", "Signed", "✔"),
-    CellState("overdue", "Overdue", "!"),
-    CellState("missed", "Missed", "✕"),
-    CellState("not_done", "Not done", "⊘"),
-    CellState("upcoming", "Upcoming", "·"),
-    CellState("not_applicable", "Not applicable", "–"),
-)}
+STATES = {
+    s.code: s
+    for s in (
+        CellState("not_started", "Not started (window open)", "○"),
+        CellState("incomplete", "Incomplete", "◐"),
+        CellState("complete", "Complete", "●"),
+        CellState("signed", "Signed", "✔"),
+        CellState("overdue", "Overdue", "!"),
+        CellState("missed", "Missed", "✕"),
+        CellState("not_done", "Not done", "⊘"),
+        CellState("upcoming", "Upcoming", "·"),
+        CellState("not_applicable", "Not applicable", "–"),
+    )
+}
 FLAGS = {"open_query": ("Open query", "?"), "locked": ("Locked", "L")}
-FILTERS = [("not_started", "Not started"), ("incomplete", "Incomplete"), ("complete", "Complete"), ("signed", "Signed"),
-           ("locked", "Locked"), ("open_query", "Open query"), ("missed", "Missed"), ("overdue", "Overdue")]
+FILTERS = [
+    ("not_started", "Not started"),
+    ("incomplete", "Incomplete"),
+    ("complete", "Complete"),
+    ("signed", "Signed"),
+    ("locked", "Locked"),
+    ("open_query", "Open query"),
+    ("missed", "Missed"),
+    ("overdue", "Overdue"),
+]
 if _NOT_DONE_FIELD:
     FILTERS.append(("not_done", "Not done"))
 LEGEND = [state for code, state in STATES.items() if code != "not_done" or _NOT_DONE_FIELD]
@@ -99,8 +110,15 @@ def cell_state(visit: Visit, on: dt.date, exit_date: dt.date | None, signed: boo
         if signed:
             return STATES["signed"]
         return STATES["incomplete" if _is_incomplete(visit) else "complete"]
-    return STATES[{VisitStatus.DUE: "not_started", VisitStatus.OVERDUE: "overdue", VisitStatus.MISSED: "missed",
-                   VisitStatus.UPCOMING: "upcoming", VisitStatus.NOT_APPLICABLE: "not_applicable"}[status]]
+    return STATES[
+        {
+            VisitStatus.DUE: "not_started",
+            VisitStatus.OVERDUE: "overdue",
+            VisitStatus.MISSED: "missed",
+            VisitStatus.UPCOMING: "upcoming",
+            VisitStatus.NOT_APPLICABLE: "not_applicable",
+        }[status]
+    ]
 
 
 def _visits(*conditions, **lookups) -> Exists:
@@ -114,7 +132,9 @@ def filter_patients(patients: QuerySet, status: str | None, dates: dict[int, dt.
     patients = patients.annotate(_local_today=site_today_expression("site_id", dates=dates))
     on = OuterRef("_local_today")  # each patient's site's calendar date, compared inside the visit subqueries
     no_data = Q(visit_date__isnull=True)
-    signed = Exists(Signature.objects.filter(visit_id=OuterRef("pk"), invalidated_at__isnull=True, visit_version=OuterRef("version")))
+    signed = Exists(
+        Signature.objects.filter(visit_id=OuterRef("pk"), invalidated_at__isnull=True, visit_version=OuterRef("version"))
+    )
     incomplete = Q(pain__isnull=True) | Q(pain__worst__isnull=True) | Q(opioid_status=OpioidStatus.UNKNOWN)
     conditions = {
         "not_started": lambda: _visits(no_data, window_start__lte=on, target_date__gte=on),
@@ -124,8 +144,11 @@ def filter_patients(patients: QuerySet, status: str | None, dates: dict[int, dt.
         "incomplete": lambda: _visits(incomplete & ~signed, visit_date__isnull=False),
         "signed": lambda: _visits(signed, visit_date__isnull=False),
         "open_query": lambda: Exists(DataQuery.objects.filter(patient_id=OuterRef("pk")).exclude(status=QueryStatus.CLOSED)),
-        "locked": lambda: Exists(Lock.objects.filter(unlocked_at__isnull=True).filter(
-            Q(scope=LockScope.STUDY) | Q(scope=LockScope.SITE, site_id=OuterRef("site_id")) | Q(patient_id=OuterRef("pk")))),
+        "locked": lambda: Exists(
+            Lock.objects.filter(unlocked_at__isnull=True).filter(
+                Q(scope=LockScope.STUDY) | Q(scope=LockScope.SITE, site_id=OuterRef("site_id")) | Q(patient_id=OuterRef("pk"))
+            )
+        ),
     }
     if _NOT_DONE_FIELD:
         conditions["not_done"] = lambda: _visits(~Q(**{_NOT_DONE_FIELD: ""}) & Q(**{f"{_NOT_DONE_FIELD}__isnull": False}))
@@ -150,16 +173,22 @@ def matrix_rows(patients: list[Patient], dates: dict[int, dt.date]) -> list[Matr
         return []
     ids = [p.pk for p in patients]
     visits = list(Visit.objects.active().filter(patient_id__in=ids).select_related("pain"))
-    signed = set(Signature.objects.filter(visit__in=[v.pk for v in visits], invalidated_at__isnull=True,
-                                          visit_version=F("visit__version")).values_list("visit_id", flat=True))
+    signed = set(
+        Signature.objects.filter(
+            visit__in=[v.pk for v in visits], invalidated_at__isnull=True, visit_version=F("visit__version")
+        ).values_list("visit_id", flat=True)
+    )
     exits = dict(StudyExit.objects.active().filter(patient_id__in=ids).values_list("patient_id", "exit_date"))
     locks = active_locks_by_patient(patients)
     pain_to_visit = {v.pain.pk: v.pk for v in visits if getattr(v, "pain", None) is not None}
     queried_visits: set[int] = set()
     open_count: dict[int, int] = {}
-    open_queries = (DataQuery.objects.filter(patient_id__in=ids).exclude(status=QueryStatus.CLOSED)
-                    .annotate(medication_visit=Subquery(MedicationUse.objects.filter(pk=OuterRef("object_id")).values("visit_id")[:1]))
-                    .values_list("patient_id", "content_type__model", "object_id", "medication_visit"))
+    open_queries = (
+        DataQuery.objects.filter(patient_id__in=ids)
+        .exclude(status=QueryStatus.CLOSED)
+        .annotate(medication_visit=Subquery(MedicationUse.objects.filter(pk=OuterRef("object_id")).values("visit_id")[:1]))
+        .values_list("patient_id", "content_type__model", "object_id", "medication_visit")
+    )
     for patient_id, model, object_id, medication_visit in open_queries:
         open_count[patient_id] = open_count.get(patient_id, 0) + 1
         if model == "visit":

@@ -45,9 +45,13 @@ class VisitView:
 def _rows(model, instance, names, record_type: str) -> list[ValueRow]:
     object_id = None if instance is None else instance.pk
     return [
-        ValueRow(FIELD_LABELS.get(name, str(model._meta.get_field(name).verbose_name).capitalize()),
-                 "—" if instance is None or getattr(instance, name) is None else value_label(model, name, getattr(instance, name)),
-                 record_type, object_id, name)
+        ValueRow(
+            FIELD_LABELS.get(name, str(model._meta.get_field(name).verbose_name).capitalize()),
+            "—" if instance is None or getattr(instance, name) is None else value_label(model, name, getattr(instance, name)),
+            record_type,
+            object_id,
+            name,
+        )
         for name in names
     ]
 
@@ -67,24 +71,41 @@ def visit_view(visit: Visit) -> VisitView:
         visit_rows.append(ValueRow("Visit not done", visit.not_done_reason, "visit", visit.pk, "not_done_reason"))
 
     types = ContentType.objects.get_for_models(Visit, PainAssessment, MedicationUse)
-    records = Q(content_type=types[Visit], object_id=visit.pk) | Q(content_type=types[MedicationUse], object_id__in=[m.pk for m in meds])
+    records = Q(content_type=types[Visit], object_id=visit.pk) | Q(
+        content_type=types[MedicationUse], object_id__in=[m.pk for m in meds]
+    )
     if pain is not None:
         records |= Q(content_type=types[PainAssessment], object_id=pain.pk)
-    queries = list(DataQuery.objects.filter(records).exclude(status=QueryStatus.CLOSED).select_related("content_type", "opened_by")
-                   .order_by("opened_at"))
+    queries = list(
+        DataQuery.objects.filter(records)
+        .exclude(status=QueryStatus.CLOSED)
+        .select_related("content_type", "opened_by")
+        .order_by("opened_at")
+    )
     by_key: dict[tuple[str, int, str], list[DataQuery]] = {}
     for query in queries:
         by_key.setdefault((query.content_type.model, query.object_id, query.field_name), []).append(query)
     for row in [*visit_rows, *intensity, *interference, relief]:
         if row.object_id is not None:
             row.queries = by_key.get((row.record_type, row.object_id, row.field_name), [])
-    medication_queries = {m.pk: [q for q in queries if q.content_type.model == "medicationuse" and q.object_id == m.pk] for m in meds}
+    medication_queries = {
+        m.pk: [q for q in queries if q.content_type.model == "medicationuse" and q.object_id == m.pk] for m in meds
+    }
 
     signatures = list(visit.signatures.select_related("signer").order_by("-signed_at"))
     current = [s for s in signatures if s.invalidated_at is None and s.visit_version == visit.version]
     return VisitView(
-        visit=visit, visit_rows=visit_rows, intensity_rows=intensity, interference_rows=interference, relief_row=relief,
-        interference_score=None if pain is None else pain.interference_score, medications=meds,
-        medication_queries=medication_queries, open_queries=queries, signatures=signatures, current_signatures=current,
-        needs_resignature=bool(signatures) and not current, lock=active_lock_for(visit.patient_id, visit.patient.site_id),
+        visit=visit,
+        visit_rows=visit_rows,
+        intensity_rows=intensity,
+        interference_rows=interference,
+        relief_row=relief,
+        interference_score=None if pain is None else pain.interference_score,
+        medications=meds,
+        medication_queries=medication_queries,
+        open_queries=queries,
+        signatures=signatures,
+        current_signatures=current,
+        needs_resignature=bool(signatures) and not current,
+        lock=active_lock_for(visit.patient_id, visit.patient.site_id),
     )

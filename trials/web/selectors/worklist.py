@@ -59,19 +59,27 @@ def open_visits(user, *, at: dt.datetime | None = None, dates: dict[int, dt.date
 
     Each row carries ``local_today``: the date at the patient's site at instant ``at`` (now by default).
     """
-    qs = Visit.objects.active().annotate(local_today=site_today_expression(at=at, dates=dates)).filter(
-        visit_date__isnull=True,
-        not_done_reason="",
-        window_start__lte=F("local_today"),
-        window_end__gte=F("local_today"),
-        patient__voided_at__isnull=True,
+    qs = (
+        Visit.objects.active()
+        .annotate(local_today=site_today_expression(at=at, dates=dates))
+        .filter(
+            visit_date__isnull=True,
+            not_done_reason="",
+            window_start__lte=F("local_today"),
+            window_end__gte=F("local_today"),
+            patient__voided_at__isnull=True,
+        )
     )
     return scope_queryset(user, qs)
 
 
-def missed_count(user, *, at: dt.datetime | None = None, site_id: int | None = None, dates: dict[int, dt.date] | None = None) -> int:
+def missed_count(
+    user, *, at: dt.datetime | None = None, site_id: int | None = None, dates: dict[int, dt.date] | None = None
+) -> int:
     """Visits whose window closed (site-local) without data, excluding those made not applicable by an earlier exit."""
-    exited_before_close = StudyExit.objects.active().filter(patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"))
+    exited_before_close = StudyExit.objects.active().filter(
+        patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end")
+    )
     qs = scope_queryset(
         user,
         Visit.objects.active()
@@ -92,7 +100,9 @@ def worklist_for(user, *, at: dt.datetime | None = None, site_id: int | None = N
     patient and site, exits, missed count. "Today" is each site's local date at instant ``at``.
     """
     dates = site_local_dates(at)
-    qs = open_visits(user, at=at, dates=dates).select_related("patient", "patient__site").prefetch_related(active_exits_prefetch())
+    qs = (
+        open_visits(user, at=at, dates=dates).select_related("patient", "patient__site").prefetch_related(active_exits_prefetch())
+    )
     if site_id:
         qs = qs.filter(patient__site_id=site_id)
     rows = []

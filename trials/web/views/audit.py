@@ -26,8 +26,9 @@ CSV_HEADER = ["when_utc", "user", "site", "patient", "record_type", "record", "r
 
 
 class AuditFilterForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.order_by("username"), required=False, label="User",
-                                  empty_label="Anyone")
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.order_by("username"), required=False, label="User", empty_label="Anyone"
+    )
     site = forms.ModelChoiceField(queryset=Site.objects.all(), required=False, label="Site", empty_label="All sites")
     patient = forms.CharField(required=False, label="Patient (study ID)")
     record_type = forms.ChoiceField(choices=[("", "Any"), *RECORD_TYPES], required=False, label="Record type")
@@ -54,9 +55,13 @@ class AuditFilterForm(forms.Form):
     def filters(self) -> AuditFilters:
         data = self.cleaned_data
         return AuditFilters(
-            user_id=data["user"].pk if data.get("user") else None, site_id=data["site"].pk if data.get("site") else None,
-            patient_id=data["patient_obj"].pk if data.get("patient_obj") else None, record_type=data.get("record_type") or None,
-            action=data.get("action") or None, date_from=data.get("date_from"), date_to=data.get("date_to"),
+            user_id=data["user"].pk if data.get("user") else None,
+            site_id=data["site"].pk if data.get("site") else None,
+            patient_id=data["patient_obj"].pk if data.get("patient_obj") else None,
+            record_type=data.get("record_type") or None,
+            action=data.get("action") or None,
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
         )
 
 
@@ -75,10 +80,17 @@ def audit_log_page(request):
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "web/audit_log.html", {
-        "form": form, "page": page, "rows": with_changes(list(page.object_list)), "query": query.urlencode(),
-        "invalid": form.is_bound and not form.is_valid(),
-    })
+    return render(
+        request,
+        "web/audit_log.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": with_changes(list(page.object_list)),
+            "query": query.urlencode(),
+            "invalid": form.is_bound and not form.is_valid(),
+        },
+    )
 
 
 class _Echo:
@@ -92,13 +104,23 @@ def _csv_lines(user, filters: AuditFilters) -> Iterator[str]:
     rows = audit_log(user, filters)
     start = 0
     while True:
-        chunk = list(rows[start:start + EXPORT_CHUNK])
+        chunk = list(rows[start : start + EXPORT_CHUNK])
         if not chunk:
             return
         for row in with_changes(chunk):
             changes = "; ".join(f"{c.field}: {'' if c.old is None else c.old + ' -> '}{c.new}" for c in row.changes or [])
-            cells = [row.when.astimezone(dt.UTC).isoformat(), row.user, row.site, row.patient, row.record_type, row.record,
-                     row.object_id, row.action_label, row.reason, changes]
+            cells = [
+                row.when.astimezone(dt.UTC).isoformat(),
+                row.user,
+                row.site,
+                row.patient,
+                row.record_type,
+                row.record,
+                row.object_id,
+                row.action_label,
+                row.reason,
+                changes,
+            ]
             yield writer.writerow([spreadsheet_text(str(cell)) for cell in cells])
         start += EXPORT_CHUNK
 

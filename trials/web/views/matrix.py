@@ -39,7 +39,7 @@ class MatrixPage:
             self.number = min(self.number, self.num_pages)
         start = (self.number - 1) * PAGE_SIZE
         # Ids first (a narrow scan of the study-ID order), then the rows of those 50 only.
-        ids = list(patients.values_list("pk", flat=True)[start:start + PAGE_SIZE + 1])
+        ids = list(patients.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
         self.has_next = len(ids) > PAGE_SIZE
         ids = ids[:PAGE_SIZE]
         rows = {p.pk: p for p in patients.model.objects.filter(pk__in=ids).select_related("site")}
@@ -64,8 +64,20 @@ def status_matrix(request):
     page = MatrixPage(patients, request.GET.get("page"), counted=status is None)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "web/status_matrix.html", {
-        "page": page, "rows": matrix_rows(page.object_list, dates), "visits": schedule.VISIT_CHOICES,
-        "sites": sites, "site_id": site_id, "status": status, "filters": FILTERS, "states": LEGEND,
-        "flags": FLAGS.values(), "query": query.urlencode(), "today": timezone.localdate(),
-    })
+    return render(
+        request,
+        "web/status_matrix.html",
+        {
+            "page": page,
+            "rows": matrix_rows(page.object_list, dates),
+            "visits": schedule.VISIT_CHOICES,
+            "sites": sites,
+            "site_id": site_id,
+            "status": status,
+            "filters": FILTERS,
+            "states": LEGEND,
+            "flags": FLAGS.values(),
+            "query": query.urlencode(),
+            "today": timezone.localdate(),
+        },
+    )

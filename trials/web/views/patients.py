@@ -36,8 +36,12 @@ def patient_detail(request, study_id: str):
     return render(
         request,
         "web/patient_detail.html",
-        {"t": timeline, "patient": timeline.patient, "can_write": can_write(request.user, timeline.patient.site_id) and timeline.lock is None,  # locked: no Correct/Void
-         "can_sign": access_for(request.user).can_sign(timeline.patient.site_id)},
+        {
+            "t": timeline,
+            "patient": timeline.patient,
+            "can_write": can_write(request.user, timeline.patient.site_id) and timeline.lock is None,  # locked: no Correct/Void
+            "can_sign": access_for(request.user).can_sign(timeline.patient.site_id),
+        },
     )
 
 
@@ -54,7 +58,9 @@ def patient_enroll(request):
     lesion_form = LesionForm(request.POST if bound else None, prefix="lesion")
     eligibility = None
     if bound and patient_form.is_valid() and lesion_form.is_valid():
-        eligibility = services.patient_eligibility(patient_data=patient_form.patient_data(), lesion_data=lesion_form.lesion_data())
+        eligibility = services.patient_eligibility(
+            patient_data=patient_form.patient_data(), lesion_data=lesion_form.lesion_data()
+        )
         if request.POST.get("action") == "enroll":
             patient = _enroll(request, patient_form, lesion_form)
             if patient is not None:

@@ -159,7 +159,9 @@ def record_correct(request, study_id: str, kind: str, pk: int):
     """Change a record with a reason; 'Review changes' shows old → new before 'Save correction'."""
     spec = _kind(kind)
     if spec.form_class is None:
-        return redirect("visit_entry", study_id=study_id, visit_code=_record(spec, _writable_patient(request, study_id), pk).visit_code)
+        return redirect(
+            "visit_entry", study_id=study_id, visit_code=_record(spec, _writable_patient(request, study_id), pk).visit_code
+        )
     patient = _writable_patient(request, study_id)
     record = _record(spec, patient, pk)
     initial = {name: getattr(record, name) for name in spec.form_class.model_fields}
@@ -176,7 +178,9 @@ def record_correct(request, study_id: str, kind: str, pk: int):
                 for n, v in changes.items()
             ]
             if request.POST.get("action") == "save" and _update(request, record, changes, form, correction):
-                messages.success(request, f"{spec.label} corrected for {study_id}: " + "; ".join(f"{f} {o} → {n}" for f, o, n in diff))
+                messages.success(
+                    request, f"{spec.label} corrected for {study_id}: " + "; ".join(f"{f} {o} → {n}" for f, o, n in diff)
+                )
                 return redirect("patient_detail", study_id=study_id)
     return render(
         request,

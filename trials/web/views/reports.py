@@ -16,8 +16,11 @@ from trials.web.guards import study_page
 from trials.web.selectors import reports as selectors
 
 STRATA_LABELS = {
-    "site": "Site", "modality": "Ablation modality", "augmentation": "Augmentation",
-    "radiation_sequence": "Radiation sequence", "region": "Lesion region",
+    "site": "Site",
+    "modality": "Ablation modality",
+    "augmentation": "Augmentation",
+    "radiation_sequence": "Radiation sequence",
+    "region": "Lesion region",
 }
 
 
@@ -37,7 +40,10 @@ class ReportRequestForm(forms.Form):
 def reports(request):
     form = ReportRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        parameters = {"strata": form.cleaned_data["strata"], "include_hypercalcaemia": form.cleaned_data["include_hypercalcaemia"]}
+        parameters = {
+            "strata": form.cleaned_data["strata"],
+            "include_hypercalcaemia": form.cleaned_data["include_hypercalcaemia"],
+        }
         try:
             run, reused = report_run_request(actor=request.user, parameters=parameters, force=form.cleaned_data["force"])
         except DomainValidationError as exc:

@@ -28,8 +28,12 @@ REASON_HELP = "Why (e.g. 'New coordinator at Atlanta, delegation log signed 28 N
 
 class RoleFields(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, label="Role")
-    site = forms.ModelChoiceField(queryset=Site.objects.filter(active=True), required=False, label="Site",
-                                  help_text="For a site coordinator or site investigator; empty for study-wide roles.")
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.filter(active=True),
+        required=False,
+        label="Site",
+        help_text="For a site coordinator or site investigator; empty for study-wide roles.",
+    )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Reason", help_text=REASON_HELP)
 
 
@@ -38,8 +42,11 @@ class UserCreateForm(RoleFields):
     first_name = forms.CharField(max_length=150, required=False, label="First name")
     last_name = forms.CharField(max_length=150, required=False, label="Last name", help_text="The printed name on signatures.")
     email = forms.EmailField(required=False, label="Email")
-    password = forms.CharField(widget=forms.PasswordInput, label="Initial password",
-                               help_text="Give it to the user privately; they change it after logging in.")
+    password = forms.CharField(
+        widget=forms.PasswordInput,
+        label="Initial password",
+        help_text="Give it to the user privately; they change it after logging in.",
+    )
     field_order = ["username", "first_name", "last_name", "email", "password", "role", "site", "reason"]
 
 
@@ -76,7 +83,8 @@ def user_list(request):
     """Every account with its roles; filter by name, role, site or status; the create form."""
     search = request.GET.get("q", "").strip()
     users = User.objects.order_by("username").prefetch_related(
-        Prefetch("memberships", queryset=Membership.objects.select_related("site")))
+        Prefetch("memberships", queryset=Membership.objects.select_related("site"))
+    )
     if search:
         users = users.filter(Q(username__icontains=search) | Q(first_name__icontains=search) | Q(last_name__icontains=search))
     role = request.GET.get("role", "")
@@ -88,16 +96,35 @@ def user_list(request):
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user, ok = _run(form, user_services.user_create, actor=request.user, username=data["username"], password=data["password"],
-                        role=data["role"], site=data["site"], reason=data["reason"], first_name=data["first_name"],
-                        last_name=data["last_name"], email=data["email"])
+        user, ok = _run(
+            form,
+            user_services.user_create,
+            actor=request.user,
+            username=data["username"],
+            password=data["password"],
+            role=data["role"],
+            site=data["site"],
+            reason=data["reason"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            email=data["email"],
+        )
         if ok:
             messages.success(request, f"Created {user.get_username()} as {user_services.role_label(data['role'], data['site'])}.")
             return redirect("user_detail", pk=user.pk)
     page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "web/user_list.html", {
-        "page": page, "form": form, "search": search, "role": role, "status": status, "roles": Role.choices,
-    })
+    return render(
+        request,
+        "web/user_list.html",
+        {
+            "page": page,
+            "form": form,
+            "search": search,
+            "role": role,
+            "status": status,
+            "roles": Role.choices,
+        },
+    )
 
 
 @_page_gate
@@ -110,30 +137,62 @@ def user_detail(request, pk: int):
     done = None
     if action == "add_role" and role_form.is_valid():
         data = role_form.cleaned_data
-        _, ok = _run(role_form, user_services.role_add, actor=request.user, user=account, role=data["role"], site=data["site"],
-                     reason=data["reason"])
+        _, ok = _run(
+            role_form,
+            user_services.role_add,
+            actor=request.user,
+            user=account,
+            role=data["role"],
+            site=data["site"],
+            reason=data["reason"],
+        )
         done = ok and f"Added the role {user_services.role_label(data['role'], data['site'])}."
     elif action == "remove_role" and reason_form.is_valid():
         membership = get_object_or_404(Membership, pk=request.POST.get("membership"), user=account)
         label = user_services.role_label(membership.role, membership.site)
-        _, ok = _run(reason_form, user_services.role_remove, actor=request.user, membership=membership, reason=reason_form.cleaned_data["reason"])
+        _, ok = _run(
+            reason_form,
+            user_services.role_remove,
+            actor=request.user,
+            membership=membership,
+            reason=reason_form.cleaned_data["reason"],
+        )
         done = ok and f"Removed the role {label}."
     elif action == "deactivate" and reason_form.is_valid():
-        counts, ok = _run(reason_form, user_services.user_deactivate, actor=request.user, user=account,
-                          reason=reason_form.cleaned_data["reason"])
-        done = ok and (f"Deactivated {account.get_username()}: {counts['sessions']} session(s) ended, "
-                       f"{counts['tokens']} API token(s) revoked.")
+        counts, ok = _run(
+            reason_form,
+            user_services.user_deactivate,
+            actor=request.user,
+            user=account,
+            reason=reason_form.cleaned_data["reason"],
+        )
+        done = ok and (
+            f"Deactivated {account.get_username()}: {counts['sessions']} session(s) ended, "
+            f"{counts['tokens']} API token(s) revoked."
+        )
     elif action == "reactivate" and reason_form.is_valid():
-        _, ok = _run(reason_form, user_services.user_reactivate, actor=request.user, user=account,
-                     reason=reason_form.cleaned_data["reason"])
+        _, ok = _run(
+            reason_form,
+            user_services.user_reactivate,
+            actor=request.user,
+            user=account,
+            reason=reason_form.cleaned_data["reason"],
+        )
         done = ok and f"Reactivated {account.get_username()}."
     elif action and action not in ("add_role", "remove_role", "deactivate", "reactivate"):
         raise PermissionDenied("Unknown action.")
     if done:
         messages.success(request, done)
         return redirect("user_detail", pk=account.pk)
-    return render(request, "web/user_detail.html", {
-        "account": account, "memberships": account.memberships.select_related("site"), "role_form": role_form,
-        "reason_form": reason_form, "action": action,
-        "events": AccountEvent.objects.filter(user=account).select_related("actor")[:100],
-    })
+    return render(
+        request,
+        "web/user_detail.html",
+        {
+            "account": account,
+            "memberships": account.memberships.select_related("site"),
+            "role_form": role_form,
+            "reason_form": reason_form,
+            "action": action,
+            "events": AccountEvent.objects.filter(user=account).select_related("actor")[:100],
+        },
+    )

@@ -27,7 +27,9 @@ MED_PREFIX = "med"
 def visit_entry(request, study_id: str, visit_code: str):
     visit = visit_get(request.user, study_id, visit_code)
     if not can_write(request.user, visit.patient.site_id):
-        raise PermissionDenied("You may read this visit but not enter data for this site: open it from the patient page to view it.")
+        raise PermissionDenied(
+            "You may read this visit but not enter data for this site: open it from the patient page to view it."
+        )
     today = visit.patient.site.local_date()  # the site's calendar day, not the server's
     if request.method == "POST":
         form = VisitForm(request.POST, visit=visit)
@@ -137,7 +139,9 @@ def _after_save(request, visit, today):
 @clinical_page
 def visit_history(request, study_id: str, visit_code: str):
     visit = visit_get(request.user, study_id, visit_code)
-    return render(request, "web/visit_history.html", {"visit": visit, "patient": visit.patient, "entries": visit_audit_trail(visit)})
+    return render(
+        request, "web/visit_history.html", {"visit": visit, "patient": visit.patient, "entries": visit_audit_trail(visit)}
+    )
 
 
 @clinical_page
@@ -154,18 +158,28 @@ def visit_detail(request, study_id: str, visit_code: str):
             messages.success(request, f"{visit.definition.label} of {study_id} signed.")
             return redirect("visit_detail", study_id=study_id, visit_code=visit_code)
     view = visit_view(visit)
-    return render(request, "web/visit_detail.html", {
-        "visit": visit, "patient": visit.patient, "v": view, "form": form,
-        "status": visit.status_on(visit.patient.site.local_date(), exit_date_of(visit.patient)),
-        "can_sign": can_sign and visit.has_data and view.lock is None,
-        "can_write": can_write(request.user, visit.patient.site_id) and view.lock is None,
-        "can_query": access.is_data_manager, "entries": visit_audit_trail(visit),
-    })
+    return render(
+        request,
+        "web/visit_detail.html",
+        {
+            "visit": visit,
+            "patient": visit.patient,
+            "v": view,
+            "form": form,
+            "status": visit.status_on(visit.patient.site.local_date(), exit_date_of(visit.patient)),
+            "can_sign": can_sign and visit.has_data and view.lock is None,
+            "can_write": can_write(request.user, visit.patient.site_id) and view.lock is None,
+            "can_query": access.is_data_manager,
+            "entries": visit_audit_trail(visit),
+        },
+    )
 
 
 def _sign(request, visit, form: SignForm) -> bool:
     try:
-        signoff.visit_sign(actor=request.user, visit=visit, password=form.cleaned_data["password"], meaning=form.cleaned_data["meaning"])
+        signoff.visit_sign(
+            actor=request.user, visit=visit, password=form.cleaned_data["password"], meaning=form.cleaned_data["meaning"]
+        )
     except DomainValidationError as exc:
         for field, msgs in exc.errors.items():
             form.add_error(field if field in form.fields else None, " ".join(msgs))
