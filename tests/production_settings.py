@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
     "DATABASE_URL": "postgres://registry:secret@db.internal:5432/registry",
     "DJANGO_ALLOWED_HOSTS": "registry.example.org",
+    "PRO_CONTACT_KEY": "hjxLDkG_ybZVeTNKhpJqLtqk-G4E7-l9WOKQCBOOIOo=",
 }
 
 

@@ -32,6 +32,11 @@ SITE_PATHS: dict[str, str] = {
     "dataqueryresponse": "query__patient__site_id",
     "signature": "visit__patient__site_id",
     "lock": "patient__site_id",
+    # Patient-reported outcomes (pro/, issue 15)
+    "patientcontact": "patient__site_id",
+    "invitation": "patient__site_id",
+    "invitationevent": "invitation__patient__site_id",
+    "questionnaireresponse": "invitation__patient__site_id",
 }
 
 READ_ALL_ROLES = {Role.INVESTIGATOR, Role.DATA_MANAGER}
@@ -111,6 +116,11 @@ class Access:
 
     def can_read_site(self, site_id: int) -> bool:
         return self.reads_all or self.is_sponsor_only or site_id in self.readable_site_ids
+
+    def can_read_contact(self, site_id: int) -> bool:
+        """A patient's e-mail / phone (pro.PatientContact): only the staff of the patient's own site — not data
+        managers, investigators, sponsors or superusers (issue 15 §3)."""
+        return site_id in self.readable_site_ids
 
     def can_write_site(self, site_id: int) -> bool:
         return self.writes_all or site_id in self.writable_site_ids

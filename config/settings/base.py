@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "axes",
     "trials",
     "analytics",
+    "pro",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,37 @@ SPECTACULAR_SETTINGS = {
 }
 
 REGISTRY_STUDY_CODE = env("REGISTRY_STUDY_CODE", default="TRIBUTE-REG")
+
+# --- Patient-reported outcomes (pro/, issue 15; docs/pro.md) ---------------------
+# Fernet key(s) encrypting patient contact details at rest: comma-separated, newest first. No default here:
+# config/settings/local.py and test.py give a development-only key, production requires the variable.
+PRO_CONTACT_KEY = env("PRO_CONTACT_KEY", default="")
+PRO_CONTACT_KEY_REQUIRED = False  # production: True, so the development-only key is refused at start
+# Contact details are erased this many days after the patient's study exit (pro.tasks.erase_contacts_after_exit).
+PRO_CONTACT_RETENTION_DAYS = env.int("PRO_CONTACT_RETENTION_DAYS", default=30)
+# Reminders: days after the invitation (site-local) on which a reminder goes out while the window is open.
+PRO_REMINDER_OFFSETS_DAYS = [int(x) for x in env.list("PRO_REMINDER_OFFSETS_DAYS", default=["1", "3"])]
+# The local hour (site time zone) from which the daily job sends a day's invitations and reminders.
+PRO_SEND_FROM_HOUR = env.int("PRO_SEND_FROM_HOUR", default=8)
+# The absolute address of the site for links in e-mails (no trailing slash), e.g. https://registry.example.org.
+PRO_PUBLIC_BASE_URL = env("PRO_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+PRO_FROM_EMAIL = env("PRO_FROM_EMAIL", default="registry-questionnaires@localhost")
+
+# --- E-mail -------------------------------------------------------------------
+# SMTP when EMAIL_HOST is set; otherwise (the embedded default) every message is written as a file to
+# MEDIA_ROOT/outbox, so `make run` shows the invitations the demo produces.
+EMAIL_HOST = env("EMAIL_HOST", default="")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+    EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(MEDIA_ROOT / "outbox")
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,9 @@ DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES = {"default": env.db("DATABASE_URL")}
+# Patient contact details are encrypted with this key (pro/crypto.py): no default, and the development key is refused.
+PRO_CONTACT_KEY = env("PRO_CONTACT_KEY")
+PRO_CONTACT_KEY_REQUIRED = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # after a PostgreSQL restart no request answers 500
 

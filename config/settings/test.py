@@ -9,6 +9,9 @@ from .base import BASE_DIR, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = BASE_DIR / ".test-media"
+PRO_CONTACT_KEY = env("PRO_CONTACT_KEY", default="ZGV2LW9ubHktcHJvLWNvbnRhY3Qta2V5LW5vdC1zZWM=")  # development-only key
+if not env("EMAIL_HOST", default=""):
+    EMAIL_FILE_PATH = str(MEDIA_ROOT / "outbox")
 # Tests decide per case whether tasks run eagerly; by default they do, so unit
 # tests never need a broker. The integration tier starts a real worker.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

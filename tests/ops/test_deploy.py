@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,7 @@ def test_production_check_deploy_is_clean():
         env_extra={
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "PRO_CONTACT_KEY": Fernet.generate_key().decode(),
             "DATABASE_URL": "postgres://registry@127.0.0.1:5432/registry",
             "DJANGO_ALLOWED_HOSTS": "registry.example.org",
         },
@@ -45,6 +47,22 @@ def test_production_refuses_to_boot_without_secret_key():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_boot_without_contact_key():
+    """Patient e-mail addresses are encrypted at rest (docs/pro.md): no key, no start; the dev-only key is refused."""
+    base = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": "sqlite:///x.db",
+        "DJANGO_ALLOWED_HOSTS": "x",
+    }
+    missing = _manage("check", env_extra=base)
+    assert missing.returncode != 0 and "PRO_CONTACT_KEY" in missing.stderr
+    from pro.crypto import DEV_ONLY_KEY
+
+    dev_key = _manage("check", env_extra={**base, "PRO_CONTACT_KEY": DEV_ONLY_KEY})
+    assert dev_key.returncode != 0 and "development-only key" in dev_key.stderr
 
 
 @pytest.mark.django_db

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "registry.example.org"
@@ -47,6 +48,7 @@ def production_gunicorn(tmp_path_factory):
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "PRO_CONTACT_KEY": Fernet.generate_key().decode(),
             "DJANGO_ALLOWED_HOSTS": HOST,
             "DJANGO_SECURE_SSL_REDIRECT": "True",
             "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db') / 'health.sqlite3'}",
