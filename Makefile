@@ -43,6 +43,7 @@ worker: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media .test-media staticfiles

@@ -98,7 +98,7 @@ class ReportRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReportRun
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "url",
             "status",

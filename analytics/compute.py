@@ -224,7 +224,7 @@ def _step_values(curve, days: list[int], start: float, last_day: float) -> list[
     """The curve's step-function value at each day: ``start`` before its first step, None past follow-up."""
     times = np.array([p.day for p in curve.points], dtype=float)
     values = [p.estimate for p in curve.points]
-    out = []
+    out: list[float | None] = []
     for day in days:
         if curve.n == 0 or day > last_day:
             out.append(None)

@@ -116,7 +116,7 @@ def report_run_pipeline(run_id: int, *, on_progress=None, delivery: int | None =
         "run_id": run.pk,
         "generated_at": timezone.now().isoformat(timespec="seconds"),
         "code_version": code_version(),
-        "requested_by": run.requested_by.get_username() if run.requested_by_id else None,
+        "requested_by": run.requested_by.get_username() if run.requested_by is not None else None,
     }
     with clock.stage("render"):
         artifacts = artifacts_render(run.directory, numbers=numbers, sets=sets, metadata=metadata)

@@ -18,6 +18,7 @@ completes exactly once.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -250,6 +251,6 @@ def report_runs_recover(*, stale_after: float | None = None, max_attempts: int |
         with transaction.atomic():
             if this_one.update(status=RunStatus.QUEUED, delivery=F("delivery") + 1, stage="", progress=0, heartbeat_at=None):
                 logger.warning("Report run %s: no heartbeat since %s; re-queued (attempt %s was lost)", run_id, last, attempts)
-                transaction.on_commit(lambda run_id=run_id: report_run_enqueue(run_id))
+                transaction.on_commit(functools.partial(report_run_enqueue, run_id))
                 done["requeued"].append(run_id)
     return done

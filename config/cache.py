@@ -11,10 +11,9 @@ from django.core.cache.backends.redis import RedisCache
 
 
 class PrefixedRedisCache(RedisCache):
-    def clear(self) -> bool:
+    def clear(self) -> None:
         client = self._cache.get_client(None, write=True)
         pattern = f"{self.key_prefix}:*"  # Django keys are "<prefix>:<version>:<key>"
         keys = list(client.scan_iter(match=pattern, count=1000))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])
-        return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
@@ -83,7 +84,7 @@ class Access:
     def _memberships(self) -> list[tuple[str, int | None]]:
         if self.is_system or not getattr(self.user, "is_authenticated", False):
             return []
-        return list(self.user.memberships.values_list("role", "site_id"))
+        return list(self.user.memberships.values_list("role", "site_id"))  # type: ignore[attr-defined]  # a User here
 
     @cached_property
     def roles(self) -> set[str]:
@@ -211,8 +212,9 @@ def require_site_write(user, site: Site | int) -> None:
 
 
 def site_of(instance: Model) -> int:
-    path = SITE_PATHS[instance._meta.model_name]
-    obj = instance
+    """The site id ``instance`` belongs to, following ``SITE_PATHS`` (e.g. ``patient__site_id``)."""
+    path = SITE_PATHS[str(instance._meta.model_name)]
+    obj: Any = instance
     for part in path.split("__"):
         obj = getattr(obj, part)
     return obj

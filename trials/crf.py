@@ -35,6 +35,7 @@ from trials.models import (
     StudyExit,
     Visit,
 )
+from trials.models.base import concrete_field
 
 ENROLLMENT_EVENT = "enrollment"
 ONGOING_EVENT = "ongoing"
@@ -145,7 +146,7 @@ class Form:
         return tuple(self._item(name) for name in self.fields)
 
     def _item(self, name: str) -> Item:
-        field = self.model._meta.get_field(name)
+        field = concrete_field(self.model, name)
         data_type = next((t for cls, t in DATA_TYPES.items() if isinstance(field, cls)), "text")
         choices = tuple((str(k), str(v)) for k, v in field.choices or ())
         label = str(field.verbose_name)

@@ -48,7 +48,7 @@ def lockout_message() -> str:
 
 def lockout_username(request, credentials) -> str | None:
     """Usernames are case-insensitive (``trials.backends``), so "Alice" and "alice " count as one account."""
-    field = settings.AXES_USERNAME_FORM_FIELD
+    field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")
     value = (credentials or {}).get(field)
     if value is None:
         data = getattr(request, "data", None) or getattr(request, "POST", {})
@@ -61,6 +61,7 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
     from trials.api.errors import error_body
 
     message = lockout_message()
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse(error_body(429, "locked_out", message), status=429)
     else:

@@ -47,7 +47,7 @@ def atomic_path(target: Path):
             os.unlink(tmp)
 
 
-def atomic_write(target: Path, write: Callable[[Path], None]) -> str:
+def atomic_write(target: Path, write: Callable[[Path], object]) -> str:
     with atomic_path(target) as tmp:
         write(tmp)
     return target.name

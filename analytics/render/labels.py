@@ -103,7 +103,9 @@ def percent_ci(
     """ "12/40, 30% (18–45)": count, percentage and 95% CI (``ci`` when already computed)."""
     if hits is None or not total:
         return f"0/{total or 0}" if total == 0 else MISSING
-    low, high = ci or proportion_ci(hits, total, method)
+    interval = ci or proportion_ci(hits, total, method)
+    assert interval is not None  # total > 0 here
+    low, high = interval
     return f"{hits}/{total}, {100 * hits / total:.{digits}f}% ({100 * low:.{digits}f}–{100 * high:.{digits}f})"
 
 

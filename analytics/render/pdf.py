@@ -14,6 +14,7 @@ plot is drawn once for both artifacts.
 
 from __future__ import annotations
 
+import functools
 import logging
 import textwrap
 from collections.abc import Callable
@@ -266,10 +267,10 @@ def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str
                 )
             )
         blocks = [block for table in tables if table.section == section for block in _blocks(table)]
-        pages += [(section, lambda page=page: _tables_page(page)) for page in _pack(blocks)]
+        pages += [(section, functools.partial(_tables_page, page)) for page in _pack(blocks)]
         for png in plots if prefix else ():
             if png.name == f"{prefix}.png" or png.name.startswith(f"{prefix}_by_"):
-                pages.append((section, lambda png=png, section=section: _image_page(png, section)))
+                pages.append((section, functools.partial(_image_page, png, section)))
     return pages
 
 

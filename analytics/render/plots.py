@@ -14,6 +14,7 @@ under the x-axis ticks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -419,7 +420,7 @@ def figure_name(base: str, suffix: str) -> str:
 def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Callable[[], Figure]]:
     """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind."""
     return {
-        figure_name(base, suffix): (lambda build=build, strata=strata: build(numbers, sets, strata))
+        figure_name(base, suffix): functools.partial(build, numbers, sets, strata)
         for base, build in FIGURES.items()
         for suffix, _, strata in figure_sets(numbers)
     }

@@ -117,7 +117,7 @@ def aliased_columns(design: pd.DataFrame, names: Sequence[str]) -> dict[str, lis
             residual = column - x[:, kept] @ coef
         else:
             coef, residual = np.empty(0), column
-        if np.linalg.norm(residual) <= ALIAS_TOLERANCE * max(1.0, np.linalg.norm(column)):
+        if np.linalg.norm(residual) <= ALIAS_TOLERANCE * max(1.0, float(np.linalg.norm(column))):
             aliased[name] = [names[k] for k, c in zip(kept, coef, strict=True) if abs(c) > 1e-8]
         else:
             kept.append(j)

@@ -16,6 +16,7 @@ Conventions (docs/analytics-methods.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ BASELINE = VISIT_CODES[0]
 PAIN_VARIABLES: tuple[str, ...] = ("worst", "average", "interference")
 PRIMARY_PAIN_VARIABLE = "worst"  # docs/domain.md §3
 CONFIDENCE = 0.95
-QUANTILE_METHOD = "linear"  # numpy default = R type 7
+QUANTILE_METHOD: Final = "linear"  # numpy default = R type 7
 
 
 def _clean(values: pd.Series) -> np.ndarray:

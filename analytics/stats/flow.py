@@ -115,21 +115,22 @@ def _visit_completion(
         "window_open": absent & ~gone & due & ~closed,
         "not_yet_due": absent & ~gone & ~due,
     }
-    counts = {key: int(mask.sum()) for key, mask in counts.items()}
-    expected = counts["received"] + counts["not_done"] + counts["visit_not_done"] + counts["missed"] + counts["window_open"]
-    analysed = not_evaluable = None
+    totals: dict[str, int] = {key: int(mask.sum()) for key, mask in counts.items()}
+    expected = totals["received"] + totals["not_done"] + totals["visit_not_done"] + totals["missed"] + totals["window_open"]
+    analysed: int | None = None
+    not_evaluable: int | None = None
     if visit != BASELINE:
         responses = adresp.loc[adresp["visit"] == visit, "response"]
         analysed = int((responses != NOT_EVALUABLE).sum())
-        not_evaluable = counts["received"] + counts["not_done"] - analysed
+        not_evaluable = totals["received"] + totals["not_done"] - analysed
     return VisitCompletion(
         visit=visit,
         treated=len(treated),
         expected=expected,
-        **counts,
+        **totals,
         analysed=analysed,
         not_evaluable=not_evaluable,
-        completion_rate=counts["received"] / expected if expected else None,
+        completion_rate=totals["received"] / expected if expected else None,
     )
 
 

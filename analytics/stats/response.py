@@ -131,7 +131,7 @@ def pain_response_classify(
     values = (worst_pain_baseline, worst_pain, omed_baseline, omed)
     if any(_is_missing(v) for v in values):
         return NOT_EVALUABLE
-    p0, p, b, o = (float(v) for v in values)
+    p0, p, b, o = (float(v) for v in values if v is not None)
     _validate(p0, p, b, o)
     arrays = (np.array([p0]), np.array([p]), np.array([b]), np.array([o]))
     for label, condition in zip((CR, PR, PD), _conditions(*arrays), strict=True):
@@ -193,7 +193,7 @@ def _rates_at_visit(stratum: str, visit: str, rows: pd.DataFrame, itt: set[str] 
         evaluable_rate=ratio(len(responder_ids), evaluable),
         itt_denominator=len(itt) if itt is not None else None,
         itt_responders=itt_responders,
-        itt_rate=ratio(itt_responders, len(itt)) if itt is not None else None,
+        itt_rate=ratio(itt_responders, len(itt)) if itt is not None and itt_responders is not None else None,
         responders_outside_itt=len(responder_ids - itt) if itt is not None else 0,
     )
 

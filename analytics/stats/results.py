@@ -64,7 +64,7 @@ class CurvePoint(Result):
     """One step of a curve: value from ``day`` until the next point."""
 
     day: float
-    estimate: float
+    estimate: float | None  # None past the end of follow-up
     ci_low: float | None
     ci_high: float | None
     at_risk: int

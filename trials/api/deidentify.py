@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -105,7 +106,7 @@ class AgeAtEnrollmentField(serializers.Field):
 _SPONSOR_CLASSES: dict[type, type] = {}
 
 
-def _sponsor_field(name: str, field: serializers.Field) -> tuple[str, serializers.Field] | None:
+def _sponsor_field(name: str, field: Any) -> tuple[str, serializers.Field] | None:
     if name in FREE_TEXT_FIELDS or name in AUDIT_STAMP_FIELDS or name in DROPPED_DATE_FIELDS or is_device_identifier(name):
         return None
     if name == "birth_year":
@@ -115,11 +116,11 @@ def _sponsor_field(name: str, field: serializers.Field) -> tuple[str, serializer
     if isinstance(field, serializers.DateField):
         return day_field_name(name), DaysFromDay0Field(date_attr=field.source or name, allow_null=field.allow_null)
     if isinstance(field, serializers.ListSerializer):
-        child = sponsor_serializer(type(field.child))
-        source = field.source if field.source != name else None
-        return name, type(field)(child=child(), read_only=True, **({"source": source} if source else {}))
+        child = sponsor_serializer(type(cast(serializers.BaseSerializer, field.child)))
+        extra: dict[str, Any] = {"source": field.source} if field.source and field.source != name else {}
+        return name, type(field)(child=child(), read_only=True, **extra)
     if isinstance(field, serializers.BaseSerializer):
-        return name, sponsor_serializer(type(field))(**{**field._kwargs, "read_only": True})
+        return name, sponsor_serializer(type(field))(**{**field._kwargs, "read_only": True})  # type: ignore[attr-defined]
     return name, copy.deepcopy(field)
 
 
@@ -127,7 +128,7 @@ def sponsor_serializer(staff_class: type[serializers.BaseSerializer]) -> type[se
     """The de-identified counterpart of ``staff_class`` (built once, cached)."""
     if staff_class not in _SPONSOR_CLASSES:
         attrs: dict[str, object] = {"__module__": __name__, "__doc__": f"De-identified {staff_class.__name__} (sponsor view)."}
-        for name, field in staff_class().fields.items():
+        for name, field in staff_class().fields.items():  # type: ignore[attr-defined]  # a Serializer class
             converted = _sponsor_field(name, field)
             if converted is not None:
                 attrs[converted[0]] = converted[1]

@@ -24,13 +24,14 @@ class ErrorSerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="HTTP status code, repeated for convenience.")
     code = serializers.CharField(help_text="Machine-readable code, e.g. invalid, not_authenticated, conflict, throttled.")
     detail = serializers.CharField(help_text="Human-readable summary.")
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # the documented body's key, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Per-field messages naming the rule; keys are field names (nested: `pain.worst`, `medications[0].dose`).",
     )
 
 
 class Conflict(exceptions.APIException):
+    field_errors: dict[str, list[str]]
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = "The record changed since the version your edit was based on."

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, CharField, ExpressionWrapper, Q, TextField
+from django.db.models import BooleanField, CharField, ExpressionWrapper, Model, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
@@ -50,7 +50,7 @@ TIMESTAMPS = ("updated_at",)
 
 @dataclass(frozen=True)
 class ExportSpec:
-    model: type
+    model: type[Model]
     columns: tuple[str, ...]  # values_list paths; the header is the path with "__" → "_"
     dates: tuple[str, ...] = ()  # columns holding calendar dates
     day0: str = "patient__day0"
@@ -246,7 +246,7 @@ def sponsor_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]
 
 def export_stream(user, resource: str, *, sponsor: bool) -> Iterator[str]:
     spec = EXPORTS[resource]
-    queryset = scope_queryset(user, spec.model.objects.all())
+    queryset = scope_queryset(user, spec.model._default_manager.all())
     header, rows = (sponsor_rows if sponsor else staff_rows)(spec, queryset)
     columns = sponsor_columns(spec) if sponsor else list(spec.columns)
     return _csv_blocks(header, spreadsheet_rows(rows, text_column_indexes(spec.model, columns)))

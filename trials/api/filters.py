@@ -37,7 +37,7 @@ from trials.models.sites import site_today_expression
 
 
 def site_code_path(model) -> str:
-    path = SITE_PATHS[model._meta.model_name]
+    path = SITE_PATHS[str(model._meta.model_name)]
     return "code" if path == "id" else path.removesuffix("_id") + "__code"
 
 
@@ -110,16 +110,19 @@ class RegistryFilterSet(UpdatedSinceMixin, df.FilterSet):
         return queryset.filter(**{f"{field}__{'gte' if bound == 'min' else 'lte'}": shifted})
 
 
-def filterset_for(model, *, fields: tuple[str, ...] = (), dates: tuple[str, ...] = (), day0_path: str = "patient__day0"):
+def filterset_for(
+    model, *, fields: tuple[str, ...] = (), dates: tuple[str, ...] = (), day0_path: str = "patient__day0"
+) -> type[df.FilterSet]:
     """A filter set with exact filters on ``fields``, ``<date>_after/_before`` and ``<day>_min/_max`` per date."""
-    attrs: dict[str, object] = {"day0_path": day0_path, "day_sources": {}}
+    day_sources: dict[str, str] = {}
+    attrs: dict[str, object] = {"day0_path": day0_path, "day_sources": day_sources}
     for date in dates:
         for bound in ("after", "before"):
             attrs[f"{date}_{bound}"] = df.DateFilter(
                 method="filter_date_range", help_text=f"{date} on or {bound} this date (staff only; sponsors get 400)."
             )
         stem = day_field_name(date).removesuffix("_day")
-        attrs["day_sources"][stem] = date
+        day_sources[stem] = date
         for bound, word in (("min", "at least"), ("max", "at most")):
             attrs[f"{stem}_day_{bound}"] = df.NumberFilter(
                 method="filter_day_range",
@@ -161,10 +164,10 @@ def visit_status_q(status: str, today: dt.date | F) -> Q:
         VisitStatus.DUE: ~not_applicable & Q(window_start__lte=today, target_date__gte=today),
         VisitStatus.OVERDUE: ~not_applicable & Q(target_date__lt=today, window_end__gte=today),
     }
-    return pending & rules[status]
+    return pending & rules[VisitStatus(status)]
 
 
-class VisitFilterSet(filterset_for(Visit, dates=("visit_date", "target_date"))):
+class VisitFilterSet(filterset_for(Visit, dates=("visit_date", "target_date"))):  # type: ignore[misc]  # a class built at import
     visit = df.ChoiceFilter(field_name="visit_code", choices=Visit._meta.get_field("visit_code").choices)
     status = df.ChoiceFilter(
         choices=[(s.value, s.value) for s in VisitStatus],

@@ -4,6 +4,9 @@ visit signatures and locks. Views are thin: scoping by ``scope_queryset``, decis
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -195,7 +198,7 @@ class DataQueryOpenSerializer(serializers.Serializer):
         ]
     )
     object_id = serializers.IntegerField()
-    field_name = serializers.CharField()
+    field_name = serializers.CharField()  # type: ignore[assignment]  # the API's field is named field_name
     message = serializers.CharField()
 
 
@@ -245,7 +248,7 @@ def _require_data_manager(user) -> None:
 
 class _QueryActionView(ApiViewMixin, APIView):
     permission_classes = [HasRegistryRole]
-    service = None
+    service: Callable[..., DataQuery] | None = None
     data_manager_only = True
 
     @extend_schema(tags=["data management"], request=MessageSerializer, responses=DataQuerySerializer)
@@ -255,7 +258,10 @@ class _QueryActionView(ApiViewMixin, APIView):
         query = get_object_or_404(_queries(request.user), pk=pk)
         data = MessageSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        query = type(self).service(actor=request.user, query=query, message=data.validated_data["message"])
+        service = type(self).service
+        if service is None:
+            raise ImproperlyConfigured("service is not set on this view")
+        query = service(actor=request.user, query=query, message=data.validated_data["message"])
         return Response(DataQuerySerializer(_queries(request.user).get(pk=query.pk)).data)
 
 

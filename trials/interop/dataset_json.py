@@ -186,7 +186,7 @@ def _table_dataset(name: str, user) -> Dataset:
             columns.append(Column(column, "string", f"Age at enrollment (years; {AGE_TOP_CATEGORY}+ above 89)"))
         else:
             columns.append(Column(column, *_field_type(spec.model, path)))
-    queryset = scope_queryset(user, spec.model.objects.all())
+    queryset = scope_queryset(user, spec.model._default_manager.all())
     types = [c.data_type for c in columns]
     converted = ([_json_value(v, t) for v, t in zip(row, types, strict=True)] for row in rows)
     return Dataset(

@@ -149,7 +149,7 @@ def tables_for(user) -> dict[str, ExportSpec]:
 def table_rows(user, name: str) -> tuple[list[str], Iterator[tuple]]:
     """Header and rows of one table as ``user`` may see it (``trials.access.SYSTEM``: the command line, everything)."""
     spec = tables_for(user)[name]
-    queryset = scope_queryset(user, spec.model.objects.all())
+    queryset = scope_queryset(user, spec.model._default_manager.all())
     sponsor = access_for(user).is_sponsor_only
     return (sponsor_rows if sponsor else staff_rows)(spec, queryset)
 

@@ -208,7 +208,7 @@ def _audit_record(parent, record, site: Site, refs: _AdminRefs) -> None:
 
 
 def _signature(parent, visit: Visit, site: Site, refs: _AdminRefs) -> None:
-    current = [s for s in visit.x_signatures if s.visit_version == visit.version]
+    current = [s for s in visit.x_signatures if s.visit_version == visit.version]  # type: ignore[attr-defined]  # Prefetch to_attr
     if not current:
         return
     signature = current[0]

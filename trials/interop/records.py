@@ -7,7 +7,9 @@ entry) so exports can carry an audit record without a query per row.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import cast
 
 from django.db.models import Model, OuterRef, Prefetch, QuerySet, Subquery
 
@@ -26,13 +28,16 @@ from trials.models import (
     StudyExit,
     Visit,
 )
+from trials.models.base import ClinicalRecord
 from trials.services.text import export_text
 
 
 def with_last_reason(model: type[Model]) -> QuerySet:
-    history = model.history.model.objects.filter(id=OuterRef("pk")).order_by("-history_date", "-history_id")
+    history_model = model.history.model  # type: ignore[attr-defined]  # django-simple-history's manager
+    history = history_model.objects.filter(id=OuterRef("pk")).order_by("-history_date", "-history_id")
     return (
-        model.objects.active()
+        cast(type[ClinicalRecord], model)
+        .objects.active()
         .select_related("updated_by")
         .annotate(last_change_reason=Subquery(history.values("history_change_reason")[:1]))
     )
@@ -68,7 +73,7 @@ def patients_for_export(user) -> QuerySet[Patient]:
 
 
 def visit_of(patient: Patient, visit_code: str) -> Visit | None:
-    return next((v for v in patient.x_visits if v.visit_code == visit_code), None)
+    return next((v for v in patient.x_visits if v.visit_code == visit_code), None)  # type: ignore[attr-defined]  # Prefetch to_attr
 
 
 def _active_pain(visit: Visit) -> list[PainAssessment]:
@@ -91,15 +96,20 @@ def form_records(patient: Patient, form: Form, event: Event) -> list[Model]:
         visit = visit_of(patient, event.visit_code)
         if visit is None or (visit.visit_date is None and not visit.is_not_done):
             return []  # a visit not done carries only its reason (the visit form); BPI and opioids stay empty
-        return {"visit": [visit], "bpi": _active_pain(visit), "opioid": list(visit.x_medications)}[form.name]
+        by_form: dict[str, Sequence[Model]] = {
+            "visit": [visit],
+            "bpi": _active_pain(visit),
+            "opioid": list(visit.x_medications),  # type: ignore[attr-defined]  # Prefetch to_attr
+        }
+        return list(by_form[form.name])
     return {
         "registration": [patient],
-        "lesion": patient.x_lesions,
-        "procedure": patient.x_procedures,
-        "radiation": patient.x_radiation,
-        "adverse_event": patient.x_aes,
-        "skeletal_event": patient.x_sres,
-        "study_exit": patient.x_exits,
+        "lesion": patient.x_lesions,  # type: ignore[attr-defined]  # Prefetch to_attr
+        "procedure": patient.x_procedures,  # type: ignore[attr-defined]  # Prefetch to_attr
+        "radiation": patient.x_radiation,  # type: ignore[attr-defined]  # Prefetch to_attr
+        "adverse_event": patient.x_aes,  # type: ignore[attr-defined]  # Prefetch to_attr
+        "skeletal_event": patient.x_sres,  # type: ignore[attr-defined]  # Prefetch to_attr
+        "study_exit": patient.x_exits,  # type: ignore[attr-defined]  # Prefetch to_attr
     }[form.name]
 
 

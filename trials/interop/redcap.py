@@ -249,8 +249,8 @@ def records_columns() -> list[str]:
 
 
 def _values(form: Form, record) -> dict[str, str]:
-    values = {item.variable: item_value(record, item) or item_code(record, item) for item in form.items}
-    values = {k: v for k, v in values.items() if v is not None}
+    found = {item.variable: item_value(record, item) or item_code(record, item) for item in form.items}
+    values = {k: v for k, v in found.items() if v is not None}
     values[f"{form.name}_complete"] = COMPLETE
     return values
 
@@ -277,7 +277,7 @@ def records_rows(patients) -> Iterator[dict[str, str]]:
                         {
                             **base,
                             "redcap_repeat_instrument": form.name,
-                            "redcap_repeat_instance": str(record.repeat_instance),
+                            "redcap_repeat_instance": str(record.repeat_instance),  # type: ignore[attr-defined]
                             **_values(form, record),
                         }
                     )

@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field:
+    """``model``'s field ``name`` (a column or a forward relation, not a reverse relation).
+
+    Raises ``FieldDoesNotExist`` when there is no such field or ``name`` is a reverse relation.
+    """
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise FieldDoesNotExist(f"{model.__name__}.{name} is a reverse relation, not a field")
+    return field
+
+
+def stamp_history(instance: models.Model, actor: Any, reason: str) -> None:
+    """Tell django-simple-history who makes the next ``save()`` of ``instance`` and why.
+
+    ``actor`` is the user (or ``None`` for the system); ``reason`` lands in the history row's
+    ``history_change_reason`` (the audit trail's "reason"). Must be called before ``save()``.
+    """
+    instance._history_user = actor  # type: ignore[attr-defined]
+    instance._change_reason = reason  # type: ignore[attr-defined]
 
 
 class ClinicalQuerySet(models.QuerySet):

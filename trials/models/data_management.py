@@ -187,9 +187,8 @@ class Lock(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = {LockScope.PATIENT: f"patient {self.patient_id}", LockScope.SITE: f"site {self.site_id}"}.get(
-            self.scope, "study"
-        )
+        targets: dict[str, str] = {LockScope.PATIENT: f"patient {self.patient_id}", LockScope.SITE: f"site {self.site_id}"}
+        target = targets.get(self.scope, "study")
         return f"Lock of {target} ({'active' if self.is_active else 'released'})"
 
     @property
@@ -202,8 +201,8 @@ class Lock(models.Model):
 
     @property
     def target_label(self) -> str:
-        if self.scope == LockScope.PATIENT:
+        if self.scope == LockScope.PATIENT and self.patient is not None:
             return f"Patient {self.patient.study_id}"
-        if self.scope == LockScope.SITE:
+        if self.scope == LockScope.SITE and self.site is not None:
             return f"Site {self.site.code}"
         return "The whole study"

@@ -107,7 +107,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} · {self.get_role_display()}" + (f" @ {self.site.code}" if self.site_id else "")
+        return f"{self.user} · {self.get_role_display()}" + (f" @ {self.site.code}" if self.site is not None else "")
 
 
 class AccountAction(models.TextChoices):

@@ -126,9 +126,10 @@ class PainAssessment(ClinicalRecord):
     history = HistoricalRecords()
 
     class Meta:
-        constraints = [_score_check(f) for f in bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS] + [
+        constraints = (
+            *[_score_check(f) for f in bpi.INTENSITY_ITEMS + bpi.INTERFERENCE_ITEMS],
             models.CheckConstraint(condition=Q(relief_pct__isnull=True) | Q(relief_pct__lte=100), name="pain_relief_0_100"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"BPI {self.visit}"

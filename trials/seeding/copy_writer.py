@@ -53,10 +53,10 @@ def copy_insert_with_history(model: type[models.Model], objs: list[models.Model]
     fields = model._meta.concrete_fields
     _copy(
         model._meta.db_table,
-        [f.column for f in fields],
+        [str(f.column) for f in fields],
         ([_column_value(f, getattr(o, f.attname)) for f in fields] for o in objs),
     )
-    history = model.history.model
+    history = model.history.model  # type: ignore[attr-defined]  # django-simple-history's manager
     tracked = {f.attname for f in fields}
     hfields = [f for f in history._meta.concrete_fields if f.attname != "history_id"]
     now = timezone.now()

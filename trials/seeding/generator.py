@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 from trials.domain import mme, schedule, sins, sre
 from trials.domain.eligibility import eligibility_check, failed
@@ -54,7 +56,11 @@ SRE_TYPES = [
 ]
 
 
-def weighted(rng: random.Random, mix: dict) -> object:
+_T = TypeVar("_T")
+
+
+def weighted(rng: random.Random, mix: Mapping[_T, float]) -> _T:
+    """One key of ``mix`` drawn with probability proportional to its value."""
     return rng.choices(list(mix), weights=list(mix.values()))[0]
 
 
@@ -96,7 +102,7 @@ class PatientGenerator:
                 lesion.sins_alignment = rng.choices(["normal", "deformity", "subluxation"], [0.8, 0.15, 0.05])[0]
                 lesion.sins_collapse = rng.choice(["gt50", "lt50", "none_gt50_involved", "none"])
                 lesion.sins_posterolateral = rng.choice(["none", "unilateral", "bilateral"])
-                if lesion.sins_total >= 7:
+                if (lesion.sins_total or 0) >= 7:
                     break
             lesion.bilsky_grade = rng.choice(SPINE_BILSKY)
             lesion.posterior_wall_involved = rng.random() < 0.3
@@ -227,7 +233,7 @@ class PatientGenerator:
             "withdrawal": hazard_time(rng, P.WITHDRAWAL_12M),
             "lost_to_follow_up": hazard_time(rng, P.LTFU_12M),
         }
-        kind = min(times, key=times.get)
+        kind = min(times, key=lambda k: times[k])
         return (kind, max(3, int(times[kind]))) if times[kind] <= 400 else None
 
     def _follow_up(self, plan: PatientPlan) -> None:

@@ -8,7 +8,7 @@ Every step is one message in the query's thread and one row in its history.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
@@ -18,6 +18,7 @@ from django.utils import timezone
 from trials.access import access_for, require_site_write
 from trials.errors import DomainValidationError
 from trials.models import DataQuery, DataQueryResponse, PainAssessment, QueryAction, QueryStatus, Visit
+from trials.models.base import ClinicalRecord, stamp_history
 from trials.services.data_query_rules import data_queries_run_rules
 from trials.services.locking import patient_id_of
 from trials.services.records import clinical_record_update
@@ -58,8 +59,7 @@ def _respond(query: DataQuery, *, actor, action: str, message: str = "", old: An
 
 
 def _save(query: DataQuery, *, actor, reason: str) -> DataQuery:
-    query._history_user = actor
-    query._change_reason = reason
+    stamp_history(query, actor, reason)
     query.save()
     return query
 
@@ -79,11 +79,14 @@ def data_query_open(*, actor, record: models.Model, field_name: str, message: st
         field = None
     if field is None or not field.concrete:
         raise DomainValidationError({"field_name": f"{type(record).__name__} has no field {field_name!r}."})
+    patient_id = patient_id_of(record)
+    if patient_id is None:
+        raise DomainValidationError({"object_id": "Queries are opened on a saved record of an enrolled patient."})
     query = DataQuery(
         content_type=ContentType.objects.get_for_model(type(record)),
         object_id=record.pk,
         field_name=field_name,
-        patient_id=patient_id_of(record),
+        patient_id=patient_id,
         message=message,
         opened_by=actor,
     )
@@ -117,7 +120,7 @@ def _apply_correction(actor, record: models.Model, field_name: str, value: Any, 
         change = {"visit_date": value} if field_name == "visit_date" else {"pain": {field_name: value}}
         visit_record(actor=actor, visit=visit, data=VisitData.from_visit(visit).with_changes(**change), reason=reason)
         return
-    clinical_record_update(actor=actor, instance=record, changes={field_name: value}, reason=reason)
+    clinical_record_update(actor=actor, instance=cast(ClinicalRecord, record), changes={field_name: value}, reason=reason)
 
 
 @transaction.atomic
@@ -128,6 +131,8 @@ def data_query_correct(*, actor, query: DataQuery, value: Any, reason: str | Non
     reason = _require_message(reason, "reason")
     _require_not_closed(query)
     record = query.record
+    if record is None:
+        raise DomainValidationError({"value": "The queried record no longer exists; close the query with a note instead."})
     old = getattr(record, query.field_name)
     # The record's history reason holds 100 characters; the full reason stays in the query thread.
     _apply_correction(actor, record, query.field_name, value, f"Query #{query.pk}: {reason}"[:100])
@@ -170,7 +175,9 @@ def data_query_reopen(*, actor, query: DataQuery, message: str | None) -> DataQu
             .exclude(pk=query.pk)
         )
         if twin.exists():
-            raise DomainValidationError({"status": f"Query #{twin.first().pk} on the same field is still unresolved."})
+            raise DomainValidationError(
+                {"status": f"Query #{twin.values_list('pk', flat=True)[0]} on the same field is still unresolved."}
+            )
     query.status, query.closed_at, query.closed_by = QueryStatus.OPEN, None, None
     _save(query, actor=actor, reason="Query re-opened")
     _respond(query, actor=actor, action=QueryAction.REOPEN, message=message)

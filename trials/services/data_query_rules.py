@@ -57,7 +57,7 @@ class Finding:
 
 
 def _completed_visits(patient: Patient) -> list[Visit]:
-    return sorted((v for v in patient.rule_visits if v.visit_date is not None), key=lambda v: (v.visit_date, v.target_date))
+    return sorted((v for v in patient.rule_visits if v.visit_date is not None), key=lambda v: (v.visit_date, v.target_date))  # type: ignore[attr-defined]  # Prefetch to_attr
 
 
 # How the SINS components are named to people (Fisher et al., Spine 2010: location, pain, bone lesion quality,
@@ -114,7 +114,7 @@ def rule_pain_jump(patient: Patient) -> list[Finding]:
 def rule_omed(patient: Patient) -> list[Finding]:
     findings = []
     for visit in _completed_visits(patient):
-        omed = visit.omed([m for m in visit.rule_medications])
+        omed = visit.omed([m for m in visit.rule_medications])  # type: ignore[attr-defined]  # Prefetch to_attr
         if omed is not None and omed > OMED_LIMIT_MME_PER_DAY:
             findings.append(
                 Finding(
@@ -130,7 +130,7 @@ def rule_omed(patient: Patient) -> list[Finding]:
 
 def rule_sins_incomplete(patient: Patient) -> list[Finding]:
     findings = []
-    for lesion in patient.rule_lesions:
+    for lesion in patient.rule_lesions:  # type: ignore[attr-defined]  # Prefetch to_attr
         if lesion.region != Region.SPINE:
             continue
         missing = [f for f in SINS_COMPONENT_FIELDS if not getattr(lesion, f)]
@@ -149,7 +149,7 @@ def rule_sins_incomplete(patient: Patient) -> list[Finding]:
 
 
 def rule_visit_after_death(patient: Patient) -> list[Finding]:
-    deaths = [e for e in patient.rule_exits if e.exit_type == ExitType.DEATH]
+    deaths = [e for e in patient.rule_exits if e.exit_type == ExitType.DEATH]  # type: ignore[attr-defined]  # Prefetch to_attr
     if not deaths:
         return []
     death = deaths[0]
@@ -207,7 +207,7 @@ def _open_automatic(finding: Finding, patient_id: int, content_type: ContentType
         message=finding.message,
         rule_code=finding.rule_code,
     )
-    query._change_reason = "Opened by an automatic data check"
+    query._change_reason = "Opened by an automatic data check"  # type: ignore[attr-defined]
     try:
         with transaction.atomic():
             query.save()
@@ -267,7 +267,7 @@ def rules_run_after_commit(patient: Patient | int | None) -> None:
     through ``patient_reschedule``) joins the run its inner service registered, so the outer call still runs
     the rules once. A run registered at an outer level is not joined: it belongs to an earlier service.
     """
-    patient_id = getattr(patient, "pk", patient)
+    patient_id = patient if patient is None or isinstance(patient, int) else patient.pk
     if patient_id is None:
         return
     connection = transaction.get_connection()

@@ -19,6 +19,7 @@ from django.utils import timezone
 from trials.access import access_for
 from trials.errors import DomainValidationError
 from trials.models import Lock, LockScope, Patient, Site
+from trials.models.base import stamp_history
 from trials.services.text import require_clean_text
 
 LOCK_FIELD = "locked"
@@ -37,7 +38,7 @@ def patient_id_of(instance: models.Model) -> int | None:
 def _site_id_of(instance: models.Model) -> int | None:
     if isinstance(instance, Patient):
         return instance.site_id
-    patient = instance.patient if getattr(instance, "patient_id", None) else None
+    patient = getattr(instance, "patient", None) if getattr(instance, "patient_id", None) else None
     if patient is None:
         visit = getattr(instance, "visit", None)
         patient = None if visit is None else visit.patient
@@ -116,8 +117,7 @@ def _require_reason(reason: str | None, field: str) -> str:
 
 
 def _save(lock: Lock, *, actor, reason: str) -> Lock:
-    lock._history_user = actor
-    lock._change_reason = reason
+    stamp_history(lock, actor, reason)
     lock.save()
     return lock
 

@@ -8,7 +8,7 @@ written once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -17,6 +17,7 @@ from django.utils import timezone
 from trials.access import access_for, require_site_write, site_of
 from trials.errors import ConflictError, DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord, Patient, RepeatingRecord, Signature, Visit
+from trials.models.base import concrete_field, stamp_history
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.locking import lock_check, patient_id_of
 from trials.services.text import require_clean_text, text_field_errors
@@ -47,6 +48,9 @@ PROTECTED_FIELDS = {
 
 # Fields only a data manager may write (a protocol deviation is a data-management decision).
 DATA_MANAGER_FIELDS: dict[type[models.Model], set[str]] = {Patient: {"protocol_deviation"}}
+
+
+RecordT = TypeVar("RecordT", bound="ClinicalRecord")
 
 
 def check_data_manager_fields(actor, model: type[models.Model], values: Mapping[str, Any], errors: ErrorCollector) -> None:
@@ -100,7 +104,7 @@ def validate(instance: ClinicalRecord, *, exclude: set[str] | None = None) -> No
     errors.raise_if_any()
 
 
-def save_audited(instance: ClinicalRecord, *, actor, reason: str = "") -> ClinicalRecord:
+def save_audited(instance: RecordT, *, actor, reason: str = "") -> RecordT:
     """Save with who/why recorded in the history (django-simple-history)."""
     lock_check(instance)  # locked data is refused on every path (issue 6)
     now_new = instance.pk is None
@@ -109,8 +113,7 @@ def save_audited(instance: ClinicalRecord, *, actor, reason: str = "") -> Clinic
         if isinstance(instance, RepeatingRecord) and instance.repeat_instance is None:
             instance.repeat_instance = next_repeat_instance(instance)
     instance.updated_by = actor
-    instance._history_user = actor
-    instance._change_reason = reason or ("Initial entry" if now_new else "")
+    stamp_history(instance, actor, reason or ("Initial entry" if now_new else ""))
     instance.save()
     if isinstance(instance, Visit) and not now_new:
         invalidate_stale_signatures(instance, actor=actor)
@@ -131,8 +134,7 @@ def invalidate_stale_signatures(visit: Visit, *, actor) -> int:
     now = timezone.now()
     for signature in stale:
         signature.invalidated_at, signature.invalidated_by_version = now, visit.version
-        signature._history_user = actor
-        signature._change_reason = f"Invalidated: the visit was changed (version {visit.version}); it must be signed again."
+        stamp_history(signature, actor, f"Invalidated: the visit was changed (version {visit.version}); it must be signed again.")
         signature.save(update_fields=["invalidated_at", "invalidated_by_version"])
     return len(stale)
 
@@ -142,14 +144,15 @@ def next_repeat_instance(instance: RepeatingRecord) -> int:
 
     The parent row is locked (SELECT … FOR UPDATE) so two concurrent entries cannot take the same number.
     """
-    parent_field = instance._meta.get_field(instance.repeat_parent)
+    parent_field = concrete_field(type(instance), instance.repeat_parent)
     parent_id = getattr(instance, parent_field.attname)
-    parent_field.related_model.objects.select_for_update().filter(pk=parent_id).exists()
-    siblings = type(instance).objects.filter(**{parent_field.attname: parent_id})
+    parent_model = cast(type[models.Model], parent_field.related_model)
+    parent_model._default_manager.select_for_update().filter(pk=parent_id).exists()
+    siblings = type(instance)._default_manager.filter(**{parent_field.attname: parent_id})
     return (siblings.aggregate(top=models.Max("repeat_instance"))["top"] or 0) + 1
 
 
-def create_record(instance: ClinicalRecord, *, actor, reason: str = "") -> ClinicalRecord:
+def create_record(instance: RecordT, *, actor, reason: str = "") -> RecordT:
     validate(instance)
     return save_audited(instance, actor=actor, reason=reason)
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from trials.access import access_for
 from trials.errors import DomainValidationError
 from trials.models import SIGNATURE_STATEMENTS, Signature, SignatureMeaning, Visit
+from trials.models.base import stamp_history
 from trials.services.locking import lock_check
 from trials.services.records import save_audited
 
@@ -78,8 +79,7 @@ def visit_sign(*, actor, visit: Visit, password: str | None, meaning: str = DEFA
         signed_at=timezone.now(),  # shown in the site's local time
         visit_version=visit.version,
     )
-    signature._history_user = actor
-    signature._change_reason = f"Electronic signature ({signature.get_meaning_code_display()}): {statement}"
+    stamp_history(signature, actor, f"Electronic signature ({signature.get_meaning_code_display()}): {statement}")
     signature.save()
     # The visit's own audit trail records the signature (no data change, version kept).
     save_audited(visit, actor=actor, reason=f"Signed by {signature.printed_name} ({signature.get_meaning_code_display()})")

@@ -19,6 +19,7 @@ from django.utils import timezone
 from trials.access import access_for
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import AccountAction, AccountEvent, ApiToken, Membership, Role, Site
+from trials.models.base import stamp_history
 from trials.models.sites import SITE_ROLES
 from trials.services.text import require_clean_text
 
@@ -110,8 +111,7 @@ def role_add(*, actor, user, role: str, site: Site | None = None, reason: str | 
     _check_role(role, site, errors)
     errors.raise_if_any()
     membership = Membership(user=user, role=role, site=site)
-    membership._history_user = actor
-    membership._change_reason = reason
+    stamp_history(membership, actor, reason)
     try:
         with transaction.atomic():
             membership.save()
@@ -129,8 +129,7 @@ def role_remove(*, actor, membership: Membership, reason: str | None) -> None:
     if actor is not None and membership.user_id == actor.pk and membership.role == Role.DATA_MANAGER:
         raise DomainValidationError({"role": "You cannot remove your own data manager role; ask another data manager."})
     label = role_label(membership.role, membership.site)
-    membership._history_user = actor
-    membership._change_reason = reason
+    stamp_history(membership, actor, reason)
     membership.delete()  # the historical row (type "-") keeps who, when and why
     _event(membership.user, actor, AccountAction.ROLE_REMOVED, reason, label)
 

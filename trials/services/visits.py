@@ -79,7 +79,8 @@ class VisitData:
             "pain": lambda: {name: getattr(pain, name) for name in PAIN_FIELDS} if pain is not None else {},
             "medications": lambda: [medication_input(m) for m in active_medications(visit)] if visit.pk else [],
         }
-        return cls(**{f.name: readers[f.name]() if f.name in readers else getattr(visit, f.name) for f in fields(cls)})
+        values: dict[str, Any] = {f.name: readers[f.name]() if f.name in readers else getattr(visit, f.name) for f in fields(cls)}
+        return cls(**values)
 
     def with_changes(self, **changes: Any) -> VisitData:
         """A copy with the named parts replaced; ``pain`` items are merged into the recorded ones.

@@ -15,6 +15,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import formats, timezone
 
+from trials.models.base import concrete_field
 from trials.web.forms.visit import BPI_LABELS
 
 RECORD_LABELS = {
@@ -82,7 +83,7 @@ def field_label(model_name: str, field_name: str) -> str:
     model = model_for(model_name)
     if model is not None:
         try:
-            return str(model._meta.get_field(field_name).verbose_name).capitalize()
+            return str(concrete_field(model, field_name).verbose_name).capitalize()
         except FieldDoesNotExist:
             pass
     return field_name.replace("_", " ").capitalize()
@@ -100,7 +101,7 @@ def value_label(model: type[models.Model] | None, field_name: str, value) -> str
     field = None
     if model is not None:
         try:
-            field = model._meta.get_field(field_name)
+            field = concrete_field(model, field_name)
         except FieldDoesNotExist:
             field = None
     if field is not None and field.choices:
@@ -114,6 +115,6 @@ def value_label(model: type[models.Model] | None, field_name: str, value) -> str
     if isinstance(value, Decimal):
         return f"{value.normalize():f}"
     if field is not None and field.is_relation and field.related_model is not None:
-        related = field.related_model.objects.filter(pk=value).first()
+        related = field.related_model._default_manager.filter(pk=value).first()
         return str(related) if related is not None else str(value)
     return str(value)

@@ -85,7 +85,8 @@ class Command(BaseCommand):
         timings = ", ".join(f"{k} {v:.2f} s" for k, v in run.timings.items())
         self.stdout.write(
             self.style.SUCCESS(
-                f"Run {run.pk} succeeded: {run.result.get('n_patients')} patients, fingerprint {run.fingerprint}. {timings}"
+                f"Run {run.pk} succeeded: {(run.result or {}).get('n_patients')} patients, "
+                f"fingerprint {run.fingerprint}. {timings}"
             )
         )
 

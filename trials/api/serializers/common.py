@@ -19,7 +19,9 @@ class ClinicalReadSerializer(serializers.ModelSerializer):
 
 
 class PatientRefReadMixin(serializers.Serializer):
-    patient = serializers.SlugRelatedField(slug_field="study_id", read_only=True, help_text="Study ID, e.g. ATL-0007.")
+    patient: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="study_id", read_only=True, help_text="Study ID, e.g. ATL-0007."
+    )
 
 
 class ScopedSlugRelatedField(serializers.SlugRelatedField):

@@ -31,10 +31,10 @@ def _plain(value):
 
 def history_entries(records: list) -> list[dict]:
     """Entries oldest first; each diffed against the previous one with ``diff_against``."""
-    entries = []
+    entries: list[dict] = []
     previous = None
     for record in records:
-        changes = []
+        changes: list[dict] = []
         if previous is not None:
             delta = record.diff_against(previous)
             changes = [{"field": c.field, "old": _plain(c.old), "new": _plain(c.new)} for c in delta.changes]

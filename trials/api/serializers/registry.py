@@ -23,7 +23,7 @@ class SiteSerializer(serializers.ModelSerializer):
 
 
 class PatientSerializer(ClinicalReadSerializer):
-    site = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Site code.")
+    site: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Site code.")
 
     class Meta:
         model = Patient
@@ -51,7 +51,7 @@ class LesionInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lesion
         fields = LESION_INPUT_FIELDS
-        validators = []
+        validators: list = []
 
 
 class PatientEnrollSerializer(serializers.ModelSerializer):
@@ -64,7 +64,7 @@ class PatientEnrollSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = ("site", *PATIENT_INPUT_FIELDS, "index_lesion", "protocol_deviation")
-        validators = []
+        validators: list = []
 
 
 LesionCreateSerializer = create_serializer_for(Lesion, LESION_INPUT_FIELDS, "LesionCreateSerializer")

@@ -16,7 +16,9 @@ from trials.models import Procedure, RadiationCourse
 
 
 class ProcedureSerializer(PatientRefReadMixin, ClinicalReadSerializer):
-    lesions = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Treated lesion IDs.")
+    lesions: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Treated lesion IDs."
+    )
 
     class Meta:
         model = Procedure

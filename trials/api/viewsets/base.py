@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.renderers import JSONRenderer
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.throttling import BaseThrottle
 
 from trials import services
 from trials.access import scope_queryset
@@ -21,17 +28,27 @@ from trials.api.serializers.common import ReasonSerializer
 from trials.api.serializers.history import HistoryEntrySerializer, history_entries
 from trials.api.throttling import AnonymousRateThrottle, TokenUserRateThrottle
 from trials.api.tokens import HashedTokenAuthentication
+from trials.models.base import ClinicalRecord
 
 WRITE_ACTIONS = {"create", "update", "partial_update", "void"}
+
+_T = TypeVar("_T")
+
+
+def _configured(value: _T | None, name: str) -> _T:
+    """A viewset's class attribute that its subclass must set; ImproperlyConfigured when it did not."""
+    if value is None:
+        raise ImproperlyConfigured(f"{name} is not set on this viewset")
+    return value
 
 
 class ApiViewMixin:
     """Authentication, throttling, JSON in and out — shared by every API view."""
 
-    authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
-    throttle_classes = [TokenUserRateThrottle, AnonymousRateThrottle]
-    parser_classes = [RegistryJSONParser]
-    renderer_classes = [JSONRenderer]
+    authentication_classes: Sequence[type[BaseAuthentication]] = [HashedTokenAuthentication, SessionAuthentication]
+    throttle_classes: Sequence[type[BaseThrottle]] = [TokenUserRateThrottle, AnonymousRateThrottle]
+    parser_classes: Sequence[type[BaseParser]] = [RegistryJSONParser]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
 
 
 class RegistryReadViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -77,7 +94,8 @@ class RegistryReadViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveMo
     def record_response(self, instance: Model, status_code: int = status.HTTP_200_OK) -> Response:
         """The staff representation of a record just written, with its new ETag."""
         fresh = self.base_queryset.get(pk=instance.pk)
-        response = Response(self.serializer_class(fresh, context=self.get_serializer_context()).data, status=status_code)
+        serializer_class = _configured(self.serializer_class, "serializer_class")
+        response = Response(serializer_class(fresh, context=self.get_serializer_context()).data, status=status_code)
         response["ETag"] = version_etag(fresh.version)
         return response
 
@@ -97,9 +115,9 @@ class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
     """Update and void with a reason and a required If-Match, and audit history."""
 
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
-    update_serializer_class = None
+    update_serializer_class: type[BaseSerializer] | None = None
 
-    def apply_update(self, instance: Model, data: dict, *, partial: bool) -> Model:
+    def apply_update(self, instance: ClinicalRecord, data: dict, *, partial: bool) -> Model:
         reason = data.pop("reason", None)
         return services.clinical_record_update(
             actor=self.request.user,
@@ -113,7 +131,8 @@ class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
         """PUT/PATCH: ``If-Match`` is required (428 without it); a stale version is a 409."""
         instance = self.get_object()
         required_version(request)
-        serializer = self.update_serializer_class(data=request.data, partial=partial, context=self.get_serializer_context())
+        serializer_class = _configured(self.update_serializer_class, "update_serializer_class")
+        serializer = serializer_class(data=request.data, partial=partial, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return self.record_response(self.apply_update(instance, dict(serializer.validated_data), partial=partial))
 
@@ -143,15 +162,18 @@ class ClinicalRecordViewSet(HistoryMixin, RegistryReadViewSet):
 class CreateRecordMixin:
     """POST on the list: validate the input shape, then ``create_record`` calls the service."""
 
-    create_serializer_class = None
+    request: Any  # set by the view's dispatch
+    create_serializer_class: type[BaseSerializer] | None = None
     # The service that creates a record for a patient: ``service(actor=, patient=, data=)``.
-    create_service = None
+    create_service: Callable[..., Model] | None = None
 
     def create_record(self, data: dict) -> Model:
         patient = data.pop("patient")
-        return type(self).create_service(actor=self.request.user, patient=patient, data=data)
+        service = _configured(type(self).create_service, "create_service")
+        return service(actor=self.request.user, patient=patient, data=data)
 
     def create(self, request, *args, **kwargs):
-        serializer = self.create_serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer_class = _configured(self.create_serializer_class, "create_serializer_class")
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         return self.record_response(self.create_record(dict(serializer.validated_data)), status.HTTP_201_CREATED)

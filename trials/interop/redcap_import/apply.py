@@ -170,9 +170,9 @@ def _patient(ctx: _Context, site: Site, patient: Patient | None, patient_rows, r
             ctx.outcomes[index_row.number].note(IMPORTED, f"{patient.study_id} lesion #{index.repeat_instance}")
     else:
         _update(ctx, patient, data["patient"], row, outcome, patient.study_id, rules["patient"])
-        index = patient.lesions.active().filter(is_index=True).first()
-        if index is not None and "lesion" in data:
-            _update(ctx, index, lesion_data, row, outcome, f"{patient.study_id} index lesion", rules.get("lesion", []))
+        index_lesion = patient.lesions.active().filter(is_index=True).first()
+        if index_lesion is not None and "lesion" in data:
+            _update(ctx, index_lesion, lesion_data, row, outcome, f"{patient.study_id} index lesion", rules.get("lesion", []))
     if data.get("procedure"):
         procedure = patient.procedures.active().filter(is_index=True).first()
         if procedure is None:
@@ -208,9 +208,9 @@ def _repeats(ctx: _Context, patient: Patient, record_rows, values, *, events: se
             continue
         model = SECTION_MODELS[section.name]
         instance_number = int(_instance(row))
-        existing = model.objects.filter(patient=patient, repeat_instance=instance_number).first()
+        existing = model._default_manager.filter(patient=patient, repeat_instance=instance_number).first()
         label = f"{patient.study_id} {section.name.replace('_', ' ')} #{instance_number}"
-        if existing is not None and existing.voided_at is None:
+        if existing is not None and getattr(existing, "voided_at", None) is None:
             data.pop("is_index", None)
             _update(ctx, existing, data, row, outcome, label, section.rules)
             continue

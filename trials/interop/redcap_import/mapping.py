@@ -26,6 +26,7 @@ from trials.models import (
     SkeletalEvent,
     StudyExit,
 )
+from trials.models.base import concrete_field
 from trials.services.patients import PATIENT_INPUT_FIELDS
 from trials.services.visits import MEDICATION_FIELDS, entered_fields
 
@@ -126,7 +127,7 @@ class Mapping:
 def _model_field(section: str, target: str) -> models.Field | None:
     if section == "visit":
         return None
-    return SECTION_MODELS[section]._meta.get_field(target)
+    return concrete_field(SECTION_MODELS[section], target)
 
 
 def _rules(raw: Any, where: str, section: str) -> list[FieldRule]:

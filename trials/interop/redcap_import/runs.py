@@ -3,6 +3,7 @@
 from trials.errors import DomainValidationError
 from trials.interop.redcap_import.apply import redcap_import
 from trials.interop.redcap_import.mapping import mapping_load
+from trials.models.base import stamp_history
 
 
 def import_run_check(
@@ -30,8 +31,7 @@ def import_run_check(
         dry_run_report=report.as_dict(),
         status=ImportStatus.REFUSED if refused else ImportStatus.CHECKED,
     )
-    run._history_user = actor
-    run._change_reason = f"Dry run: {report.summary()}"[:100]
+    stamp_history(run, actor, f"Dry run: {report.summary()}"[:100])
     run.save()
     return run
 
@@ -60,7 +60,6 @@ def import_run_confirm(*, actor, run):
     run.report, run.records_text = report.as_dict(), ""
     run.status = ImportStatus.IMPORTED if report.committed else ImportStatus.REFUSED
     run.imported_at, run.imported_by = timezone.now(), actor
-    run._history_user = actor
-    run._change_reason = f"{'Imported' if report.committed else 'Refused'}: {report.summary()}"[:100]
+    stamp_history(run, actor, f"{'Imported' if report.committed else 'Refused'}: {report.summary()}"[:100])
     run.save()
     return run

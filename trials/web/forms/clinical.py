@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.db import models
 from django.forms.models import fields_for_model
 
 from trials import crf
@@ -24,7 +25,7 @@ EXIT_FIELDS = list(crf.form_of(StudyExit).entered_fields)
 class ModelFieldsForm(forms.Form):
     """A plain form whose fields come from a model; it never saves — a service does."""
 
-    model = None
+    model: type[models.Model]  # set by each subclass
     model_fields: list[str] = []
     labels: dict[str, str] = {}
 
@@ -55,7 +56,7 @@ class PatientForm(ModelFieldsForm):
         "life_expectancy_over_3_months": "Life expectancy more than 3 months",
         "prior_treatment_of_index_lesion": "Prior radiation or ablation of the index lesion",
     }
-    site = forms.ModelChoiceField(queryset=None, label="Site", empty_label=None)
+    site: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, label="Site", empty_label=None)
     protocol_deviation = forms.CharField(
         required=False,
         label="Protocol deviation (data managers only)",
@@ -65,7 +66,7 @@ class PatientForm(ModelFieldsForm):
 
     def __init__(self, *args, sites, allow_deviation: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = sites
+        self.fields["site"].queryset = sites  # type: ignore[attr-defined]  # a ModelChoiceField
         if not allow_deviation:
             del self.fields["protocol_deviation"]
 

@@ -174,9 +174,15 @@ def audit_log(user, filters: AuditFilters) -> QuerySet:
 def with_changes(rows: list[tuple]) -> list[LogRow]:
     """LogRows with user, patient, site, record names and field changes filled in, in a fixed number of queries per type."""
     result = [LogRow(*row) for row in rows]
-    users = dict(get_user_model().objects.filter(pk__in={r.user_id for r in result if r.user_id}).values_list("pk", "username"))
-    patients = dict(Patient.objects.filter(pk__in={r.patient_id for r in result if r.patient_id}).values_list("pk", "study_id"))
-    sites = dict(Site.objects.filter(pk__in={r.site_id for r in result if r.site_id}).values_list("pk", "code"))
+    users: dict[int | None, str] = dict(
+        get_user_model().objects.filter(pk__in={r.user_id for r in result if r.user_id}).values_list("pk", "username")
+    )
+    patients: dict[int | None, str] = dict(
+        Patient.objects.filter(pk__in={r.patient_id for r in result if r.patient_id}).values_list("pk", "study_id")
+    )
+    sites: dict[int | None, str] = dict(
+        Site.objects.filter(pk__in={r.site_id for r in result if r.site_id}).values_list("pk", "code")
+    )
     accounts = dict(
         get_user_model()
         .objects.filter(pk__in={r.object_id for r in result if r.record_type == ACCOUNT})

@@ -57,7 +57,7 @@ def plots(run: ReportRun) -> list[str]:
     return [name for name in run.artifacts if name.endswith(".png")]
 
 
-def _estimate(at_days: dict, stratum: str = "all") -> list[float | None]:
+def _estimate(at_days: dict | None, stratum: str = "all") -> list[float | None]:
     points = (at_days or {}).get(stratum, {})
     return [(points.get(day) or {}).get("estimate") for day in LANDMARK_DAYS]
 

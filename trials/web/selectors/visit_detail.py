@@ -59,14 +59,15 @@ def _rows(model, instance, names, record_type: str) -> list[ValueRow]:
 def visit_view(visit: Visit) -> VisitView:
     """Assemble the page for ``visit`` (from ``selectors.patients.visit_get``) in a fixed number of queries."""
     pain = getattr(visit, "pain", None)
-    meds = visit.active_medications
+    meds = visit.active_medications  # type: ignore[attr-defined]  # Prefetch to_attr
     visit_rows = _rows(Visit, visit, ["visit_date", "opioid_status"], "visit")
     intensity = _rows(PainAssessment, pain, bpi.INTENSITY_ITEMS, "painassessment")
     interference = _rows(PainAssessment, pain, bpi.INTERFERENCE_ITEMS, "painassessment")
     relief = _rows(PainAssessment, pain, ["relief_pct"], "painassessment")[0]
     for row in [*intensity, *interference, relief]:  # a blank item with a missing-data code says why
-        if row.value == "—" and visit.missing_code_label(row.field_name):
-            row.value = visit.missing_code_label(row.field_name)
+        code_label = visit.missing_code_label(row.field_name)
+        if row.value == "—" and code_label:
+            row.value = code_label
     if visit.is_not_done:
         visit_rows.append(ValueRow("Visit not done", visit.not_done_reason, "visit", visit.pk, "not_done_reason"))
 

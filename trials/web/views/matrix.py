@@ -34,8 +34,8 @@ class MatrixPage:
         except ValueError:
             self.number = 1
         self.count = patients.count() if counted else None
-        self.num_pages = max(1, -(-self.count // PAGE_SIZE)) if counted else None
-        if counted:
+        self.num_pages = max(1, -(-self.count // PAGE_SIZE)) if self.count is not None else None
+        if self.num_pages is not None:
             self.number = min(self.number, self.num_pages)
         start = (self.number - 1) * PAGE_SIZE
         # Ids first (a narrow scan of the study-ID order), then the rows of those 50 only.

@@ -16,7 +16,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import models
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,6 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from trials import services
 from trials.errors import ConflictError, DomainValidationError
 from trials.models import AdverseEvent, Lesion, Procedure, RadiationCourse, SkeletalEvent, StudyExit, Visit
+from trials.models.base import ClinicalRecord
 from trials.web.forms.clinical import (
     AdverseEventForm,
     LesionForm,
@@ -47,7 +47,7 @@ def _lesion_add(*, actor, patient, data):
 class RecordKind:
     """One clinical record type as the web UI adds, corrects and voids it."""
 
-    model: type[models.Model]
+    model: type[ClinicalRecord]
     form_class: type[ModelFieldsForm] | None
     label: str
     create: Callable[..., Any] | None
@@ -114,8 +114,9 @@ def display_value(field: forms.Field | None, value: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    if field is not None and getattr(field, "choices", None):
-        labels = {str(k): str(v) for k, v in field.choices}
+    choices = getattr(field, "choices", None)
+    if choices:
+        labels = {str(k): str(v) for k, v in choices}
         if str(value) in labels:
             return labels[str(value)]
     if hasattr(value, "strftime"):
@@ -138,6 +139,8 @@ def record_add(request, study_id: str, kind: str):
         raise Http404("Visits are entered from the visit page.")
     patient = _writable_patient(request, study_id)
     back = _back_url(request, study_id)
+    if spec.form_class is None:
+        raise Http404("Visits are entered from the visit page.")
     form = spec.form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
