@@ -19,9 +19,9 @@ from trials.access import access_for, require_site_write
 from trials.errors import DomainValidationError
 from trials.models import DataQuery, DataQueryResponse, PainAssessment, QueryAction, QueryStatus, Visit
 from trials.models.base import ClinicalRecord, stamp_history
+from trials.services.corrections import clinical_record_update
 from trials.services.data_query_rules import data_queries_run_rules
 from trials.services.locking import patient_id_of
-from trials.services.records import clinical_record_update
 from trials.services.text import require_clean_text
 from trials.services.visits import PAIN_FIELDS, VisitData, visit_record
 

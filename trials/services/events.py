@@ -21,12 +21,13 @@ from trials.models import (
 )
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.patients import today
-from trials.services.records import create_record, register_validator
+from trials.services.records import create_record
 from trials.services.timeline import active_exit, check_event_date
 
 
-@register_validator(AdverseEvent)
-def _validate_ae(ae: AdverseEvent, errors: ErrorCollector) -> None:
+def adverse_event_rules(ae: AdverseEvent, errors: ErrorCollector) -> None:
+    """An adverse event's rules: onset date (``check_event_date``), CTCAE v5.0 grade 1–5, resolution after
+    onset, SIR 'death' together with CTCAE grade 5 (fatal and serious)."""
     check_event_date(ae.patient, "onset_date", ae.onset_date, errors, today=today(ae.patient.site))
     errors.check(1 <= ae.ctcae_grade <= 5, "ctcae_grade", "CTCAE v5.0 grade must be 1–5.")
     if ae.resolution_date is not None:
@@ -46,7 +47,7 @@ def _validate_ae(ae: AdverseEvent, errors: ErrorCollector) -> None:
 @transaction.atomic
 def adverse_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> AdverseEvent:
     require_site_write(actor, patient.site_id)
-    ae = create_record(AdverseEvent(patient=patient, **data), actor=actor)
+    ae = create_record(AdverseEvent(patient=patient, **data), actor=actor, rules=adverse_event_rules)
     rules_run_after_commit(patient)
     return ae
 
@@ -60,8 +61,9 @@ def planned_radiation_covering(patient: Patient, event_date) -> RadiationCourse 
     return None if covering is None else courses[covering]
 
 
-@register_validator(SkeletalEvent)
-def _validate_sre(sre: SkeletalEvent, errors: ErrorCollector) -> None:
+def skeletal_event_rules(sre: SkeletalEvent, errors: ErrorCollector) -> None:
+    """A skeletal-related event's rules: event date (``check_event_date``); radiation to bone that is the
+    protocol's planned course is not an SRE."""
     check_event_date(sre.patient, "event_date", sre.event_date, errors, today=today(sre.patient.site))
     if sre.event_type == sre_rules.RADIATION_TO_BONE and sre.event_date is not None:
         course = planned_radiation_covering(sre.patient, sre.event_date)
@@ -76,13 +78,14 @@ def _validate_sre(sre: SkeletalEvent, errors: ErrorCollector) -> None:
 @transaction.atomic
 def skeletal_event_report(*, actor, patient: Patient, data: dict[str, Any]) -> SkeletalEvent:
     require_site_write(actor, patient.site_id)
-    sre = create_record(SkeletalEvent(patient=patient, **data), actor=actor)
+    sre = create_record(SkeletalEvent(patient=patient, **data), actor=actor, rules=skeletal_event_rules)
     rules_run_after_commit(patient)
     return sre
 
 
-@register_validator(StudyExit)
-def _validate_exit(exit_: StudyExit, errors: ErrorCollector) -> None:
+def study_exit_rules(exit_: StudyExit, errors: ErrorCollector) -> None:
+    """A study exit's rules: dated between enrollment and today; last contact on or before it (on it for a
+    death); no visit data after it, and no AE or SRE after a death."""
     patient = exit_.patient
     errors.check(
         exit_.exit_date >= patient.enrollment_date, "exit_date", f"Must not be before enrollment ({patient.enrollment_date})."
@@ -117,6 +120,6 @@ def study_exit_record(*, actor, patient: Patient, data: dict[str, Any]) -> Study
     data = dict(data)
     if data.get("exit_type") == ExitType.DEATH and not data.get("last_contact_date"):
         data["last_contact_date"] = data.get("exit_date")
-    exit_ = create_record(StudyExit(patient=patient, **data), actor=actor)
+    exit_ = create_record(StudyExit(patient=patient, **data), actor=actor, rules=study_exit_rules)
     rules_run_after_commit(patient)
     return exit_

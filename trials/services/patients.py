@@ -20,17 +20,10 @@ from trials.domain.eligibility import (
     neurological_signs_present,
 )
 from trials.errors import DomainValidationError, ErrorCollector
-from trials.models import Lesion, Patient, Region, Site, Visit
+from trials.models import ClinicalRecord, Lesion, Patient, Region, Site, Visit
 from trials.models.patients import PELVIC_BONES
 from trials.services.data_query_rules import rules_run_after_commit
-from trials.services.records import (
-    check_data_manager_fields,
-    create_record,
-    register_after_update,
-    register_validator,
-    save_audited,
-    validate,
-)
+from trials.services.records import Rules, check_data_manager_fields, create_record, save_audited, validate
 
 
 def today(site: Site | None = None) -> dt.date:
@@ -66,8 +59,8 @@ def patient_eligibility(*, patient_data: dict[str, Any], lesion_data: dict[str, 
 _LESION_FIELDS = {f.name for f in Lesion._meta.concrete_fields} - {"id", "patient"}
 
 
-@register_validator(Patient)
-def _validate_patient(patient: Patient, errors: ErrorCollector) -> None:
+def patient_rules(patient: Patient, errors: ErrorCollector) -> None:
+    """Registration dates in order (consent ≤ enrollment ≤ today; day 0 ≥ enrollment) and ranges (ECOG 0–5, BPI 0–10)."""
     errors.check(
         patient.consent_date <= patient.enrollment_date, "consent_date", "Consent must be on or before the enrollment date."
     )
@@ -80,8 +73,8 @@ def _validate_patient(patient: Patient, errors: ErrorCollector) -> None:
     errors.check(1900 <= patient.birth_year <= today().year, "birth_year", "Birth year must be a past year after 1900.")
 
 
-@register_validator(Lesion)
-def _validate_lesion(lesion: Lesion, errors: ErrorCollector) -> None:
+def lesion_rules(lesion: Lesion, errors: ErrorCollector) -> None:
+    """Location by region (spine: level, no bone; pelvis/peripheral: a bone of that region); SINS/Bilsky only on spine."""
     if lesion.region == Region.SPINE:
         errors.check(bool(lesion.spine_level), "spine_level", "A spine lesion needs its vertebral level (C1–S5).")
         errors.check(not lesion.bone, "bone", "A spine lesion is located by level, not bone.")
@@ -164,9 +157,9 @@ def patient_enroll(
             errors.add(r.field, f"Eligibility ({r.code}): {r.message}")
     errors.raise_if_any()
     patient.study_id = _next_study_id(site)
-    create_record(patient, actor=actor, reason="Enrollment")
+    create_record(patient, actor=actor, rules=patient_rules, reason="Enrollment")
     lesion.patient = patient
-    create_record(lesion, actor=actor, reason="Enrollment: index lesion")
+    create_record(lesion, actor=actor, rules=lesion_rules, reason="Enrollment: index lesion")
     for visit in visits_schedule(patient):
         save_audited(visit, actor=actor, reason="Visit schedule generated at enrollment")
     rules_run_after_commit(patient)
@@ -181,9 +174,13 @@ PATIENT_INPUT_FIELDS = frozenset(_PATIENT_INPUT_FIELDS)  # what enrollment accep
 def _validate_pair(patient: Patient, lesion: Lesion) -> None:
     """Validate patient and lesion together so every error is reported at once."""
     collected: dict[str, list[str]] = {}
-    for prefix, obj, exclude in (("", patient, {"site", "study_id"}), ("lesion.", lesion, {"patient"})):
+    checks: tuple[tuple[str, ClinicalRecord, Rules, set[str]], ...] = (
+        ("", patient, patient_rules, {"site", "study_id"}),
+        ("lesion.", lesion, lesion_rules, {"patient"}),
+    )
+    for prefix, obj, rules, exclude in checks:
         try:
-            validate(obj, exclude=exclude)
+            validate(obj, rules, exclude=exclude)
         except DomainValidationError as exc:
             for field, messages in exc.errors.items():
                 collected.setdefault(prefix + field, []).extend(messages)
@@ -195,7 +192,9 @@ def _validate_pair(patient: Patient, lesion: Lesion) -> None:
 def lesion_add(*, actor, patient: Patient, lesion_data: dict[str, Any]) -> Lesion:
     """Record an additional (non-index) treated lesion."""
     require_site_write(actor, patient.site_id)
-    lesion = create_record(Lesion(patient=patient, is_index=False, **lesion_data), actor=actor, reason="Additional lesion")
+    lesion = create_record(
+        Lesion(patient=patient, is_index=False, **lesion_data), actor=actor, rules=lesion_rules, reason="Additional lesion"
+    )
     rules_run_after_commit(patient)
     return lesion
 
@@ -211,7 +210,7 @@ def patient_reschedule(*, actor, patient: Patient, day0: dt.date, reason: str) -
     if patient.day0 == day0:
         return patient
     patient.day0 = day0
-    validate(patient, exclude={"site", "study_id"})
+    validate(patient, patient_rules, exclude={"site", "study_id"})
     patient.version += 1
     save_audited(patient, actor=actor, reason=reason)
     visits_realign(actor=actor, patient=patient, reason=reason)
@@ -233,7 +232,7 @@ def visits_realign(*, actor, patient: Patient, reason: str) -> None:
         save_audited(visit, actor=actor, reason=f"Rescheduled: {reason}")
 
 
-@register_after_update(Patient)
-def _patient_after_update(*, before: Patient, after: Patient, actor, reason: str) -> None:
+def patient_after_update(*, before: Patient, after: Patient, actor, reason: str) -> None:
+    """A corrected day 0 moves every visit's target and window (``visits_realign``)."""
     if before.day0 != after.day0:
         visits_realign(actor=actor, patient=after, reason=reason)

@@ -1,8 +1,9 @@
-"""Generic audited writes shared by every clinical service: stamping, update with a reason, void.
+"""Generic audited writes shared by every clinical service: stamping, validation, creation.
 
-Each entity registers a validator (``register_validator``) that checks its
-field and cross-record rules; creates and updates both run it, so a rule is
-written once.
+Validation is explicit: a service calls ``validate(instance, rules)`` (or ``create_record(instance,
+rules=…)``) with the entity's rule function (e.g. ``patients.patient_rules``), then acts. Updates and
+voids of any record type live in ``trials.services.corrections``, whose ``RECORD_RULES`` table names
+each model's rules and consequences in one place, written out rather than registered at import.
 """
 
 from __future__ import annotations
@@ -11,22 +12,18 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
-from trials.access import access_for, require_site_write, site_of
+from trials.access import access_for
 from trials.errors import ConflictError, DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord, Patient, RepeatingRecord, Signature, Visit
 from trials.models.base import concrete_field, stamp_history
-from trials.services.data_query_rules import rules_run_after_commit
-from trials.services.locking import lock_check, patient_id_of
+from trials.services.locking import lock_check
 from trials.services.text import require_clean_text, text_field_errors
 
-Validator = Callable[[Any, ErrorCollector], None]
-_VALIDATORS: dict[type[models.Model], Validator] = {}
-# Consequences of an update inside the same transaction (e.g. day 0 moved → visits realigned).
-AfterUpdate = Callable[..., None]
-_AFTER_UPDATE: dict[type[models.Model], AfterUpdate] = {}
+# An entity's cross-record rules: adds every failure to the collector (field → message).
+Rules = Callable[[Any, ErrorCollector], None]
 
 # Fields no caller may set through an update.
 PROTECTED_FIELDS = {
@@ -67,22 +64,6 @@ def check_data_manager_fields(actor, model: type[models.Model], values: Mapping[
             )
 
 
-def register_validator(model: type[models.Model]) -> Callable[[Validator], Validator]:
-    def decorator(func: Validator) -> Validator:
-        _VALIDATORS[model] = func
-        return func
-
-    return decorator
-
-
-def register_after_update(model: type[models.Model]) -> Callable[[AfterUpdate], AfterUpdate]:
-    def decorator(func: AfterUpdate) -> AfterUpdate:
-        _AFTER_UPDATE[model] = func
-        return func
-
-    return decorator
-
-
 def field_errors(instance: models.Model, errors: ErrorCollector, *, exclude: set[str] | None = None) -> None:
     """Django field validation (choices, ranges, required) translated to named-rule messages."""
     try:
@@ -94,13 +75,13 @@ def field_errors(instance: models.Model, errors: ErrorCollector, *, exclude: set
     text_field_errors(instance, errors)  # control characters, NUL, lone surrogates (issue 13)
 
 
-def validate(instance: ClinicalRecord, *, exclude: set[str] | None = None) -> None:
-    """Field rules, then the entity's cross-record rules; raises with every failure named."""
+def validate(instance: ClinicalRecord, rules: Rules | None, *, exclude: set[str] | None = None) -> None:
+    """Field rules (Django's: choices, ranges, required; text hygiene), then ``rules`` (the entity's
+    cross-record rules, skipped while a field rule fails). Raises ``DomainValidationError`` naming every failure."""
     errors = ErrorCollector()
     field_errors(instance, errors, exclude={"created_by", "updated_by", "voided_by"} | (exclude or set()))
-    validator = _VALIDATORS.get(type(instance))
-    if validator is not None and not errors.errors:
-        validator(instance, errors)
+    if rules is not None and not errors.errors:
+        rules(instance, errors)
     errors.raise_if_any()
 
 
@@ -152,8 +133,9 @@ def next_repeat_instance(instance: RepeatingRecord) -> int:
     return (siblings.aggregate(top=models.Max("repeat_instance"))["top"] or 0) + 1
 
 
-def create_record(instance: RecordT, *, actor, reason: str = "") -> RecordT:
-    validate(instance)
+def create_record(instance: RecordT, *, actor, rules: Rules | None, reason: str = "") -> RecordT:
+    """Validate ``instance`` (``validate(instance, rules)``), then save it audited; returns it saved."""
+    validate(instance, rules)
     return save_audited(instance, actor=actor, reason=reason)
 
 
@@ -167,64 +149,3 @@ def require_reason(reason: str | None, field: str = "reason") -> str:
 def check_version(instance: ClinicalRecord, expected_version: int | None) -> None:
     if expected_version is not None and int(expected_version) != instance.version:
         raise ConflictError(current_version=instance.version, expected_version=int(expected_version))
-
-
-def _locked_copy(instance: ClinicalRecord) -> ClinicalRecord:
-    """Re-read the row under SELECT … FOR UPDATE so concurrent edits serialise."""
-    return type(instance).objects.select_for_update().get(pk=instance.pk)
-
-
-@transaction.atomic
-def clinical_record_update(
-    *,
-    actor,
-    instance: ClinicalRecord,
-    changes: Mapping[str, Any],
-    reason: str | None,
-    expected_version: int | None = None,
-) -> ClinicalRecord:
-    """Change fields of an existing clinical record: reason required, validated, audited, versioned."""
-    reason = require_reason(reason)
-    require_site_write(actor, site_of(instance))
-    current = _locked_copy(instance)
-    if current.is_voided:
-        raise DomainValidationError({"non_field_errors": "This record is voided and cannot be changed."})
-    check_version(current, expected_version)
-    errors = ErrorCollector()
-    check_data_manager_fields(actor, type(current), changes, errors)
-    field_names = {f.name for f in current._meta.concrete_fields} | {f.attname for f in current._meta.concrete_fields}
-    for name, value in changes.items():
-        if name in PROTECTED_FIELDS or name not in field_names or not current._meta.get_field(name).editable:
-            errors.add(name, "This field cannot be changed here.")
-            continue
-        setattr(current, name, value)
-    errors.raise_if_any()
-    validate(current)
-    current.version += 1
-    before = type(current).objects.get(pk=current.pk)
-    save_audited(current, actor=actor, reason=reason)
-    after_update = _AFTER_UPDATE.get(type(current))
-    if after_update is not None:
-        after_update(before=before, after=current, actor=actor, reason=reason)
-    rules_run_after_commit(patient_id_of(current))
-    return current
-
-
-@transaction.atomic
-def clinical_record_void(
-    *, actor, instance: ClinicalRecord, reason: str | None, expected_version: int | None = None
-) -> ClinicalRecord:
-    """Void instead of delete: the record stays, marked with who, when and why."""
-    reason = require_reason(reason)
-    require_site_write(actor, site_of(instance))
-    current = _locked_copy(instance)
-    check_version(current, expected_version)
-    if current.is_voided:
-        raise DomainValidationError({"non_field_errors": "This record is already voided."})
-    current.voided_at = timezone.now()
-    current.voided_by = actor
-    current.void_reason = reason
-    current.version += 1
-    save_audited(current, actor=actor, reason=f"Voided: {reason}")
-    rules_run_after_commit(patient_id_of(current))
-    return current

@@ -12,11 +12,12 @@ from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import Augmentation, Lesion, Patient, Procedure, RadiationCourse, RadiationSequence
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.patients import patient_reschedule, today
-from trials.services.records import create_record, register_after_update, register_validator
+from trials.services.records import create_record
 
 
-@register_validator(Procedure)
-def _validate_procedure(proc: Procedure, errors: ErrorCollector) -> None:
+def procedure_rules(proc: Procedure, errors: ErrorCollector) -> None:
+    """The index procedure's rules: dated between enrollment and today; cement and implant details only with
+    that augmentation; at least one probe; a radiation dose only with its unit."""
     patient = proc.patient
     errors.check(proc.procedure_date >= patient.enrollment_date, "procedure_date", "The procedure cannot be before enrollment.")
     errors.check(proc.procedure_date <= today(proc.patient.site), "procedure_date", "The procedure date cannot be in the future.")
@@ -60,7 +61,7 @@ def procedure_record(*, actor, patient: Patient, data: dict[str, Any], lesions: 
     foreign = [lesion for lesion in lesions if lesion.patient_id != patient.pk]
     if foreign:
         raise DomainValidationError({"lesions": "Lesions must belong to this patient."})
-    create_record(proc, actor=actor)
+    create_record(proc, actor=actor, rules=procedure_rules)
     proc.lesions.set(lesions)
     if proc.procedure_date != patient.day0:
         patient_reschedule(actor=actor, patient=patient, day0=proc.procedure_date, reason="Day 0 set to the index procedure date")
@@ -68,15 +69,15 @@ def procedure_record(*, actor, patient: Patient, data: dict[str, Any], lesions: 
     return proc
 
 
-@register_after_update(Procedure)
-def _procedure_after_update(*, before: Procedure, after: Procedure, actor, reason: str) -> None:
+def procedure_after_update(*, before: Procedure, after: Procedure, actor, reason: str) -> None:
     """A corrected index procedure date moves day 0 and the visit windows with it."""
     if after.is_index and before.procedure_date != after.procedure_date:
         patient_reschedule(actor=actor, patient=after.patient, day0=after.procedure_date, reason=reason)
 
 
-@register_validator(RadiationCourse)
-def _validate_radiation(course: RadiationCourse, errors: ErrorCollector) -> None:
+def radiation_rules(course: RadiationCourse, errors: ErrorCollector) -> None:
+    """The radiation course's rules: end ≥ start; positive dose, fractions and α/β; 'before'/'after' day 0 as
+    its start date says; not in the future; at most 30 Gy per fraction."""
     day0 = course.patient.day0
     errors.check(course.end_date >= course.start_date, "end_date", "The course cannot end before it starts.")
     errors.check(course.total_dose_gy > 0, "total_dose_gy", "Total dose must be positive (Gy).")
@@ -97,6 +98,6 @@ def radiation_record(*, actor, patient: Patient, data: dict[str, Any]) -> Radiat
     """Record the protocol's planned radiation course (docs/domain.md §9); BED/EQD2 derive from it."""
     require_site_write(actor, patient.site_id)
     data = {"alpha_beta_gy": radiation.DEFAULT_ALPHA_BETA_GY, **data}
-    course = create_record(RadiationCourse(patient=patient, **data), actor=actor)
+    course = create_record(RadiationCourse(patient=patient, **data), actor=actor, rules=radiation_rules)
     rules_run_after_commit(patient)
     return course
