@@ -29,6 +29,7 @@ from trials.models import (
     Visit,
 )
 from trials.models.base import ClinicalRecord
+from trials.selectors import ACTIVE_MEDICATIONS, active_medications_prefetch
 from trials.services.text import export_text
 
 
@@ -50,9 +51,7 @@ def patients_for_export(user) -> QuerySet[Patient]:
     patients = scope_queryset(user, base)
     visits = with_last_reason(Visit).prefetch_related(
         Prefetch("pain", queryset=with_last_reason(PainAssessment)),
-        Prefetch(
-            "medications", queryset=with_last_reason(MedicationUse).order_by("repeat_instance", "id"), to_attr="x_medications"
-        ),
+        active_medications_prefetch(with_last_reason(MedicationUse).order_by("repeat_instance", "id")),
         Prefetch(
             "signatures", queryset=Signature.objects.select_related("signer").order_by("-signed_at"), to_attr="x_signatures"
         ),
@@ -99,7 +98,7 @@ def form_records(patient: Patient, form: Form, event: Event) -> list[Model]:
         by_form: dict[str, Sequence[Model]] = {
             "visit": [visit],
             "bpi": _active_pain(visit),
-            "opioid": list(visit.x_medications),  # type: ignore[attr-defined]  # Prefetch to_attr
+            "opioid": list(getattr(visit, ACTIVE_MEDICATIONS)),  # the export keeps the source's instance order
         }
         return list(by_form[form.name])
     return {

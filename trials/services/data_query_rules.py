@@ -26,13 +26,13 @@ from trials.models import (
     DataQueryResponse,
     ExitType,
     Lesion,
-    MedicationUse,
     Patient,
     QueryAction,
     Region,
     StudyExit,
     Visit,
 )
+from trials.selectors import active_medications, visits_with_pain_and_medications
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def rule_pain_jump(patient: Patient) -> list[Finding]:
 def rule_omed(patient: Patient) -> list[Finding]:
     findings = []
     for visit in _completed_visits(patient):
-        omed = visit.omed([m for m in visit.rule_medications])  # type: ignore[attr-defined]  # Prefetch to_attr
+        omed = visit.omed(active_medications(visit))
         if omed is not None and omed > OMED_LIMIT_MME_PER_DAY:
             findings.append(
                 Finding(
@@ -175,11 +175,7 @@ RULES: tuple[Callable[[Patient], list[Finding]], ...] = (
 
 
 def _patients_for_rules(patient_ids: Iterable[int] | None):
-    visits = (
-        Visit.objects.active()
-        .select_related("pain", "patient")
-        .prefetch_related(Prefetch("medications", queryset=MedicationUse.objects.active(), to_attr="rule_medications"))
-    )
+    visits = visits_with_pain_and_medications(Visit.objects.active().select_related("patient"))
     qs = Patient.objects.active().prefetch_related(
         Prefetch("visits", queryset=visits, to_attr="rule_visits"),
         Prefetch("lesions", queryset=Lesion.objects.active(), to_attr="rule_lesions"),

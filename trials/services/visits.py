@@ -14,6 +14,7 @@ from trials.access import require_site_write
 from trials.domain import missing, mme, schedule
 from trials.errors import DomainValidationError, ErrorCollector
 from trials.models import ClinicalRecord, ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
+from trials.selectors import active_medications
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.patients import today
 from trials.services.records import check_version, field_errors, require_reason, save_audited
@@ -41,14 +42,6 @@ def medication_input(med: MedicationUse) -> dict[str, Any]:
     if med.factor_source:
         entry["mme_factor"] = med.mme_factor
     return entry
-
-
-def active_medications(visit: Visit) -> list[MedicationUse]:
-    """The visit's opioid entries that are not voided (uses a prefetched ``active_medications`` when present)."""
-    rows = getattr(visit, "active_medications", None)
-    if rows is None:
-        rows = [m for m in visit.medications.all() if m.voided_at is None]
-    return sorted(rows, key=lambda m: m.pk or 0)
 
 
 @dataclass

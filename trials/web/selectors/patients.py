@@ -24,6 +24,7 @@ from trials.models import (
     StudyExit,
     Visit,
 )
+from trials.selectors import active_medications, visits_with_pain_and_medications
 from trials.services.locking import active_lock_for
 
 
@@ -115,10 +116,7 @@ def patient_timeline(user, study_id: str, *, on: dt.date | None = None) -> Timel
             Prefetch("radiation_courses", queryset=_active(RadiationCourse), to_attr="active_radiation"),
             Prefetch(
                 "visits",
-                queryset=_active(Visit)
-                .select_related("pain")
-                .prefetch_related(
-                    Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications"),
+                queryset=visits_with_pain_and_medications(_active(Visit)).prefetch_related(
                     Prefetch("signatures", queryset=Signature.objects.order_by("-signed_at"), to_attr="all_signatures"),
                 ),
                 to_attr="active_visits",
@@ -135,7 +133,7 @@ def patient_timeline(user, study_id: str, *, on: dt.date | None = None) -> Timel
     visits = []
     for visit in patient.active_visits:
         visit.patient = patient  # already loaded; avoids a query per visit in status_on
-        meds = visit.active_medications
+        meds = active_medications(visit)
         visits.append(VisitLine(visit, visit.status_on(on, exit_date), meds, visit.omed(meds)))
     for course in patient.active_radiation:
         course.patient = patient
@@ -158,9 +156,9 @@ def visit_get(user, study_id: str, visit_code: str) -> Visit:
     qs = (
         scope_queryset(user, Visit.objects.active())
         .filter(patient__voided_at__isnull=True)
-        .select_related("patient", "patient__site", "pain")
-        .prefetch_related(Prefetch("medications", queryset=_active(MedicationUse), to_attr="active_medications"))
+        .select_related("patient", "patient__site")
     )
+    qs = visits_with_pain_and_medications(qs)
     return get_object_or_404(qs, patient__study_id=study_id, visit_code=visit_code)
 
 

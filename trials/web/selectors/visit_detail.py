@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from trials.domain import bpi
 from trials.models import DataQuery, Lock, MedicationUse, PainAssessment, QueryStatus, Signature, Visit
+from trials.selectors import active_medications
 from trials.services.locking import active_lock_for
 from trials.web.labels import FIELD_LABELS, value_label
 
@@ -59,7 +60,7 @@ def _rows(model, instance, names, record_type: str) -> list[ValueRow]:
 def visit_view(visit: Visit) -> VisitView:
     """Assemble the page for ``visit`` (from ``selectors.patients.visit_get``) in a fixed number of queries."""
     pain = getattr(visit, "pain", None)
-    meds = visit.active_medications  # type: ignore[attr-defined]  # Prefetch to_attr
+    meds = active_medications(visit)
     visit_rows = _rows(Visit, visit, ["visit_date", "opioid_status"], "visit")
     intensity = _rows(PainAssessment, pain, bpi.INTENSITY_ITEMS, "painassessment")
     interference = _rows(PainAssessment, pain, bpi.INTERFERENCE_ITEMS, "painassessment")
