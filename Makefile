@@ -23,6 +23,7 @@ migrate: venv
 
 seed: migrate
 	$(BIN)/python manage.py seed_registry --sites 3 --patients 150 --seed 1
+	$(BIN)/python manage.py pro_demo --per-site 5
 
 serve:
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)

@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include("trials.api.urls")),
+    path("", include("pro.urls")),  # questionnaires: the coordinator's pages (issue 15)
     path("", include("trials.web.urls")),
 ]

@@ -7,6 +7,6 @@ class ProConfig(AppConfig):
     verbose_name = "Patient-reported outcomes"
 
     def ready(self) -> None:
-        from pro import crypto
+        from pro import crypto, signals  # noqa: F401 - signals: reminders stop when staff enter the visit or the patient exits
 
         crypto.check_key_configured()

@@ -183,6 +183,9 @@ class Invitation(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     last_reminded_at = models.DateTimeField(null=True, blank=True)
+    next_reminder_on = models.DateField(
+        null=True, blank=True, help_text="Site-local date the next reminder is due (PRO_REMINDER_OFFSETS_DAYS); empty = none."
+    )
     reminders_stopped_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.CharField(max_length=16, choices=StopReason.choices, blank=True)
 
@@ -191,6 +194,7 @@ class Invitation(models.Model):
         indexes = [
             models.Index(fields=["status", "window_closes_on"], name="pro_invitation_status_close"),
             models.Index(fields=["visit_code", "status"], name="pro_invitation_visit_status"),
+            models.Index(fields=["next_reminder_on"], name="pro_invitation_next_reminder"),
         ]
 
     def __str__(self) -> str:

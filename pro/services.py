@@ -7,7 +7,16 @@ import datetime as dt
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from pro.models import EventKind, Instrument, Invitation, InvitationEvent, PatientContact, window_expiry
+from pro.models import (
+    EventKind,
+    Instrument,
+    Invitation,
+    InvitationEvent,
+    InvitationStatus,
+    PatientContact,
+    StopReason,
+    window_expiry,
+)
 from trials.models import Visit
 
 DEFAULT_INSTRUMENTS = ("bpi_sf", "opioid_self_report")
@@ -63,3 +72,80 @@ def log_event(
 
 
 __all__ = ["DEFAULT_INSTRUMENTS", "EventKind", "default_instruments", "invitation_for_visit", "log_event"]
+
+
+def set_contact(
+    patient, *, email: str, phone: str = "", preferred_language: str = "en", consented: bool = True, actor=None, reason: str = ""
+):
+    """Record or change a patient's contact (encrypted) in one transaction; the history keeps who and when, not the
+    values. Raises ``django.core.exceptions.ValidationError`` naming the field for a malformed address."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise ValidationError({"email": "Enter a valid e-mail address (name@example.org)."}) from exc
+    if len(phone or "") > 32:
+        raise ValidationError({"phone": "At most 32 characters."})
+    with transaction.atomic():
+        contact = PatientContact.objects.select_for_update().filter(patient=patient).first() or PatientContact(patient=patient)
+        contact.email, contact.phone = email, phone
+        contact.preferred_language, contact.consented, contact.erased_at = preferred_language, consented, None
+        contact._change_reason = reason or "Contact recorded"
+        if actor is not None and getattr(actor, "pk", None):
+            contact._history_user = actor
+        contact.save()
+    return contact
+
+
+def erase_exited_contacts(now: dt.datetime | None = None) -> int:
+    """Blank the contact details of patients whose study exit is ``PRO_CONTACT_RETENTION_DAYS`` or more days ago.
+
+    Returns how many contacts were erased (``erased_at`` set; the row and its history stay, without values)."""
+    from django.conf import settings
+
+    from trials.models import StudyExit
+
+    now = now or timezone.now()
+    cutoff = timezone.localdate(now) - dt.timedelta(days=settings.PRO_CONTACT_RETENTION_DAYS)
+    exited = StudyExit.objects.filter(voided_at__isnull=True, exit_date__lte=cutoff).values("patient_id")
+    erased = 0
+    for contact in PatientContact.objects.filter(patient_id__in=exited, erased_at__isnull=True):
+        with transaction.atomic():
+            contact.email_encrypted = contact.phone_encrypted = ""
+            contact.erased_at = now
+            contact._change_reason = f"Erased {settings.PRO_CONTACT_RETENTION_DAYS} days after study exit"
+            contact.save()
+            erased += 1
+    return erased
+
+
+def record_open(invitation: Invitation, *, now: dt.datetime | None = None) -> None:
+    """The patient opened the link: first open stamps ``opened_at`` and status ``opened``; every open is logged."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if row.opened_at is None:
+            row.opened_at = now
+            if row.status in (InvitationStatus.PENDING, InvitationStatus.SENT):
+                row.status = InvitationStatus.OPENED
+            row.save(update_fields=["opened_at", "status"])
+        log_event(row, EventKind.OPENED, at=now)
+    invitation.refresh_from_db()
+
+
+def record_submission(invitation: Invitation, *, now: dt.datetime | None = None) -> None:
+    """Every questionnaire of the invitation is submitted: status ``submitted`` and reminders stop at once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        row.status, row.submitted_at = InvitationStatus.SUBMITTED, now
+        if row.reminders_stopped_at is None:
+            row.reminders_stopped_at, row.stop_reason = now, StopReason.SUBMITTED
+        row.next_reminder_on = None
+        row.save(update_fields=["status", "submitted_at", "reminders_stopped_at", "stop_reason", "next_reminder_on"])
+        log_event(row, EventKind.SUBMITTED, at=now)
+    invitation.refresh_from_db()

@@ -209,6 +209,20 @@ PRO_SEND_FROM_HOUR = env.int("PRO_SEND_FROM_HOUR", default=8)
 # The absolute address of the site for links in e-mails (no trailing slash), e.g. https://registry.example.org.
 PRO_PUBLIC_BASE_URL = env("PRO_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 PRO_FROM_EMAIL = env("PRO_FROM_EMAIL", default="registry-questionnaires@localhost")
+# Visits patients are invited for (schedule codes); baseline is collected in clinic.
+PRO_VISIT_CODES = env.list("PRO_VISIT_CODES", default=["day3", "week1", "month1", "month3", "month6", "month12"])
+# The invitation job runs hourly (each site's messages go out on the first tick after PRO_SEND_FROM_HOUR local time);
+# PRO_INVITATIONS_EVERY_SECONDS replaces the hourly crontab (the integration test uses 1 s).
+PRO_INVITATIONS_EVERY_SECONDS = env.float("PRO_INVITATIONS_EVERY_SECONDS", default=0)
+CELERY_BEAT_SCHEDULE["pro-send-invitations"] = {
+    "task": "pro.tasks.send_invitations",
+    "schedule": PRO_INVITATIONS_EVERY_SECONDS or crontab(minute=5),
+    "options": {"expires": PRO_INVITATIONS_EVERY_SECONDS or 3000},  # a tick queued behind a busy worker is dropped
+}
+CELERY_BEAT_SCHEDULE["pro-erase-exited-contacts"] = {
+    "task": "pro.tasks.erase_exited_contacts",
+    "schedule": crontab(hour=3, minute=15),
+}
 
 # --- E-mail -------------------------------------------------------------------
 # SMTP when EMAIL_HOST is set; otherwise (the embedded default) every message is written as a file to

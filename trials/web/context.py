@@ -27,6 +27,7 @@ def nav_links_for(user) -> list[tuple[str, str]]:
         return []
     links = [_link("worklist", "Worklist"), _link("patient_list", "Patients"), _link("status_matrix", "Record status")]
     links.append(_link("dm_queries", "Queries"))
+    links.append(_link("pro_compliance", "Questionnaires"))
     if access.can_view_reports:
         links += [_link("dashboard", "Data quality"), _link("reports", "Reports")]
     if access.is_data_manager:
