@@ -113,9 +113,7 @@ def main() -> None:
     patients, visits = Patient.objects.count(), Visit.objects.count()
     started = time.perf_counter()
     contacts = _contacts()
-    print(
-        f"registry: {patients:,} patients, {visits:,} visits; {contacts:,} contacts in {time.perf_counter() - started:.1f} s"
-    )
+    print(f"registry: {patients:,} patients, {visits:,} visits; {contacts:,} contacts in {time.perf_counter() - started:.1f} s")
     opening = Visit.objects.filter(
         window_start=day, visit_date__isnull=True, visit_code__in=("day3", "week1", "month1", "month3", "month6", "month12")
     ).count()
