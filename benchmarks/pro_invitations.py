@@ -106,7 +106,7 @@ def main() -> None:
     from aiosmtpd.controller import Controller
     from django.utils import timezone
 
-    from pro.models import EventKind, Invitation, InvitationEvent
+    from pro.models import EventKind, InvitationEvent
     from trials.models import Patient, Visit
 
     day = args.day or timezone.localdate()
@@ -149,10 +149,16 @@ def main() -> None:
     reminded = sum(o["reminded"] for o in outs)
     events = InvitationEvent.objects.filter(kind__in=[EventKind.INVITED, EventKind.REMINDED]).count() - events_before
     duplicates = [k for k, c in Counter(inbox.received).items() if c > 1]
-    once = (
-        Invitation.objects.filter(events__kind=EventKind.INVITED).count()
-        == InvitationEvent.objects.filter(kind=EventKind.INVITED).count()
+    from django.db.models import Count
+
+    repeated = (
+        InvitationEvent.objects.filter(kind__in=[EventKind.INVITED, EventKind.REMINDED])
+        .values("invitation", "kind", "sequence")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
     )
+    once = repeated == 0
     each = ", ".join(f"{o['seconds']:.1f} s" for o in outs)
     print(f"two overlapping ticks on {day}: {seconds:.1f} s wall (each: {each})")
     print(
