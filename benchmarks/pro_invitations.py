@@ -4,8 +4,8 @@
         .venv/bin/python benchmarks/pro_invitations.py [--day YYYY-MM-DD]
 
 1. Every patient without a study exit gets an encrypted contact (once; bulk).
-2. The PRO tables are emptied (benchmark database only) and the job runs for the day before ``--day`` (default
-   today): the catch-up of every window already open — the state a registry is in after daily runs.
+2. The PRO tables are emptied (benchmark database only); every window open the day before ``--day`` (default today)
+   gets its invitation, marked sent with its reminders done — the state of a registry after daily runs.
 3. Timed: two job processes start at the same instant for ``--day`` (two overlapping beat ticks), both sending
    through a real SMTP server (aiosmtpd) run by this script. Checked: every invitation and reminder event exists once,
    the SMTP server received exactly one message per event, and no (recipient, subject) pair arrived twice.
@@ -36,7 +36,9 @@ def _job(now_iso: str) -> None:
     """Child process: one tick of the job at ``now_iso``; prints its counts as JSON."""
     setup_django(DEFAULT_DB)
     from pro import sending
+    from pro.links import patient_url
 
+    patient_url("warm-up")  # the URLconf import (scipy via analytics) happens once per worker process, not per tick
     started = time.perf_counter()
     result = sending.run(dt.datetime.fromisoformat(now_iso), any_hour=True)
     print(
@@ -83,6 +85,19 @@ def _contacts() -> int:
     return len(batch)
 
 
+def _steady_state(before: dt.datetime) -> int:
+    """The registry after daily runs up to ``before``: every window open then has its invitation, sent, reminders done.
+
+    (Sending them through SMTP would only measure the catch-up of a registry that never ran the job.)"""
+    from pro import sending
+    from pro.models import Invitation, InvitationStatus
+
+    sending.create_due(before, sending.sending_sites(before, any_hour=True))
+    return Invitation.objects.filter(status=InvitationStatus.PENDING).update(
+        status=InvitationStatus.SENT, sent_at=before, next_reminder_on=None
+    )
+
+
 def _reset() -> None:
     from django.db import connection
 
@@ -123,6 +138,9 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     inbox = Inbox()
+    import logging
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command debug lines
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
     env = {**os.environ, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port)}
@@ -137,8 +155,12 @@ def main() -> None:
     try:
         _reset()
         before = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
-        seconds, (warm,) = tick(before, 1)
-        print(f"day before ({before.date()}, catch-up of every open window): {warm['invited']:,} invitations in {seconds:.1f} s")
+        t0 = time.perf_counter()
+        warm = _steady_state(before)
+        print(
+            f"state after the day before ({before.date()}): {warm:,} invitations of open windows, marked sent "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
         inbox.received.clear()
         events_before = InvitationEvent.objects.filter(kind__in=[EventKind.INVITED, EventKind.REMINDED]).count()
         at = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)

@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         made = 0
-        for site_id in Patient.objects.values_list("site_id", flat=True).distinct():
+        for site_id in Patient.objects.order_by().values_list("site_id", flat=True).distinct():
             today = Patient.objects.filter(site_id=site_id).first().site.local_date()
             open_visits = Visit.objects.filter(
                 patient__site_id=site_id,
