@@ -94,9 +94,9 @@ def set_contact(
         contact = PatientContact.objects.select_for_update().filter(patient=patient).first() or PatientContact(patient=patient)
         contact.email, contact.phone = email, phone
         contact.preferred_language, contact.consented, contact.erased_at = preferred_language, consented, None
-        contact._change_reason = reason or "Contact recorded"
+        setattr(contact, "_change_reason", reason or "Contact recorded")  # noqa: B010 - simple_history hook
         if actor is not None and getattr(actor, "pk", None):
-            contact._history_user = actor
+            setattr(contact, "_history_user", actor)  # noqa: B010
         contact.save()
     return contact
 
@@ -117,7 +117,7 @@ def erase_exited_contacts(now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             contact.email_encrypted = contact.phone_encrypted = ""
             contact.erased_at = now
-            contact._change_reason = f"Erased {settings.PRO_CONTACT_RETENTION_DAYS} days after study exit"
+            setattr(contact, "_change_reason", f"Erased {settings.PRO_CONTACT_RETENTION_DAYS} days after study exit")  # noqa: B010
             contact.save()
             erased += 1
     return erased
