@@ -9,11 +9,31 @@ e.g. ``"modality=RFA"``). Rows whose stratum value is missing belong to
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import pandas as pd
 
 ALL = "all"
 STRATA_VARIABLES: tuple[str, ...] = ("site", "modality", "augmentation", "radiation_sequence", "region")
+# False inside ``levels_only()``: iter_strata then skips the whole-cohort "all" view (see levels_only).
+_WITH_ALL: ContextVar[bool] = ContextVar("strata_with_all", default=True)
+
+
+@contextmanager
+def levels_only() -> Iterator[None]:
+    """Within the block, :func:`iter_strata` (and so every stratified statistic) yields the levels of the
+    requested variables only, not ``"all"``.
+
+    The report's fit jobs (analytics.fits) use it to compute one stratification variable's levels without
+    recomputing the whole cohort, which its own job computes once; every per-stratum result depends on
+    that stratum's rows only, so the union of the jobs equals one call over all strata.
+    """
+    token = _WITH_ALL.set(False)
+    try:
+        yield
+    finally:
+        _WITH_ALL.reset(token)
 
 
 def stratum_key(variable: str, value: object) -> str:
@@ -33,9 +53,10 @@ def iter_strata(frame: pd.DataFrame, variables: Sequence[str] = STRATA_VARIABLES
 
     Levels are in sorted order of their string form; variables absent from
     the frame are skipped, so a frame without stratum columns yields "all"
-    only.
+    only. Inside :func:`levels_only` the ``"all"`` view is not yielded.
     """
-    yield ALL, frame
+    if _WITH_ALL.get():
+        yield ALL, frame
     for variable in variables:
         if variable not in frame.columns:
             continue
@@ -54,7 +75,8 @@ def iter_patient_strata(
     restriction".
     """
     if patients is None:
-        yield ALL, None
+        if _WITH_ALL.get():
+            yield ALL, None
         return
     require_columns(patients, ["study_id"], name="patients")
     for key, sub in iter_strata(patients, variables):

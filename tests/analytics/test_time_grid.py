@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from analytics import stats
-from analytics.compute import grid_days, time_grid_section
+from analytics.compute import curves_section, grid_days, time_grid_section
 from tests.analytics.r_oracle.cohort import adtte_frame
 
 
@@ -33,7 +33,7 @@ def test_ten_year_follow_up_grid_reaches_the_end_with_at_risk_and_estimates():
     for column in ("sre_days", "os_days"):
         frame[column] = frame[column] * 10  # follow-up to ~10 years
     km = stats.overall_survival(frame, strata_variables=("modality",))
-    grid = time_grid_section(frame, km, "os", ("modality",), start=1.0)
+    grid = time_grid_section(frame, curves_section(km, "km"), "km", "os", ("modality",), start=1.0)
     longest = float(frame["os_days"].max())
     assert grid["max_follow_up_days"] == longest and longest > 3650
     assert grid["days"][-1] >= longest and grid["days"][1] - grid["days"][0] == 365
@@ -47,5 +47,5 @@ def test_ten_year_follow_up_grid_reaches_the_end_with_at_risk_and_estimates():
     assert estimate[grid["days"].index(3650)] == pytest.approx(at_3650)
     assert set(grid["at_risk"]) == {"all", "modality=MWA", "modality=RFA", "modality=cryo"}
     cif = stats.sre_cumulative_incidence(frame, strata_variables=())
-    sre = time_grid_section(frame, cif, "sre", (), start=0.0)
+    sre = time_grid_section(frame, curves_section(cif, "cumulative_incidence"), "cumulative_incidence", "sre", (), start=0.0)
     assert sre["estimate"]["all"][0] == 0.0 and all(0 <= v <= 1 for v in sre["estimate"]["all"] if v is not None)

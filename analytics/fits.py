@@ -1,0 +1,170 @@
+"""The report's independent fit jobs: a registry, the serial runner and the merge (issue 17 item 5).
+
+A **fit job** is a named, pure function of the analysis sets::
+
+    func(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict  # a JSON fragment
+
+registered with :func:`fit_job`. Its fragment is a nested dict of result.json keys (e.g.
+``{"sre": {"gray": [...]}}``); the fragments of all jobs are deep-merged into the numbers
+(:func:`fragments_merge`: dicts merged key by key, lists concatenated in plan order).
+
+A job's ``scope`` says how it splits across the run's stratification variables:
+
+- ``"strata"``: one unit for the whole cohort (``strata=()``: the ``"all"`` entries only) and one per
+  variable (``strata=(variable,)`` inside :func:`analytics.stats.strata.levels_only`: that variable's
+  levels only) — Kaplan–Meier/Aalen–Johansen curves, per-visit summaries, response rates…;
+- ``"variables"``: one unit per variable (tests across a variable's levels: log-rank, Gray);
+- ``"whole"``: one unit with every variable (the Cox models, the cohort table, the patient flow).
+
+A **unit** is ``(job name, stratum)`` with stratum ``"all"``, a variable name, or ``"*"`` (whole).
+:func:`fit_units` lists a run's units in merge order (registration order, then "all" and the run's
+variables in its order — the order the serial code produced); :func:`fit_unit_run` runs one unit and
+returns its fragment after a JSON round trip, so a fragment computed here and one computed on another
+worker (analytics.fanout) and sent back as JSON are the same Python value, hence the same result.json
+bytes. A unit that raises does not fail the run: its fragment is
+``{"fit_failures": [{"job", "stratum", "reason"}]}`` (the report names what is missing and why, as a
+degenerate stratum's ``skipped_reason`` does).
+
+Other analyses join the fan-out by registering a job in analytics/compute.py (or anywhere imported by it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from analytics.stats.results import plain
+from analytics.stats.strata import ALL, levels_only
+
+logger = logging.getLogger(__name__)
+
+Scope = Literal["strata", "variables", "whole"]
+WHOLE = "*"
+FitFunc = Callable[[Any, Any, tuple[str, ...]], dict[str, Any]]
+FitRunner = Callable[[list["FitUnit"], Any, Any], dict["FitUnit", dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """A registered job: ``cost`` is its relative run time (seconds per unit at 5,000 patients, used only to
+    start the longest units first; it never changes a result)."""
+
+    name: str
+    func: FitFunc
+    scope: Scope
+    cost: float
+    empty: dict[str, Any] | None = None  # the fragment when the job has no unit (a "variables" job, no variable)
+
+
+@dataclass(frozen=True, order=True)
+class FitUnit:
+    """One schedulable piece: job ``name`` for ``stratum`` ("all", a stratification variable, or "*")."""
+
+    name: str
+    stratum: str
+
+    @property
+    def id(self) -> str:
+        """``"<name>|<stratum>"`` (the unit's identifier on the wire)."""
+        return f"{self.name}|{self.stratum}"
+
+    @classmethod
+    def from_id(cls, text: str) -> FitUnit:
+        name, _, stratum = text.rpartition("|")
+        return cls(name, stratum)
+
+
+FIT_JOBS: dict[str, FitJob] = {}
+
+
+def fit_job(
+    name: str, *, scope: Scope = "strata", cost: float = 1.0, empty: dict[str, Any] | None = None
+) -> Callable[[FitFunc], FitFunc]:
+    """Decorator: register ``func`` as the fit job ``name`` (re-registering a name replaces it).
+
+    ``empty``: the fragment of a run where the job has no unit (``scope="variables"`` and no
+    stratification variable), e.g. ``{"sre": {"gray": []}}``."""
+    if scope not in ("strata", "variables", "whole"):
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def register(func: FitFunc) -> FitFunc:
+        FIT_JOBS[name] = FitJob(name=name, func=func, scope=scope, cost=cost, empty=empty)
+        return func
+
+    return register
+
+
+def fit_units(strata: Iterable[str], jobs: dict[str, FitJob] | None = None) -> list[FitUnit]:
+    """Every unit of a run with stratification variables ``strata``, in merge order."""
+    strata = tuple(strata)
+    units = []
+    for job in (FIT_JOBS if jobs is None else jobs).values():
+        if job.scope == "whole":
+            units.append(FitUnit(job.name, WHOLE))
+        else:
+            units.extend(FitUnit(job.name, s) for s in ((ALL,) if job.scope == "strata" else ()) + strata)
+    return units
+
+
+def schedule_order(units: list[FitUnit]) -> list[FitUnit]:
+    """The units longest first (by their job's ``cost``; stable), so parallel workers finish together."""
+    return sorted(units, key=lambda u: -FIT_JOBS[u.name].cost if u.name in FIT_JOBS else 0.0)
+
+
+def fit_unit_run(unit: FitUnit, sets: Any, params: Any) -> dict[str, Any]:
+    """Run one unit; its JSON fragment (JSON round-tripped), or a ``fit_failures`` entry if it raised."""
+    try:
+        job = FIT_JOBS[unit.name]
+        if unit.stratum == WHOLE:
+            strata, context = tuple(params.strata), nullcontext()
+        elif unit.stratum == ALL:
+            strata, context = (), nullcontext()
+        else:
+            strata, context = (unit.stratum,), levels_only()
+        with context:
+            fragment = job.func(sets, params, strata)
+        return json.loads(json.dumps(plain(fragment), allow_nan=False))
+    except Exception as exc:  # noqa: BLE001 - one job's failure is reported in the result, never fails the run
+        logger.exception("Fit job %s failed", unit.id)
+        return {"fit_failures": [{"job": unit.name, "stratum": unit.stratum, "reason": f"{type(exc).__name__}: {exc}"}]}
+
+
+def serial_runner(units: list[FitUnit], sets: Any, params: Any) -> dict[FitUnit, dict[str, Any]]:
+    """Run every unit here, one after the other (the embedded/eager path and the reference)."""
+    return {unit: fit_unit_run(unit, sets, params) for unit in units}
+
+
+def _merge_into(target: dict[str, Any], fragment: dict[str, Any]) -> None:
+    for key, value in fragment.items():
+        if key not in target:
+            target[key] = value
+        elif isinstance(target[key], dict) and isinstance(value, dict):
+            _merge_into(target[key], value)
+        elif isinstance(target[key], list) and isinstance(value, list):
+            target[key] = target[key] + value
+        else:
+            raise ValueError(f"fit jobs disagree on result key {key!r}")
+
+
+def fragments_merge(units: list[FitUnit], fragments: dict[FitUnit, dict[str, Any]]) -> dict[str, Any]:
+    """Deep-merge the fragments in the order of ``units`` (dicts key by key, lists concatenated)."""
+    merged: dict[str, Any] = {}
+    for unit in units:
+        _merge_into(merged, json.loads(json.dumps(fragments[unit])))  # a copy: fragments stay untouched
+    return merged
+
+
+def fits_compute(sets: Any, params: Any, runner: FitRunner | None = None) -> dict[str, Any]:
+    """Run every registered job's units for ``params.strata`` with ``runner`` (default: serial) and merge them."""
+    units = fit_units(params.strata)
+    fragments = (runner or serial_runner)(units, sets, params)
+    merged = fragments_merge(units, fragments)
+    with_units = {unit.name for unit in units}
+    for job in FIT_JOBS.values():
+        if job.name not in with_units and job.empty is not None:
+            _merge_into(merged, json.loads(json.dumps(job.empty)))
+    return merged
