@@ -217,7 +217,12 @@ def sre_gray_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, .
     return {"sre": {"gray": [r.to_dict() for r in stats.gray_tests(sets.adtte, strata_variables=strata)]}}
 
 
-@fit_job("sre.cox", scope="whole", cost=0.7)
+def _cox_not_computed(endpoint: str, section: str):
+    """The stand-in of a Cox job that raised: a model skipped with the reason (as a degenerate one)."""
+    return lambda reason: {section: {"cox": stats.cox_not_computed(endpoint, f"not computed: {reason}").to_dict()}}
+
+
+@fit_job("sre.cox", scope="whole", cost=0.7, on_failure=_cox_not_computed("sre", "sre"))
 def sre_cox_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"sre": {"cox": stats.cox_fit(sets.adtte, endpoint="sre").to_dict()}}
 
@@ -233,7 +238,7 @@ def os_logrank_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str,
     return {"overall_survival": {"logrank": [{**r.to_dict(), "test": OS_LOGRANK_LABEL} for r in tests]}}
 
 
-@fit_job("overall_survival.cox", scope="whole", cost=0.8)
+@fit_job("overall_survival.cox", scope="whole", cost=0.8, on_failure=_cox_not_computed("os", "overall_survival"))
 def os_cox_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"overall_survival": {"cox": stats.cox_fit(sets.adtte, endpoint="os").to_dict()}}
 
@@ -312,5 +317,6 @@ def time_grid_section(adtte, section: dict[str, Any], curves_key: str, endpoint:
         ordered = np.sort(t)
         at_risk[key] = [int(len(ordered) - np.searchsorted(ordered, day, side="left")) for day in days]
         last = float(ordered[-1]) if len(ordered) else -1.0
-        estimate[key] = _step_values(points[key], curves[key]["n"], days, start, last)
+        # a stratum whose curve job failed (analytics.fits: fit_failures) has at-risk counts but no estimates
+        estimate[key] = _step_values(points[key], curves[key]["n"], days, start, last) if key in points else [None] * len(days)
     return {"days": days, "max_follow_up_days": longest, "at_risk": at_risk, "estimate": estimate}

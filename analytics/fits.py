@@ -58,6 +58,7 @@ class FitJob:
     scope: Scope
     cost: float
     empty: dict[str, Any] | None = None  # the fragment when the job has no unit (a "variables" job, no variable)
+    on_failure: Callable[[str], dict[str, Any]] | None = None  # stand-in fragment for a unit that raised, given the reason
 
 
 @dataclass(frozen=True, order=True)
@@ -82,17 +83,24 @@ FIT_JOBS: dict[str, FitJob] = {}
 
 
 def fit_job(
-    name: str, *, scope: Scope = "strata", cost: float = 1.0, empty: dict[str, Any] | None = None
+    name: str,
+    *,
+    scope: Scope = "strata",
+    cost: float = 1.0,
+    empty: dict[str, Any] | None = None,
+    on_failure: Callable[[str], dict[str, Any]] | None = None,
 ) -> Callable[[FitFunc], FitFunc]:
     """Decorator: register ``func`` as the fit job ``name`` (re-registering a name replaces it).
 
     ``empty``: the fragment of a run where the job has no unit (``scope="variables"`` and no
-    stratification variable), e.g. ``{"sre": {"gray": []}}``."""
+    stratification variable), e.g. ``{"sre": {"gray": []}}``. ``on_failure(reason)``: the fragment
+    standing in for a unit that raised (e.g. a model "skipped" with the reason, as a degenerate
+    stratum's), when the report needs the key; the failure is listed in ``fit_failures`` either way."""
     if scope not in ("strata", "variables", "whole"):
         raise ValueError(f"unknown scope {scope!r}")
 
     def register(func: FitFunc) -> FitFunc:
-        FIT_JOBS[name] = FitJob(name=name, func=func, scope=scope, cost=cost, empty=empty)
+        FIT_JOBS[name] = FitJob(name, func, scope, cost, empty, on_failure)
         return func
 
     return register
@@ -130,7 +138,12 @@ def fit_unit_run(unit: FitUnit, sets: Any, params: Any) -> dict[str, Any]:
         return json.loads(json.dumps(plain(fragment), allow_nan=False))
     except Exception as exc:  # noqa: BLE001 - one job's failure is reported in the result, never fails the run
         logger.exception("Fit job %s failed", unit.id)
-        return {"fit_failures": [{"job": unit.name, "stratum": unit.stratum, "reason": f"{type(exc).__name__}: {exc}"}]}
+        reason = f"{type(exc).__name__}: {exc}"
+        failure: dict[str, Any] = {"fit_failures": [{"job": unit.name, "stratum": unit.stratum, "reason": reason}]}
+        job = FIT_JOBS.get(unit.name)
+        if job is not None and job.on_failure is not None:
+            failure = {**plain(job.on_failure(reason)), **failure}
+        return json.loads(json.dumps(failure, allow_nan=False))
 
 
 def serial_runner(units: list[FitUnit], sets: Any, params: Any) -> dict[FitUnit, dict[str, Any]]:

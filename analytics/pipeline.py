@@ -21,6 +21,7 @@ from django.utils import timezone
 from analytics.compute import numbers_compute
 from analytics.dataset import registry_data_version, snapshot_extract, snapshot_fingerprint
 from analytics.derive import analysis_sets_build
+from analytics.fanout import fanout_enabled, fanout_runner
 from analytics.parameters import parameters_parse
 from analytics.render import artifacts_render
 from analytics.services import report_run_progress, report_run_start, report_run_succeed
@@ -96,8 +97,14 @@ def _snapshot():
     return snapshot, snapshot_fingerprint(snapshot), version
 
 
-def report_run_pipeline(run_id: int, *, on_progress=None, delivery: int | None = None) -> dict[str, Any]:
+def report_run_pipeline(
+    run_id: int, *, on_progress=None, delivery: int | None = None, queue: str | None = None
+) -> dict[str, Any]:
     """Run every stage of ``run_id``; returns the result JSON stored on the run.
+
+    The compute stage's fit jobs are fanned out to the workers on ``queue`` (default: the default queue)
+    when tasks go to real workers over Redis (analytics.fanout); otherwise they run here, one after the
+    other. Both give the same numbers.
 
     Raises StageError (with the failing stage) on any computation error; the
     caller records it with ``report_run_fail``. ``delivery`` is the task
@@ -111,7 +118,8 @@ def report_run_pipeline(run_id: int, *, on_progress=None, delivery: int | None =
     with clock.stage("derive"):
         sets = analysis_sets_build(snapshot, params)
     with clock.stage("compute"):
-        numbers = numbers_compute(sets, params, fingerprint=fingerprint)
+        runner = fanout_runner(fingerprint=fingerprint, queue=queue) if fanout_enabled() else None
+        numbers = numbers_compute(sets, params, fingerprint=fingerprint, runner=runner)
     metadata = {
         "run_id": run.pk,
         "generated_at": timezone.now().isoformat(timespec="seconds"),

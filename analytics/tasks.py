@@ -28,6 +28,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from analytics.fanout import fit_units_work
 from analytics.models import ReportRun, RunStatus
 from analytics.pipeline import StageError, report_run_pipeline
 from analytics.services import (
@@ -118,7 +119,7 @@ def report_run_execute(self, run_id: int, delivery: int | None = None) -> str:
     heartbeat = RunHeartbeat(run_id, delivery, interval) if interval > 0 and not self.request.is_eager else nullcontext()
     try:
         with heartbeat:
-            report_run_pipeline(run_id, delivery=delivery)
+            report_run_pipeline(run_id, delivery=delivery, queue=(self.request.delivery_info or {}).get("routing_key"))
     except RunSuperseded as exc:
         logger.warning("Report run %s: obsolete message, nothing done (%s)", run_id, exc)
         return "superseded"
@@ -135,6 +136,16 @@ def report_run_execute(self, run_id: int, delivery: int | None = None) -> str:
         report_run_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc}", delivery=delivery)
         return RunStatus.FAILED
     return RunStatus.SUCCEEDED
+
+
+@shared_task(name="analytics.tasks.fit_units_work", ignore_result=True, acks_late=False)
+def fit_units_work_task(token: str) -> str:
+    """Take and run one unit of a report's fan-out (analytics.fanout); "" when none was left.
+
+    Acknowledged on receipt: a unit whose worker dies is re-run by the coordinating process after
+    ``REPORTS_FIT_UNIT_TIMEOUT_SECONDS``, not redelivered.
+    """
+    return fit_units_work(token)
 
 
 @shared_task(name="analytics.tasks.recover_stalled_report_runs", ignore_result=True)

@@ -7,7 +7,7 @@ and every rule cites docs/domain.md.
 
 from .competing_risks import aalen_johansen_curve, sre_cumulative_incidence
 from .complications import complication_summaries, complication_summary
-from .cox import cox_fit, cox_fits
+from .cox import cox_fit, cox_fits, cox_not_computed
 from .descriptive import omed_visit_summaries, pain_visit_summaries
 from .gray import gray_test, gray_tests
 from .logrank import logrank_by, logrank_test, logrank_tests
@@ -29,6 +29,7 @@ __all__ = [
     "complication_summary",
     "cox_fit",
     "cox_fits",
+    "cox_not_computed",
     "gray_test",
     "gray_tests",
     "iter_strata",

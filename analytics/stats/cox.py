@@ -213,6 +213,11 @@ def _terms(fitter, frame, endpoint, terms, aliased) -> tuple[list[CoxTerm], list
     return rows, flags
 
 
+def cox_not_computed(endpoint: str, reason: str) -> CoxResult:
+    """A Cox result with no terms, ``n = events = 0`` and ``skipped_reason = reason`` (a model that could not be fitted)."""
+    return _skip(endpoint, 0, 0, (), reason)
+
+
 def cox_fit(adtte: pd.DataFrame, *, endpoint: str = "os", covariates: Sequence[str] = COX_COVARIATES) -> CoxResult:
     """Cox model of ``endpoint`` ("os" or cause-specific "sre") on categorical covariates.
 

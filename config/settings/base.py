@@ -143,6 +143,13 @@ if REPORTS_HEARTBEAT_STALE_SECONDS < 3 * REPORTS_HEARTBEAT_SECONDS:
         "REPORTS_HEARTBEAT_STALE_SECONDS must be at least 3 x REPORTS_HEARTBEAT_SECONDS, "
         "or a slow database write would get a live run re-queued."
     )
+# Fit fan-out (issue 17, analytics/fanout.py): with a Redis broker and real workers the compute stage's fit jobs
+# are shared with every worker on the report's queue. A unit taken by a worker that sends nothing back within
+# REPORTS_FIT_UNIT_TIMEOUT_SECONDS is re-run by the run's own worker; the frames and bookkeeping in Redis
+# expire after REPORTS_FANOUT_TTL_SECONDS at the latest.
+REPORTS_FIT_FANOUT = env.bool("REPORTS_FIT_FANOUT", default=True)
+REPORTS_FIT_UNIT_TIMEOUT_SECONDS = env.float("REPORTS_FIT_UNIT_TIMEOUT_SECONDS", default=300.0)
+REPORTS_FANOUT_TTL_SECONDS = env.int("REPORTS_FANOUT_TTL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "refresh-default-report-nightly": {
         "task": "analytics.tasks.refresh_default_report",

@@ -1,0 +1,168 @@
+"""Issue 17 item 5: the report's fits as a registry of independent jobs, run serially or fanned out.
+
+- every registered job split into units (whole cohort + one per stratification variable, levels only)
+  gives exactly what one call over all strata gives, so the split never changes a number;
+- the fan-out runner (Redis; simulated workers in threads, a worker that takes a unit and dies) gives
+  byte-identical numbers to the serial runner and never hangs;
+- a job that raises is reported in ``fit_failures`` and the run still succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from django.conf import settings
+
+from analytics import fanout, fits
+from analytics.compute import numbers_compute
+from analytics.dataset import snapshot_extract, snapshot_fingerprint
+from analytics.derive import analysis_sets_build
+from analytics.fits import FIT_JOBS, WHOLE, FitUnit, fit_unit_run, fit_units, serial_runner
+from analytics.models import ReportRun, RunStatus
+from analytics.parameters import parameters_parse
+from analytics.render.files import numbers_json
+from analytics.stats.results import plain
+from tests.analytics.seeded import seeded_registry
+from tests.integration.conftest import redis_available
+
+pytestmark = pytest.mark.django_db
+STRATA = {"strata": ["modality", "site", "augmentation"]}
+
+
+@pytest.fixture
+def frames(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    seeded_registry(90)
+    params = parameters_parse(STRATA)
+    snapshot = snapshot_extract()
+    return analysis_sets_build(snapshot, params), params, snapshot_fingerprint(snapshot)
+
+
+def test_units_of_a_run_follow_each_jobs_scope():
+    units = fit_units(("modality", "site"))
+    assert FitUnit("sre.cumulative_incidence", "all") in units and FitUnit("sre.cumulative_incidence", "site") in units
+    assert FitUnit("sre.gray", "modality") in units and FitUnit("sre.gray", "all") not in units  # a test needs a variable
+    assert [u for u in units if u.name == "sre.cox"] == [FitUnit("sre.cox", WHOLE)]
+    assert len(units) == len(set(units))
+    assert FitUnit.from_id(FitUnit("a|b", "site").id) == FitUnit("a|b", "site")
+
+
+def test_every_job_split_into_units_equals_one_call_over_all_strata(frames):
+    """Whole cohort once + each variable's levels alone == one call: the fan-out's split is exact."""
+    sets, params, _ = frames
+    assert len(FIT_JOBS) >= 15
+    for job in FIT_JOBS.values():
+        units = [u for u in fit_units(params.strata) if u.name == job.name]
+        merged = fits.fragments_merge(units, serial_runner(units, sets, params))
+        one_call = json.loads(json.dumps(plain(job.func(sets, params, params.strata))))
+        assert "fit_failures" not in merged, merged.get("fit_failures")
+        assert json.dumps(merged, sort_keys=True) == json.dumps(one_call, sort_keys=True), job.name
+
+
+def test_strata_free_run_keeps_empty_test_lists(frames):
+    sets, _, fingerprint = frames
+    numbers = numbers_compute(sets, parameters_parse({"strata": []}), fingerprint=fingerprint)
+    assert numbers["sre"]["gray"] == [] and numbers["sre"]["logrank"] == [] and numbers["overall_survival"]["logrank"] == []
+    assert set(numbers["sre"]["time_grid"]["at_risk"]) == {"all"}
+
+
+def test_a_failing_job_is_reported_in_the_result_and_the_run_succeeds(frames, monkeypatch):
+    def broken(sets, params, strata):
+        if strata == ("site",):
+            raise RuntimeError("singular matrix")
+        return original(sets, params, strata)
+
+    original = FIT_JOBS["sre.gray"].func
+    monkeypatch.setitem(FIT_JOBS, "sre.gray", fits.FitJob("sre.gray", broken, "variables", 0.03))
+    cox = FIT_JOBS["sre.cox"]
+    monkeypatch.setitem(FIT_JOBS, "sre.cox", fits.FitJob("sre.cox", lambda *a: 1 / 0, "whole", 0.7, None, cox.on_failure))
+    run = ReportRun.objects.create(parameters=STRATA)
+    from analytics.pipeline import report_run_pipeline
+
+    numbers = report_run_pipeline(run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error_message
+    assert numbers["fit_failures"] == [
+        {"job": "sre.gray", "stratum": "site", "reason": "RuntimeError: singular matrix"},
+        {"job": "sre.cox", "stratum": WHOLE, "reason": "ZeroDivisionError: division by zero"},
+    ]
+    assert [g["variable"] for g in numbers["sre"]["gray"]] == ["modality", "augmentation"]  # the others are there
+    # the model stands in as skipped with the reason (shown in the report like a degenerate model)
+    assert numbers["sre"]["cox"]["skipped_reason"] == "not computed: ZeroDivisionError: division by zero"
+    assert numbers["sre"]["cox"]["terms"] == [] and "not computed" not in str(
+        numbers["overall_survival"]["cox"]["skipped_reason"]
+    )
+    assert json.loads((run.directory / "result.json").read_text())["fit_failures"] == numbers["fit_failures"]
+
+
+# --- the fan-out runner on a real Redis (simulated workers in this process) -----------------------------
+@pytest.fixture
+def redis_broker(settings):
+    import os
+
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not redis_available(url):
+        pytest.skip("needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/N")
+    settings.CELERY_BROKER_URL = url
+    return url
+
+
+@pytest.mark.integration
+def test_fanout_with_helper_workers_gives_byte_identical_numbers(frames, redis_broker, monkeypatch):
+    sets, params, fingerprint = frames
+    taken_by_helpers: list[str] = []
+
+    def dispatch(token, count, queue, expires):  # two "workers" draining the list in threads
+        def work():
+            while unit := fanout.fit_units_work(token):
+                taken_by_helpers.append(unit)
+
+        for _ in range(2):
+            threading.Thread(target=work, daemon=True).start()
+
+    monkeypatch.setattr(fanout, "_dispatch", dispatch)
+    serial = numbers_compute(sets, params, fingerprint=fingerprint)
+    fanned = numbers_compute(sets, params, fingerprint=fingerprint, runner=fanout.fanout_runner(fingerprint=fingerprint))
+    assert numbers_json(fanned) == numbers_json(serial)
+    assert taken_by_helpers, "the helper workers took no unit"
+    assert len(taken_by_helpers) < len(fit_units(params.strata))  # the coordinating process worked too
+    assert not fanout.redis_client().keys(f"{fanout.PREFIX}*") and not fanout.redis_client().keys(f"{fanout.FRAMES_PREFIX}*")
+
+
+@pytest.mark.integration
+def test_a_worker_lost_with_a_unit_does_not_hang_the_run(frames, redis_broker, monkeypatch, settings):
+    sets, params, fingerprint = frames
+    settings.REPORTS_FIT_UNIT_TIMEOUT_SECONDS = 1.0
+    lost: list[str] = []
+
+    def dispatch(token, count, queue, expires):  # a worker takes the first unit and dies before sending it back
+        client = fanout.redis_client()
+        unit = client.lpop(f"{fanout.PREFIX}{token}:todo").decode()
+        client.hset(f"{fanout.PREFIX}{token}:taken", unit, time.time())
+        lost.append(unit)
+
+    monkeypatch.setattr(fanout, "_dispatch", dispatch)
+    started = time.monotonic()
+    fanned = numbers_compute(sets, params, fingerprint=fingerprint, runner=fanout.fanout_runner(fingerprint=fingerprint))
+    assert time.monotonic() - started < 120
+    assert lost and numbers_json(fanned) == numbers_json(numbers_compute(sets, params, fingerprint=fingerprint))
+
+
+@pytest.mark.integration
+def test_frames_with_a_bad_signature_are_not_loaded(redis_broker):
+    client = fanout.redis_client()
+    client.set("reports:frames:test-forged", b"x" * 32 + b"not a pickle", ex=30)
+    with pytest.raises(ValueError, match="bad signature"):
+        fanout._frames_load(client, "reports:frames:test-forged")
+    client.delete("reports:frames:test-forged")
+
+
+def test_fit_unit_run_fragments_are_json_round_tripped(frames):
+    sets, params, _ = frames
+    fragment = fit_unit_run(FitUnit("overall_survival.km", "modality"), sets, params)
+    assert json.loads(json.dumps(fragment)) == fragment
+    assert set(fragment["overall_survival"]["km"]) == {k for k in fragment["overall_survival"]["km"] if k.startswith("modality=")}
+    assert settings.REPORTS_FIT_FANOUT is True
