@@ -259,19 +259,20 @@ def numbers_compute(
     from the merged curves (they span the whole cohort's follow-up, so they need every stratum's curve).
     """
     strata = params.strata
-    numbers: dict[str, Any] = {
-        "fingerprint": fingerprint,
-        "parameters": params.as_dict(),
-        "n_patients": int(len(sets.patients)),
-        "data_cutoff": None if sets.cutoff is None else sets.cutoff.date().isoformat(),
-    }
-    fits = fits_compute(sets, params, runner)
-    numbers.update(fits)
+    numbers: dict[str, Any] = plain(
+        {
+            "fingerprint": fingerprint,
+            "parameters": params.as_dict(),
+            "n_patients": int(len(sets.patients)),
+            "data_cutoff": None if sets.cutoff is None else sets.cutoff.date().isoformat(),
+        }
+    )
+    numbers.update(fits_compute(sets, params, runner))  # plain JSON already (analytics.fits.fit_unit_run)
     for key, endpoint, curves_key, start in (("sre", "sre", "cumulative_incidence", 0.0), ("overall_survival", "os", "km", 1.0)):
         section = numbers.get(key)
         if section and curves_key in section and "curves" in section:
-            section["time_grid"] = time_grid_section(sets.adtte, section, curves_key, endpoint, strata, start=start)
-    return plain(numbers)
+            section["time_grid"] = plain(time_grid_section(sets.adtte, section, curves_key, endpoint, strata, start=start))
+    return numbers
 
 
 # --- time grid (issue 12): curves and at-risk tables span the whole follow-up -----------------

@@ -40,7 +40,7 @@ from typing import Any
 from django.conf import settings
 
 import analytics.compute  # noqa: F401 - registers the fit jobs (a worker may import this module first)
-from analytics.fits import FitRunner, FitUnit, fit_unit_run, schedule_order
+from analytics.fits import FitRunner, FitUnit, fit_unit_run, schedule_order, serial_runner
 from analytics.parameters import parameters_parse
 
 logger = logging.getLogger(__name__)
@@ -133,10 +133,17 @@ def _dispatch(token: str, count: int, queue: str | None, expires: float) -> None
 
 
 def fanout_runner(*, fingerprint: str, queue: str | None = None) -> FitRunner:
-    """A runner for :func:`analytics.fits.fits_compute` that shares the units with the workers on ``queue``."""
+    """A runner for :func:`analytics.fits.fits_compute` that shares the units with the workers on ``queue``.
+
+    If Redis fails mid-way the units are all run here instead (the serial path: same numbers, slower)."""
+    from redis.exceptions import RedisError
 
     def run(units: list[FitUnit], sets: Any, params: Any) -> dict[FitUnit, dict[str, Any]]:
-        return fanout_run(units, sets, params, fingerprint=fingerprint, queue=queue)
+        try:
+            return fanout_run(units, sets, params, fingerprint=fingerprint, queue=queue)
+        except RedisError:
+            logger.warning("Fit fan-out: Redis failed; computing every unit in this process", exc_info=True)
+            return serial_runner(units, sets, params)
 
     return run
 

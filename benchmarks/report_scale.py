@@ -11,7 +11,9 @@ Seeds the registry to N patients (or reuses it), then prints, in one run:
 4. the full run's time (all stages, artifacts included) through a Celery worker this script starts on a
    private queue — or in-process with ``--in-process`` or when no broker is configured (it says which);
 5. the ratio full / (COPY + bare fits), against the goal ≤ 1.5;
-6. peak RSS of this process and of the worker, against the goal ≤ 2 GB.
+6. peak RSS of this process and of the worker, against the goal ≤ 2 GB;
+7. with a Redis broker, the compute stage with 1 and 2 workers and the 2-worker compute speed-up, against the
+   goal ≥ 1.6 (``--workers``, see benchmarks/report_fanout.py; ``--workers ''`` skips it).
 """
 
 from __future__ import annotations
@@ -166,10 +168,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--in-process", action="store_true", help="Run the full report in this process, not on a worker.")
+    parser.add_argument("--workers", default="1,2", help="Worker counts of the fan-out measurement ('' skips it).")
+    parser.add_argument("--fanout-repeat", type=int, default=1, help="Runs per worker count in the fan-out measurement.")
     args = parser.parse_args()
     setup_django()
     ensure_database()
     seed_seconds = ensure_patients(args.patients)
+
+    from django.conf import settings
 
     from analytics.dataset import snapshot_extract, snapshot_fingerprint
     from analytics.derive import analysis_sets_build
@@ -200,6 +206,10 @@ def main() -> None:
             "n/a (in-process)" if worker_rss is None else f"{worker_rss / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB)",
         ),
     ]
+    if args.workers and not args.in_process and (settings.CELERY_BROKER_URL or "").startswith("redis"):
+        from benchmarks.report_fanout import fanout_lines
+
+        rows += fanout_lines([int(w) for w in args.workers.split(",")], repeat=args.fanout_repeat)
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")

@@ -166,3 +166,11 @@ def test_fit_unit_run_fragments_are_json_round_tripped(frames):
     assert json.loads(json.dumps(fragment)) == fragment
     assert set(fragment["overall_survival"]["km"]) == {k for k in fragment["overall_survival"]["km"] if k.startswith("modality=")}
     assert settings.REPORTS_FIT_FANOUT is True
+
+
+def test_fanout_without_a_reachable_redis_computes_here(frames, settings):
+    """Redis down at the compute stage: the units run in this process and the numbers are the same."""
+    sets, params, fingerprint = frames
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    fanned = numbers_compute(sets, params, fingerprint=fingerprint, runner=fanout.fanout_runner(fingerprint=fingerprint))
+    assert numbers_json(fanned) == numbers_json(numbers_compute(sets, params, fingerprint=fingerprint))
