@@ -128,7 +128,7 @@ def _dispatch(token: str, count: int, queue: str | None, expires: float) -> None
 
     from analytics.tasks import fit_units_work_task
 
-    options = {"expires": expires, **({"queue": queue} if queue else {})}
+    options: dict[str, Any] = {"expires": expires, **({"queue": queue} if queue else {})}
     group(fit_units_work_task.si(token).set(**options) for _ in range(count)).apply_async()
 
 

@@ -127,22 +127,19 @@ def fit_unit_run(unit: FitUnit, sets: Any, params: Any) -> dict[str, Any]:
     """Run one unit; its JSON fragment (JSON round-tripped), or a ``fit_failures`` entry if it raised."""
     try:
         job = FIT_JOBS[unit.name]
-        if unit.stratum == WHOLE:
-            strata, context = tuple(params.strata), nullcontext()
-        elif unit.stratum == ALL:
-            strata, context = (), nullcontext()
-        else:
-            strata, context = (unit.stratum,), levels_only()
-        with context:
+        strata: tuple[str, ...] = (
+            tuple(params.strata) if unit.stratum == WHOLE else () if unit.stratum == ALL else (unit.stratum,)
+        )
+        with levels_only() if unit.stratum not in (WHOLE, ALL) else nullcontext():
             fragment = job.func(sets, params, strata)
         return json.loads(json.dumps(plain(fragment), allow_nan=False))
     except Exception as exc:  # noqa: BLE001 - one job's failure is reported in the result, never fails the run
         logger.exception("Fit job %s failed", unit.id)
         reason = f"{type(exc).__name__}: {exc}"
         failure: dict[str, Any] = {"fit_failures": [{"job": unit.name, "stratum": unit.stratum, "reason": reason}]}
-        job = FIT_JOBS.get(unit.name)
-        if job is not None and job.on_failure is not None:
-            failure = {**plain(job.on_failure(reason)), **failure}
+        registered = FIT_JOBS.get(unit.name)
+        if registered is not None and registered.on_failure is not None:
+            failure = {**plain(registered.on_failure(reason)), **failure}
         return json.loads(json.dumps(failure, allow_nan=False))
 
 
