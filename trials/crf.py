@@ -42,6 +42,7 @@ ONGOING_EVENT = "ongoing"
 VISIT_EVENT = "visit"
 
 DATA_TYPES = {
+    models.DateTimeField: "datetime",  # before DateField: a DateTimeField is a DateField
     models.DateField: "date",
     models.BooleanField: "boolean",
     models.DecimalField: "float",
@@ -61,9 +62,10 @@ class Kind(StrEnum):
     BOOLEAN = "boolean"
     FREE_TEXT = "free_text"  # typed text that may identify someone: withheld from sponsors
     DEVICE_IDENTIFIER = "device_identifier"  # device names, lot/serial numbers, UDIs: withheld from sponsors
+    TIMESTAMP = "timestamp"  # a record's clock time (patient submission, staff review): withheld from sponsors
 
 
-WITHHELD_KINDS = frozenset({Kind.FREE_TEXT, Kind.DEVICE_IDENTIFIER})
+WITHHELD_KINDS = frozenset({Kind.FREE_TEXT, Kind.DEVICE_IDENTIFIER, Kind.TIMESTAMP})
 
 # Every text field without a code list must be classified here; one that is not fails the build
 # (``Form.items`` raises), so new free text cannot reach a sponsor unclassified.
@@ -162,7 +164,7 @@ class Form:
                 )
             kind = TEXT_FIELDS[name]
         else:
-            kind = {"date": Kind.DATE, "boolean": Kind.BOOLEAN}.get(data_type, Kind.NUMBER)
+            kind = {"date": Kind.DATE, "datetime": Kind.TIMESTAMP, "boolean": Kind.BOOLEAN}.get(data_type, Kind.NUMBER)
         minimum, maximum = RANGES.get(name, (None, None))
         return Item(
             self.name,
@@ -275,9 +277,30 @@ FORMS: tuple[Form, ...] = (
         prefix="rt_",
     ),
     Form(
-        "visit", "Visit", Visit, ("visit_date", "out_of_window", "opioid_status", "not_done_reason"), VISIT_EVENT, prefix="visit_"
+        "visit",
+        "Visit",
+        Visit,
+        (
+            "visit_date",
+            "out_of_window",
+            "opioid_status",
+            "not_done_reason",
+            # Provenance of the opioid answers (issue 15): derived, never entered on the form.
+            "opioid_source",
+            "opioid_submitted_at",
+            "opioid_reviewed_at",
+        ),
+        VISIT_EVENT,
+        prefix="visit_",
     ),
-    Form("bpi", "Brief Pain Inventory", PainAssessment, (*BPI_ITEMS, "relief_pct"), VISIT_EVENT, prefix="bpi_"),
+    Form(
+        "bpi",
+        "Brief Pain Inventory",
+        PainAssessment,
+        (*BPI_ITEMS, "relief_pct", "source", "submitted_at"),  # source and submission time: provenance (issue 15)
+        VISIT_EVENT,
+        prefix="bpi_",
+    ),
     Form(
         "opioid",
         "Opioid use",

@@ -68,7 +68,7 @@ INPUT_FIELDS = {
     AdverseEvent: events.AE_INPUT_FIELDS,
     SkeletalEvent: events.SRE_INPUT_FIELDS,
     StudyExit: events.EXIT_INPUT_FIELDS,
-    PainAssessment: visits.PAIN_ITEMS,
+    PainAssessment: visits.PAIN_INPUT_ITEMS,
 }
 READ_SERIALIZERS = {
     Patient: registry.PatientSerializer,

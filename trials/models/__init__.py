@@ -36,9 +36,10 @@ from trials.models.treatment import (
     RadiationSequence,
     RadiationTechnique,
 )
-from trials.models.visits import MedicationUse, OpioidStatus, PainAssessment, Visit
+from trials.models.visits import AnswerSource, MedicationUse, OpioidStatus, PainAssessment, Visit
 
 __all__ = [
+    "AnswerSource",
     "ApiToken",
     "AEOutcome",
     "AdverseEvent",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -16,6 +17,34 @@ class OpioidStatus(models.TextChoices):
     UNKNOWN = mme.OPIOIDS_UNKNOWN, "Not recorded"
     NONE = mme.OPIOIDS_NONE, "No opioids"
     TAKING = mme.OPIOIDS_TAKING, "Taking opioids"
+
+
+class AnswerSource(models.TextChoices):
+    """Who gave a visit's answers (issue 15): site staff on the coordinator's form, or the patient by link."""
+
+    STAFF = "staff", "Staff"
+    PATIENT = "patient", "Patient"
+
+
+def answer_source_field(what: str) -> models.CharField:
+    return models.CharField(
+        f"Source of the {what}",
+        max_length=8,
+        choices=AnswerSource.choices,
+        default=AnswerSource.STAFF,
+        editable=False,
+        help_text=f"Who gave the {what}: staff (coordinator's form, import, API) or the patient (questionnaire by link).",
+    )
+
+
+def submitted_at_field(what: str) -> models.DateTimeField:
+    return models.DateTimeField(
+        f"Patient submission time of the {what}",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=f"When the patient submitted the questionnaire that filled the {what} (UTC); blank when staff-entered.",
+    )
 
 
 class Visit(ClinicalRecord):
@@ -42,6 +71,20 @@ class Visit(ClinicalRecord):
     )
     not_done_reason = models.TextField(
         blank=True, help_text="Filled when the visit did not take place: why (a visit not done is not a missed visit)."
+    )
+    # Provenance of the opioid answer (status and rows), issue 15: a patient's self-report counts as MME only
+    # once a staff member has reviewed it (``opioid_reviewed_at``).
+    opioid_source = answer_source_field("opioid answers")
+    opioid_submitted_at = submitted_at_field("opioid answers")
+    opioid_reviewed_at = models.DateTimeField(
+        "Staff review of the patient's opioid answers",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When staff reviewed the patient-reported opioid answers; until then they do not count as MME in analyses.",
+    )
+    opioid_reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True, editable=False
     )
     history = HistoricalRecords()
 
@@ -87,6 +130,11 @@ class Visit(ClinicalRecord):
             not_done=self.is_not_done,
         )
 
+    @property
+    def opioid_review_pending(self) -> bool:
+        """Patient-reported opioid answers not yet reviewed by staff (they do not count as MME yet)."""
+        return self.opioid_source == AnswerSource.PATIENT and self.opioid_reviewed_at is None
+
     def omed(self, medications: list[MedicationUse] | None = None) -> Decimal | None:
         """Total MME/day for the visit (``mme.visit_omed``): 0 for 'no opioids'; the sum of the active
         entries when taking (None if none is recorded); None if not recorded."""
@@ -123,6 +171,8 @@ class PainAssessment(ClinicalRecord):
     relief_pct = models.PositiveSmallIntegerField(
         "Relief from treatment (%)", null=True, blank=True, help_text="Relief 0–100% in steps of 10"
     )
+    source = answer_source_field("BPI answers")
+    submitted_at = submitted_at_field("BPI answers")
     history = HistoricalRecords()
 
     class Meta:

@@ -191,7 +191,7 @@ def _existing_keys(patient_ids: list[int]) -> set[tuple]:
     return set(rows.values_list("content_type_id", "object_id", "field_name", "rule_code"))
 
 
-def _open_automatic(finding: Finding, patient_id: int, content_type: ContentType) -> DataQuery | None:
+def automatic_query_open(finding: Finding, patient_id: int, content_type: ContentType) -> DataQuery | None:
     """Open the finding's query; ``None`` when a concurrent rule run (another writer's service on the same patient)
     opened the same unresolved query first: the ``dataquery_one_unresolved_per_rule`` constraint decides, in a
     savepoint so the rest of the batch goes on."""
@@ -239,7 +239,7 @@ def _run_batch(patients: list[Patient]) -> list[DataQuery]:
                 if key in existing:
                     continue
                 existing.add(key)
-                query = _open_automatic(finding, patient.pk, content_type)
+                query = automatic_query_open(finding, patient.pk, content_type)
                 if query is not None:
                     created.append(query)
     return created

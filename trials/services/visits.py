@@ -13,7 +13,7 @@ from django.utils import timezone
 from trials.access import require_site_write
 from trials.domain import missing, mme, schedule
 from trials.errors import DomainValidationError, ErrorCollector
-from trials.models import ClinicalRecord, ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
+from trials.models import AnswerSource, ClinicalRecord, ExitType, MedicationUse, OpioidStatus, PainAssessment, Visit
 from trials.selectors import active_medications
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.patients import today
@@ -232,6 +232,34 @@ def _visit_build(visit: Visit, data: VisitData, errors: ErrorCollector) -> tuple
     return assessment, meds
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where ``visit_record``'s answers came from when not from staff (issue 15): the patient, by link.
+
+    ``submitted_at`` is the questionnaire's submission time (aware datetime); ``reference`` names it in the audit
+    ("questionnaire response #12").
+    """
+
+    source: str
+    submitted_at: dt.datetime
+    reference: str
+
+
+def _opioid_answer(visit: Visit, meds: list[MedicationUse]) -> tuple:
+    return (visit.opioid_status, sorted(map(_med_key, meds)))
+
+
+def _stamp_provenance(visit: Visit, assessment: PainAssessment, provenance: Provenance | None, *, actor, opioids_changed: bool):
+    """Patient answers carry their source and submission time; a staff change of a patient's opioid answers is
+    their review (staff looked at them), so they count as MME from then on."""
+    if provenance is not None:
+        assessment.source, assessment.submitted_at = provenance.source, provenance.submitted_at
+        visit.opioid_source, visit.opioid_submitted_at = provenance.source, provenance.submitted_at
+        visit.opioid_reviewed_at, visit.opioid_reviewed_by = None, None
+    elif opioids_changed and visit.opioid_review_pending:
+        visit.opioid_reviewed_at, visit.opioid_reviewed_by = timezone.now(), actor
+
+
 def visit_data_check(*, visit: Visit, data: VisitData) -> dict[str, list[str]]:
     """Every rule ``visit_record`` would apply to ``data``, without saving: {field key: messages}.
 
@@ -250,11 +278,15 @@ def visit_record(
     data: VisitData,
     reason: str | None = None,
     expected_version: int | None = None,
+    provenance: Provenance | None = None,
 ) -> Visit:
     """Record (or correct) a visit's data: date, BPI and opioid use, in one transaction.
 
     Correcting a visit that already has data requires a reason; opioid rows
     that change are voided and re-entered so the audit trail keeps both.
+    ``provenance`` (patient answers, ``trials.services.patient_reports``) stamps the BPI and opioid answers
+    with their source and submission time; without it the answers keep theirs (a staff correction of a
+    patient's answers stays in the audit trail), and a staff change of patient opioid answers reviews them.
     """
     require_site_write(actor, visit.patient.site_id)
     visit = Visit.objects.select_for_update().select_related("patient").get(pk=visit.pk)
@@ -267,6 +299,9 @@ def visit_record(
     errors = ErrorCollector()
     assessment, meds = _visit_build(visit, data, errors)
     errors.raise_if_any()
+    before = _opioid_answer(visit, list(visit.medications.active()))
+    after = (data.opioid_status, sorted(_med_key(m) for m in meds if m is not None))
+    _stamp_provenance(visit, assessment, provenance, actor=actor, opioids_changed=before != after)
 
     visit.visit_date = data.visit_date
     visit.out_of_window = data.visit_date is not None and not schedule.is_in_window(
@@ -277,7 +312,7 @@ def visit_record(
     visit.not_done_reason = data.not_done_reason.strip()
     visit.version += 1
     save_audited(visit, actor=actor, reason=reason or "Visit data entered")
-    if any(getattr(assessment, f) is not None for f in PAIN_FIELDS) or assessment.pk:
+    if any(getattr(assessment, f) is not None for f in PAIN_FIELDS) or assessment.pk or provenance is not None:
         if assessment.pk:
             assessment.version += 1
         save_audited(assessment, actor=actor, reason=reason or "")
@@ -321,12 +356,16 @@ def visit_data_void(*, actor, visit: Visit, reason: str | None, expected_version
     why = f"Voided: {reason}"
     visit.visit_date, visit.out_of_window, visit.opioid_status = None, False, OpioidStatus.UNKNOWN
     visit.missing_codes, visit.not_done_reason = {}, ""
+    # Blank answers have no provenance: the next entry (staff or patient) stamps its own.
+    visit.opioid_source, visit.opioid_submitted_at = AnswerSource.STAFF, None
+    visit.opioid_reviewed_at, visit.opioid_reviewed_by = None, None
     visit.version += 1
     save_audited(visit, actor=actor, reason=why)
     assessment = PainAssessment.objects.filter(visit=visit).first()
-    if assessment is not None and any(getattr(assessment, f) is not None for f in PAIN_FIELDS):
+    if assessment is not None and (any(getattr(assessment, f) is not None for f in PAIN_FIELDS) or assessment.submitted_at):
         for name in PAIN_FIELDS:
             setattr(assessment, name, None)
+        assessment.source, assessment.submitted_at = AnswerSource.STAFF, None
         assessment.version += 1
         save_audited(assessment, actor=actor, reason=why)
     _replace_medications(visit, [], actor=actor, reason=why)

@@ -37,6 +37,7 @@ urlpatterns = [
     path(f"patients/{STUDY_ID}/visits/<slug:visit_code>/", visits.visit_entry, name="visit_entry"),
     path(f"patients/{STUDY_ID}/visits/<slug:visit_code>/history/", visits.visit_history, name="visit_history"),
     path(f"patients/{STUDY_ID}/visits/<slug:visit_code>/view/", visits.visit_detail, name="visit_detail"),
+    path(f"patients/{STUDY_ID}/visits/<slug:visit_code>/review-opioids/", visits.visit_opioid_review, name="visit_opioid_review"),
     path(f"patients/{STUDY_ID}/adverse-events/new/", records.record_add, {"kind": "adverse-event"}, name="adverse_event_add"),
     path(f"patients/{STUDY_ID}/skeletal-events/new/", records.record_add, {"kind": "skeletal-event"}, name="skeletal_event_add"),
     path(f"patients/{STUDY_ID}/records/<slug:kind>/new/", records.record_add, name="record_add"),

@@ -9,7 +9,8 @@ from trials.api.serializers.common import HIDDEN_AUDIT_FIELDS, ClinicalReadSeria
 from trials.domain import mme
 from trials.models import MedicationUse, OpioidStatus, PainAssessment, Visit
 
-PAIN_ITEMS = crf.form_of(PainAssessment).fields  # the BPI form, declared in trials.crf
+PAIN_ITEMS = crf.form_of(PainAssessment).fields  # the BPI form, declared in trials.crf (with its provenance)
+PAIN_INPUT_ITEMS = crf.form_of(PainAssessment).entered_fields  # what a user enters: not the source or submission time
 
 
 class PainAssessmentSerializer(serializers.ModelSerializer):
@@ -63,7 +64,7 @@ class VisitSerializer(PatientRefReadMixin, ClinicalReadSerializer):
 
     class Meta:
         model = Visit
-        exclude = HIDDEN_AUDIT_FIELDS
+        exclude = (*HIDDEN_AUDIT_FIELDS, "opioid_reviewed_by")  # who reviewed: an audit stamp like the other *_by
 
 
 PainInputSerializer = type(
@@ -72,7 +73,7 @@ PainInputSerializer = type(
     {
         "__module__": __name__,
         "__doc__": "BPI items 0–10 (relief 0–100 in steps of 10); range rules are checked by ``visit_record``.",
-        **{item: serializers.IntegerField(required=False, allow_null=True) for item in PAIN_ITEMS},
+        **{item: serializers.IntegerField(required=False, allow_null=True) for item in PAIN_INPUT_ITEMS},
     },
 )
 

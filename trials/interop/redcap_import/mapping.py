@@ -302,7 +302,11 @@ def registry_mapping(*, imported_by: str = "") -> dict[str, Any]:
 
     visit_items = {
         **{i.name: {"from": i.variable} for i in FORMS_BY_NAME["visit"].items if i.name in VISIT_FIELDS},
-        **{f"pain.{i.name}": {"from": i.variable, "missing": list(missing.MISSING_CODES)} for i in FORMS_BY_NAME["bpi"].items},
+        **{
+            f"pain.{i.name}": {"from": i.variable, "missing": list(missing.MISSING_CODES)}
+            for i in FORMS_BY_NAME["bpi"].items
+            if i.entered
+        },  # the answers' source and submission time are provenance: not imported
     }
     enrollment = unique_event_name("enrollment")
     return {

@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from trials import services
 from trials.access import access_for
 from trials.errors import ConflictError, DomainValidationError
 from trials.models import OpioidStatus
 from trials.services import signoff
+from trials.services.patient_reports import visit_opioid_review as opioid_review
 from trials.web.forms.errors import ROW_KEY, domain_errors_to_form, row_errors_to_formset
 from trials.web.forms.signature import SignForm
 from trials.web.forms.visit import MedicationFormSet, VisitForm, medication_initial, mme_table_for_page
@@ -185,3 +187,20 @@ def _sign(request, visit, form: SignForm) -> bool:
             form.add_error(field if field in form.fields else None, " ".join(msgs))
         return False
     return True
+
+
+@require_POST
+@clinical_page
+def visit_opioid_review(request, study_id: str, visit_code: str):
+    """Staff confirm the patient-reported opioid answers (issue 15): from then on they count as MME."""
+    visit = visit_get(request.user, study_id, visit_code)
+    version = request.POST.get("expected_version", "")
+    try:
+        opioid_review(actor=request.user, visit=visit, expected_version=int(version) if version.isdigit() else None)
+    except DomainValidationError as exc:
+        messages.error(request, " ".join(m for msgs in exc.errors.values() for m in msgs))
+    except ConflictError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Opioid answers of {visit.definition.label} reviewed for {study_id}.")
+    return redirect("visit_detail", study_id=study_id, visit_code=visit_code)
