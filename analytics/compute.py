@@ -17,6 +17,11 @@ typed results into the result.json contract (issue 3):
   past the longest follow-up, ``max_follow_up_days``, and per stratum
   ``at_risk`` and ``estimate`` at each of those days;
 
+- ``pro_completion.<visit>`` (issue 15): ``expected`` (ITT), ``received``, ``received_by_source``
+  (``patient``/``staff``), ``completion_rate`` and ``completion_rate_by_source``;
+- ``pain_response_by_source.<visit>.<source>`` (issue 15, sensitivity analysis): ``n_records``,
+  ``evaluable``, ``responders``, ``evaluable_rate`` with its Wilson 95% ``ci_low``/``ci_high``;
+
 where ``<stratum>`` is ``all`` or ``<variable>=<value>``. No timestamps here:
 the same analysis sets always give the same numbers.
 """
@@ -35,6 +40,7 @@ from analytics.derive import AnalysisSets
 from analytics.fits import FitRunner, fit_job, fits_compute
 from analytics.parameters import RunParameters
 from analytics.stats.flow import patient_flow
+from analytics.stats.pro import pro_completion, response_rates_by_source
 from analytics.stats.response import CATEGORIES
 from analytics.stats.results import plain
 from analytics.stats.risk_sets import endpoint_time_status
@@ -118,6 +124,20 @@ def response_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, A
         )
         section.setdefault(rate.visit, {})[rate.stratum] = entry
     return section
+
+
+def pro_sections(sets: AnalysisSets) -> dict[str, Any]:
+    """``pro_completion`` and ``pain_response_by_source`` (issue 15, analytics.stats.pro)."""
+    completion = {}
+    for row in pro_completion(sets.adresp):
+        entry = row.to_dict()
+        completion[entry.pop("visit")] = entry
+    by_source: dict[str, Any] = {}
+    for rate in response_rates_by_source(sets.adresp):
+        entry = rate.to_dict()
+        visit, source = entry.pop("visit"), entry.pop("source")
+        by_source.setdefault(visit, {})[source] = entry
+    return {"pro_completion": completion, "pain_response_by_source": by_source}
 
 
 def time_to_response_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[str, Any]:
@@ -265,6 +285,7 @@ def numbers_compute(
             "parameters": params.as_dict(),
             "n_patients": int(len(sets.patients)),
             "data_cutoff": None if sets.cutoff is None else sets.cutoff.date().isoformat(),
+            **pro_sections(sets),  # issue 15: cheap counts, computed here rather than as fit jobs
         }
     )
     numbers.update(fits_compute(sets, params, runner))  # plain JSON already (analytics.fits.fit_unit_run)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from trials.domain.bpi import INTENSITY_ITEMS, INTERFERENCE_ITEMS
 from trials.models import (
@@ -148,8 +148,9 @@ def radiation_query() -> FrameQuery:
 
 
 def visits_query() -> FrameQuery:
+    reviewed = ExpressionWrapper(Q(opioid_reviewed_at__isnull=False), output_field=BooleanField())
     return FrameQuery(
-        _active_children(Visit),
+        _active_children(Visit).annotate(opioid_reviewed=reviewed),
         {
             "study_id": "patient__study_id",
             "visit": "visit_code",
@@ -157,6 +158,9 @@ def visits_query() -> FrameQuery:
             "visit_date": "visit_date",
             "opioid_status": "opioid_status",
             "not_done_reason": "not_done_reason",
+            # Provenance (issue 15): patient-reported opioid answers count as MME only once staff reviewed them.
+            "opioid_source": "opioid_source",
+            "opioid_reviewed": "opioid_reviewed",
             "version": "version",
         },
     )
@@ -167,7 +171,7 @@ def pain_query() -> FrameQuery:
     items = {item: item for item in INTENSITY_ITEMS + INTERFERENCE_ITEMS}
     return FrameQuery(
         _active_children(PainAssessment, "visit__patient").filter(visit__voided_at__isnull=True),
-        {"study_id": "visit__patient__study_id", "visit": "visit__visit_code", **items, "version": "version"},
+        {"study_id": "visit__patient__study_id", "visit": "visit__visit_code", **items, "source": "source", "version": "version"},
     )
 
 

@@ -22,6 +22,12 @@ Pure pandas, no ORM. Conventions (one place, docs/analytics-pipeline.md):
 - **OMED** per visit (docs/domain.md §5): sum of MME/day when opioid status is
   "taking" (missing when no entry is recorded), 0 when "none", missing when
   "unknown". The sum is taken in exact integer hundredths of MME/day.
+  Opioid answers the patient reported by link (issue 15) and staff have not
+  reviewed yet are **missing**, not OMED: a self-report counts as MME only after
+  review (docs/analytics-methods.md, "Patient-reported outcomes").
+- **Pain source** (issue 15): ``pain_source`` of a pain row / ADRESP row is who gave
+  the visit's BPI answers, "patient" (questionnaire by link) or "staff"; missing
+  when the visit has no worst pain.
 """
 
 from __future__ import annotations
@@ -44,8 +50,9 @@ BASELINE = VISIT_CODES[0]
 STRATUM_COLUMNS = ("site", "modality", "augmentation", "radiation_sequence", "region")
 NO_RADIATION = "none"
 ADTTE_COLUMNS = ("study_id", *STRATUM_COLUMNS, "sre_days", "sre_event", "os_days", "os_event")
-ADRESP_COLUMNS = ("study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response")
-PAIN_COLUMNS = ("study_id", "visit", "worst", "average", "interference", "omed", *STRATUM_COLUMNS)
+ADRESP_COLUMNS = ("study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response", "pain_source")
+PAIN_COLUMNS = ("study_id", "visit", "worst", "average", "interference", "omed", "pain_source", *STRATUM_COLUMNS)
+PATIENT_SOURCE = "patient"
 AES_COLUMNS = ("study_id", "sir_grade", "ctcae_grade", "relatedness", "serious", "onset_day", "resolution_day", *STRATUM_COLUMNS)
 
 
@@ -154,7 +161,8 @@ def build_adtte(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameter
 
 def visit_omed(snapshot: Snapshot) -> pd.DataFrame:
     """study_id, visit, omed (docs/domain.md §5; see module docstring)."""
-    visits = snapshot.visits[snapshot.visits["visit_date"].notna()][["study_id", "visit", "opioid_status"]]
+    columns = ["study_id", "visit", "opioid_status", *(c for c in ("opioid_source", "opioid_reviewed") if c in snapshot.visits)]
+    visits = snapshot.visits[snapshot.visits["visit_date"].notna()][columns]
     # Summed in exact integer hundredths of MME/day (the stored precision), not as floats.
     meds = snapshot.medications.assign(mme_per_day=omed_hundredths(snapshot.medications["mme_per_day"]))
     sums = meds.groupby(["study_id", "visit"], as_index=False)["mme_per_day"].sum()
@@ -165,6 +173,9 @@ def visit_omed(snapshot: Snapshot) -> pd.DataFrame:
     frame["omed"] = np.where(frame["opioid_status"] == OPIOIDS_NONE, 0.0, np.nan)
     taking = frame["opioid_status"] == OPIOIDS_TAKING
     frame.loc[taking, "omed"] = frame.loc[taking, "mme_per_day"]
+    if "opioid_source" in frame:  # a patient's self-report waits for staff review before it counts (issue 15)
+        unreviewed = frame["opioid_source"].eq(PATIENT_SOURCE) & ~frame["opioid_reviewed"].fillna(False).astype(bool)
+        frame.loc[unreviewed, "omed"] = np.nan
     return frame[["study_id", "visit", "omed"]]
 
 
@@ -181,7 +192,12 @@ def build_pain(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameters
     frame = visits[["study_id", "visit"]].merge(patients[["study_id", *STRATUM_COLUMNS]], on="study_id", how="inner")
     pain = snapshot.pain.copy()
     pain["interference"] = interference_scores(pain)
-    frame = frame.merge(pain[["study_id", "visit", "worst", "average", "interference"]], on=["study_id", "visit"], how="left")
+    if "source" not in pain:
+        pain["source"] = None
+    pain["pain_source"] = pain["source"].where(pain["worst"].notna())
+    frame = frame.merge(
+        pain[["study_id", "visit", "worst", "average", "interference", "pain_source"]], on=["study_id", "visit"], how="left"
+    )
     frame = frame.merge(visit_omed(snapshot), on=["study_id", "visit"], how="left")
     for column in ("worst", "average", "interference", "omed"):
         frame[column] = frame[column].astype(float)
@@ -208,7 +224,7 @@ def build_adresp(pain: pd.DataFrame, itt: dict[str, list[str]]) -> pd.DataFrame:
     """One row per patient × follow-up visit of the ITT population (docs/domain.md §4)."""
     rows = pd.DataFrame([(study_id, visit) for visit, ids in itt.items() for study_id in ids], columns=["study_id", "visit"])
     baseline = pain[pain["visit"] == BASELINE].set_index("study_id")
-    at_visit = pain[pain["visit"] != BASELINE][["study_id", "visit", "worst", "omed"]]
+    at_visit = pain[pain["visit"] != BASELINE][["study_id", "visit", "worst", "omed", "pain_source"]]
     frame = rows.merge(at_visit, on=["study_id", "visit"], how="left").rename(columns={"worst": "worst_pain"})
     frame["worst_pain_baseline"] = frame["study_id"].map(baseline["worst"]).astype(float)
     frame["omed_baseline"] = frame["study_id"].map(baseline["omed"]).astype(float)

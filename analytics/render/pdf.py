@@ -57,6 +57,7 @@ SECTION_PLOTS = {
     "Pain": "pain_trajectory",
     "Opioid use": "omed_trajectory",
     "Pain response": "response_bars",
+    "Patient-reported outcomes": None,
     "Complications": None,
     "Skeletal-related events": "sre_cumulative_incidence",
     "Overall survival": "overall_survival",

@@ -463,6 +463,63 @@ def completion_table(numbers: dict[str, Any]) -> list[DisplayTable]:
     ]
 
 
+SOURCE_LABELS = {"patient": "Patient (by link)", "staff": "Staff"}
+
+
+def pro_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
+    """PRO completion per visit by source, and pain response by source (sensitivity analysis), issue 15."""
+    completion = numbers.get("pro_completion") or {}
+    if not completion:
+        return []
+    rows = [
+        {
+            "Visit": visit_label(visit),
+            "Expected (ITT)": e["expected"],
+            "Received": f"{e['received']} ({percent(e['completion_rate'])})",
+            **{
+                f"From {SOURCE_LABELS[s].lower()}": f"{e['received_by_source'][s]} ({percent(e['completion_rate_by_source'][s])})"
+                for s in SOURCE_LABELS
+            },
+        }
+        for visit, e in completion.items()
+    ]
+    by_source = numbers.get("pain_response_by_source") or {}
+    response = pd.DataFrame(
+        [
+            {
+                "Visit": visit_label(visit),
+                **{
+                    SOURCE_LABELS[s]: percent_ci(e.get("responders"), e.get("evaluable"), ci=_ci(e))
+                    for s, e in sources.items()
+                    if s in SOURCE_LABELS
+                },
+            }
+            for visit, sources in by_source.items()
+        ]
+    )
+    return [
+        DisplayTable(
+            "Patient-reported outcomes",
+            "PRO completion by visit: expected, received and received by source (worst pain)",
+            pd.DataFrame(rows),
+            "Expected: the visit's ITT population. Received: worst pain recorded (% of expected); from the patient: the "
+            "patient answered the questionnaire by link; from staff: entered by site staff (clinic or phone).",
+        ),
+        DisplayTable(
+            "Patient-reported outcomes",
+            f"Sensitivity analysis: responders among evaluable patients by source of the pain score, n/N, % ({CI_NAMES[WILSON]})",
+            response,
+            "Pain response (international consensus) computed separately for patient-reported and staff-entered worst pain. "
+            "Patient-reported opioid answers count as MME only after staff review; until then the visit is not evaluable.",
+        ),
+    ]
+
+
+def _ci(entry: dict[str, Any]) -> tuple[float, float] | None:
+    low, high = entry.get("ci_low"), entry.get("ci_high")
+    return None if low is None or high is None else (low, high)
+
+
 def report_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     """Every PDF table except Table 1, in report order."""
     return [
@@ -470,6 +527,7 @@ def report_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
         *pain_tables(numbers),
         *omed_tables(numbers),
         *response_tables(numbers),
+        *pro_tables(numbers),
         *time_to_response_tables(numbers),
         *complication_tables(numbers),
         *serious_events_table(numbers),

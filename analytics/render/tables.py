@@ -265,11 +265,41 @@ def visit_completion_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(flow["visits"] if flow else [])
 
 
+def pro_completion_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """Per visit: expected (ITT), received, received from the patient / from staff and the completion rates (issue 15)."""
+    rows = [
+        {
+            "visit": visit,
+            "expected": e["expected"],
+            "received": e["received"],
+            "received_patient": e["received_by_source"]["patient"],
+            "received_staff": e["received_by_source"]["staff"],
+            "completion_rate": e["completion_rate"],
+            "completion_rate_patient": e["completion_rate_by_source"]["patient"],
+            "completion_rate_staff": e["completion_rate_by_source"]["staff"],
+        }
+        for visit, e in (numbers.get("pro_completion") or {}).items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def response_by_source_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """Sensitivity analysis: pain response among evaluable patients per visit × pain source, Wilson 95% CI."""
+    rows = [
+        {"visit": visit, "source": source, **e}
+        for visit, sources in (numbers.get("pain_response_by_source") or {}).items()
+        for source, e in sources.items()
+    ]
+    return pd.DataFrame(rows)
+
+
 TABLES = {
     "cohort": cohort_frame,
     "pain": pain_frame,
     "omed": omed_frame,
     "pain_response": response_frame,
+    "pro_completion": pro_completion_frame,
+    "pain_response_by_source": response_by_source_frame,
     "time_to_response": time_to_response_frame,
     "complications": complications_frame,
     "survival_at_days": survival_frame,

@@ -44,6 +44,9 @@ MIDDLEWARE = [
     "config.edge.MalformedRequestMiddleware",  # NUL characters → 400, oversized bodies → 413, for every request
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The patient's questionnaire page speaks the patient's language (Accept-Language, or the page's language
+    # switch, which sets the django_language cookie); staff pages are written in English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -91,6 +94,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Interface languages (issue 15): English and Spanish; compiled catalogues are committed under locale/, so a
+# checkout runs without gettext (``make messages`` regenerates them where gettext is installed).
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 FORMAT_MODULE_PATH = ["config.formats"]  # one UI date format: 29 Nov 2026 (issue 11)
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True

@@ -210,7 +210,16 @@ def test_adresp_has_one_row_per_itt_patient_and_visit_with_the_response():
         exits=[{"study_id": "A-3", "exit_type": "withdrawal", "exit_date": day(95), "last_contact_date": day(30)}],
     )
     adresp = analysis_sets_build(snap, parameters_parse({"visits": ["month1", "month3"]})).adresp
-    assert list(adresp.columns) == ["study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response"]
+    assert list(adresp.columns) == [
+        "study_id",
+        "visit",
+        "worst_pain_baseline",
+        "worst_pain",
+        "omed_baseline",
+        "omed",
+        "response",
+        "pain_source",
+    ]
     rows = {(r.study_id, r.visit): r for r in adresp.itertuples()}
     assert set(rows) == {("A-1", "month1"), ("A-1", "month3"), ("A-3", "month1"), ("A-3", "month3")}
     # ΔP = 4 − 8 = −4 with OMED unchanged (40 → 40): PR (docs/domain.md §4).

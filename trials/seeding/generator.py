@@ -15,11 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from trials.domain import mme, schedule, sins, sre
 from trials.domain.eligibility import eligibility_check, failed
 from trials.models import (
     AdverseEvent,
+    AnswerSource,
     Lesion,
     MedicationUse,
     OpioidStatus,
@@ -88,6 +90,8 @@ class PatientGenerator:
     def __init__(self, *, seed: int, anchor: dt.date):
         self.seed = seed
         self.rng = random.Random(seed)
+        # A separate stream for who answered (issue 15), so adding it left every clinical value of the demo unchanged.
+        self.source_rng = random.Random(f"answer-source-{seed}")
         self.anchor = anchor
 
     def _lesion(self, patient: Patient) -> Lesion:
@@ -281,6 +285,7 @@ class PatientGenerator:
                 else round(baseline + P.WORST_PAIN_CHANGE[definition.code] + rng.gauss(0, P.PAIN_NOISE_SD))
             )
             plan.pains.append(self._pain(visit, max(0, min(10, worst))))
+            self._answer_source(visit, plan.pains[-1])
             if definition.code != "baseline" and regimen and rng.random() < P.OPIOID_STOP_BY_VISIT[definition.code]:
                 regimen = None
             elif regimen and definition.code != "baseline" and rng.random() < 0.3:
@@ -293,6 +298,17 @@ class PatientGenerator:
                 visit.opioid_status = OpioidStatus.TAKING
                 plan.medications.append(self._medication(visit, regimen, regimen[3][dose_level], per_day))
         self._events(plan, exit_draw, sre_day, ae, last_observed, last_contact)
+
+    def _answer_source(self, visit: Visit, pain: PainAssessment) -> None:
+        """Home visits (day 3, week 1) answered by the patient by link in a share of cases (issue 15); their opioid
+        answers are already reviewed by staff, so the demo's MME figures are the same as when staff entered them."""
+        if self.source_rng.random() >= P.PATIENT_REPORTED_SHARE.get(visit.visit_code, 0):
+            return
+        site_zone = ZoneInfo(visit.patient.site.time_zone)
+        submitted = dt.datetime.combine(visit.visit_date, dt.time(18, self.source_rng.randrange(60)), tzinfo=site_zone)
+        pain.source, pain.submitted_at = AnswerSource.PATIENT, submitted
+        visit.opioid_source, visit.opioid_submitted_at = AnswerSource.PATIENT, submitted
+        visit.opioid_reviewed_at = submitted + dt.timedelta(days=1)
 
     def _pain(self, visit: Visit, worst: int) -> PainAssessment:
         rng = self.rng

@@ -86,3 +86,6 @@ GUIDANCE_MIX = {"ct": 0.45, "cbct": 0.20, "ct_fluoroscopy": 0.10, "fluoroscopy":
 FLUOROSCOPY_SECONDS = {"fluoroscopy": (240, 80), "cbct": (150, 50), "robotic": (90, 30), "navigation": (110, 35)}
 CEMENT_FILL_AFTER_HEAT = {"complete": 0.75, "partial": 0.22, "none": 0.03}
 CEMENT_FILL_AFTER_CRYO = {"complete": 0.50, "partial": 0.42, "none": 0.08}
+
+# Share of home visits the patient answered by link (issue 15): none of the clinic visits.
+PATIENT_REPORTED_SHARE = {"day3": 0.6, "week1": 0.5}
