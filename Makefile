@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate seed serve worker lint integration bench clean
+.PHONY: run test venv migrate seed serve worker lint integration bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ test: venv
 
 worker: venv
 	$(BIN)/celery -A config worker --loglevel=INFO
+
+## make messages: regenerate the Spanish catalogue of the patient's page (needs gettext: apt-get install gettext);
+## the compiled .mo is committed, so running the registry never needs gettext
+messages: venv
+	$(BIN)/python manage.py makemessages -l es --ignore=.venv --ignore="tests/*" --no-location
+	$(BIN)/python manage.py compilemessages -l es --ignore=.venv
 
 lint: venv
 	$(BIN)/ruff check .

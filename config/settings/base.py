@@ -98,6 +98,11 @@ LANGUAGE_CODE = "en-us"
 # checkout runs without gettext (``make messages`` regenerates them where gettext is installed).
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The study name patients see on the questionnaire page (with their site and visit, nothing else).
+REGISTRY_STUDY_NAME = env("REGISTRY_STUDY_NAME", default="TRIBUTE bone metastasis ablation registry")
+# Refused questionnaire links a client may present per window before every link answers 429 (pro.patient.throttle).
+PRO_LINK_FAILURE_LIMIT = env.int("PRO_LINK_FAILURE_LIMIT", default=20)
+PRO_LINK_FAILURE_WINDOW_SECONDS = env.int("PRO_LINK_FAILURE_WINDOW_SECONDS", default=15 * 60)
 FORMAT_MODULE_PATH = ["config.formats"]  # one UI date format: 29 Nov 2026 (issue 11)
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True

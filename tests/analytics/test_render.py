@@ -78,7 +78,18 @@ def test_csvs_have_exactly_the_contract_columns(rendered):
     ]
     assert len(adtte) == numbers["n_patients"] and set(adtte["sre_event"]) <= {0, 1, 2}
     adresp = pd.read_csv(directory / "adresp.csv")
-    assert list(adresp.columns) == ["study_id", "visit", "worst_pain_baseline", "worst_pain", "omed_baseline", "omed", "response"]
+    assert list(adresp.columns) == [
+        "study_id",
+        "visit",
+        "worst_pain_baseline",
+        "worst_pain",
+        "omed_baseline",
+        "omed",
+        "response",
+        "pain_source",  # issue 15: who gave the visit's pain value
+    ]
+    assert set(adresp["pain_source"].dropna()) <= {"patient", "staff"}
+    assert adresp["pain_source"].isna().eq(adresp["worst_pain"].isna()).all()
     assert set(adresp["response"]) <= {"CR", "PR", "PD", "indeterminate", "not_evaluable"}
     assert not adresp.duplicated(["study_id", "visit"]).any()
 

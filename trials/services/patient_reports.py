@@ -68,6 +68,9 @@ class PatientReport:
     reference: str
     opioid_status: str = OpioidStatus.UNKNOWN
     medications: list[dict[str, Any]] = field(default_factory=list)
+    # The patient's opioid answer in words when it cannot become opioid rows (an opioid the MME table does not
+    # know): the answers go in as "not recorded" and a query asks staff to enter them.
+    opioid_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,18 @@ def visit_patient_report_apply(*, visit: Visit, report: PatientReport) -> ApplyO
     provenance = Provenance(AnswerSource.PATIENT, report.submitted_at, report.reference)
     reason = f"Patient self-report by link ({report.reference})"[:100]
     visit_record(actor=patient_actor(), visit=visit, data=data, reason=reason, provenance=provenance)
-    return ApplyOutcome(applied=True, queries=[])
+    queries = []
+    if report.opioid_note:
+        finding = Finding(
+            RULE_PATIENT_REPORT_DIFFERS,
+            visit,
+            "opioid_status",
+            f"The patient's opioid answers ({report.reference}) could not be recorded as opioid rows: {report.opioid_note} "
+            "Enter them on the visit form with a reason.",
+        )
+        query = automatic_query_open(finding, visit.patient_id, ContentType.objects.get_for_model(Visit))
+        queries = [query] if query is not None else []
+    return ApplyOutcome(applied=True, queries=queries)
 
 
 @transaction.atomic
