@@ -57,13 +57,18 @@ def _language(request, invitation: Invitation | None) -> str:
 
 def _neutral(request) -> HttpResponse:
     """One page for every refused link, whatever the reason (same status, same body)."""
-    with translation.override(_language(request, None)):
-        return render(request, "pro/patient/unavailable.html", {"page_title": _("This link cannot be used")}, status=404)
+    language = _language(request, None)
+    with translation.override(language):
+        context = {"page_title": _("This link cannot be used"), "language": language}
+        return render(request, "pro/patient/unavailable.html", context, status=404)
 
 
 def _throttled(request) -> HttpResponse:
-    with translation.override(_language(request, None)):
-        response = render(request, "pro/patient/throttled.html", {"page_title": _("Too many attempts")}, status=429)
+    language = _language(request, None)
+    with translation.override(language):
+        response = render(
+            request, "pro/patient/throttled.html", {"page_title": _("Too many attempts"), "language": language}, status=429
+        )
     response["Retry-After"] = str(window_seconds())
     return response
 
@@ -79,7 +84,9 @@ def token_page(view):
     @csrf_protect
     def wrapper(request, token: str, *args, **kwargs):
         response = _answer(request, token, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"  # the token is in the address: never send it on
+        # The token is in the address: never send it to another site. ("no-referrer" would also make the browser
+        # send "Origin: null" with the page's own forms, which Django's CSRF check rightly refuses.)
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     def _answer(request, token: str, *args, **kwargs):

@@ -24,7 +24,7 @@ from tests.analytics.seeded import seeded_registry
 pytestmark = pytest.mark.django_db
 
 PLOT_SECTIONS = ("PAIN", "OPIOID USE", "PAIN RESPONSE", "SKELETAL-RELATED EVENTS", "OVERALL SURVIVAL")
-SECTIONS = ("TABLE 1", "PATIENT FLOW", *PLOT_SECTIONS[:3], "COMPLICATIONS", *PLOT_SECTIONS[3:])
+SECTIONS = ("TABLE 1", "PATIENT FLOW", *PLOT_SECTIONS[:3], "PATIENT-REPORTED OUTCOMES", "COMPLICATIONS", *PLOT_SECTIONS[3:])
 PROGRAM_CODES = (
     "evaluable_rate",
     "itt_denominator",
@@ -173,3 +173,18 @@ def test_time_to_first_response_states_the_day3_proportion(report):
         in " ".join(response.split())
     )
     assert "Durability: responders still responding" in response
+
+
+def test_patient_reported_outcomes_by_source(report):
+    """Issue 15: the demo's day-3 and week-1 answers are partly patient-reported; the PRO page shows completion by
+    source and the response rates by source, with the numbers of result.json."""
+    pages, result = report
+    text = "\n".join(p["text"] for p in _pages(pages, "PATIENT-REPORTED OUTCOMES"))
+    assert "PRO completion by visit: expected, received and received by source" in text
+    assert "Sensitivity analysis: responders among evaluable patients by source of the pain score" in text
+    day3 = result["pro_completion"]["day3"]
+    assert day3["received_by_source"]["patient"] > 0 and result["pro_completion"]["month1"]["received_by_source"]["patient"] == 0
+    assert sum(day3["received_by_source"].values()) == day3["received"]
+    assert f"{day3['expected']}" in text and f"{day3['received_by_source']['patient']} (" in text
+    by_source = result["pain_response_by_source"]["day3"]["patient"]
+    assert f"{by_source['responders']}/{by_source['evaluable']}, " in text

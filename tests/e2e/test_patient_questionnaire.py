@@ -4,6 +4,8 @@ sees the values with source "patient" and reviews the opioid answers (issue 15).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -87,6 +89,7 @@ def run_questionnaire(browser, url: str, language: str, labels: dict, shots: str
     no_violations(page, "intensity")
     screenshot(page, f"{shots}-2-intensity-360")
     page.get_by_role("button", name=labels["next"]).click()
+    page.wait_for_url(re.compile(r"/step/1/$"))
 
     # Step 2: relief; then leave half-way.
     page.locator("fieldset.pro-scale").first.get_by_label("40%", exact=True).check()

@@ -190,7 +190,7 @@ def test_a_thousand_guesses_are_throttled_and_then_even_a_valid_link_waits(clien
     assert Client(REMOTE_ADDR="203.0.113.9").get(start(link)).status_code == 200  # another address is not affected
 
 
-def test_the_link_is_never_sent_on_as_a_referrer_and_pages_are_not_cached(client, link):
+def test_the_link_is_never_sent_to_another_site_as_a_referrer_and_pages_are_not_cached(client, link):
     response = client.get(start(link))
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
