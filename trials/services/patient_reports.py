@@ -27,9 +27,9 @@ from django.utils import timezone
 from trials.access import SYSTEM, Access, require_site_write
 from trials.errors import DomainValidationError
 from trials.models import AnswerSource, DataQuery, OpioidStatus, PainAssessment, Visit
+from trials.selectors import active_medications
 from trials.services.data_query_rules import Finding, automatic_query_open
 from trials.services.records import check_version, save_audited
-from trials.selectors import active_medications
 from trials.services.visits import PAIN_FIELDS, Provenance, VisitData, medication_input, visit_record
 
 PATIENT_ACTOR_USERNAME = "patient-self-report"
