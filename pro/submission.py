@@ -97,7 +97,7 @@ def apply_patient_submission(response: QuestionnaireResponse) -> ApplyOutcome:
     opioids = submitted.get(OPIOID_CODE)
     pain = {item: (bpi.answers or {}).get(item) for item in PAIN_FIELDS} if bpi else {}
     status, rows, note = _opioid_answer((opioids.answers or {}) if opioids else {})
-    when = max(r.submitted_at for r in submitted.values())
+    when = max(r.submitted_at for r in submitted.values() if r.submitted_at is not None)
     report = PatientReport(
         pain={k: v for k, v in pain.items() if v is not None},
         submitted_at=when,

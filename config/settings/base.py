@@ -203,7 +203,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for the signature-meaning choices (the visit signature serializer and the sign-off API share them).
-    "ENUM_NAME_OVERRIDES": {"SignatureMeaningEnum": "trials.models.data_management.SignatureMeaning"},
+    "ENUM_NAME_OVERRIDES": {
+        "SignatureMeaningEnum": "trials.models.data_management.SignatureMeaning",
+        "AnswerSourceEnum": "trials.models.visits.AnswerSource",  # BPI source and opioid source (issue 15)
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": [

@@ -44,6 +44,7 @@ class Question:
     value: Any = None
     error: str = ""
     anchors: str = ""  # "0 = No pain, 10 = Pain as bad as you can imagine"
+    field: str = ""  # the form field name (``field_name``), set when the page is drawn
 
 
 @dataclass
@@ -167,11 +168,9 @@ def _parse(question: Question, raw: str) -> tuple[Any, str]:
     except InvalidOperation:
         return None, _("Enter a number, for example 10 or 2.5.")
     value = _plain(float(number))
-    if question.minimum is not None and not question.minimum <= value <= question.maximum:
-        return None, _("Enter a number from %(min)s to %(max)s.") % {
-            "min": _plain(question.minimum),
-            "max": _plain(question.maximum),
-        }
+    low, high = question.minimum, question.maximum
+    if low is not None and high is not None and not low <= value <= high:
+        return None, _("Enter a number from %(min)s to %(max)s.") % {"min": _plain(low), "max": _plain(high)}
     return value, ""
 
 

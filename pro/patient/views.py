@@ -155,11 +155,12 @@ class Questionnaire:
             answers = self.answers[step.instrument.pk]
             if step.repeating:
                 entries = flow.repeat_rows(step, answers, self.language, extra=0) if answers.get(step.repeating["code"]) else []
-                lines = [", ".join(_answer_text(q) for q in row if q.value is not None) for row in entries]
-                rows.append({"step": step, "lines": [{"text": "", "answer": line} for line in lines if line]})
+                lines: list[str] = [", ".join(_answer_text(q) for q in row if q.value is not None) for row in entries]
+                numbered = [{"text": _("Medicine %(n)s") % {"n": n}, "answer": line} for n, line in enumerate(lines, 1) if line]
+                rows.append({"step": step, "lines": numbered})
                 continue
-            lines = [{"text": q.text, "answer": _answer_text(q)} for q in flow.questions(step, answers, self.language)]
-            rows.append({"step": step, "lines": lines})
+            items = [{"text": q.text, "answer": _answer_text(q)} for q in flow.questions(step, answers, self.language)]
+            rows.append({"step": step, "lines": items})
         return rows
 
 

@@ -302,7 +302,7 @@ class PatientGenerator:
     def _answer_source(self, visit: Visit, pain: PainAssessment) -> None:
         """Home visits (day 3, week 1) answered by the patient by link in a share of cases (issue 15); their opioid
         answers are already reviewed by staff, so the demo's MME figures are the same as when staff entered them."""
-        if self.source_rng.random() >= P.PATIENT_REPORTED_SHARE.get(visit.visit_code, 0):
+        if visit.visit_date is None or self.source_rng.random() >= P.PATIENT_REPORTED_SHARE.get(visit.visit_code, 0):
             return
         site_zone = ZoneInfo(visit.patient.site.time_zone)
         submitted = dt.datetime.combine(visit.visit_date, dt.time(18, self.source_rng.randrange(60)), tzinfo=site_zone)

@@ -81,6 +81,10 @@ class ApplyOutcome:
     queries: list[DataQuery]
 
 
+def _item_label(item: str) -> str:
+    return str(getattr(PainAssessment._meta.get_field(item), "verbose_name", item))
+
+
 def _shown(value: Any) -> str:
     return "blank" if value in (None, "") else str(value)
 
@@ -111,7 +115,7 @@ def _differences(visit: Visit, report: PatientReport) -> list[Finding]:
                     RULE_PATIENT_REPORT_DIFFERS,
                     pain,
                     item,
-                    f"The patient answered {_shown(value)} for {PainAssessment._meta.get_field(item).verbose_name} "
+                    f"The patient answered {_shown(value)} for {_item_label(item)} "
                     f"({report.reference}, submitted {when}); staff recorded {_shown(recorded)}. "
                     "Confirm the recorded value or correct it with a reason.",
                 )
