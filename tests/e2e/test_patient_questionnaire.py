@@ -22,6 +22,7 @@ from tests.pro_patient.conftest import (  # noqa: F401 - fixtures shared with th
 from trials.models import AnswerSource, PainAssessment, Visit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+expect.set_options(timeout=30_000)  # a loaded CI machine: pages may take seconds to arrive
 
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
