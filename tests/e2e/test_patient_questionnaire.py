@@ -16,6 +16,7 @@ from tests.pro_patient.conftest import (  # noqa: F401 - fixtures shared with th
     fresh_throttle,
     home_patient,
     invitation,
+    shipped_instruments,
     spanish_instruments,
     week1_visit,
 )

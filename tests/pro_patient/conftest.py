@@ -40,7 +40,16 @@ def week1_visit(home_patient) -> Visit:
 
 
 @pytest.fixture
-def invitation(week1_visit):
+def shipped_instruments(db):
+    """The BPI and opioid self-report rows (migration pro.0002 installs them; a transactional browser test's flush
+    removes them again, so they are put back here)."""
+    for code in definitions.SHIPPED:
+        if not Instrument.objects.current().filter(code=code).exists():
+            definitions.install(Instrument, definitions.shipped_definition(code), shipped=True)
+
+
+@pytest.fixture
+def invitation(week1_visit, shipped_instruments):
     return invitation_for_visit(week1_visit)
 
 
@@ -51,7 +60,7 @@ def link(invitation) -> str:
 
 
 @pytest.fixture
-def spanish_instruments(db):
+def spanish_instruments(shipped_instruments):
     """Load the test-only Spanish texts into the installed instruments, as a site loads its licensed translation."""
     fixture = json.loads(ES_TEST_TRANSLATION.read_text(encoding="utf-8"))
     for instrument in Instrument.objects.current():
