@@ -28,6 +28,7 @@ SITE_PATHS: dict[str, str] = {
     "medicationuse": "visit__patient__site_id",
     "adverseevent": "patient__site_id",
     "skeletalevent": "patient__site_id",
+    "imagingassessment": "patient__site_id",
     "studyexit": "patient__site_id",
     "dataquery": "patient__site_id",
     "dataqueryresponse": "query__patient__site_id",

@@ -93,4 +93,5 @@ _patient_admin(
 )
 _patient_admin(m.AdverseEvent, ["onset_date", "sir_grade", "ctcae_grade", "relatedness", "serious"])
 _patient_admin(m.SkeletalEvent, ["event_type", "event_date"])
+_patient_admin(m.ImagingAssessment, ["lesion_instance", "assessment_date", "viable_tumour", "local_tumour_progression"])
 _patient_admin(m.StudyExit, ["exit_type", "exit_date", "last_contact_date"])

@@ -25,6 +25,7 @@ from django.db import models
 from trials.domain import bpi, schedule
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     PainAssessment,
@@ -104,6 +105,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "probes": (1, None),
     "fractions": (1, None),
     "ctcae_grade": (1, 5),
+    "lesion_instance": (1, None),
 }
 # The one missing-data code: a blank answer on a field that may be left blank means "not recorded".
 NOT_RECORDED = ""
@@ -328,6 +330,25 @@ FORMS: tuple[Form, ...] = (
         repeating=True,
         prefix="sre_",
     ),
+    # Local tumour control follow-up (issue 10, part B): one record per imaging study of a treated lesion, with the
+    # terms of Ahmed et al., Radiology 2014;273:241 (trials.models.imaging; docs/domain.md §12).
+    Form(
+        "imaging",
+        "Imaging follow-up",
+        ImagingAssessment,
+        (
+            "lesion_instance",
+            "assessment_date",
+            "imaging_modality",
+            "first_post_procedure",
+            "viable_tumour",
+            "local_tumour_progression",
+            "ltp_date",
+        ),
+        ONGOING_EVENT,
+        repeating=True,
+        prefix="imaging_",
+    ),
     Form(
         "study_exit",
         "Study exit",
@@ -373,7 +394,7 @@ def events() -> tuple[Event, ...]:
         Event(
             ONGOING_EVENT,
             "Ongoing",
-            "Adverse events, skeletal-related events and study exit, whenever they occur.",
+            "Adverse events, skeletal-related events, imaging follow-up and study exit, whenever they occur.",
             by_event[ONGOING_EVENT],
         ),
     )

@@ -47,7 +47,7 @@ class Registry:
 
 
 def populate_patient(actor, site: Site, today: dt.date) -> Patient:
-    """Enrolled 100 days ago with procedure, radiation, a recorded visit, an AE and an SRE."""
+    """Enrolled 100 days ago with procedure, radiation, a recorded visit, an AE, an SRE and first post-procedure imaging."""
     patient = enroll_patient(actor, site, enrollment_date=today - dt.timedelta(days=100), day0=today - dt.timedelta(days=95))
     services.radiation_record(
         actor=actor,
@@ -87,6 +87,17 @@ def populate_patient(actor, site: Site, today: dt.date) -> Patient:
         actor=actor,
         patient=patient,
         data={"event_type": "pathologic_fracture", "event_date": patient.day0 + dt.timedelta(days=40), "location": "L2"},
+    )
+    services.imaging_assessment_record(
+        actor=actor,
+        patient=patient,
+        data={
+            "lesion_instance": 1,
+            "assessment_date": patient.day0 + dt.timedelta(days=1),
+            "imaging_modality": "mri",
+            "first_post_procedure": True,
+            "viable_tumour": "none",
+        },
     )
     return patient
 

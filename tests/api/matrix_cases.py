@@ -60,6 +60,10 @@ ENDPOINTS: dict[str, list[tuple[str, str]]] = {
     "api:skeletalevent-detail": [("GET", "detail"), ("PATCH", "update")],
     "api:skeletalevent-history": [("GET", "history")],
     "api:skeletalevent-void": [("POST", "void")],
+    "api:imagingassessment-list": [("GET", "list"), ("POST", "create")],
+    "api:imagingassessment-detail": [("GET", "detail"), ("PATCH", "update")],
+    "api:imagingassessment-history": [("GET", "history")],
+    "api:imagingassessment-void": [("POST", "void")],
     "api:studyexit-list": [("GET", "list"), ("POST", "create")],
     "api:studyexit-detail": [("GET", "detail"), ("PATCH", "update")],
     "api:studyexit-history": [("GET", "history")],
@@ -154,6 +158,15 @@ def create_payload(resource: str, reg, target: str) -> dict:
             "event_type": "surgery_to_bone",
             "event_date": str(documented.day0 + dt.timedelta(days=50)),
         },
+        "imagingassessment": {
+            "patient": documented.study_id,
+            "lesion_instance": 1,
+            "assessment_date": str(documented.day0 + dt.timedelta(days=60)),
+            "imaging_modality": "ct",
+            "viable_tumour": "present",
+            "local_tumour_progression": True,
+            "ltp_date": str(documented.day0 + dt.timedelta(days=60)),
+        },
         "studyexit": {
             "patient": documented.study_id,
             "exit_type": "completion",
@@ -173,6 +186,7 @@ UPDATE_PAYLOADS: dict[str, dict] = {
     "visit": {"pain": {"worst": 3}},
     "adverseevent": {"outcome": "recovered"},
     "skeletalevent": {"location": "L3"},
+    "imagingassessment": {"imaging_modality": "pet_ct"},
     "studyexit": {"exit_type": "lost_to_follow_up"},
 }
 
@@ -189,6 +203,7 @@ def detail_kwargs(resource: str, reg, target: str) -> dict:
         "visit": lambda: documented.visits.get(visit_code="month1"),
         "adverseevent": lambda: documented.adverse_events.earliest("id"),
         "skeletalevent": lambda: documented.skeletal_events.earliest("id"),
+        "imagingassessment": lambda: documented.imaging_assessments.earliest("id"),
         "studyexit": lambda: exited.exits.earliest("id"),
     }
     if resource in INTEROP_OBJECTS:

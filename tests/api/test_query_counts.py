@@ -22,6 +22,7 @@ LIST_QUERIES = {
     "/api/v1/visits/": 4,  # + opioid entries (BPI comes in the page's join)
     "/api/v1/adverse-events/": 3,
     "/api/v1/skeletal-events/": 3,
+    "/api/v1/imaging-assessments/": 3,
     "/api/v1/study-exits/": 3,
 }
 

@@ -20,6 +20,7 @@ from trials import services
 from trials.errors import DomainValidationError
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     PainAssessment,
@@ -43,6 +44,7 @@ FORMS = [
     (RadiationCourse, "patient", "radiation-courses"),
     (AdverseEvent, "patient", "adverse-events"),
     (SkeletalEvent, "patient", "skeletal-events"),
+    (ImagingAssessment, "patient", "imaging-assessments"),
     (StudyExit, "patient", "study-exits"),
     (Visit, "patient", "visits"),
     (PainAssessment, "visit", None),
@@ -186,6 +188,20 @@ def full(db):
             "at_index_lesion": True,
         },
     )
+    for days, first, viable, ltp in ((1, True, "none", False), (60, False, "present", True)):
+        services.imaging_assessment_record(
+            actor=coordinator,
+            patient=patient,
+            data={
+                "lesion_instance": 1,
+                "assessment_date": patient.day0 + dt.timedelta(days=days),
+                "imaging_modality": "mri",
+                "first_post_procedure": first,
+                "viable_tumour": viable,
+                "local_tumour_progression": ltp,
+                "ltp_date": patient.day0 + dt.timedelta(days=days) if ltp else None,
+            },
+        )
     services.study_exit_record(
         actor=coordinator,
         patient=patient,
@@ -208,6 +224,7 @@ def _records(patient: Patient) -> dict[type, list]:
         RadiationCourse: list(patient.radiation_courses.order_by("pk")),
         AdverseEvent: list(patient.adverse_events.order_by("pk")),
         SkeletalEvent: list(patient.skeletal_events.order_by("pk")),
+        ImagingAssessment: list(patient.imaging_assessments.order_by("pk")),
         StudyExit: list(patient.exits.order_by("pk")),
         Visit: list(patient.visits.order_by("pk")),
         PainAssessment: list(PainAssessment.objects.filter(visit_id__in=visit_ids).order_by("pk")),
@@ -252,6 +269,7 @@ PATCHES = [
     ("radiation-courses", RadiationCourse, {"technique": "imrt"}, {("RadiationCourse", "technique")}),
     ("adverse-events", AdverseEvent, {"term": "Skin burn at probe site"}, {("AdverseEvent", "term")}),
     ("skeletal-events", SkeletalEvent, {"location": "L3"}, {("SkeletalEvent", "location")}),
+    ("imaging-assessments", ImagingAssessment, {"imaging_modality": "ct"}, {("ImagingAssessment", "imaging_modality")}),
     ("study-exits", StudyExit, {"death_cause": "Pneumonia"}, {("StudyExit", "death_cause")}),
     ("visits", Visit, {"pain": {"mood": 1}}, {("PainAssessment", "mood")}),
 ]

@@ -32,6 +32,7 @@ LIST_ENDPOINTS = (
     "visits",
     "adverse-events",
     "skeletal-events",
+    "imaging-assessments",
     "study-exits",
 )
 

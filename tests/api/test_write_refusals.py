@@ -62,7 +62,17 @@ def test_two_edits_from_the_same_version_cannot_both_win(registry):
     assert ae.outcome == "recovering"
 
 
-VOIDABLE = ["patient", "lesion", "procedure", "radiationcourse", "visit", "adverseevent", "skeletalevent", "studyexit"]
+VOIDABLE = [
+    "patient",
+    "lesion",
+    "procedure",
+    "radiationcourse",
+    "visit",
+    "adverseevent",
+    "skeletalevent",
+    "imagingassessment",
+    "studyexit",
+]
 
 
 @pytest.mark.parametrize("resource", VOIDABLE)

@@ -23,6 +23,7 @@ from trials.interop.odm import group_oid, item_oid, odm_build
 from trials.interop.redcap import RECORD_ID, dictionary_csv
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     PainAssessment,
@@ -58,6 +59,7 @@ TABLES = {
     "visits": Visit,
     "adverse-events": AdverseEvent,
     "skeletal-events": SkeletalEvent,
+    "imaging-assessments": ImagingAssessment,
     "study-exits": StudyExit,
 }
 INPUT_FIELDS = {
@@ -67,6 +69,7 @@ INPUT_FIELDS = {
     RadiationCourse: treatment.RADIATION_INPUT_FIELDS,
     AdverseEvent: events.AE_INPUT_FIELDS,
     SkeletalEvent: events.SRE_INPUT_FIELDS,
+    ImagingAssessment: events.IMAGING_INPUT_FIELDS,
     StudyExit: events.EXIT_INPUT_FIELDS,
     PainAssessment: visits.PAIN_INPUT_ITEMS,
 }
@@ -80,6 +83,7 @@ READ_SERIALIZERS = {
     MedicationUse: visits.MedicationUseSerializer,
     AdverseEvent: events.AdverseEventSerializer,
     SkeletalEvent: events.SkeletalEventSerializer,
+    ImagingAssessment: events.ImagingAssessmentSerializer,
     StudyExit: events.StudyExitSerializer,
 }
 
@@ -150,6 +154,7 @@ def test_web_forms_take_exactly_the_entered_fields():
         AdverseEvent: clinical.AE_FIELDS,
         SkeletalEvent: clinical.SRE_FIELDS,
         StudyExit: clinical.EXIT_FIELDS,
+        ImagingAssessment: clinical.IMAGING_FIELDS,
     }
     for model, fields in web.items():
         assert tuple(fields) == crf.form_of(model).entered_fields, model.__name__

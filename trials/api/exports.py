@@ -30,6 +30,7 @@ from trials.api.permissions import ROLE_DOC_READ, RegistryRolePermission, is_spo
 from trials.api.viewsets.base import ApiViewMixin
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     PainAssessment,
     Patient,
@@ -104,6 +105,7 @@ EXPORTS: dict[str, ExportSpec] = {
     ),
     "adverse-events": clinical_export(AdverseEvent, ("patient__study_id",)),
     "skeletal-events": clinical_export(SkeletalEvent, ("patient__study_id",)),
+    "imaging-assessments": clinical_export(ImagingAssessment, ("patient__study_id",)),
     "study-exits": clinical_export(StudyExit, ("patient__study_id",)),
 }
 

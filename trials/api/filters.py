@@ -24,6 +24,7 @@ from trials.api.permissions import is_sponsor_view
 from trials.domain.schedule import VisitStatus
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     Patient,
     Procedure,
@@ -194,4 +195,9 @@ AdverseEventFilterSet = filterset_for(
     AdverseEvent, fields=("sir_grade", "ctcae_grade", "relatedness", "serious", "outcome"), dates=("onset_date",)
 )
 SkeletalEventFilterSet = filterset_for(SkeletalEvent, fields=("event_type", "at_index_lesion"), dates=("event_date",))
+ImagingAssessmentFilterSet = filterset_for(
+    ImagingAssessment,
+    fields=("imaging_modality", "first_post_procedure", "viable_tumour", "local_tumour_progression"),
+    dates=("assessment_date",),
+)
 StudyExitFilterSet = filterset_for(StudyExit, fields=("exit_type",), dates=("exit_date",))

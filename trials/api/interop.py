@@ -194,6 +194,7 @@ class DataQueryOpenSerializer(serializers.Serializer):
             "medicationuse",
             "adverseevent",
             "skeletalevent",
+            "imagingassessment",
             "studyexit",
         ]
     )

@@ -20,6 +20,7 @@ router.register("radiation-courses", resources.RadiationCourseViewSet, basename=
 router.register("visits", resources.VisitViewSet, basename="visit")
 router.register("adverse-events", resources.AdverseEventViewSet, basename="adverseevent")
 router.register("skeletal-events", resources.SkeletalEventViewSet, basename="skeletalevent")
+router.register("imaging-assessments", resources.ImagingAssessmentViewSet, basename="imagingassessment")
 router.register("study-exits", resources.StudyExitViewSet, basename="studyexit")
 
 app_urls = [

@@ -47,6 +47,7 @@ TABLE_NAMES = {
     "visits": "VISITS",
     "adverse-events": "AE",
     "skeletal-events": "SRE",
+    "imaging-assessments": "IMAGING",
     "study-exits": "EXITS",
     "sites": "SITES",
 }

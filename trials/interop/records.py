@@ -17,6 +17,7 @@ from trials.access import scope_queryset
 from trials.interop.forms import Event, Form, Item
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     PainAssessment,
@@ -67,6 +68,11 @@ def patients_for_export(user) -> QuerySet[Patient]:
         Prefetch("visits", queryset=visits.order_by("target_date"), to_attr="x_visits"),
         Prefetch("adverse_events", queryset=with_last_reason(AdverseEvent).order_by("repeat_instance", "id"), to_attr="x_aes"),
         Prefetch("skeletal_events", queryset=with_last_reason(SkeletalEvent).order_by("repeat_instance", "id"), to_attr="x_sres"),
+        Prefetch(
+            "imaging_assessments",
+            queryset=with_last_reason(ImagingAssessment).order_by("repeat_instance", "id"),
+            to_attr="x_imaging",
+        ),
         Prefetch("exits", queryset=with_last_reason(StudyExit), to_attr="x_exits"),
     )
 
@@ -108,6 +114,7 @@ def form_records(patient: Patient, form: Form, event: Event) -> list[Model]:
         "radiation": patient.x_radiation,  # type: ignore[attr-defined]  # Prefetch to_attr
         "adverse_event": patient.x_aes,  # type: ignore[attr-defined]  # Prefetch to_attr
         "skeletal_event": patient.x_sres,  # type: ignore[attr-defined]  # Prefetch to_attr
+        "imaging": patient.x_imaging,  # type: ignore[attr-defined]  # Prefetch to_attr
         "study_exit": patient.x_exits,  # type: ignore[attr-defined]  # Prefetch to_attr
     }[form.name]
 

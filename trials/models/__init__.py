@@ -22,6 +22,7 @@ from trials.models.events import (
     SREType,
     StudyExit,
 )
+from trials.models.imaging import ImagingAssessment, ImagingModality, ViableTumour
 from trials.models.imports import ImportRun, ImportStatus
 from trials.models.patients import Bone, Histology, Lesion, Patient, Region, Sex
 from trials.models.sites import AccountAction, AccountEvent, Membership, Role, Site
@@ -60,6 +61,8 @@ __all__ = [
     "Signature",
     "ExitType",
     "Histology",
+    "ImagingAssessment",
+    "ImagingModality",
     "ImportRun",
     "ImportStatus",
     "Lesion",
@@ -85,5 +88,6 @@ __all__ = [
     "Site",
     "SkeletalEvent",
     "StudyExit",
+    "ViableTumour",
     "Visit",
 ]

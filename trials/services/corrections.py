@@ -17,8 +17,18 @@ from django.utils import timezone
 
 from trials.access import require_site_write, site_of
 from trials.errors import DomainValidationError, ErrorCollector
-from trials.models import AdverseEvent, ClinicalRecord, Lesion, Patient, Procedure, RadiationCourse, SkeletalEvent, StudyExit
-from trials.services import events, patients, treatment
+from trials.models import (
+    AdverseEvent,
+    ClinicalRecord,
+    ImagingAssessment,
+    Lesion,
+    Patient,
+    Procedure,
+    RadiationCourse,
+    SkeletalEvent,
+    StudyExit,
+)
+from trials.services import events, imaging, patients, treatment
 from trials.services.data_query_rules import rules_run_after_commit
 from trials.services.locking import patient_id_of
 from trials.services.records import (
@@ -52,6 +62,7 @@ RECORD_RULES: dict[type[models.Model], RecordRules] = {
     RadiationCourse: RecordRules(treatment.radiation_rules),
     AdverseEvent: RecordRules(events.adverse_event_rules),
     SkeletalEvent: RecordRules(events.skeletal_event_rules),
+    ImagingAssessment: RecordRules(imaging.imaging_assessment_rules),
     StudyExit: RecordRules(events.study_exit_rules),
 }
 

@@ -1,4 +1,4 @@
-"""Adverse events, skeletal-related events and study exit."""
+"""Adverse events, skeletal-related events and study exit (imaging follow-up: ``trials.services.imaging``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from trials.models import (
     AdverseEvent,
     AEOutcome,
     ExitType,
+    ImagingAssessment,
     Patient,
     RadiationCourse,
     SIRGrade,
@@ -105,7 +106,12 @@ def study_exit_rules(exit_: StudyExit, errors: ErrorCollector) -> None:
     if late is not None:
         errors.add("exit_date", f"Visit {late.visit_code} has data on {late.visit_date}, after this exit date.")
     if exit_.exit_type == ExitType.DEATH:
-        for model, date_field, label in ((AdverseEvent, "onset_date", "adverse event"), (SkeletalEvent, "event_date", "SRE")):
+        dated = (
+            (AdverseEvent, "onset_date", "adverse event"),
+            (SkeletalEvent, "event_date", "SRE"),
+            (ImagingAssessment, "assessment_date", "imaging follow-up"),
+        )
+        for model, date_field, label in dated:
             after = model.objects.active().filter(patient_id=patient.pk, **{f"{date_field}__gt": exit_.exit_date}).exists()
             errors.check(not after, "exit_date", f"An {label} is dated after this date of death.")
 

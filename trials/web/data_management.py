@@ -151,6 +151,7 @@ QUERYABLE = {
     "radiationcourse",
     "adverseevent",
     "skeletalevent",
+    "imagingassessment",
     "studyexit",
 }
 

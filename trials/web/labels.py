@@ -28,6 +28,7 @@ RECORD_LABELS = {
     "medicationuse": "Opioid",
     "adverseevent": "Adverse event",
     "skeletalevent": "Skeletal-related event",
+    "imagingassessment": "Imaging follow-up",
     "studyexit": "Study exit",
     "signature": "Signature",
     "lock": "Lock",

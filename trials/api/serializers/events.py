@@ -12,7 +12,7 @@ from trials.api.serializers.common import (
     create_serializer_for,
     update_serializer_for,
 )
-from trials.models import AdverseEvent, SkeletalEvent, StudyExit
+from trials.models import AdverseEvent, ImagingAssessment, SkeletalEvent, StudyExit
 
 
 class AdverseEventSerializer(PatientRefReadMixin, ClinicalReadSerializer):
@@ -27,6 +27,14 @@ class SkeletalEventSerializer(PatientRefReadMixin, ClinicalReadSerializer):
         exclude = HIDDEN_AUDIT_FIELDS
 
 
+class ImagingAssessmentSerializer(PatientRefReadMixin, ClinicalReadSerializer):
+    """Imaging follow-up of a treated lesion (terms: Ahmed et al., Radiology 2014;273:241)."""
+
+    class Meta:
+        model = ImagingAssessment
+        exclude = HIDDEN_AUDIT_FIELDS
+
+
 class StudyExitSerializer(PatientRefReadMixin, ClinicalReadSerializer):
     class Meta:
         model = StudyExit
@@ -37,6 +45,7 @@ class StudyExitSerializer(PatientRefReadMixin, ClinicalReadSerializer):
 AE_INPUT_FIELDS = crf.form_of(AdverseEvent).entered_fields
 SRE_INPUT_FIELDS = crf.form_of(SkeletalEvent).entered_fields
 EXIT_INPUT_FIELDS = crf.form_of(StudyExit).entered_fields
+IMAGING_INPUT_FIELDS = crf.form_of(ImagingAssessment).entered_fields
 
 AdverseEventCreateSerializer = create_serializer_for(AdverseEvent, AE_INPUT_FIELDS, "AdverseEventCreateSerializer")
 AdverseEventUpdateSerializer = update_serializer_for(AdverseEvent, AE_INPUT_FIELDS, "AdverseEventUpdateSerializer")
@@ -49,3 +58,9 @@ StudyExitCreateSerializer = create_serializer_for(
     last_contact_date=serializers.DateField(required=False, help_text="Defaults to the date of death for a death."),
 )
 StudyExitUpdateSerializer = update_serializer_for(StudyExit, EXIT_INPUT_FIELDS, "StudyExitUpdateSerializer")
+ImagingAssessmentCreateSerializer = create_serializer_for(
+    ImagingAssessment, IMAGING_INPUT_FIELDS, "ImagingAssessmentCreateSerializer"
+)
+ImagingAssessmentUpdateSerializer = update_serializer_for(
+    ImagingAssessment, IMAGING_INPUT_FIELDS, "ImagingAssessmentUpdateSerializer"
+)

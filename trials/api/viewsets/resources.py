@@ -15,6 +15,7 @@ from trials.api.viewsets.base import ClinicalRecordViewSet, CreateRecordMixin, H
 from trials.api.viewsets.documentation import document_resource
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     Patient,
@@ -112,6 +113,19 @@ class SkeletalEventViewSet(CreateRecordMixin, ClinicalRecordViewSet):
     create_serializer_class = events.SkeletalEventCreateSerializer
     update_serializer_class = events.SkeletalEventUpdateSerializer
     create_service = services.skeletal_event_report
+
+
+@document_resource("imaging-assessments", label="imaging follow-up assessments")
+class ImagingAssessmentViewSet(CreateRecordMixin, ClinicalRecordViewSet):
+    """Imaging follow-up of a treated lesion after the index ablation: technical success and local tumour progression
+    (terms: Ahmed et al., Radiology 2014;273:241)."""
+
+    base_queryset = ImagingAssessment.objects.select_related("patient")
+    serializer_class = events.ImagingAssessmentSerializer
+    filterset_class = filters.ImagingAssessmentFilterSet
+    create_serializer_class = events.ImagingAssessmentCreateSerializer
+    update_serializer_class = events.ImagingAssessmentUpdateSerializer
+    create_service = services.imaging_assessment_record
 
 
 @document_resource("study-exits", label="study exits")

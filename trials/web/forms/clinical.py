@@ -7,7 +7,17 @@ from django.db import models
 from django.forms.models import fields_for_model
 
 from trials import crf
-from trials.models import AdverseEvent, ExitType, Lesion, Patient, Procedure, RadiationCourse, SkeletalEvent, StudyExit
+from trials.models import (
+    AdverseEvent,
+    ExitType,
+    ImagingAssessment,
+    Lesion,
+    Patient,
+    Procedure,
+    RadiationCourse,
+    SkeletalEvent,
+    StudyExit,
+)
 from trials.web.labels import FIELD_LABELS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -20,6 +30,7 @@ SRE_FIELDS = list(crf.form_of(SkeletalEvent).entered_fields)
 PROCEDURE_FIELDS = list(crf.form_of(Procedure).entered_fields)
 RADIATION_FIELDS = list(crf.form_of(RadiationCourse).entered_fields)
 EXIT_FIELDS = list(crf.form_of(StudyExit).entered_fields)
+IMAGING_FIELDS = list(crf.form_of(ImagingAssessment).entered_fields)
 
 
 class ModelFieldsForm(forms.Form):
@@ -106,6 +117,18 @@ class SkeletalEventForm(ModelFieldsForm):
     model = SkeletalEvent
     model_fields = SRE_FIELDS
     labels = {"event_type": "Type of skeletal-related event", "at_index_lesion": "At the index lesion"}
+
+
+class ImagingAssessmentForm(ModelFieldsForm):
+    """Imaging follow-up of a treated lesion (terms: Ahmed et al., Radiology 2014;273:241)."""
+
+    model = ImagingAssessment
+    model_fields = IMAGING_FIELDS
+    labels = {
+        "lesion_instance": "Treated lesion number (shown as “no.” in the patient's lesion list)",
+        "first_post_procedure": "First post-procedure imaging (technical success is judged on it)",
+        "local_tumour_progression": "Local tumour progression (new tumour at the ablation margin after complete ablation)",
+    }
 
 
 class ProcedureForm(ModelFieldsForm):

@@ -13,6 +13,7 @@ from trials.access import scope_queryset
 from trials.domain.schedule import VisitStatus
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     Patient,
@@ -93,6 +94,7 @@ class Timeline:
     visits: list[VisitLine]
     adverse_events: list[AdverseEvent]
     skeletal_events: list[SkeletalEvent]
+    imaging_assessments: list[ImagingAssessment]
     exit: StudyExit | None
     lock: object = None
     extra: dict = field(default_factory=dict)
@@ -123,6 +125,7 @@ def patient_timeline(user, study_id: str, *, on: dt.date | None = None) -> Timel
             ),
             Prefetch("adverse_events", queryset=_active(AdverseEvent), to_attr="active_aes"),
             Prefetch("skeletal_events", queryset=_active(SkeletalEvent), to_attr="active_sres"),
+            Prefetch("imaging_assessments", queryset=_active(ImagingAssessment), to_attr="active_imaging"),
             Prefetch("exits", queryset=_active(StudyExit), to_attr="active_exits"),
         )
     )
@@ -146,6 +149,7 @@ def patient_timeline(user, study_id: str, *, on: dt.date | None = None) -> Timel
         visits=visits,
         adverse_events=patient.active_aes,
         skeletal_events=patient.active_sres,
+        imaging_assessments=patient.active_imaging,
         exit=exit_,
         lock=active_lock_for(patient.pk, patient.site_id),
     )

@@ -23,10 +23,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from trials import services
 from trials.errors import ConflictError, DomainValidationError
-from trials.models import AdverseEvent, Lesion, Procedure, RadiationCourse, SkeletalEvent, StudyExit, Visit
+from trials.models import AdverseEvent, ImagingAssessment, Lesion, Procedure, RadiationCourse, SkeletalEvent, StudyExit, Visit
 from trials.models.base import ClinicalRecord
 from trials.web.forms.clinical import (
     AdverseEventForm,
+    ImagingAssessmentForm,
     LesionForm,
     ModelFieldsForm,
     ProcedureForm,
@@ -59,6 +60,7 @@ RECORD_KINDS: dict[str, RecordKind] = {
     "lesion": RecordKind(Lesion, LesionForm, "Lesion", _lesion_add),
     "adverse-event": RecordKind(AdverseEvent, AdverseEventForm, "Adverse event", services.adverse_event_report),
     "skeletal-event": RecordKind(SkeletalEvent, SkeletalEventForm, "Skeletal-related event", services.skeletal_event_report),
+    "imaging": RecordKind(ImagingAssessment, ImagingAssessmentForm, "Imaging follow-up", services.imaging_assessment_record),
     "exit": RecordKind(StudyExit, StudyExitForm, "Study exit", services.study_exit_record),
     "visit": RecordKind(Visit, None, "Visit data", None),
 }
