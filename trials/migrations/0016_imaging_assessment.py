@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trials', '0014_patient_baseline_neurological_status'),
+        ('trials', '0015_visit_answer_provenance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
