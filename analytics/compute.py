@@ -13,6 +13,14 @@ typed results into the result.json contract (issue 3):
 - ``time_to_response.<stratum>`` (issue 16): cumulative incidence of first pain response (CR/PR),
   death competing — ``cumulative_incidence`` (points as above), ``at_days`` with keys ``"3", "7", "30"``,
   ``median_days`` (None = not reached), counts, ``durability`` per later visit and a ``note``;
+- ``mixed_model.<endpoint>.<variable>`` (issue 16, exploratory): the repeated-measures linear mixed model of
+  the change from baseline of ``worst`` pain (primary), ``interference`` and ``omed`` — ``<variable>`` is
+  ``all`` (unstratified) or a stratification variable; fixed effects with SEs, model-based mean change per
+  visit × level and level differences with 95% CIs, N patients / observations, ``converged``, or a
+  ``skipped_reason`` (analytics.stats.mixed_model);
+- ``site_benchmarking.<indicator>`` (issue 16, exploratory): funnel-plot data per site for
+  ``major_complications``, ``pain_response_month1`` and ``follow_up_completeness`` — registry rate, each
+  site's rate and its 95% / 99.8% exact binomial limits, the sites outside them (analytics.stats.funnel);
 - ``sre.time_grid`` / ``overall_survival.time_grid`` (issue 12): ``days`` from 0
   past the longest follow-up, ``max_follow_up_days``, and per stratum
   ``at_risk`` and ``estimate`` at each of those days;
@@ -40,6 +48,8 @@ from analytics.derive import AnalysisSets
 from analytics.fits import FitRunner, fit_job, fits_compute
 from analytics.parameters import RunParameters
 from analytics.stats.flow import patient_flow
+from analytics.stats.funnel import site_benchmarking
+from analytics.stats.mixed_model import mixed_models
 from analytics.stats.pro import pro_completion, response_rates_by_source
 from analytics.stats.response import CATEGORIES
 from analytics.stats.results import plain
@@ -168,6 +178,24 @@ def complications_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[s
     return section
 
 
+def mixed_model_section(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
+    """``mixed_model.<endpoint>.<variable>`` (analytics.stats.mixed_model; docs/analytics-methods.md): the
+    unstratified models when ``strata`` is empty, else the models of those variables only."""
+    section: dict[str, Any] = {}
+    models = mixed_models(sets.pain, adtte=sets.adtte, strata_variables=strata, visits=params.visits, include_all=not strata)
+    for result in models:
+        section.setdefault(result.endpoint, {})[result.variable] = result.to_dict()
+    return section
+
+
+def site_benchmarking_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any]:
+    """``site_benchmarking.<indicator>`` (analytics.stats.funnel; docs/analytics-methods.md)."""
+    funnels = site_benchmarking(
+        patients=sets.patients, aes=sets.aes, adresp=sets.adresp, itt_population=sets.itt_population, visits=params.visits
+    )
+    return {f.indicator: f.to_dict() for f in funnels}
+
+
 def flow_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any] | None:
     """``patient_flow``: enrolled → treated → per-visit completion → analysed (analytics.stats.flow)."""
     if sets.enrolment is None:
@@ -266,6 +294,16 @@ def os_cox_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...
 @fit_job("patient_flow", scope="whole", cost=0.24)
 def patient_flow_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"patient_flow": flow_section(sets, params)}
+
+
+@fit_job("mixed_model", cost=0.05)
+def mixed_model_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
+    return {"mixed_model": mixed_model_section(sets, params, strata)}
+
+
+@fit_job("site_benchmarking", scope="whole", cost=0.1)
+def site_benchmarking_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
+    return {"site_benchmarking": site_benchmarking_section(sets, params)}
 
 
 def numbers_compute(

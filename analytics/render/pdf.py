@@ -1,6 +1,6 @@
 """report.pdf (matplotlib PdfPages): a cover with the parameters and contents, then one section per
-topic (Table 1, patient flow, pain, opioid use, pain response, complications, SREs, overall survival),
-each with its tables (``report_tables``) and then its plots.
+topic (Table 1, patient flow, pain, opioid use, pain response, complications, SREs, overall survival,
+exploratory analyses), each with its tables (``report_tables``, ``exploratory``) and then its plots.
 
 Every page carries the data fingerprint in its footer, so a printed page says
 exactly which data it came from.
@@ -34,6 +34,8 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from analytics.render.exploratory import EXPLORATORY, exploratory_tables  # noqa: E402
+from analytics.render.exploratory import FIGURES as EXPLORATORY_FIGURES  # noqa: E402
 from analytics.render.files import atomic_path  # noqa: E402
 from analytics.render.flow_diagram import flow_diagram_page  # noqa: E402
 from analytics.render.labels import MISSING, variable_label, visit_label  # noqa: E402
@@ -50,8 +52,8 @@ TABLE_AREA = 0.88  # page fraction available to tables between the section line 
 CORE_FONTS = {"pdf.use14corefonts": True, "font.family": "sans-serif"}
 # Characters the standard fonts' cp1252 encoding lacks, spelled in characters it has.
 TRANSLITERATIONS = str.maketrans({"−": "-", "≥": ">=", "≤": "<=", "Δ": "d", "₀": "0", "≠": "!="})
-# Report sections in page order, with the plot files (by name prefix) shown after their tables.
-SECTION_PLOTS = {
+# Report sections in page order, with the plot files (by name prefix, or a tuple of prefixes) shown after their tables.
+SECTION_PLOTS: dict[str, str | tuple[str, ...] | None] = {
     "Table 1": None,
     "Patient flow": None,
     "Pain": "pain_trajectory",
@@ -61,6 +63,7 @@ SECTION_PLOTS = {
     "Complications": None,
     "Skeletal-related events": "sre_cumulative_incidence",
     "Overall survival": "overall_survival",
+    EXPLORATORY: tuple(name.removesuffix(".png") for name in EXPLORATORY_FIGURES),
 }
 FOOTER_HEIGHT = 0.035  # fraction of the page kept free for the footer
 
@@ -255,7 +258,7 @@ def _image_page(png: Path, section: str) -> Figure:
 
 def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str, Callable[[], Figure]]]:
     """``(section, page builder)`` for every page after the cover, in page order."""
-    tables = [*cohort_tables(numbers), *report_tables(numbers)]
+    tables = [*cohort_tables(numbers), *report_tables(numbers), *exploratory_tables(numbers)]
     pages: list[tuple[str, Callable[[], Figure]]] = []
     for section, prefix in SECTION_PLOTS.items():
         if section == "Patient flow" and numbers.get("patient_flow"):
@@ -269,9 +272,11 @@ def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str
             )
         blocks = [block for table in tables if table.section == section for block in _blocks(table)]
         pages += [(section, functools.partial(_tables_page, page)) for page in _pack(blocks)]
-        for png in plots if prefix else ():
-            if png.name == f"{prefix}.png" or png.name.startswith(f"{prefix}_by_"):
-                pages.append((section, functools.partial(_image_page, png, section)))
+        prefixes = (prefix,) if isinstance(prefix, str) else prefix or ()
+        for wanted in prefixes:
+            for png in plots:
+                if png.name == f"{wanted}.png" or png.name.startswith(f"{wanted}_by_"):
+                    pages.append((section, functools.partial(_image_page, png, section)))
     return pages
 
 

@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analytics.derive import AnalysisSets  # noqa: E402
+from analytics.render.exploratory import FIGURES as EXPLORATORY_FIGURES  # noqa: E402
 from analytics.render.files import atomic_path  # noqa: E402
 from analytics.render.labels import (  # noqa: E402
     CATEGORY_LABELS,
@@ -417,13 +418,16 @@ def figure_name(base: str, suffix: str) -> str:
     return base.replace(".png", f"{suffix}.png")
 
 
-def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Callable[[], Figure]]:
-    """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind."""
-    return {
+def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Callable[[], Figure | None]]:
+    """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind, then
+    the exploratory section's plots (``analytics.render.exploratory.FIGURES``; a builder may return None)."""
+    builders: dict[str, Callable[[], Figure | None]] = {
         figure_name(base, suffix): functools.partial(build, numbers, sets, strata)
         for base, build in FIGURES.items()
         for suffix, _, strata in figure_sets(numbers)
     }
+    builders.update({name: functools.partial(build, numbers) for name, build in EXPLORATORY_FIGURES.items()})
+    return builders
 
 
 def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Path]:
@@ -431,6 +435,8 @@ def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets | N
     paths = {}
     for name, build in figure_builders(numbers, sets).items():
         fig = build()
+        if fig is None:
+            continue
         try:
             with atomic_path(directory / name) as tmp:
                 fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None})

@@ -293,6 +293,68 @@ def response_by_source_frame(numbers: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def mixed_model_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """One row per model × visit × level: model-based mean change (and the difference from the reference
+    level), with N, convergence and the reason when the model was not fitted (analytics.stats.mixed_model)."""
+    rows = []
+    for endpoint, models in (numbers.get("mixed_model") or {}).items():
+        for variable, m in models.items():
+            common = {
+                "endpoint": endpoint,
+                "variable": variable,
+                "formula": m["formula"],
+                "n_patients": m["n_patients"],
+                "n_observations": m["n_observations"],
+                "converged": m["converged"],
+                "baseline_mean": m["baseline_mean"],
+            }
+            if m["skipped_reason"]:
+                rows.append({**common, "note": m["skipped_reason"]})
+                continue
+            differences = {(d["visit"], d["level"]): d for d in m["differences"]}
+            for mean in m["means"]:
+                d = differences.get((mean["visit"], mean["level"])) or {}
+                rows.append(
+                    {
+                        **common,
+                        "visit": mean["visit"],
+                        "level": mean["level"],
+                        "n_visit_level": mean["n_observations"],
+                        "mean_change": mean["estimate"],
+                        "se": mean["se"],
+                        "ci_low": mean["ci_low"],
+                        "ci_high": mean["ci_high"],
+                        "reference_level": m["reference_level"],
+                        "difference_vs_reference": d.get("estimate"),
+                        "difference_ci_low": d.get("ci_low"),
+                        "difference_ci_high": d.get("ci_high"),
+                        "difference_p_value": d.get("p_value"),
+                        "note": "; ".join(m["notes"]),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def mixed_model_fixed_effects_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """Every fixed-effect coefficient with its SE (REML), per endpoint and model."""
+    rows = [
+        {"endpoint": endpoint, "variable": variable, **fe}
+        for endpoint, models in (numbers.get("mixed_model") or {}).items()
+        for variable, m in models.items()
+        for fe in m["fixed_effects"]
+    ]
+    return pd.DataFrame(rows)
+
+
+def site_benchmarking_frame(numbers: dict[str, Any]) -> pd.DataFrame:
+    """One row per indicator × site: rate, denominator, 95% and 99.8% limits, position."""
+    rows = []
+    for indicator, f in (numbers.get("site_benchmarking") or {}).items():
+        for site in f["sites"]:
+            rows.append({"indicator": indicator, "registry_rate": f["registry_rate"], **site, "note": "; ".join(f["notes"])})
+    return pd.DataFrame(rows)
+
+
 TABLES = {
     "cohort": cohort_frame,
     "pain": pain_frame,
@@ -307,6 +369,9 @@ TABLES = {
     "cox": cox_frame,
     "patient_flow": patient_flow_frame,
     "visit_completion": visit_completion_frame,
+    "mixed_model": mixed_model_frame,
+    "mixed_model_fixed_effects": mixed_model_fixed_effects_frame,
+    "site_benchmarking": site_benchmarking_frame,
 }
 
 

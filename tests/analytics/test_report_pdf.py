@@ -24,7 +24,15 @@ from tests.analytics.seeded import seeded_registry
 pytestmark = pytest.mark.django_db
 
 PLOT_SECTIONS = ("PAIN", "OPIOID USE", "PAIN RESPONSE", "SKELETAL-RELATED EVENTS", "OVERALL SURVIVAL")
-SECTIONS = ("TABLE 1", "PATIENT FLOW", *PLOT_SECTIONS[:3], "PATIENT-REPORTED OUTCOMES", "COMPLICATIONS", *PLOT_SECTIONS[3:])
+SECTIONS = (
+    "TABLE 1",
+    "PATIENT FLOW",
+    *PLOT_SECTIONS[:3],
+    "PATIENT-REPORTED OUTCOMES",
+    "COMPLICATIONS",
+    *PLOT_SECTIONS[3:],
+    "EXPLORATORY ANALYSES",
+)
 PROGRAM_CODES = (
     "evaluable_rate",
     "itt_denominator",
@@ -97,7 +105,8 @@ def test_page_count_by_section(report):
     assert len(_pages(pages, "PATIENT FLOW")) == 2  # diagram + completion table
     for section in PLOT_SECTIONS:  # one figure for all patients + one per stratum variable, one per page
         assert [p["images"] for p in _pages(pages, section) if p["images"]] == [1] * (1 + len(STRATA_VARIABLES)), section
-    assert not any(p["images"] for p in pages if p["section"] not in PLOT_SECTIONS)
+    assert [p["images"] for p in _pages(pages, "EXPLORATORY ANALYSES") if p["images"]] == [1]  # the funnel plots
+    assert not any(p["images"] for p in pages if p["section"] not in (*PLOT_SECTIONS, "EXPLORATORY ANALYSES"))
     complications = "\n".join(p["text"] for p in _pages(pages, "COMPLICATIONS"))
     assert complications.count("Complications, by ") == len(STRATA_VARIABLES)  # each with its "All patients" column
     assert "Serious adverse events, all patients" in complications
@@ -188,3 +197,26 @@ def test_patient_reported_outcomes_by_source(report):
     assert f"{day3['expected']}" in text and f"{day3['received_by_source']['patient']} (" in text
     by_source = result["pain_response_by_source"]["day3"]["patient"]
     assert f"{by_source['responders']}/{by_source['evaluable']}, " in text
+
+
+def test_exploratory_section_is_labelled_and_shows_the_model_and_the_funnels(report):
+    """Issue 16: the mixed model (formula and covariates written out) and the site funnels, labelled exploratory."""
+    pages, result = report
+    section = _pages(pages, "EXPLORATORY ANALYSES")
+    text = " ".join("\n".join(p["text"] for p in section).split())
+    assert "EXPLORATORY: they generate hypotheses" in text
+    assert all(p["text"].split("\n")[1].startswith("Exploratory") for p in section if not p["images"])
+    assert "change from baseline[ij] = b0 + visit[j] + baseline value[i] + stratum[i] + visit[j] x stratum[i] + u[i]" in text
+    assert "baseline value continuous covariate" in text
+    assert "deaths truncate follow-up" in text
+    model = result["mixed_model"]["worst"]["modality"]
+    assert model["converged"] and model["skipped_reason"] is None and model["n_patients"] > 100
+    assert f"{model['n_patients']} patients, {model['n_observations']} observations" in text
+    week1 = next(m for m in model["means"] if m["visit"] == "week1" and m["level"] == "RFA")
+    assert f"{week1['estimate']:.1f} ({week1['ci_low']:.1f} to {week1['ci_high']:.1f})" in text
+    assert "Model: change from baseline ~ visit x modality + baseline value + (1 | patient)." in text
+    funnels = result["site_benchmarking"]
+    assert set(funnels) == {"major_complications", "pain_response_month1", "follow_up_completeness"}
+    for funnel in funnels.values():
+        assert f"Outside the 99.8% limits: {', '.join(funnel['outside_998']) or 'none'}" in text
+        assert [s["site"] for s in funnel["sites"]] == ["ATL", "BOS", "CHI"]

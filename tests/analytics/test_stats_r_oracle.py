@@ -93,3 +93,74 @@ def test_gray_test_matches_cuminc(tmp_path):
     tied_values = {"gray_tied": r_values["gray_tied"]}
     variables = ["site", "modality", "augmentation", "radiation_sequence", "region"]
     assert compare.mismatches(tied_values, compare.gray_python_values(adtte_frame(), "gray_tied", variables), TOLERANCE) == []
+
+
+# --- issue 16: the repeated-measures model against nlme::lme (REML) ---------------------------------------
+MIXED_MODEL_R = Path(__file__).parent / "r_oracle" / "mixed_model.R"
+MIXED_TOLERANCE = 1e-4
+
+
+def _lme_mismatches(rows: pd.DataFrame, model, section: str, tmp_path: Path) -> list[str]:
+    """Fit ``model``'s rows with nlme::lme (same reference visit and level) and compare every fixed effect,
+    its SE and both variances; the rows R sees are the ones the Python model used."""
+    rscript = _rscript()
+    check = subprocess.run([rscript, "-e", "library(nlme)"], capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    if check.returncode != 0:
+        require_service(False, "R package nlme missing (apt-get install r-cran-nlme)")
+    used = rows[rows["visit"].isin(model.visits)]
+    if model.variable != "all":
+        used = used[used[model.variable].notna()]
+    csv = tmp_path / f"{section}.csv"
+    used.to_csv(csv, index=False)
+    visits = [model.reference_visit, *(v for v in model.visits if v != model.reference_visit)]
+    levels = ",".join(model.levels) if model.variable != "all" else "-"
+    run = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        [rscript, str(MIXED_MODEL_R), str(csv), model.variable, ",".join(visits), levels, section],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    r_values = compare.parse(run.stdout)
+    python = {(section, f"fe@{fe.term}"): fe.estimate for fe in model.fixed_effects}
+    python |= {(section, f"se@{fe.term}"): fe.se for fe in model.fixed_effects}
+    python |= {(section, "tau2"): model.random_intercept_variance, (section, "sigma2"): model.residual_variance}
+    assert len(r_values[section]) == 2 * len(model.fixed_effects) + 2
+    return compare.mismatches(r_values, python, MIXED_TOLERANCE)
+
+
+def test_mixed_model_matches_lme_on_the_hand_made_cohort(tmp_path):
+    from analytics.stats.mixed_model import mixed_model_frame, mixed_models
+    from tests.analytics.r_oracle.mixed_cohort import VISITS, mixed_adtte_frame, mixed_pain_frame
+
+    pain, adtte = mixed_pain_frame(), mixed_adtte_frame()
+    models = mixed_models(pain, adtte=adtte, strata_variables=("modality",), visits=VISITS)
+    assert len(models) == 6 and all(m.converged for m in models)
+    problems = []
+    for model in models:
+        rows, _ = mixed_model_frame(pain, model.endpoint, visits=VISITS, adtte=adtte)
+        problems += _lme_mismatches(rows, model, f"{model.endpoint}_{model.variable}", tmp_path)
+    assert problems == []
+
+
+@pytest.mark.django_db
+def test_mixed_model_matches_lme_on_a_seeded_registry(tmp_path):
+    from analytics.dataset import snapshot_extract
+    from analytics.derive import analysis_sets_build
+    from analytics.parameters import RunParameters
+    from analytics.stats.mixed_model import mixed_model_frame, mixed_models
+    from tests.analytics.seeded import seeded_registry
+
+    _rscript()
+    seeded_registry(90, seed=7)
+    params = RunParameters()
+    sets = analysis_sets_build(snapshot_extract(), params)
+    models = mixed_models(sets.pain, adtte=sets.adtte, strata_variables=("modality", "region"), visits=params.visits)
+    fitted = [m for m in models if m.skipped_reason is None and not any("not estimated" in n for n in m.notes)]
+    assert len(fitted) >= 6
+    problems = []
+    for model in fitted:
+        rows, _ = mixed_model_frame(sets.pain, model.endpoint, visits=params.visits, adtte=sets.adtte)
+        problems += _lme_mismatches(rows, model, f"{model.endpoint}_{model.variable}", tmp_path)
+    assert problems == []
