@@ -27,6 +27,7 @@ ARTIFACTS = {
     "adresp.csv",
     "tables.xlsx",
     "report.pdf",
+    "site_funnel.png",  # the exploratory section's funnel plots (issue 16)
     *(f"{plot}{suffix}.png" for plot in PLOTS for suffix in ("", "_by_modality", "_by_augmentation")),
 }
 
