@@ -207,9 +207,9 @@ def _funnel_panel(ax, f: dict[str, Any]) -> None:
         ax.plot(s["n"], s["rate"], "o", color=colour, markersize=6)
         ax.annotate(s["site"], (s["n"], s["rate"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
     smallest = min(s["n"] for s in sites)
-    low, high = control_limits(p0, smallest, 0.998)
+    bottom, top = control_limits(p0, smallest, 0.998)
     rates = [s["rate"] for s in sites]
-    ax.set_ylim(max(0.0, min(low, *rates) - 0.05), min(1.0, max(high, *rates) + 0.05))
+    ax.set_ylim(max(0.0, min(bottom or 0.0, *rates) - 0.05), min(1.0, max(top or 1.0, *rates) + 0.05))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.legend(fontsize=7, loc="best")
 

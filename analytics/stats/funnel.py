@@ -165,7 +165,7 @@ def major_complication_counts(aes: pd.DataFrame, patients: pd.DataFrame) -> dict
     site = _site_of(patients)
     major = set(aes.loc[aes["sir_grade"].isin(MAJOR_SIR_GRADES), "study_id"].astype(str))
     return {
-        s: (int(sum(1 for pid in ids if pid in major)), len(ids))
+        str(s): (int(sum(1 for pid in ids if pid in major)), len(ids))
         for s, ids in site.index.to_series().groupby(site.to_numpy(), sort=True)
     }
 

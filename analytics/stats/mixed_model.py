@@ -41,7 +41,7 @@ design, a failed or non-converged fit each give a result with ``skipped_reason``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,7 +216,7 @@ def _skipped(endpoint: str, variable: str, reason: str, *, rows: pd.DataFrame | 
 
 
 def _design(
-    rows: pd.DataFrame, variable: str, visits: list[str], levels: list[str], empty: set[tuple[str, str]] = frozenset()
+    rows: pd.DataFrame, variable: str, visits: list[str], levels: list[str], empty: Collection[tuple[str, str]] = ()
 ) -> tuple[np.ndarray, list[str]]:
     """Treatment-coded design matrix with R's ``lme`` column names (first visit and level = reference);
     no interaction column for an ``empty`` (visit, level) cell (it has no data: not estimable)."""
@@ -441,7 +441,7 @@ def mixed_model_fit(
                 differences.append(ModelDifference(visit, level, levels[0], None, None, None, None, None))
                 continue
             estimate, se, low, high = _wald(contrasts[level] - contrasts[levels[0]], beta, cov)
-            p = None if not se else float(2 * scipy_stats.norm.sf(abs(estimate) / se))
+            p = None if not se or estimate is None else float(2 * scipy_stats.norm.sf(abs(estimate) / se))
             differences.append(ModelDifference(visit, level, levels[0], estimate, se, low, high, p))
     se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
     if tau2 <= 1e-6 * sigma2:
