@@ -180,9 +180,9 @@ def complications_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[s
 
 def mixed_model_section(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     """``mixed_model.<endpoint>.<variable>`` (analytics.stats.mixed_model; docs/analytics-methods.md): the
-    unstratified models when ``strata`` is empty, else the models of those variables only."""
+    unstratified models (not inside ``levels_only``) and those of the ``strata`` variables."""
     section: dict[str, Any] = {}
-    models = mixed_models(sets.pain, adtte=sets.adtte, strata_variables=strata, visits=params.visits, include_all=not strata)
+    models = mixed_models(sets.pain, adtte=sets.adtte, strata_variables=strata, visits=params.visits)
     for result in models:
         section.setdefault(result.endpoint, {})[result.variable] = result.to_dict()
     return section

@@ -51,7 +51,7 @@ from scipy import stats as scipy_stats
 from trials.domain.schedule import FOLLOW_UP_CODES, VISIT_CODES, VISITS_BY_CODE
 
 from .results import Result, optional_float
-from .strata import ALL, STRATA_VARIABLES, require_columns
+from .strata import ALL, STRATA_VARIABLES, require_columns, whole_cohort_included
 
 BASELINE = VISIT_CODES[0]
 # endpoint column of the pain long frame → its label (docs/domain.md §3 and §5)
@@ -472,17 +472,19 @@ def mixed_models(
     strata_variables: Sequence[str] = STRATA_VARIABLES,
     visits: Sequence[str] = FOLLOW_UP_CODES,
     endpoints: Sequence[str] = tuple(ENDPOINTS),
-    include_all: bool = True,
+    include_all: bool | None = None,
 ) -> tuple[MixedModelResult, ...]:
     """Per endpoint: the unstratified model, then one model per stratification variable in ``pain``.
 
     ``pain``: the long pain frame (analytics/derive.py ``PAIN_COLUMNS``); ``adtte`` (optional) gives the
     days of death that truncate follow-up; ``visits``: follow-up visit codes (schedule order is kept).
     Endpoint columns absent from ``pain`` are skipped; ``include_all`` False leaves out the unstratified
-    model (the report's fit jobs compute it in their own unit). Raises ValueError only on malformed input.
+    model (default: as ``iter_strata``, i.e. left out inside ``levels_only``, where the report's fit jobs
+    compute it in its own unit). Raises ValueError only on malformed input.
     """
     require_columns(pain, ("study_id", "visit"), name="pain")
     ordered = [v for v in FOLLOW_UP_CODES if v in set(visits)]
+    include_all = whole_cohort_included() if include_all is None else include_all
     results = []
     for endpoint in endpoints:
         if endpoint not in pain.columns:

@@ -36,6 +36,11 @@ def levels_only() -> Iterator[None]:
         _WITH_ALL.reset(token)
 
 
+def whole_cohort_included() -> bool:
+    """False inside :func:`levels_only` (the "all" stratum is computed by its own fit unit), else True."""
+    return _WITH_ALL.get()
+
+
 def stratum_key(variable: str, value: object) -> str:
     """``"<variable>=<value>"``."""
     return f"{variable}={value}"
