@@ -21,6 +21,9 @@ typed results into the result.json contract (issue 3):
 - ``site_benchmarking.<indicator>`` (issue 16, exploratory): funnel-plot data per site for
   ``major_complications``, ``pain_response_month1`` and ``follow_up_completeness`` — registry rate, each
   site's rate and its 95% / 99.8% exact binomial limits, the sites outside them (analytics.stats.funnel);
+- ``propensity.<contrast>`` (issue 16): propensity-score-weighted comparison of a binary contrast (cement, radiation
+  sequence, modality, intent) — status/reason, counts, propensity model, balance table, weighted response rates,
+  weighted KM / Aalen–Johansen curves and robust weighted Cox hazard ratios (docs/analytics-methods.md);
 - ``sre.time_grid`` / ``overall_survival.time_grid`` (issue 12): ``days`` from 0
   past the longest follow-up, ``max_follow_up_days``, and per stratum
   ``at_risk`` and ``estimate`` at each of those days;
@@ -51,6 +54,7 @@ from analytics.stats.flow import patient_flow
 from analytics.stats.funnel import site_benchmarking
 from analytics.stats.mixed_model import mixed_models
 from analytics.stats.pro import pro_completion, response_rates_by_source
+from analytics.stats.propensity import covariate_frame, propensity_analyses
 from analytics.stats.response import CATEGORIES
 from analytics.stats.results import plain
 from analytics.stats.risk_sets import endpoint_time_status
@@ -196,6 +200,16 @@ def site_benchmarking_section(sets: AnalysisSets, params: RunParameters) -> dict
     return {f.indicator: f.to_dict() for f in funnels}
 
 
+def propensity_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any]:
+    """``propensity.<contrast>``: the IPTW comparison of each requested contrast (analytics.stats.propensity;
+    docs/analytics-methods.md "Propensity-weighted comparisons")."""
+    if not params.contrasts:
+        return {}
+    covariates = covariate_frame(sets.patients, sets.pain)
+    results = propensity_analyses(covariates, sets.adtte, sets.adresp, contrasts=params.contrasts, visits=params.visits)
+    return {result.contrast: result.to_dict() for result in results}
+
+
 def flow_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any] | None:
     """``patient_flow``: enrolled → treated → per-visit completion → analysed (analytics.stats.flow)."""
     if sets.enrolment is None:
@@ -304,6 +318,11 @@ def mixed_model_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str
 @fit_job("site_benchmarking", scope="whole", cost=0.1)
 def site_benchmarking_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"site_benchmarking": site_benchmarking_section(sets, params)}
+
+
+@fit_job("propensity", scope="whole", cost=2.0)
+def propensity_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
+    return {"propensity": propensity_section(sets, params)}
 
 
 def numbers_compute(

@@ -114,6 +114,10 @@ def lesions_query() -> FrameQuery:
             "bone": "bone",
             "lesion_type": "lesion_type",
             "size_mm": "size_mm",
+            "sins_pain": "sins_pain",
+            "sins_alignment": "sins_alignment",
+            "sins_collapse": "sins_collapse",
+            "sins_posterolateral": "sins_posterolateral",
             "version": "version",
         },
     )
@@ -128,6 +132,7 @@ def procedures_query() -> FrameQuery:
             "procedure_date": "procedure_date",
             "modality": "modality",
             "augmentation": "augmentation",
+            "intent": "intent",
             "version": "version",
         },
     )

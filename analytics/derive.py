@@ -40,6 +40,7 @@ import pandas as pd
 from analytics.dataset import DATE_COLUMNS, Snapshot
 from analytics.parameters import RunParameters
 from analytics.stats.response import OMED_SCALE, omed_hundredths, pain_response_classify_frame
+from trials.domain import sins
 from trials.domain.age import age_years
 from trials.domain.bpi import INTERFERENCE_ITEMS, MIN_INTERFERENCE_ANSWERED
 from trials.domain.mme import OPIOIDS_NONE, OPIOIDS_TAKING
@@ -93,12 +94,38 @@ def analysis_patients(snapshot: Snapshot) -> pd.DataFrame:
         snapshot.procedures[["study_id", "procedure_date", "modality", "augmentation"]], on="study_id", how="inner"
     )
     frame = frame.rename(columns={"procedure_date": "day0"})
-    frame = frame.merge(snapshot.lesions[["study_id", "region"]], on="study_id", how="left")
+    if "intent" in snapshot.procedures.columns:  # issue 16: the contrast of the propensity-weighted comparison
+        frame = frame.merge(snapshot.procedures[["study_id", "intent"]], on="study_id", how="left")
+    lesions = snapshot.lesions.assign(sins_total=lesion_sins_total(snapshot.lesions))
+    frame = frame.merge(lesions[["study_id", "region", "sins_total"]], on="study_id", how="left")
     sequence = snapshot.radiation.sort_values(["study_id", "start_date"]).drop_duplicates("study_id")
     frame = frame.merge(sequence[["study_id", "sequence"]], on="study_id", how="left")
     frame["radiation_sequence"] = frame.pop("sequence").fillna(NO_RADIATION)
     frame["age"] = age_years(frame["birth_year"], frame["enrollment_date"].dt.year)  # docs/domain.md §10
     return frame.sort_values("study_id", kind="mergesort").reset_index(drop=True)
+
+
+SINS_COLUMNS = ("spine_level", "sins_pain", "lesion_type", "sins_alignment", "sins_collapse", "sins_posterolateral")
+
+
+def lesion_sins_total(lesions: pd.DataFrame) -> pd.Series:
+    """SINS total (0–18) per lesion row when it is spinal and all six components are recorded, else NaN
+    (trials.domain.sins, Fourney 2011; docs/domain.md §8)."""
+    if lesions.empty or any(c not in lesions.columns for c in SINS_COLUMNS):
+        return pd.Series(np.nan, index=lesions.index, dtype=float)
+
+    points = {
+        "spine_level": {level: sins.LOCATION_POINTS[sins.sins_location(level)] for level in sins.SPINE_LEVELS},
+        "sins_pain": sins.PAIN_POINTS,
+        "lesion_type": sins.BONE_LESION_POINTS,
+        "sins_alignment": sins.ALIGNMENT_POINTS,
+        "sins_collapse": sins.COLLAPSE_POINTS,
+        "sins_posterolateral": sins.POSTEROLATERAL_POINTS,
+    }
+    # Vectorised sins.sins_total: an unrecorded component maps to NaN, so the sum is NaN (min_count).
+    parts = pd.concat([lesions[c].map(table).astype(float) for c, table in points.items()], axis=1)
+    total = parts.sum(axis=1, min_count=len(points)).where(parts.notna().all(axis=1))
+    return total.where(lesions["region"] == "spine").astype(float)
 
 
 def _days(later: pd.Series, day0: pd.Series) -> pd.Series:

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from analytics.stats.propensity import CONTRASTS
 from analytics.stats.strata import STRATA_VARIABLES
 from trials.domain.schedule import FOLLOW_UP_CODES
 from trials.errors import DomainValidationError
@@ -24,11 +25,14 @@ class RunParameters:
     visits: tuple[str, ...] = FOLLOW_UP_CODES
     # docs/domain.md §6: hypercalcaemia is recorded but counts as an SRE only when switched on.
     include_hypercalcaemia: bool = False
+    # Issue 16: binary contrasts compared with propensity-score weights (analytics.stats.propensity.CONTRASTS).
+    contrasts: tuple[str, ...] = tuple(CONTRASTS)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["strata"] = list(self.strata)
         data["visits"] = list(self.visits)
+        data["contrasts"] = list(self.contrasts)
         return data
 
     @property
@@ -41,11 +45,12 @@ def parameters_parse(raw: dict[str, Any] | None) -> RunParameters:
     """Validate a parameters dict (missing keys take defaults); errors name the field and rule."""
     raw = dict(raw or {})
     errors: dict[str, str] = {}
-    unknown = set(raw) - {"strata", "visits", "include_hypercalcaemia"}
+    unknown = set(raw) - {"strata", "visits", "include_hypercalcaemia", "contrasts"}
     if unknown:
         errors["parameters"] = f"Unknown parameter(s): {', '.join(sorted(unknown))}."
     strata = _choice_list(raw.get("strata", STRATA_VARIABLES), STRATA_VARIABLES, "strata", errors)
     visits = _choice_list(raw.get("visits", FOLLOW_UP_CODES), FOLLOW_UP_CODES, "visits", errors)
+    contrasts = _choice_list(raw.get("contrasts", tuple(CONTRASTS)), tuple(CONTRASTS), "contrasts", errors)
     hypercalcaemia = raw.get("include_hypercalcaemia", False)
     if not isinstance(hypercalcaemia, bool):
         errors["include_hypercalcaemia"] = "Must be true or false."
@@ -55,7 +60,7 @@ def parameters_parse(raw: dict[str, Any] | None) -> RunParameters:
         raise DomainValidationError(errors)
     # Visits are reported in schedule order whatever order they were requested in.
     visits = tuple(v for v in FOLLOW_UP_CODES if v in visits)
-    return RunParameters(strata=strata, visits=visits, include_hypercalcaemia=hypercalcaemia)
+    return RunParameters(strata=strata, visits=visits, include_hypercalcaemia=hypercalcaemia, contrasts=contrasts)
 
 
 def _choice_list(value: Any, allowed: tuple[str, ...], field: str, errors: dict[str, str]) -> tuple[str, ...]:

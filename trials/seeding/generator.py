@@ -66,10 +66,30 @@ def weighted(rng: random.Random, mix: Mapping[_T, float]) -> _T:
     return rng.choices(list(mix), weights=list(mix.values()))[0]
 
 
-def hazard_time(rng: random.Random, p12: float) -> float:
-    """Exponential event time with a 12-month cumulative probability p12."""
-    rate = -math.log(1 - p12) / 365
+def hazard_time(rng: random.Random, p12: float, hazard_ratio: float = 1.0) -> float:
+    """Exponential event time with a 12-month cumulative probability p12, its hazard multiplied by ``hazard_ratio``
+    (one draw from ``rng`` whatever the ratio, so other draws do not move)."""
+    rate = -math.log(1 - p12) / 365 * hazard_ratio
     return rng.expovariate(rate)
+
+
+def cement_probability(modality: str, sins_total: int | None) -> float:
+    """P(cement | modality, SINS): the modality's share, its log-odds raised by CEMENT_LOGIT_PER_SINS_POINT per SINS
+    point above SINS_REFERENCE for a spine lesion (``sins_total`` None outside the spine; profile, issue 16)."""
+    base = P.CEMENT_AFTER_HEAT if modality in ("RFA", "MWA") else P.CEMENT_AFTER_CRYO
+    if sins_total is None:
+        return base
+    logit = math.log(base / (1 - base)) + P.CEMENT_LOGIT_PER_SINS_POINT * (sins_total - P.SINS_REFERENCE)
+    return 1 / (1 + math.exp(-logit))
+
+
+def sre_hazard_ratio(augmentation: str | None, sins_total: int | None) -> float:
+    """The SRE hazard relative to a patient without cement at the reference SINS (or outside the spine):
+    CEMENT_SRE_HR with cement, SINS_SRE_HR_PER_POINT per SINS point above SINS_REFERENCE (profile, issue 16)."""
+    ratio = P.CEMENT_SRE_HR if augmentation == "cement" else 1.0
+    if sins_total is not None:
+        ratio *= P.SINS_SRE_HR_PER_POINT ** (sins_total - P.SINS_REFERENCE)
+    return ratio
 
 
 @dataclass
@@ -137,6 +157,7 @@ class PatientGenerator:
         )
         plan = PatientPlan(patient=patient, lesion=self._lesion(patient))
         self._current_region = plan.lesion.region
+        self._current_sins = plan.lesion.sins_total if plan.lesion.region == "spine" else None
         lesion = plan.lesion
         results = eligibility_check(
             screening_worst_pain=patient.screening_worst_pain,
@@ -159,7 +180,7 @@ class PatientGenerator:
     def _procedure(self, patient: Patient) -> Procedure:
         rng = self.rng
         modality = weighted(rng, P.MODALITY_MIX)
-        cement_p = P.CEMENT_AFTER_HEAT if modality in ("RFA", "MWA") else P.CEMENT_AFTER_CRYO
+        cement_p = cement_probability(modality, self._current_sins)
         proc = Procedure(
             patient=patient,
             is_index=True,
@@ -244,7 +265,8 @@ class PatientGenerator:
         rng, patient = self.rng, plan.patient
         day0 = patient.day0
         exit_draw = self._exit_time()
-        sre_day = int(hazard_time(rng, P.SRE_12M)) + 1
+        augmentation = plan.procedure.augmentation if plan.procedure else None
+        sre_day = int(hazard_time(rng, P.SRE_12M_REFERENCE, sre_hazard_ratio(augmentation, self._current_sins))) + 1
         ae = rng.random() < P.AE_PATIENT_SHARE
         exit_day = exit_draw[1] if exit_draw else None
         last_observed = (self.anchor - day0).days
