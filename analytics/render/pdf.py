@@ -64,6 +64,7 @@ SECTION_PLOTS: dict[str, str | tuple[str, ...] | None] = {
     "Skeletal-related events": "sre_cumulative_incidence",
     "Overall survival": "overall_survival",
     EXPLORATORY: tuple(name.removesuffix(".png") for name in EXPLORATORY_FIGURES),
+    "Exploratory analyses": "propensity_love",  # issue 16: propensity-weighted comparisons
 }
 FOOTER_HEIGHT = 0.035  # fraction of the page kept free for the footer
 

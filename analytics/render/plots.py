@@ -40,6 +40,7 @@ from analytics.render.labels import (  # noqa: E402
     variable_label,
     visit_label,
 )
+from analytics.render.propensity_report import propensity_figures  # noqa: E402
 from analytics.stats.response import CATEGORIES  # noqa: E402
 
 CATEGORY_COLOURS = {"CR": "#1b7837", "PR": "#7fbf7b", "PD": "#d6604d", "indeterminate": "#bababa", "not_evaluable": "#f0f0f0"}
@@ -422,12 +423,16 @@ def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[
     """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind, then
     the exploratory section's plots (``analytics.render.exploratory.FIGURES``; a builder may return None)."""
     builders: dict[str, Callable[[], Figure | None]] = {
+def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Callable[[], Figure]]:
+    """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind."""
+    builders = {
         figure_name(base, suffix): functools.partial(build, numbers, sets, strata)
         for base, build in FIGURES.items()
         for suffix, _, strata in figure_sets(numbers)
     }
     builders.update({name: functools.partial(build, numbers) for name, build in EXPLORATORY_FIGURES.items()})
     return builders
+    return {**builders, **propensity_figures(numbers)}
 
 
 def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Path]:

@@ -30,6 +30,7 @@ from analytics.render.labels import (
     variable_label,
     visit_label,
 )
+from analytics.render.propensity_report import propensity_tables
 from analytics.render.tables import _cox_flag
 from analytics.stats.response import CATEGORIES
 
@@ -532,6 +533,7 @@ def report_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
         *complication_tables(numbers),
         *serious_events_table(numbers),
         *survival_tables(numbers),
+        *propensity_tables(numbers),
     ]
 
 

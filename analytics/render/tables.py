@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from analytics.render.propensity_report import balance_frame, outcomes_frame
 from analytics.stats.response import CATEGORIES
 
 
@@ -372,6 +373,8 @@ TABLES = {
     "mixed_model": mixed_model_frame,
     "mixed_model_fixed_effects": mixed_model_fixed_effects_frame,
     "site_benchmarking": site_benchmarking_frame,
+    "propensity_balance": balance_frame,
+    "propensity_outcomes": outcomes_frame,
 }
 
 

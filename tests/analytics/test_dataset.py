@@ -61,7 +61,7 @@ def test_an_edit_and_its_reversal_back_to_the_same_value_still_differs_by_versio
 
 
 def test_voided_records_and_children_of_voided_visits_are_excluded(data_manager):
-    seeded_registry(30)
+    seeded_registry(60)  # enough patients for an SRE (the generator's SRE hazard depends on cement and SINS, issue 16)
     sre = SkeletalEvent.objects.order_by("pk").first()
     pain = PainAssessment.objects.order_by("pk").last()
     before = snapshot_extract()

@@ -69,6 +69,12 @@ def test_result_json_follows_the_contract(registry, tmp_path):
     month1 = result["pain_response"]["month1"]["all"]
     assert {"CR", "PR", "PD", "indeterminate", "not_evaluable", "evaluable_rate", "itt_rate"} <= set(month1)
     assert 0 < month1["itt_rate"] <= month1["evaluable_rate"] <= 1
+    propensity = result["propensity"]  # issue 16: every contrast by default, each with a status and its reason
+    assert set(propensity) == {"cement", "radiation_sequence", "modality", "intent"}
+    for entry in propensity.values():
+        assert entry["status"] in {"estimated", "not_estimable", "poor_overlap", "balance_not_reached"}
+        assert (entry["status"] == "estimated") == (entry["reason"] is None)
+        assert entry["status"] != "estimated" or entry["max_smd_after"] <= 0.1
 
 
 def test_two_runs_on_the_same_data_give_byte_identical_numbers(registry, tmp_path):

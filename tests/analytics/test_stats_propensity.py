@@ -176,9 +176,7 @@ def test_no_events_and_no_responders_give_reasons():
 
 
 def test_no_events_in_one_arm_is_separation_not_a_number():
-    frame = pd.DataFrame(
-        {"time": np.arange(1.0, 21.0), "event": [1] * 10 + [0] * 10, "treated": [0] * 10 + [1] * 10, "w": 1.0}
-    )
+    frame = pd.DataFrame({"time": np.arange(1.0, 21.0), "event": [1] * 10 + [0] * 10, "treated": [0] * 10 + [1] * 10, "w": 1.0})
     hr = weighted_cox(frame, "sre", labels=("Cement", "No augmentation"))
     assert hr.hr is None and "no SREs in the Cement arm" in hr.skipped_reason
 
