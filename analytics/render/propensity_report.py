@@ -35,7 +35,8 @@ LOVE_PLOT = "propensity_love"
 ARM_COLOURS = ("#b2182b", "#2166ac")  # treated, control
 FORMULA = (
     "Propensity model (logistic regression): logit P(treated) = b0 + b1·age + b2·ECOG + b3·SINS (spine lesions; 0 "
-    "elsewhere) + b4·baseline worst pain + b5·baseline OMED + sex + histology group + region + radiation sequence "
+    "elsewhere) + b4·baseline worst pain + b5·baseline opioid dose (MME/day) + sex + histology group + region + "
+    "radiation sequence "
     "(categorical terms against their most frequent level; the contrast's own variable left out). Complete cases; "
     "levels with < 5 patients in an arm pooled. Stabilised IPTW (Cole & Hernán 2008), propensity scores outside "
     "[0.05, 0.95] trimmed (Crump 2009); balance: |standardised mean difference| <= 0.1 after weighting (Austin 2009), "

@@ -24,6 +24,7 @@ from tests.analytics.seeded import seeded_registry
 pytestmark = pytest.mark.django_db
 
 PLOT_SECTIONS = ("PAIN", "OPIOID USE", "PAIN RESPONSE", "SKELETAL-RELATED EVENTS", "OVERALL SURVIVAL")
+EXPLORATORY = "EXPLORATORY ANALYSES"
 SECTIONS = (
     "TABLE 1",
     "PATIENT FLOW",
@@ -32,6 +33,7 @@ SECTIONS = (
     "COMPLICATIONS",
     *PLOT_SECTIONS[3:],
     "EXPLORATORY ANALYSES",
+    EXPLORATORY,
 )
 PROGRAM_CODES = (
     "evaluable_rate",
@@ -107,6 +109,7 @@ def test_page_count_by_section(report):
         assert [p["images"] for p in _pages(pages, section) if p["images"]] == [1] * (1 + len(STRATA_VARIABLES)), section
     assert [p["images"] for p in _pages(pages, "EXPLORATORY ANALYSES") if p["images"]] == [1]  # the funnel plots
     assert not any(p["images"] for p in pages if p["section"] not in (*PLOT_SECTIONS, "EXPLORATORY ANALYSES"))
+    assert not any(p["images"] for p in pages if p["section"] not in (*PLOT_SECTIONS, EXPLORATORY))
     complications = "\n".join(p["text"] for p in _pages(pages, "COMPLICATIONS"))
     assert complications.count("Complications, by ") == len(STRATA_VARIABLES)  # each with its "All patients" column
     assert "Serious adverse events, all patients" in complications
@@ -220,3 +223,26 @@ def test_exploratory_section_is_labelled_and_shows_the_model_and_the_funnels(rep
     for funnel in funnels.values():
         assert f"Outside the 99.8% limits: {', '.join(funnel['outside_998']) or 'none'}" in text
         assert [s["site"] for s in funnel["sites"]] == ["ATL", "BOS", "CHI"]
+
+
+def test_exploratory_section_states_each_propensity_comparison_or_why_there_is_none(report):
+    """Issue 16: every contrast is in the section; an estimated one shows its weighted hazard ratio as in
+    result.json, one without balance or overlap shows "no estimate" and its reason, never a number."""
+    pages, result = report
+    section = _pages(pages, EXPLORATORY)
+    text = " ".join("\n".join(p["text"] for p in section).split())
+    assert "logit P(treated)" in text and "Crump 2009" in text and "Austin 2009" in text
+    entries = result["propensity"]
+    assert set(entries) == {"cement", "radiation_sequence", "modality", "intent"}
+    # one page per contrast with a balance table: love plot (+ weighted curves when estimated)
+    assert sum(p["images"] for p in section) == sum(1 for e in entries.values() if e["balance"])
+    for entry in entries.values():
+        assert entry["label"] in text
+        if entry["status"] == "estimated":
+            hr = entry["cox_sre"]
+            if hr["hr"] is not None:
+                assert f"{hr['hr']:.2f} ({hr['ci_low']:.2f}–{hr['ci_high']:.2f})" in text
+        else:
+            assert " ".join(entry["reason"].split()) in text
+    # the demo registry (150 patients) is small: at least one contrast must say why it has no estimate
+    assert any(e["status"] != "estimated" for e in entries.values())

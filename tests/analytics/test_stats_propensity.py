@@ -220,3 +220,15 @@ def test_weighting_recovers_the_generators_cement_effect_that_the_unadjusted_est
     assert adjusted.ci_low <= truth <= adjusted.ci_high
     assert unadjusted.ci_low > truth  # biased: its interval misses the true hazard ratio
     assert abs(math.log(unadjusted.hr / truth)) > 2 * abs(math.log(adjusted.hr / truth))
+
+
+def test_contrasts_parameter_defaults_to_all_and_rejects_unknown_names():
+    from analytics.parameters import parameters_parse
+    from trials.errors import DomainValidationError
+
+    assert parameters_parse({}).contrasts == tuple(CONTRASTS)
+    assert parameters_parse({"contrasts": "cement,intent"}).contrasts == ("cement", "intent")
+    assert parameters_parse({"contrasts": []}).contrasts == ()
+    with pytest.raises(DomainValidationError) as error:
+        parameters_parse({"contrasts": ["implant"]})
+    assert "contrasts" in str(error.value) and "implant" in str(error.value)

@@ -27,6 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--strata", default=None, help="Comma-separated stratification variables (default: all five).")
         parser.add_argument("--visits", default=None, help="Comma-separated follow-up visits (default: all).")
         parser.add_argument(
+            "--contrasts",
+            default=None,
+            help="Comma-separated propensity-weighted contrasts: cement, radiation_sequence, modality, intent "
+            "(default: all four; an empty string: none).",
+        )
+        parser.add_argument(
             "--hypercalcaemia", action="store_true", help="Count hypercalcaemia of malignancy as an SRE (off by default)."
         )
         parser.add_argument("--out", default=None, help="Directory to copy the artifacts to.")
@@ -36,7 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         parameters = {"include_hypercalcaemia": opts["hypercalcaemia"]}
-        for name in ("strata", "visits"):
+        for name in ("strata", "visits", "contrasts"):
             if opts[name] is not None:
                 parameters[name] = opts[name]
         try:
