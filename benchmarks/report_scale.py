@@ -84,6 +84,7 @@ def copy_time() -> tuple[float, int]:
 def bare_fits(sets, strata) -> float:
     """Every statistical call of the compute stage, on the prepared analysis frames — nothing else."""
     from analytics import stats
+    from analytics.stats import propensity
 
     started = time.perf_counter()
     stats.sre_cumulative_incidence(sets.adtte, strata_variables=strata)
@@ -95,6 +96,8 @@ def bare_fits(sets, strata) -> float:
     stats.omed_visit_summaries(sets.pain, strata_variables=strata)
     stats.pain_response_rates(sets.adresp, itt_population=sets.itt_population, patients=sets.patients, strata_variables=strata)
     stats.complication_summaries(sets.aes, sets.patients, strata_variables=strata)
+    covariates = propensity.covariate_frame(sets.patients, sets.pain)  # issue 16: the four default contrasts
+    propensity.propensity_analyses(covariates, sets.adtte, sets.adresp, visits=tuple(sets.itt_population))
     return time.perf_counter() - started
 
 

@@ -44,7 +44,13 @@ def test_run_report_sync_writes_every_artifact_and_the_pdf_shows_its_pages(regis
     assert ARTIFACTS <= {p.name for p in out.iterdir()}
     run = ReportRun.objects.get()
     assert (run.status, run.progress, set(run.timings)) == (RunStatus.SUCCEEDED, 100, {"extract", "derive", "compute", "render"})
-    assert set(run.artifacts) == ARTIFACTS
+    # plus one propensity figure (love plot + weighted curves, issue 16) per contrast whose balance was computed
+    love = {
+        f"propensity_love_by_{c}.png"
+        for c, e in json.loads((out / "result.json").read_text())["propensity"].items()
+        if e["balance"]
+    }
+    assert set(run.artifacts) == ARTIFACTS | love
     assert all((run.directory / name).stat().st_size > 0 for name in ARTIFACTS)
     pdf = pdfium.PdfDocument(str(out / "report.pdf"))
     assert len(pdf) > 1
