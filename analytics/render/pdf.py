@@ -63,8 +63,8 @@ SECTION_PLOTS: dict[str, str | tuple[str, ...] | None] = {
     "Complications": None,
     "Skeletal-related events": "sre_cumulative_incidence",
     "Overall survival": "overall_survival",
-    EXPLORATORY: tuple(name.removesuffix(".png") for name in EXPLORATORY_FIGURES),
-    "Exploratory analyses": "propensity_love",  # issue 16: propensity-weighted comparisons
+    # issue 16: mixed model / funnel plots, then the propensity-weighted comparisons (propensity_love_by_<contrast>)
+    EXPLORATORY: (*(name.removesuffix(".png") for name in EXPLORATORY_FIGURES), "propensity_love"),
 }
 FOOTER_HEIGHT = 0.035  # fraction of the page kept free for the footer
 

@@ -423,16 +423,13 @@ def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[
     """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind, then
     the exploratory section's plots (``analytics.render.exploratory.FIGURES``; a builder may return None)."""
     builders: dict[str, Callable[[], Figure | None]] = {
-def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Callable[[], Figure]]:
-    """File name → a builder of its Figure, for every plot of every figure set, grouped by figure kind."""
-    builders = {
         figure_name(base, suffix): functools.partial(build, numbers, sets, strata)
         for base, build in FIGURES.items()
         for suffix, _, strata in figure_sets(numbers)
     }
     builders.update({name: functools.partial(build, numbers) for name, build in EXPLORATORY_FIGURES.items()})
+    builders.update(propensity_figures(numbers))
     return builders
-    return {**builders, **propensity_figures(numbers)}
 
 
 def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Path]:
