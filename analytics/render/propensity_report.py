@@ -236,7 +236,7 @@ def propensity_tables(numbers: dict[str, Any]) -> list:
             tables.append(
                 DisplayTable(
                     SECTION,
-                    f"Covariate balance: {e['label']} (standardised mean differences)",
+                    f"Exploratory: covariate balance, {e['label']} (standardised mean differences)",
                     balance_table_frame(e),
                     f"* |SMD| > {SMD_THRESHOLD}. Before: complete cases, unweighted; after: trimmed patients, weighted. "
                     "Means of 0/1 indicators are proportions.",
