@@ -57,6 +57,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -386,10 +387,10 @@ def balance_table(
 ) -> tuple[BalanceRow, ...]:
     """SMD rows before (unweighted, ``before``) and after weighting (``after`` with ``weights``)."""
     rows = []
-    terms = [(c, c, COVARIATE_LABELS[c], False, None) for c in numeric]
+    terms: list[tuple[str, str, str, bool, str | None]] = [(c, c, COVARIATE_LABELS[c], False, None) for c in numeric]
     for c in categorical:
-        for level in sorted(set(before[c].astype(str))):
-            terms.append((f"{c}={level}", c, f"{COVARIATE_LABELS[c]}: {level}", True, level))
+        for value in sorted(set(before[c].astype(str))):
+            terms.append((f"{c}={value}", c, f"{COVARIATE_LABELS[c]}: {value}", True, value))
     for term, covariate, label, binary, level in terms:
 
         def values(frame: pd.DataFrame, covariate=covariate, binary=binary, level=level) -> np.ndarray:
@@ -437,7 +438,7 @@ def response_comparisons(analysed: pd.DataFrame, adresp: pd.DataFrame, visits: S
     for visit in visits:
         at = adresp[(adresp["visit"].astype(str) == visit) & adresp["study_id"].astype(str).isin(weights.index)]
         at = at[at["response"].notna() & (at["response"].astype(str) != NOT_EVALUABLE)]
-        joined = weights.loc[at["study_id"].astype(str)]
+        joined = weights.loc[at["study_id"].astype(str).to_list()]
         y = at["response"].astype(str).isin(RESPONDERS).to_numpy(dtype=float)
         t = joined["treated"].to_numpy() == 1
         w = joined["w"].to_numpy(dtype=float)
@@ -450,6 +451,7 @@ def response_comparisons(analysed: pd.DataFrame, adresp: pd.DataFrame, visits: S
         if reason:
             rows.append(ResponseComparison(visit, treated, control, None, None, None, reason))
             continue
+        assert treated.rate is not None and control.rate is not None  # both arms have evaluable patients here
         difference = treated.rate - control.rate
         se = math.sqrt((treated.se or 0.0) ** 2 + (control.se or 0.0) ** 2)
         rows.append(ResponseComparison(visit, treated, control, difference, difference - Z_95 * se, difference + Z_95 * se))
@@ -636,7 +638,7 @@ def _endpoint_frame(analysed: pd.DataFrame, adtte: pd.DataFrame, endpoint: str) 
 
 
 def _result(contrast: Contrast, status: str, reason: str | None, **fields) -> PropensityResult:
-    defaults = {
+    defaults: dict[str, Any] = {
         "method": METHOD,
         "covariates": (),
         "dropped": (),
@@ -810,14 +812,18 @@ def propensity_analysis(
     if state.status != OK:
         return _result(contrast, state.status, state.reason, **counts)
     complete, analysed = state.complete, state.analysed
+    assert complete is not None and analysed is not None  # set whenever the weighting succeeded
     labels = (contrast.treated_label, contrast.control_label)
     outcome: dict[str, object] = {"response": response_comparisons(analysed, adresp, visits)}
     for endpoint, cause in (("os", None), ("sre", SRE)):
         ends = _endpoint_frame(analysed, adtte, endpoint)
         everyone = _endpoint_frame(complete.assign(w=1.0), adtte, endpoint)
+        arms = ((contrast.treated_label, ends["treated"] == 1), (contrast.control_label, ends["treated"] == 0))
         outcome[f"{endpoint}_curves"] = tuple(
-            _curve(arm, *(ends.loc[ends["treated"] == t, col].to_numpy() for col in ("time", "status", "w")), cause)
-            for arm, t in ((contrast.treated_label, 1), (contrast.control_label, 0))
+            _curve(
+                arm, ends.loc[rows, "time"].to_numpy(), ends.loc[rows, "status"].to_numpy(), ends.loc[rows, "w"].to_numpy(), cause
+            )
+            for arm, rows in arms
         )
         outcome[f"cox_{endpoint}"] = weighted_cox(ends, endpoint, labels=labels)
         outcome[f"unadjusted_cox_{endpoint}"] = weighted_cox(everyone, endpoint, weighted=False, labels=labels)
