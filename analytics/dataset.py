@@ -15,13 +15,18 @@ field the analysis does not read — yields a new fingerprint.
 from __future__ import annotations
 
 import hashlib
+import io
+import time
 from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
+from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
+from trials.crf import DATA_TYPES
 from trials.domain.bpi import INTENSITY_ITEMS, INTERFERENCE_ITEMS
+from trials.domain.schedule import VISIT_CODES
 from trials.models import (
     AdverseEvent,
     Lesion,
@@ -58,9 +63,13 @@ DATE_COLUMNS = (
 DECIMAL_COLUMNS = ("mme_per_day",)
 
 
+COPY_NULL = r"\N"  # COPY's NULL marker in the CSV stream (an empty field is an empty string)
+PATIENT_KEY = "study_id"  # every frame's patient column: a categorical over the snapshot's sorted study_ids
+
+
 @dataclass(frozen=True)
 class FrameQuery:
-    """One extraction query: ``columns`` maps frame column → ORM lookup."""
+    """One extraction query: ``columns`` maps frame column → ORM lookup; the ``study_id`` column is the patient."""
 
     queryset: QuerySet
     columns: dict[str, str]
@@ -68,15 +77,130 @@ class FrameQuery:
     def values_list(self) -> QuerySet:
         return self.queryset.values_list(*self.columns.values())
 
+    def keyed_values_list(self) -> QuerySet:
+        """The same query with the patient's integer primary key in place of its study_id text (the COPY path)."""
+        lookups = [
+            lookup[: -len("study_id")] + "id" if column == PATIENT_KEY else lookup for column, lookup in self.columns.items()
+        ]
+        return self.queryset.values_list(*lookups)
 
-def frame_load(query: FrameQuery) -> pd.DataFrame:
-    """Run the query once; dates become datetime64 and decimals float."""
-    frame = pd.DataFrame.from_records(list(query.values_list()), columns=list(query.columns))
+    def data_types(self) -> dict[str, str]:
+        """Column → integer | float | date | boolean | text, read from the model fields with the case-report
+        forms' type table (``trials.crf.DATA_TYPES``, issue 10's single field declaration)."""
+        annotations = self.queryset.query.annotations
+        return {
+            column: _annotation_type(annotations[lookup]) if lookup in annotations else _lookup_type(self.queryset.model, lookup)
+            for column, lookup in self.columns.items()
+        }
+
+
+def _annotation_type(expression) -> str:
+    """The column type of a computed column (e.g. ``opioid_reviewed``, a boolean of ``opioid_reviewed_at``)."""
+    field = expression.output_field
+    return next((t for cls, t in DATA_TYPES.items() if isinstance(field, cls)), "text")
+
+
+def _lookup_type(model, lookup: str) -> str:
+    *path, name = lookup.split("__")
+    for part in path:
+        model = model._meta.get_field(part).related_model
+    field = model._meta.get_field(name)
+    return next((t for cls, t in DATA_TYPES.items() if isinstance(field, cls)), "text")
+
+
+def text_categorical(values: pd.Series, first: tuple[str, ...] = ()) -> pd.Categorical:
+    """Text as a categorical: the ``first`` codes in their order, then any other value sorted."""
+    present = pd.unique(values.dropna()) if values.dtype != "category" else values.cat.categories[values.cat.categories.notna()]
+    extra = sorted(set(present) - set(first))
+    if values.dtype == "category":
+        return values.cat.set_categories([*first, *extra]).array
+    return pd.Categorical(values, categories=[*first, *extra])
+
+
+def _typed(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
+    """The one column representation of both extraction paths (so both give the same frames and fingerprint):
+    text → categorical (``visit`` with the schedule's visit codes first), integers → int64 (float64 when a
+    value is missing), decimals → float64, dates → datetime64[ns], booleans → bool (object when missing)."""
+    out = {}
     for column in frame.columns:
-        if column in DATE_COLUMNS:
-            frame[column] = pd.to_datetime(frame[column])
-        elif column in DECIMAL_COLUMNS:
-            frame[column] = frame[column].astype(float)
+        values, kind = frame[column], types.get(column, "text")
+        if column == PATIENT_KEY:
+            out[column] = values
+        elif kind == "text":
+            out[column] = text_categorical(values, VISIT_CODES if column == "visit" else ())
+        elif kind in ("integer", "float"):
+            numbers = values.astype(float) if values.dtype == object else values
+            out[column] = numbers.astype(float) if kind == "float" or numbers.isna().any() else numbers.astype(np.int64)
+        elif kind == "date":
+            text = values.dtype == object and isinstance(values.dropna().iloc[0] if values.notna().any() else None, str)
+            out[column] = pd.to_datetime(values, format="%Y-%m-%d" if text else None).astype("datetime64[ns]")
+        elif kind == "boolean":
+            flags = values.map({"t": True, "f": False, True: True, False: False}) if values.dtype != bool else values
+            out[column] = flags.astype(bool) if flags.notna().all() else flags.astype(object).where(flags.notna(), None)
+        else:  # pragma: no cover - DATA_TYPES has no other kind
+            out[column] = values
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _with_patient_categories(frame: pd.DataFrame, categories: pd.Index) -> pd.DataFrame:
+    if PATIENT_KEY in frame.columns:
+        frame[PATIENT_KEY] = pd.Categorical(frame[PATIENT_KEY], categories=categories)
+    return frame
+
+
+def frame_load(query: FrameQuery, categories: pd.Index | None = None) -> pd.DataFrame:
+    """Run the query once through the ORM (SQLite and any other database); typed as ``_typed`` says."""
+    frame = pd.DataFrame.from_records(list(query.values_list()), columns=list(query.columns))
+    frame = _typed(frame, query.data_types())
+    if categories is None:
+        categories = pd.Index(np.sort(frame[PATIENT_KEY].to_numpy(dtype=object)), dtype=object)
+    return _with_patient_categories(frame, categories)
+
+
+def copy_statement(queryset: QuerySet) -> str:
+    """``COPY (<the queryset's SQL>) TO STDOUT`` as CSV with ``COPY_NULL`` for NULL (PostgreSQL)."""
+    sql, params = queryset.query.sql_with_params()
+    return f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT WITH (FORMAT csv, NULL '{COPY_NULL}')"
+
+
+def copy_frame(queryset: QuerySet, columns: list[str], types: dict[str, str]) -> pd.DataFrame:
+    """One ``COPY … TO STDOUT`` into a DataFrame (pandas' C CSV parser); text read as categoricals."""
+    statement, started, buffer = copy_statement(queryset), time.perf_counter(), io.BytesIO()
+    with connection.cursor() as wrapper, wrapper.cursor.copy(statement) as copy:
+        for block in copy:
+            buffer.write(block)
+    if connection.queries_logged:  # COPY bypasses Django's cursor wrapper: count it like any query
+        connection.queries_log.append({"sql": statement, "time": f"{time.perf_counter() - started:.3f}"})
+    if not buffer.tell():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    buffer.seek(0)
+    dtypes = {c: ("category" if t == "text" else str if t in ("date", "boolean") else None) for c, t in types.items()}
+    return pd.read_csv(
+        buffer,
+        header=None,
+        names=columns,
+        dtype={c: t for c, t in dtypes.items() if t is not None},
+        keep_default_na=False,
+        na_values=[COPY_NULL],
+        float_precision="round_trip",
+    )
+
+
+def frame_copy(query: FrameQuery, patient_codes: pd.Series | None, categories: pd.Index | None) -> pd.DataFrame:
+    """The frame of ``query`` through COPY with the patient's integer key, mapped to the study_id categorical
+    (``patient_codes``: patient pk → position in ``categories``) — no study_id text leaves the database."""
+    types = query.data_types()
+    columns = list(query.columns)
+    if patient_codes is None:  # the patients frame itself: its study_ids are the categories
+        raw = copy_frame(query.queryset.values_list("id", *query.columns.values()), ["_pk", *columns], types)
+        frame = _typed(raw.drop(columns="_pk"), types)
+        return frame.assign(_pk=raw["_pk"].astype(np.int64))
+    raw = copy_frame(query.keyed_values_list(), columns, {**types, PATIENT_KEY: "integer"})
+    codes = patient_codes.reindex(raw[PATIENT_KEY].astype(np.int64)).to_numpy() if len(raw) else np.array([], dtype=np.int64)
+    frame = _typed(raw.drop(columns=PATIENT_KEY), types)
+    frame.insert(
+        columns.index(PATIENT_KEY), PATIENT_KEY, pd.Categorical.from_codes(codes.astype(np.int64), categories=categories)
+    )
     return frame
 
 
@@ -272,14 +396,34 @@ FRAME_QUERIES = {
 }
 
 
-def snapshot_extract() -> Snapshot:
+def snapshot_extract(*, method: str | None = None) -> Snapshot:
     """All frames, one query each (``len(FRAME_QUERIES)`` queries for any registry size).
 
-    Call inside ``transaction.atomic()`` on PostgreSQL with REPEATABLE READ
-    semantics if frames must be mutually consistent under concurrent writes;
-    the pipeline does so.
+    ``method``: ``"copy"`` (PostgreSQL's ``COPY … TO STDOUT`` with integer patient keys; the default on
+    PostgreSQL) or ``"orm"`` (``values_list``; the default elsewhere, e.g. SQLite). Both give the same frames:
+    every ``study_id`` column is a categorical over the sorted study_ids of the active patients (its codes are
+    the integer patient key the derivation works on), other text columns categoricals, the rest typed by
+    ``_typed``. Call inside ``transaction.atomic()`` on PostgreSQL with REPEATABLE READ semantics if frames
+    must be mutually consistent under concurrent writes; the pipeline does so.
     """
-    return Snapshot(**{name: frame_load(query()) for name, query in FRAME_QUERIES.items()})
+    method = method or ("copy" if connection.vendor == "postgresql" else "orm")
+    if method == "orm":
+        patients = frame_load(patients_query())
+        categories = patients[PATIENT_KEY].cat.categories
+        frames = {name: frame_load(query(), categories) for name, query in FRAME_QUERIES.items() if name != "patients"}
+        return Snapshot(patients=patients, **frames)
+    if method != "copy":
+        raise ValueError(f"method must be 'copy' or 'orm', not {method!r}")
+    patients = frame_copy(patients_query(), None, None)
+    study_ids = patients[PATIENT_KEY].astype(object).to_numpy()
+    order = np.argsort(study_ids, kind="stable")
+    categories = pd.Index(study_ids[order], dtype=object)
+    positions = np.empty(len(order), dtype=np.int64)
+    positions[order] = np.arange(len(order))
+    patient_codes = pd.Series(positions, index=patients.pop("_pk").to_numpy())
+    patients[PATIENT_KEY] = pd.Categorical.from_codes(positions, categories=categories)
+    frames = {name: frame_copy(query(), patient_codes, categories) for name, query in FRAME_QUERIES.items() if name != "patients"}
+    return Snapshot(patients=patients, **frames)
 
 
 def canonical_frame_bytes(frame: pd.DataFrame) -> bytes:
