@@ -22,6 +22,7 @@ from analytics.compute import numbers_compute
 from analytics.dataset import registry_data_version, snapshot_extract, snapshot_fingerprint
 from analytics.derive import analysis_sets_build
 from analytics.fanout import fanout_enabled, fanout_runner
+from analytics.models import ReportRun, RunStatus
 from analytics.parameters import parameters_parse
 from analytics.render import artifacts_render
 from analytics.services import report_run_progress, report_run_start, report_run_succeed
@@ -84,9 +85,21 @@ class StageClock:
             self.on_progress(name, self._previous, self.timings)
 
 
+def known_fingerprint(data_version: str) -> str | None:
+    """The fingerprint of a finished run extracted at ``data_version``: the same token means the same data
+    (``registry_data_version``), so the snapshot need not be hashed again (issue 17)."""
+    return (
+        ReportRun.objects.filter(data_version=data_version, status=RunStatus.SUCCEEDED)
+        .exclude(fingerprint="")
+        .values_list("fingerprint", flat=True)
+        .first()
+    )
+
+
 def _snapshot():
     """All frames from one consistent view of the database (one REPEATABLE READ transaction on
-    PostgreSQL; inside a caller's transaction, that transaction's view)."""
+    PostgreSQL; inside a caller's transaction, that transaction's view), its fingerprint (reused from a
+    run at the same data version, else computed) and the data version."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if outermost and connection.vendor == "postgresql":
@@ -94,7 +107,8 @@ def _snapshot():
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         version = registry_data_version()
         snapshot = snapshot_extract()
-    return snapshot, snapshot_fingerprint(snapshot), version
+        fingerprint = known_fingerprint(version)
+    return snapshot, fingerprint or snapshot_fingerprint(snapshot), version
 
 
 def report_run_pipeline(
@@ -117,6 +131,7 @@ def report_run_pipeline(
         snapshot, fingerprint, data_version = _snapshot()
     with clock.stage("derive"):
         sets = analysis_sets_build(snapshot, params)
+        del snapshot  # no later stage reads the raw frames: free them before the fits (issue 17, memory)
     with clock.stage("compute"):
         runner = fanout_runner(fingerprint=fingerprint, queue=queue) if fanout_enabled() else None
         numbers = numbers_compute(sets, params, fingerprint=fingerprint, runner=runner)

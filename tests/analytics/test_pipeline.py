@@ -202,3 +202,18 @@ def test_nightly_refresh_requests_the_default_report_and_reuses_it_while_data_ar
     assert ReportRun.objects.get(pk=first).status == RunStatus.SUCCEEDED
     with django_capture_on_commit_callbacks(execute=True):
         assert refresh_default_report() == first
+
+
+def test_a_run_at_an_unchanged_data_version_reuses_the_fingerprint_without_hashing(registry, monkeypatch, tmp_path):
+    """Same registry data version → same data: the second run takes the first run's fingerprint (issue 17)."""
+    call_command("run_report", "--sync", "--strata", "modality", "--out", str(tmp_path / "a"))
+    first = ReportRun.objects.get()
+
+    def no_hashing(snapshot):
+        raise AssertionError("the snapshot was hashed again")
+
+    monkeypatch.setattr(pipeline, "snapshot_fingerprint", no_hashing)
+    call_command("run_report", "--sync", "--force", "--strata", "modality", "--out", str(tmp_path / "b"))
+    second = ReportRun.objects.exclude(pk=first.pk).get()
+    assert second.status == RunStatus.SUCCEEDED and second.fingerprint == first.fingerprint
+    assert second.data_version == first.data_version

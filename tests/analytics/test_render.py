@@ -196,3 +196,29 @@ def test_a_point_from_few_patients_carries_its_n_and_a_note():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Baseline", "Month 12"]
     assert "fewer than 10 patients" in " ".join(t.get_text() for t in fig.texts)
     plt.close(fig)
+
+
+def test_csv_ready_writes_the_bytes_of_per_value_float_formatting():
+    """Formatting each distinct float once gives exactly ``to_csv(float_format="%.10g")`` (issue 17): whole numbers,
+    hundredths, tiny and huge values, -0.0, missing values, text needing quotes and integer/boolean columns."""
+    from analytics.render.files import CSV_FLOAT_FORMAT, csv_ready
+
+    rng = np.random.default_rng(17)
+    frame = pd.DataFrame(
+        {
+            "score": rng.integers(0, 11, 500).astype(float),
+            "omed": np.round(rng.random(500) * 300, 2),
+            "tiny": rng.random(500) * 1e-7,
+            "huge": rng.random(500) * 1e12,
+            "text": rng.choice(["CR", 'said "a,b"', "", None], 500),
+            "days": pd.array(rng.integers(0, 400, 500), dtype="Int64"),
+            "flag": rng.integers(0, 2, 500).astype(bool),
+        }
+    )
+    frame.loc[::7, "score"] = np.nan
+    frame.loc[::5, "omed"] = np.nan
+    frame.loc[3, "omed"] = -0.0
+    frame.loc[4, "days"] = pd.NA
+    expected = frame.to_csv(index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+    assert csv_ready(frame).to_csv(index=False, lineterminator="\n") == expected
+    assert "-0," in expected  # the -0.0 case is really exercised
