@@ -18,6 +18,7 @@ import hashlib
 import io
 import time
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,7 +122,7 @@ def _typed(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
     """The one column representation of both extraction paths (so both give the same frames and fingerprint):
     text → categorical (``visit`` with the schedule's visit codes first), integers → int64 (float64 when a
     value is missing), decimals → float64, dates → datetime64[ns], booleans → bool (object when missing)."""
-    out = {}
+    out: dict[str, Any] = {}
     for column in frame.columns:
         values, kind = frame[column], types.get(column, "text")
         if column == PATIENT_KEY:
@@ -160,7 +161,8 @@ def frame_load(query: FrameQuery, categories: pd.Index | None = None) -> pd.Data
 def copy_statement(queryset: QuerySet) -> str:
     """``COPY (<the queryset's SQL>) TO STDOUT`` as CSV with ``COPY_NULL`` for NULL (PostgreSQL)."""
     sql, params = queryset.query.sql_with_params()
-    return f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT WITH (FORMAT csv, NULL '{COPY_NULL}')"
+    statement = connection.ops.compose_sql(sql, params)  # type: ignore[attr-defined]  # the psycopg 3 backend's
+    return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, NULL '{COPY_NULL}')"
 
 
 def copy_frame(queryset: QuerySet, columns: list[str], types: dict[str, str]) -> pd.DataFrame:
@@ -198,9 +200,8 @@ def frame_copy(query: FrameQuery, patient_codes: pd.Series | None, categories: p
     raw = copy_frame(query.keyed_values_list(), columns, {**types, PATIENT_KEY: "integer"})
     codes = patient_codes.reindex(raw[PATIENT_KEY].astype(np.int64)).to_numpy() if len(raw) else np.array([], dtype=np.int64)
     frame = _typed(raw.drop(columns=PATIENT_KEY), types)
-    frame.insert(
-        columns.index(PATIENT_KEY), PATIENT_KEY, pd.Categorical.from_codes(codes.astype(np.int64), categories=categories)
-    )
+    keys: Any = pd.Categorical.from_codes(codes.astype(np.int64), categories=categories)
+    frame.insert(columns.index(PATIENT_KEY), PATIENT_KEY, keys)
     return frame
 
 

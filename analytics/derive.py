@@ -40,6 +40,7 @@ text-keyed derivation before (``tests/analytics/test_report_golden.py`` holds th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,11 +107,11 @@ def snapshot_coded(snapshot: Snapshot) -> Snapshot:
     if _is_coded(snapshot):
         return snapshot
     frames = snapshot.frames()
-    ids = set()
+    ids: set[Any] = set()
     for frame in frames.values():
         if PATIENT_KEY in frame.columns:
             ids.update(frame[PATIENT_KEY].dropna().astype(object))
-    categories = pd.Index(sorted(ids), dtype=object)
+    categories = pd.Index(np.array(sorted(ids), dtype=object))
     coded = {}
     for name, frame in frames.items():
         changes = {}
@@ -166,9 +167,14 @@ def _per_patient_min(size: int, keys: np.ndarray, dates: np.ndarray) -> np.ndarr
     return result
 
 
+def _from_codes(codes: Any, dtype: Any) -> Any:
+    """``pd.Categorical.from_codes`` with a categorical ``dtype`` (typed loosely: the stubs have no overload for it)."""
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
 def _category_of(values: pd.Series, codes: np.ndarray) -> pd.Categorical:
     """``values`` (a categorical per source row) taken at ``codes`` rows — no text touched."""
-    return pd.Categorical.from_codes(values.cat.codes.to_numpy()[codes], dtype=values.dtype)
+    return _from_codes(values.cat.codes.to_numpy()[codes], values.dtype)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -377,8 +383,8 @@ def build_pain(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameters
     pain_keys = _visit_keys(pain, n_visits)
     frame = pd.DataFrame(
         {
-            "study_id": pd.Categorical.from_codes(codes, dtype=visits["study_id"].dtype),
-            "visit": pd.Categorical.from_codes(visit_codes, dtype=visits["visit"].dtype),
+            "study_id": _from_codes(codes, visits["study_id"].dtype),
+            "visit": _from_codes(visit_codes, visits["visit"].dtype),
             "worst": _dense(size, pain_keys, pain["worst"].astype(float))[keys],
             "average": _dense(size, pain_keys, pain["average"].astype(float))[keys],
             "interference": _dense(size, pain_keys, interference_scores(pain))[keys],
@@ -438,8 +444,8 @@ def _adresp(pain: pd.DataFrame, patients: pd.DataFrame, masks: dict[str, np.ndar
     base_keys = pain_keys[baseline] // n_visits
     frame = pd.DataFrame(
         {
-            "study_id": pd.Categorical.from_codes(patient_of, dtype=pain["study_id"].dtype),
-            "visit": pd.Categorical.from_codes(keys % n_visits, dtype=pain["visit"].dtype),
+            "study_id": _from_codes(patient_of, pain["study_id"].dtype),
+            "visit": _from_codes(keys % n_visits, pain["visit"].dtype),
             "worst_pain_baseline": _dense(size // n_visits, base_keys, pain["worst"].to_numpy()[baseline])[patient_of],
             "worst_pain": _dense(size, pain_keys[at_visit], pain["worst"].to_numpy()[at_visit])[keys],
             "omed_baseline": _dense(size // n_visits, base_keys, pain["omed"].to_numpy()[baseline])[patient_of],
