@@ -147,23 +147,14 @@ def _dense(size: int, keys: np.ndarray, values, fill=np.nan, dtype=float) -> np.
     return out
 
 
-def _per_patient_max(size: int, keys: np.ndarray, dates: np.ndarray) -> np.ndarray:
-    """Latest datetime64 per patient code (NaT where none)."""
-    out = np.full(size, np.iinfo(np.int64).min, dtype=np.int64)
+def _per_patient_extreme(size: int, keys: np.ndarray, dates: np.ndarray, *, latest: bool) -> np.ndarray:
+    """Latest (or earliest) datetime64 per patient code, NaT where the patient has none."""
+    empty = np.iinfo(np.int64).min if latest else np.iinfo(np.int64).max
+    out = np.full(size, empty, dtype=np.int64)
     known = ~np.isnat(dates)
-    np.maximum.at(out, keys[known], dates[known].astype("datetime64[ns]").astype(np.int64))
+    (np.maximum if latest else np.minimum).at(out, keys[known], dates[known].astype("datetime64[ns]").astype(np.int64))
     result = out.view("datetime64[ns]").copy()
-    result[out == np.iinfo(np.int64).min] = np.datetime64("NaT")
-    return result
-
-
-def _per_patient_min(size: int, keys: np.ndarray, dates: np.ndarray) -> np.ndarray:
-    """Earliest datetime64 per patient code (NaT where none)."""
-    out = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    known = ~np.isnat(dates)
-    np.minimum.at(out, keys[known], dates[known].astype("datetime64[ns]").astype(np.int64))
-    result = out.view("datetime64[ns]").copy()
-    result[out == np.iinfo(np.int64).max] = np.datetime64("NaT")
+    result[out == empty] = np.datetime64("NaT")
     return result
 
 
@@ -275,7 +266,7 @@ def last_contact(snapshot: Snapshot, patients: pd.DataFrame) -> pd.Series:
     ]
     keys = np.concatenate([k for k, _ in sources])
     dates = np.concatenate([d.to_numpy(dtype="datetime64[ns]") for _, d in sources])
-    latest = _per_patient_max(size, keys, dates)
+    latest = _per_patient_extreme(size, keys, dates, latest=True)
     contact = _exit_per_patient(snapshot, "last_contact_date", size)
     merged = np.where(np.isnat(contact), latest, contact)
     return pd.Series(merged[_codes(patients)], index=patients.index, dtype="datetime64[ns]")
@@ -309,7 +300,7 @@ def build_adtte(snapshot: Snapshot, patients: pd.DataFrame, params: RunParameter
     contact = last_contact(snapshot, patients)
     end_of_follow_up = death_date.fillna(contact)
     sres = qualifying_sres(snapshot, patients, include_hypercalcaemia=params.include_hypercalcaemia)
-    first = _per_patient_min(size, _codes(sres), sres["event_date"].to_numpy(dtype="datetime64[ns]"))
+    first = _per_patient_extreme(size, _codes(sres), sres["event_date"].to_numpy(dtype="datetime64[ns]"), latest=False)
     first_sre = pd.Series(first[codes], index=patients.index)
     has_sre = first_sre.notna() & (first_sre <= end_of_follow_up)
     frame = patients[["study_id", *STRATUM_COLUMNS]].copy()
