@@ -14,7 +14,7 @@ from tests.analytics.seeded import seeded_registry
 from tests.factories import visit_data
 from trials import services
 from trials.domain.schedule import VISIT_CODES
-from trials.models import PainAssessment, SkeletalEvent, Visit
+from trials.models import AdverseEvent, PainAssessment, SkeletalEvent, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -104,9 +104,9 @@ def test_copy_and_orm_extraction_give_identical_frames_and_fingerprint(data_mana
     if connection.vendor != "postgresql":
         pytest.skip("the COPY path needs PostgreSQL (CI runs it); SQLite has only the ORM path")
     seeded_registry(40)
-    services.clinical_record_void(
-        actor=data_manager, instance=SkeletalEvent.objects.order_by("pk").first(), reason="Wrong patient"
-    )
+    voided = SkeletalEvent.objects.order_by("pk").first() or AdverseEvent.objects.order_by("pk").first()
+    assert voided is not None, "the seeded registry has an SRE or an adverse event to void"
+    services.clinical_record_void(actor=data_manager, instance=voided, reason="Wrong patient")
     copied, loaded = snapshot_extract(method="copy"), snapshot_extract(method="orm")
     for name, frame in copied.frames().items():
         pd.testing.assert_frame_equal(frame, getattr(loaded, name), check_exact=True, obj=name)
