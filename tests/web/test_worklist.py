@@ -96,7 +96,7 @@ def test_query_count_is_constant(coordinator, site, today):
     for ago in (26, 30, 35, 40, 80, 95, 100):
         enroll_days_ago(coordinator, site, today, day0_ago=ago)
     assert _query_count(coordinator, today) == small
-    assert small <= 5  # memberships, the sites' local dates, visits+patients+sites, exits, missed count
+    assert small == 6  # memberships, the sites' local dates, counts, the page's visits+patients+sites, exits, missed count
 
 
 def test_worklist_page_lists_rows_and_counts(coordinator_client, cohort):
@@ -117,3 +117,65 @@ def test_home_sends_each_role_to_its_page(client, coordinator, data_manager):
     assert client.get(reverse("home"))["Location"] == reverse("worklist")
     client.force_login(data_manager)
     assert client.get(reverse("home"))["Location"] == reverse("dashboard")
+
+
+@pytest.fixture
+def busy_site(coordinator, site, today):
+    """Twelve patients whose open visits mix overdue and due, some with equal window ends (tie-breaks)."""
+    for ago in (21, 22, 25, 25, 29, 31, 33, 35, 35, 41, 88, 95):
+        enroll_days_ago(coordinator, site, today, day0_ago=ago)
+
+
+def _python_order(worklist_rows):
+    """The urgency order the worklist had before paging moved into SQL: status, window end, target, study id."""
+    rank = {VisitStatus.OVERDUE: 0, VisitStatus.DUE: 1}
+    return sorted(worklist_rows, key=lambda r: (rank[r.status], r.visit.window_end, r.visit.target_date, r.patient.study_id))
+
+
+def test_pages_concatenate_to_the_urgency_order(coordinator, busy_site, today):
+    everything = worklist_for(coordinator, page_size=500)
+    assert len(everything.rows) == everything.counts["overdue"] + everything.counts["due"] > 6
+    assert _keys(everything) == [(r.patient.study_id, r.visit.visit_code, r.status) for r in _python_order(everything.rows)]
+    paged, number = [], 1
+    while True:
+        worklist = worklist_for(coordinator, page_size=4, page=number)
+        assert len(worklist.rows) <= 4 and worklist.counts == everything.counts
+        paged += _keys(worklist)
+        if not worklist.page.has_next():
+            break
+        number += 1
+    assert paged == _keys(everything)
+    statuses = [status for *_, status in paged]
+    assert statuses.index(VisitStatus.DUE) > statuses.index(VisitStatus.OVERDUE)
+    assert statuses == sorted(statuses, key=lambda s: s != VisitStatus.OVERDUE)  # every overdue before every due
+    due_only = worklist_for(coordinator, status="due", page_size=3, page=2)
+    assert due_only.page.paginator.count == everything.counts["due"]
+    assert {r.status for r in due_only.rows} == {VisitStatus.DUE}
+
+
+def test_worklist_page_query_count_is_pinned_at_two_sizes(coordinator_client, coordinator, site, today, monkeypatch):
+    monkeypatch.setattr("trials.web.selectors.worklist.WORKLIST_PAGE_SIZE", 5)
+    enroll_days_ago(coordinator, site, today, day0_ago=25)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert coordinator_client.get(reverse("worklist")).status_code == 200
+        return len(ctx.captured_queries)
+
+    small = queries()
+    for ago in range(20, 32):  # 12 more patients: more open visits than one page holds
+        enroll_days_ago(coordinator, site, today, day0_ago=ago)
+    response = coordinator_client.get(reverse("worklist"))
+    assert response.context["worklist"].page.paginator.count > len(response.context["rows"]) == 5
+    assert queries() == small
+
+
+def test_worklist_page_links_the_next_page_keeping_filters(coordinator_client, coordinator, site, today, monkeypatch):
+    monkeypatch.setattr("trials.web.selectors.worklist.WORKLIST_PAGE_SIZE", 3)
+    for ago in range(31, 42):
+        enroll_days_ago(coordinator, site, today, day0_ago=ago)
+    body = coordinator_client.get(reverse("worklist"), {"status": "overdue"}).content.decode()
+    assert "status=overdue&amp;page=2" in body
+    second = coordinator_client.get(reverse("worklist"), {"status": "overdue", "page": 2})
+    assert second.context["worklist"].page.number == 2
+    assert {r["row"].status for r in second.context["rows"]} == {VisitStatus.OVERDUE}

@@ -8,7 +8,9 @@ forms use. Dates are formatted by the project's format module (``config.formats`
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
@@ -95,8 +97,11 @@ def record_field_label(model_name: str, field_name: str) -> str:
     return f"{record_label(model_name)}: {field_label(model_name, field_name)}"
 
 
-def value_label(model: type[models.Model] | None, field_name: str, value) -> str:
-    """A stored value as a user reads it: choice labels, the UI date format, yes/no, decimals without trailing zeros."""
+def value_label(model: type[models.Model] | None, field_name: str, value, related: RelatedLabels | None = None) -> str:
+    """A stored value as a user reads it: choice labels, the UI date format, yes/no, decimals without trailing zeros.
+
+    A foreign key shows the related record's ``str``: looked up in ``related`` (``related_labels``, one query per
+    related model for a whole page) when given, else by one query."""
     if value is None or value == "":
         return "(empty)"
     field = None
@@ -116,6 +121,30 @@ def value_label(model: type[models.Model] | None, field_name: str, value) -> str
     if isinstance(value, Decimal):
         return f"{value.normalize():f}"
     if field is not None and field.is_relation and field.related_model is not None:
-        related = field.related_model._default_manager.filter(pk=value).first()
-        return str(related) if related is not None else str(value)
+        if related is not None and (field.related_model, value) in related:
+            return related[field.related_model, value]
+        record = field.related_model._default_manager.filter(pk=value).first()
+        return str(record) if record is not None else str(value)
     return str(value)
+
+
+RelatedLabels = dict[tuple[type[models.Model], Any], str]
+
+
+def related_labels(model: type[models.Model], rows: Iterable, *, exclude: Iterable[str] = ()) -> RelatedLabels:
+    """``str`` of every record the foreign keys of ``rows`` (instances or history rows of ``model``) point to.
+
+    One ``in_bulk`` query per related model, whatever the number of rows; for ``value_label(..., related=)``.
+    """
+    wanted: dict[type[models.Model], set] = {}
+    skip = set(exclude)
+    for field in model._meta.concrete_fields:
+        if field.is_relation and field.related_model is not None and field.name not in skip:
+            ids = {getattr(row, field.attname, None) for row in rows} - {None, ""}
+            if ids:
+                wanted.setdefault(field.related_model, set()).update(ids)
+    labels: RelatedLabels = {}
+    for related_model, ids in wanted.items():
+        found = related_model._default_manager.in_bulk(list(ids))
+        labels.update({(related_model, pk): str(found[pk]) if pk in found else str(pk) for pk in ids})
+    return labels

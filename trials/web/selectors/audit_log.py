@@ -37,8 +37,8 @@ from trials.models import (
     StudyExit,
     Visit,
 )
-from trials.web.labels import record_label
-from trials.web.selectors.history import FieldChange, diff_rows
+from trials.web.labels import RelatedLabels, record_label, related_labels
+from trials.web.selectors.history import HIDDEN_FIELDS, FieldChange, diff_rows
 
 # record type -> (model, patient id path, site id path) on its historical model; None = not patient/site data.
 SOURCES: dict[str, tuple] = {
@@ -201,10 +201,16 @@ def with_changes(rows: list[tuple]) -> list[LogRow]:
             row.changes = [FieldChange(event.get_action_display(), None, event.detail or "—")] if event else []
         else:
             by_type.setdefault(row.record_type, []).append(row)
+    loaded = {}
     for record_type, type_rows in by_type.items():
         history = SOURCES[record_type][0].history.model
         object_ids = {r.object_id for r in type_rows}
-        all_rows = list(history.objects.filter(id__in=object_ids).order_by("id", "history_date", "history_id"))
+        loaded[record_type] = list(history.objects.filter(id__in=object_ids).order_by("id", "history_date", "history_id"))
+    related: RelatedLabels = {}
+    for record_type, all_rows in loaded.items():  # one query per related model of each type shown, not one per value
+        related |= related_labels(SOURCES[record_type][0], all_rows, exclude=HIDDEN_FIELDS)
+    for record_type, type_rows in by_type.items():
+        all_rows = loaded[record_type]
         previous, by_history = {}, {}
         for index, hrow in enumerate(all_rows):
             by_history[hrow.history_id] = hrow
@@ -213,5 +219,5 @@ def with_changes(rows: list[tuple]) -> list[LogRow]:
         for row in type_rows:
             hrow = by_history.get(row.history_id)
             row.record = record_label(record_type) + (f" of {row.patient}" if row.patient else "")
-            row.changes = [] if hrow is None else diff_rows(hrow, previous.get(row.history_id))
+            row.changes = [] if hrow is None else diff_rows(hrow, previous.get(row.history_id), related)
     return result

@@ -13,15 +13,16 @@ import operator
 from dataclasses import dataclass
 from functools import reduce
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from trials.access import scope_queryset
 from trials.domain import missing
 from trials.domain.bpi import INTENSITY_ITEMS, INTERFERENCE_ITEMS
 from trials.domain.schedule import DEFAULT_SCHEDULE
-from trials.models import StudyExit, Visit
+from trials.models import Visit
 from trials.models.sites import site_today_expression
+from trials.web.selectors.worklist import exit_makes_not_applicable
 
 OUT_OF_WINDOW_LIMIT = 200
 PAIN_ITEMS = (*INTENSITY_ITEMS, *INTERFERENCE_ITEMS, "relief_pct")
@@ -73,15 +74,6 @@ class Dashboard:
     out_of_window_total: int
 
 
-def _exit_makes_not_applicable():
-    """An exit on or before the window end, already past (site-local) today → not applicable (docs/domain.md §2)."""
-    return Exists(
-        StudyExit.objects.active().filter(
-            patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=OuterRef("local_today")
-        )
-    )
-
-
 def _scoped_visits(user):
     return scope_queryset(user, Visit.objects.active().filter(patient__voided_at__isnull=True))
 
@@ -94,7 +86,7 @@ def completeness_counts(user, *, at: dt.datetime | None = None) -> list[dict]:
     return list(
         _scoped_visits(user)
         .annotate(local_today=site_today_expression(at=at))
-        .annotate(not_applicable=_exit_makes_not_applicable())
+        .annotate(not_applicable=exit_makes_not_applicable())
         .values("patient__site__code", "visit_code")
         .annotate(
             completed=Count("id", filter=Q(visit_date__isnull=False)),

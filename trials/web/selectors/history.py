@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from trials.models import MedicationUse, PainAssessment, Signature, Visit
-from trials.web.labels import field_label, value_label
+from trials.web.labels import RelatedLabels, field_label, value_label
 
 # Bookkeeping fields every change touches; showing them would bury the clinical change.
 _NOISE = {"updated_at", "updated_by", "version", "created_at", "created_by"}
@@ -26,6 +26,7 @@ _STRUCTURAL = {
     "window_end",
     "visit_version",
 }
+HIDDEN_FIELDS = frozenset(_NOISE | _STRUCTURAL)  # never shown as a change
 _HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 
 
@@ -46,25 +47,30 @@ class AuditEntry:
     changes: list[FieldChange]
 
 
-def _change(model, name: str, old, new) -> FieldChange:
+def _change(model, name: str, old, new, related: RelatedLabels | None = None) -> FieldChange:
     model_name = model._meta.model_name
     return FieldChange(
-        field_label(model_name, name), None if old is None else value_label(model, name, old), value_label(model, name, new)
+        field_label(model_name, name),
+        None if old is None else value_label(model, name, old, related),
+        value_label(model, name, new, related),
     )
 
 
-def diff_rows(newer, older) -> list[FieldChange]:
-    """Labelled changes from history row ``older`` (None: the record was created) to ``newer``."""
+def diff_rows(newer, older, related: RelatedLabels | None = None) -> list[FieldChange]:
+    """Labelled changes from history row ``older`` (None: the record was created) to ``newer``.
+
+    ``related``: labels of the records foreign keys point to (``trials.web.labels.related_labels``), so that a page
+    of diffs looks them up in one query per related model instead of one per value."""
     model = newer.instance_type
-    hidden = _NOISE | _STRUCTURAL
+    hidden = HIDDEN_FIELDS
     if older is None:
         return [
-            _change(model, f.name, None, getattr(newer, f.attname))
+            _change(model, f.name, None, getattr(newer, f.attname), related)
             for f in model._meta.concrete_fields
             if f.name not in hidden and f.name != "id" and getattr(newer, f.attname) not in (None, "")
         ]
     delta = newer.diff_against(older, excluded_fields=list(hidden))
-    return [_change(model, c.field, c.old, c.new) for c in delta.changes]
+    return [_change(model, c.field, c.old, c.new, related) for c in delta.changes]
 
 
 def _entries_for(label: str, history_rows: list) -> list[AuditEntry]:

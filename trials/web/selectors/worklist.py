@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, OuterRef, Prefetch
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, Value, When
 from django.utils import timezone
 
 from trials.access import access_for, scope_queryset
@@ -39,8 +40,9 @@ class WorklistRow:
 @dataclass(frozen=True)
 class Worklist:
     on: dt.date
-    rows: list[WorklistRow]
-    counts: dict[str, int]
+    rows: list[WorklistRow]  # the current page's rows
+    counts: dict[str, int]  # every page: overdue, due, missed
+    page: Page | None = None
 
 
 def active_exits_prefetch(path: str = "patient__exits") -> Prefetch:
@@ -91,31 +93,69 @@ def missed_count(
     return qs.count()
 
 
-def worklist_for(user, *, at: dt.datetime | None = None, site_id: int | None = None, status: str | None = None) -> Worklist:
-    """Due and overdue visits in the user's sites, most urgent first, with counts per status.
+WORKLIST_PAGE_SIZE = 50
 
-    Status comes from ``trials.domain.schedule.visit_status`` (via ``Visit.status_on``)
-    so the rules, including exit → not applicable, live in one place. Three
-    queries whatever the number of rows (plus one per call for the sites' dates): visits with
-    patient and site, exits, missed count. "Today" is each site's local date at instant ``at``.
+
+def exit_makes_not_applicable():
+    """SQL twin of the exit rule of ``visit_status``: an active exit on or before the window end, already past
+    (site-local) today → not applicable (docs/domain.md §2). Needs ``local_today`` annotated on the visits."""
+    return Exists(
+        StudyExit.objects.active().filter(
+            patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end"), exit_date__lt=OuterRef("local_today")
+        )
+    )
+
+
+def urgent_visits(user, *, at: dt.datetime | None = None, site_id: int | None = None, dates: dict[int, dt.date] | None = None):
+    """Due and overdue visits (open window, no data, not done, not made not applicable by an exit), most urgent first.
+
+    Each row carries ``local_today`` and ``urgency`` (0 overdue: past the target day; 1 due). Order: overdue
+    before due, then the window that closes first, the earlier target, the study id — the worklist's order.
     """
-    dates = site_local_dates(at)
     qs = (
-        open_visits(user, at=at, dates=dates).select_related("patient", "patient__site").prefetch_related(active_exits_prefetch())
+        open_visits(user, at=at, dates=dates)
+        .filter(~exit_makes_not_applicable())
+        .annotate(urgency=Case(When(local_today__gt=F("target_date"), then=Value(0)), default=Value(1)))
     )
     if site_id:
         qs = qs.filter(patient__site_id=site_id)
+    return qs.order_by("urgency", "window_end", "target_date", "patient__study_id", "pk")
+
+
+def worklist_for(
+    user,
+    *,
+    at: dt.datetime | None = None,
+    site_id: int | None = None,
+    status: str | None = None,
+    page: int | str | None = 1,
+    page_size: int | None = None,
+) -> Worklist:
+    """Due and overdue visits in the user's sites, most urgent first, one page (``page_size``, default
+    ``WORKLIST_PAGE_SIZE``), with counts per status.
+
+    The database orders and pages (``urgent_visits``); the status shown on each row still comes from
+    ``trials.domain.schedule.visit_status`` (via ``Visit.status_on``) so the rules live in one place. Five queries
+    whatever the number of rows: the sites' dates, the counts, the page's visits with patient and site, their
+    exits, the missed count. "Today" is each site's local date at instant ``at``.
+    """
+    dates = site_local_dates(at)
+    urgent = urgent_visits(user, at=at, site_id=site_id, dates=dates)
+    counted = urgent.order_by().aggregate(overdue=Count("id", filter=Q(urgency=0)), due=Count("id", filter=Q(urgency=1)))
+    counts = {VisitStatus.OVERDUE.value: counted["overdue"], VisitStatus.DUE.value: counted["due"]}
+    if status in counts:
+        urgent = urgent.filter(urgency=0 if status == VisitStatus.OVERDUE.value else 1)
+    page_size = page_size or WORKLIST_PAGE_SIZE
+    paginator = Paginator(urgent.select_related("patient", "patient__site").prefetch_related(active_exits_prefetch()), page_size)
+    paginator.count = counts[status] if status in counts else sum(counts.values())  # known: saves a COUNT query
+    page_obj = paginator.get_page(page)
     rows = []
-    for visit in qs:
+    for visit in page_obj.object_list:
         visit_status = visit.status_on(visit.local_today, exit_date_of(visit.patient))
         if visit_status in _URGENCY_RANK:
             rows.append(WorklistRow(visit, visit_status, visit.local_today))
-    rows.sort(key=lambda r: (_URGENCY_RANK[r.status], r.visit.window_end, r.visit.target_date, r.patient.study_id))
-    counts = {s.value: sum(1 for r in rows if r.status == s) for s in WORKLIST_STATUSES}
     counts[VisitStatus.MISSED.value] = missed_count(user, at=at, site_id=site_id, dates=dates)
-    if status:
-        rows = [r for r in rows if r.status == status]
-    return Worklist(on=_users_today(user, dates, at=at, site_id=site_id), rows=rows, counts=counts)
+    return Worklist(on=_users_today(user, dates, at=at, site_id=site_id), rows=rows, counts=counts, page=page_obj)
 
 
 def _users_today(user, dates: dict[int, dt.date], *, at: dt.datetime | None, site_id: int | None) -> dt.date:

@@ -60,7 +60,7 @@ def worklist(request):
     status = request.GET.get("status") or None
     if status not in {s.value for s in WORKLIST_STATUSES}:
         status = None
-    data = worklist_for(request.user, site_id=site_id, status=status)
+    data = worklist_for(request.user, site_id=site_id, status=status, page=request.GET.get("page"))
     return render(
         request,
         "web/worklist.html",
