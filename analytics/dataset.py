@@ -492,3 +492,43 @@ def registry_data_version() -> str:
         cursor.execute("SELECT " + ", ".join(parts))  # noqa: S608 - table names from model metadata
         row = cursor.fetchone()
     return hashlib.sha256(".".join(map(str, row)).encode()).hexdigest()
+
+
+def registry_change_token() -> str:
+    """A token that is cheap on PostgreSQL (no table scan) and changes whenever the clinical data may have changed.
+
+    On PostgreSQL: the newest ``history_id`` of each audit table (an index lookup each) plus the transactions
+    in progress in this snapshot (``pg_current_snapshot()``) that are not known to belong to another database.
+    Sound: a history row visible now but not at an earlier read was either written by a transaction in progress
+    then (its id is in the earlier token and has left the snapshot since) or by one that began writing after the
+    earlier snapshot (its ids exceed every id visible then, so a newest id grew). The converse need not hold: a
+    transaction of this database that writes nothing clinical changes the token while it runs, which only costs
+    a recomputation. Elsewhere (SQLite, a single writer): ``registry_data_version()``.
+
+    Use it as a cache key for aggregates that must equal a fresh computation (the dashboard, the data version).
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return registry_data_version()
+    tables = [connection.ops.quote_name(m.history.model._meta.db_table) for m in VERSIONED_MODELS]
+    newest = [f"(SELECT max(history_id) FROM {table})" for table in tables]  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(newest) + ", pg_current_snapshot()::text, "  # noqa: S608 - names from model metadata
+            "ARRAY(SELECT backend_xid::text FROM pg_stat_activity WHERE datname <> current_database()"
+            " AND backend_xid IS NOT NULL)"
+        )
+        *maxima, snapshot, elsewhere = cursor.fetchone()
+    _xmin, _xmax, in_progress = snapshot.split(":")
+    foreign = set(elsewhere or ())
+    ours = sorted(x for x in in_progress.split(",") if x and x not in foreign)
+    return "pg:" + ".".join(map(str, maxima)) + ":" + ",".join(ours)
+
+
+def registry_data_version_cached() -> str:
+    """``registry_data_version()`` looked up by ``registry_change_token()``: the same token means the same data,
+    so the count of every audit table (a scan of millions of rows at 100,000 patients) is taken once per change."""
+    from django.core.cache import cache
+
+    return cache.get_or_set(f"registry-data-version:{registry_change_token()}", registry_data_version, timeout=24 * 3600)

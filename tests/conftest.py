@@ -24,6 +24,17 @@ def require_service(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache. Cached aggregates are keyed by the registry's change token, which
+    assumes committed data only grows; a test database rolled back between tests breaks that assumption (on SQLite
+    the next test can reach the same history counts and ids with different data)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def site(db) -> Site:
     return Site.objects.create(code="ATL", name="Atlanta")

@@ -13,9 +13,9 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, CharField, ExpressionWrapper, Model, Q, TextField
+from django.db.models import BooleanField, CharField, ExpressionWrapper, IntegerField, Model, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -45,6 +45,7 @@ from trials.services.text import spreadsheet_text
 
 CHUNK_SIZE = 5000
 ROWS_PER_BLOCK = 2000
+SAFE_TEXT_MEMO = 50_000  # distinct strings remembered by spreadsheet_rows before it starts afresh
 CLINICAL = ("id", "version")
 TIMESTAMPS = ("updated_at",)
 
@@ -129,16 +130,26 @@ def text_column_indexes(model, header_paths: list[str]) -> list[int]:
 
 def spreadsheet_rows(rows: Iterator[tuple], text_indexes: list[int]) -> Iterator[tuple]:
     """Rows for a file people open in a spreadsheet: the text columns pass ``spreadsheet_text``
-    (control characters shown as U+FFFD, formula triggers = + - @ tab CR prefixed with an apostrophe)."""
+    (control characters shown as U+FFFD, formula triggers = + - @ tab CR prefixed with an apostrophe).
+
+    The same few strings repeat row after row (a patient's study id on each of its visits, the site codes), so
+    each distinct string is made safe once: a dictionary lookup per cell instead of a regular expression."""
     if not text_indexes:
         yield from rows
         return
+    safe: dict[str, str] = {}
     for row in rows:
         values = list(row)
         for index in text_indexes:
-            if isinstance(values[index], str):
-                values[index] = spreadsheet_text(values[index])
-        yield tuple(values)
+            value = values[index]
+            if value.__class__ is str:
+                found = safe.get(value)
+                if found is None:
+                    if len(safe) >= SAFE_TEXT_MEMO:
+                        safe.clear()  # bounded: memory stays flat
+                    found = safe[value] = spreadsheet_text(value)
+                values[index] = found
+        yield values
 
 
 def _csv_blocks(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
@@ -158,22 +169,15 @@ def _csv_blocks(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def code_columns(spec: ExportSpec, columns: list[str]):
-    """Extra SELECT expressions for the missing-data codes of the coded columns, and the row function that puts
-    each code in its item's place when the item has no value (REDCap style: the code sits in the field; a
-    number stays a number)."""
-    coded = [(index, column) for index, column in enumerate(columns) if column in spec.coded]
-    expressions = [KeyTextTransform(column.rsplit("__", 1)[-1], spec.codes) for _, column in coded]
-
-    def merge(row: tuple) -> tuple:
-        width = len(row) - len(coded)
-        values = list(row[:width])
-        for k, (index, _) in enumerate(coded):
-            if values[index] is None:
-                values[index] = row[width + k]
-        return tuple(values)
-
-    return expressions, merge
+def coded_expression(spec: ExportSpec, column: str):
+    """A coded BPI item with its missing-data code in its place when the item has no value (REDCap style: the code
+    sits in the field; a number stays a number), computed by the database: ``COALESCE(item::text, codes->>item)``.
+    The items are integers, whose text is the same in PostgreSQL, SQLite and Python, so the CSV bytes are those of
+    the value itself."""
+    field = spec.model._meta.get_field(column.split("__")[0]).related_model._meta.get_field(column.rsplit("__", 1)[-1])
+    if not isinstance(field, IntegerField):
+        raise TypeError(f"{column}: only integer items can carry a missing-data code in the export")
+    return Coalesce(Cast(column, output_field=TextField()), KeyTextTransform(column.rsplit("__", 1)[-1], spec.codes))
 
 
 def staff_expression(spec: ExportSpec, column: str):
@@ -185,6 +189,8 @@ def staff_expression(spec: ExportSpec, column: str):
     """
     if column == "voided_at":
         return ExpressionWrapper(Q(voided_at__isnull=False), output_field=BooleanField())
+    if column in spec.coded:
+        return coded_expression(spec, column)
     if column in spec.dates or column in TIMESTAMPS:
         return Cast(column, output_field=TextField())
     return column
@@ -193,9 +199,7 @@ def staff_expression(spec: ExportSpec, column: str):
 def staff_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]]:
     header = ["voided" if c == "voided_at" else header_of(c) for c in spec.columns]
     expressions = [staff_expression(spec, c) for c in spec.columns]
-    codes, merge = code_columns(spec, list(spec.columns))
-    rows = queryset.values_list(*expressions, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
-    return header, map(merge, rows) if codes else rows
+    return header, queryset.values_list(*expressions).order_by("id").iterator(chunk_size=CHUNK_SIZE)
 
 
 def sponsor_columns(spec: ExportSpec) -> list[str]:
@@ -241,9 +245,9 @@ def sponsor_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]
                 values[index] = value is not None
         return tuple(values)
 
-    codes, merge = code_columns(spec, columns)
-    rows = queryset.values_list(*columns, *extra, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
-    return header, map(convert, map(merge, rows))
+    selected = [coded_expression(spec, c) if c in spec.coded else c for c in columns]
+    rows = queryset.values_list(*selected, *extra).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    return header, map(convert, rows)
 
 
 def export_stream(user, resource: str, *, sponsor: bool) -> Iterator[str]:

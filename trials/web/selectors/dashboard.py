@@ -9,22 +9,25 @@ applicable by an earlier study exit, are not in the denominator.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import operator
 from dataclasses import dataclass
 from functools import reduce
 
+from django.core.cache import cache
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from trials.access import scope_queryset
+from trials.access import access_for, scope_queryset
 from trials.domain import missing
 from trials.domain.bpi import INTENSITY_ITEMS, INTERFERENCE_ITEMS
 from trials.domain.schedule import DEFAULT_SCHEDULE
 from trials.models import Visit
-from trials.models.sites import site_today_expression
+from trials.models.sites import site_local_dates, site_today_expression
 from trials.web.selectors.worklist import exit_makes_not_applicable
 
 OUT_OF_WINDOW_LIMIT = 200
+DASHBOARD_CACHE_SECONDS = 24 * 3600  # an upper bound only: any change of the data or of a site's date changes the key
 PAIN_ITEMS = (*INTENSITY_ITEMS, *INTERFERENCE_ITEMS, "relief_pct")
 
 
@@ -78,14 +81,14 @@ def _scoped_visits(user):
     return scope_queryset(user, Visit.objects.active().filter(patient__voided_at__isnull=True))
 
 
-def completeness_counts(user, *, at: dt.datetime | None = None) -> list[dict]:
+def completeness_counts(user, *, at: dt.datetime | None = None, dates: dict[int, dt.date] | None = None) -> list[dict]:
     """One aggregate query: per site and visit code, completed / missed / overdue counts, each site on its local date."""
     not_done = Q(visit_date__isnull=True) & ~Q(not_done_reason="")
     no_data = Q(visit_date__isnull=True) & Q(not_applicable=False) & Q(not_done_reason="")
     on = F("local_today")
     return list(
         _scoped_visits(user)
-        .annotate(local_today=site_today_expression(at=at))
+        .annotate(local_today=site_today_expression(at=at, dates=dates))
         .annotate(not_applicable=exit_makes_not_applicable())
         .values("patient__site__code", "visit_code")
         .annotate(
@@ -121,9 +124,34 @@ def item_missingness(user) -> dict[str, ItemMissingness]:
 
 
 def dashboard_for(user, *, at: dt.datetime | None = None) -> Dashboard:
-    """Completeness and overdue per site (each on its own local date) and out-of-window visits, at instant ``at``."""
+    """``dashboard_compute``, cached under the registry's change token (``analytics.dataset.registry_change_token``).
+
+    The key holds everything the result depends on: the token (any clinical write, site time zones included,
+    changes it), the user's readable sites and every site's local date at ``at`` (a window closing at midnight
+    changes the counts without a write). So the cached dashboard always equals a fresh computation; at 100,000
+    patients it replaces a scan of 700,000 visits per request by two index lookups. Two queries when cached
+    (the sites' dates, the token)."""
+    from analytics.dataset import registry_change_token
+
+    dates = site_local_dates(at)
+    access = access_for(user)
+    scope = "all" if access.reads_all or access.is_sponsor_only else ",".join(map(str, sorted(access.readable_site_ids)))
+    day_key = ",".join(f"{pk}={day.isoformat()}" for pk, day in sorted(dates.items()))
+    raw = f"{registry_change_token()}|{scope}|{day_key}|{timezone.localdate(at).isoformat()}"
+    key = "dashboard:" + hashlib.sha256(raw.encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = dashboard_compute(user, at=at, dates=dates)
+        cache.set(key, found, timeout=DASHBOARD_CACHE_SECONDS)
+    return found
+
+
+def dashboard_compute(user, *, at: dt.datetime | None = None, dates: dict[int, dt.date] | None = None) -> Dashboard:
+    """Completeness and overdue per site (each on its own local date) and out-of-window visits, at instant ``at``.
+
+    Scans every scoped visit (four aggregate queries); ``dashboard_for`` caches it."""
     by_site: dict[str, dict[str, dict]] = {}
-    for row in completeness_counts(user, at=at):
+    for row in completeness_counts(user, at=at, dates=dates):
         by_site.setdefault(row["patient__site__code"], {})[row["visit_code"]] = row
     rows = []
     items = item_missingness(user)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 
-from analytics.dataset import registry_data_version
+from analytics.dataset import registry_data_version_cached
 from analytics.models import ReportRun, RunStatus
 
 PAST_RUNS_LIMIT = 25
@@ -23,7 +23,7 @@ class PastRun:
 
 def current_data_version() -> str:
     """The registry's data version now (cheap; changes with every clinical change)."""
-    return registry_data_version()
+    return registry_data_version_cached()
 
 
 def past_runs(*, data_version: str) -> list[PastRun]:
