@@ -530,5 +530,8 @@ def registry_data_version_cached() -> str:
     """``registry_data_version()`` looked up by ``registry_change_token()``: the same token means the same data,
     so the count of every audit table (a scan of millions of rows at 100,000 patients) is taken once per change."""
     from django.core.cache import cache
+    from django.db import connection
 
+    if connection.vendor != "postgresql":
+        return registry_data_version()  # the change token is the data version itself there
     return cache.get_or_set(f"registry-data-version:{registry_change_token()}", registry_data_version, timeout=24 * 3600)

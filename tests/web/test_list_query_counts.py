@@ -23,8 +23,8 @@ from trials.services.data_queries import data_query_open
 
 pytestmark = pytest.mark.django_db
 
-# (url name, query string, role) -> pinned query count of one request: session, user, memberships, the page's own
-# queries, the open-queries panel and the session save included.
+# (url name, query string, role) -> pinned query count of a repeated request: session, user, memberships, the page's
+# own queries and the open-queries panel included.
 PINNED = {
     ("worklist", "", "coordinator"): 15,
     ("patient_list", "", "coordinator"): 10,
@@ -65,6 +65,7 @@ def actors(coordinator, data_manager, investigator):
 
 def _count(client, user, url: str) -> tuple[int, list[str]]:
     client.force_login(user)
+    client.get(url)  # the steady state is measured: session saved, cached aggregates present
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
