@@ -168,13 +168,13 @@ def start_gunicorn(port: int) -> subprocess.Popen:
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     import requests
 
-    for _ in range(120):
+    for _ in range(240):
         try:
-            requests.get(f"http://127.0.0.1:{port}/login/", timeout=5)
+            requests.get(f"http://127.0.0.1:{port}/login/", timeout=60)
             return process
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.5)
-    process.terminate()
+    os.killpg(process.pid, signal.SIGTERM)
     sys.exit("gunicorn did not start")
 
 
@@ -218,8 +218,15 @@ def main() -> None:
     users = accounts()
     run_id = report_runs(args.runs, users["investigator"])
     plan = targets(users, run_id)
-    print(f"patients {Patient.objects.count():,}, visits {Visit.objects.count():,}; load average before {os.getloadavg()}")
-    counts = {(role, path): query_count(users[role], path) for role, _, path in plan}
+    print(
+        f"patients {Patient.objects.count():,}, visits {Visit.objects.count():,}; load average before {os.getloadavg()}",
+        flush=True,
+    )
+    counts = {}
+    for role, label, path in plan:
+        started = time.perf_counter()
+        counts[role, path] = query_count(users[role], path)
+        print(f"  queries of {role} {label}: {counts[role, path]} (counted in {time.perf_counter() - started:.1f} s)", flush=True)
     base = f"http://127.0.0.1:{args.port}"
     server = start_gunicorn(args.port)
     try:

@@ -115,14 +115,20 @@ def header_of(path: str) -> str:
     return path.replace("__", "_")
 
 
+def field_of(model, path: str):
+    """The model field a values_list path ends on (``"pain__worst"`` on Visit → PainAssessment.worst)."""
+    current, field = model, None
+    for part in path.split("__"):
+        field = current._meta.get_field(part)
+        current = field.related_model or current
+    return field
+
+
 def text_column_indexes(model, header_paths: list[str]) -> list[int]:
     """Positions of the columns holding stored text (char/text fields without choices), by values_list path."""
     indexes = []
     for index, path in enumerate(header_paths):
-        current, field = model, None
-        for part in path.split("__"):
-            field = current._meta.get_field(part)
-            current = field.related_model or current
+        field = field_of(model, path)
         if isinstance(field, CharField | TextField) and not field.choices:
             indexes.append(index)
     return indexes
@@ -169,12 +175,31 @@ def _csv_blocks(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def code_columns(spec: ExportSpec, columns: list[str]):
+    """Extra SELECT expressions for the missing-data codes of the coded columns, and the row function that puts
+    each code in its item's place when the item has no value (REDCap style: the code sits in the field; a
+    number stays a number — an XLSX cell keeps its type). ``coded_expression`` does the same in SQL for text
+    outputs (CSV)."""
+    coded = [(index, column) for index, column in enumerate(columns) if column in spec.coded]
+    expressions = [KeyTextTransform(column.rsplit("__", 1)[-1], spec.codes) for _, column in coded]
+
+    def merge(row: tuple) -> tuple:
+        width = len(row) - len(coded)
+        values = list(row[:width])
+        for k, (index, _) in enumerate(coded):
+            if values[index] is None:
+                values[index] = row[width + k]
+        return tuple(values)
+
+    return expressions, merge
+
+
 def coded_expression(spec: ExportSpec, column: str):
     """A coded BPI item with its missing-data code in its place when the item has no value (REDCap style: the code
     sits in the field; a number stays a number), computed by the database: ``COALESCE(item::text, codes->>item)``.
     The items are integers, whose text is the same in PostgreSQL, SQLite and Python, so the CSV bytes are those of
-    the value itself."""
-    field = spec.model._meta.get_field(column.split("__")[0]).related_model._meta.get_field(column.rsplit("__", 1)[-1])
+    the value itself; for text outputs only (a number becomes its text)."""
+    field = field_of(spec.model, column)
     if not isinstance(field, IntegerField):
         raise TypeError(f"{column}: only integer items can carry a missing-data code in the export")
     return Coalesce(Cast(column, output_field=TextField()), KeyTextTransform(column.rsplit("__", 1)[-1], spec.codes))
@@ -189,17 +214,22 @@ def staff_expression(spec: ExportSpec, column: str):
     """
     if column == "voided_at":
         return ExpressionWrapper(Q(voided_at__isnull=False), output_field=BooleanField())
-    if column in spec.coded:
-        return coded_expression(spec, column)
     if column in spec.dates or column in TIMESTAMPS:
         return Cast(column, output_field=TextField())
     return column
 
 
-def staff_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]]:
+def staff_rows(spec: ExportSpec, queryset, *, as_text: bool = False) -> tuple[list[str], Iterator[tuple]]:
+    """Header and rows of a staff table. ``as_text``: the output is text (CSV), so the missing-data codes are merged
+    by the database (``coded_expression``); otherwise in Python, keeping numbers numbers (XLSX)."""
     header = ["voided" if c == "voided_at" else header_of(c) for c in spec.columns]
+    if as_text:
+        expressions = [coded_expression(spec, c) if c in spec.coded else staff_expression(spec, c) for c in spec.columns]
+        return header, queryset.values_list(*expressions).order_by("id").iterator(chunk_size=CHUNK_SIZE)
     expressions = [staff_expression(spec, c) for c in spec.columns]
-    return header, queryset.values_list(*expressions).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    codes, merge = code_columns(spec, list(spec.columns))
+    rows = queryset.values_list(*expressions, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    return header, map(merge, rows) if codes else rows
 
 
 def sponsor_columns(spec: ExportSpec) -> list[str]:
@@ -213,7 +243,7 @@ def sponsor_columns(spec: ExportSpec) -> list[str]:
     return keep
 
 
-def sponsor_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]]:
+def sponsor_rows(spec: ExportSpec, queryset, *, as_text: bool = False) -> tuple[list[str], Iterator[tuple]]:
     columns = sponsor_columns(spec)
     header = [
         "age" if c == "birth_year" else "voided" if c == "voided_at" else day_field_name(c) if c in spec.dates else header_of(c)
@@ -245,15 +275,19 @@ def sponsor_rows(spec: ExportSpec, queryset) -> tuple[list[str], Iterator[tuple]
                 values[index] = value is not None
         return tuple(values)
 
-    selected = [coded_expression(spec, c) if c in spec.coded else c for c in columns]
-    rows = queryset.values_list(*selected, *extra).order_by("id").iterator(chunk_size=CHUNK_SIZE)
-    return header, map(convert, rows)
+    if as_text:
+        selected = [coded_expression(spec, c) if c in spec.coded else c for c in columns]
+        rows = queryset.values_list(*selected, *extra).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+        return header, map(convert, rows)
+    codes, merge = code_columns(spec, columns)
+    rows = queryset.values_list(*columns, *extra, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    return header, map(convert, map(merge, rows))
 
 
 def export_stream(user, resource: str, *, sponsor: bool) -> Iterator[str]:
     spec = EXPORTS[resource]
     queryset = scope_queryset(user, spec.model._default_manager.all())
-    header, rows = (sponsor_rows if sponsor else staff_rows)(spec, queryset)
+    header, rows = (sponsor_rows if sponsor else staff_rows)(spec, queryset, as_text=True)
     columns = sponsor_columns(spec) if sponsor else list(spec.columns)
     return _csv_blocks(header, spreadsheet_rows(rows, text_column_indexes(spec.model, columns)))
 
