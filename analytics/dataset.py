@@ -534,4 +534,4 @@ def registry_data_version_cached() -> str:
 
     if connection.vendor != "postgresql":
         return registry_data_version()  # the change token is the data version itself there
-    return cache.get_or_set(f"registry-data-version:{registry_change_token()}", registry_data_version, timeout=24 * 3600)
+    return str(cache.get_or_set(f"registry-data-version:{registry_change_token()}", registry_data_version, timeout=24 * 3600))

@@ -134,7 +134,7 @@ def text_column_indexes(model, header_paths: list[str]) -> list[int]:
     return indexes
 
 
-def spreadsheet_rows(rows: Iterator[tuple], text_indexes: list[int]) -> Iterator[tuple]:
+def spreadsheet_rows(rows: Iterator[tuple], text_indexes: list[int]) -> Iterator[tuple | list]:
     """Rows for a file people open in a spreadsheet: the text columns pass ``spreadsheet_text``
     (control characters shown as U+FFFD, formula triggers = + - @ tab CR prefixed with an apostrophe).
 
@@ -158,11 +158,11 @@ def spreadsheet_rows(rows: Iterator[tuple], text_indexes: list[int]) -> Iterator
         yield values
 
 
-def _csv_blocks(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
+def _csv_blocks(header: list[str], rows: Iterator[tuple | list]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    block: list[tuple] = []
+    block: list[tuple | list] = []
     for row in rows:
         block.append(row)
         if len(block) >= ROWS_PER_BLOCK:
