@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import BooleanField, CharField, ExpressionWrapper, IntegerField, Model, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -194,15 +194,18 @@ def code_columns(spec: ExportSpec, columns: list[str]):
     return expressions, merge
 
 
-def coded_expression(spec: ExportSpec, column: str):
+def coded_expression(spec: ExportSpec, column: str):  # noqa: ANN201 - an expression or None
     """A coded BPI item with its missing-data code in its place when the item has no value (REDCap style: the code
     sits in the field; a number stays a number), computed by the database: ``COALESCE(item::text, codes->>item)``.
     The items are integers, whose text is the same in PostgreSQL, SQLite and Python, so the CSV bytes are those of
     the value itself; for text outputs only (a number becomes its text)."""
     field = field_of(spec.model, column)
+    code = KeyTextTransform(column.rsplit("__", 1)[-1], spec.codes)
+    if isinstance(field, CharField | TextField):
+        return Coalesce(column, code, output_field=TextField())  # a string is written as itself either way
     if not isinstance(field, IntegerField):
-        raise TypeError(f"{column}: only integer items can carry a missing-data code in the export")
-    return Coalesce(Cast(column, output_field=TextField()), KeyTextTransform(column.rsplit("__", 1)[-1], spec.codes))
+        return None  # dates, timestamps, decimals: their text differs between the database and Python; merged in Python
+    return Coalesce(Cast(column, output_field=TextField()), code)
 
 
 def staff_expression(spec: ExportSpec, column: str):
@@ -223,11 +226,9 @@ def staff_rows(spec: ExportSpec, queryset, *, as_text: bool = False) -> tuple[li
     """Header and rows of a staff table. ``as_text``: the output is text (CSV), so the missing-data codes are merged
     by the database (``coded_expression``); otherwise in Python, keeping numbers numbers (XLSX)."""
     header = ["voided" if c == "voided_at" else header_of(c) for c in spec.columns]
-    if as_text:
-        expressions = [coded_expression(spec, c) if c in spec.coded else staff_expression(spec, c) for c in spec.columns]
-        return header, queryset.values_list(*expressions).order_by("id").iterator(chunk_size=CHUNK_SIZE)
-    expressions = [staff_expression(spec, c) for c in spec.columns]
-    codes, merge = code_columns(spec, list(spec.columns))
+    in_sql = {c: e for c in spec.coded if as_text and (e := coded_expression(spec, c)) is not None}
+    expressions = [in_sql[c] if c in in_sql else staff_expression(spec, c) for c in spec.columns]
+    codes, merge = code_columns(replace(spec, coded=tuple(c for c in spec.coded if c not in in_sql)), list(spec.columns))
     rows = queryset.values_list(*expressions, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
     return header, map(merge, rows) if codes else rows
 
@@ -275,12 +276,10 @@ def sponsor_rows(spec: ExportSpec, queryset, *, as_text: bool = False) -> tuple[
                 values[index] = value is not None
         return tuple(values)
 
-    if as_text:
-        selected = [coded_expression(spec, c) if c in spec.coded else c for c in columns]
-        rows = queryset.values_list(*selected, *extra).order_by("id").iterator(chunk_size=CHUNK_SIZE)
-        return header, map(convert, rows)
-    codes, merge = code_columns(spec, columns)
-    rows = queryset.values_list(*columns, *extra, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
+    in_sql = {c: e for c in spec.coded if as_text and (e := coded_expression(spec, c)) is not None}
+    selected = [in_sql[c] if c in in_sql else c for c in columns]
+    codes, merge = code_columns(replace(spec, coded=tuple(c for c in spec.coded if c not in in_sql)), columns)
+    rows = queryset.values_list(*selected, *extra, *codes).order_by("id").iterator(chunk_size=CHUNK_SIZE)
     return header, map(convert, map(merge, rows))
 
 
