@@ -12,7 +12,8 @@ The mapping names, for each registry field, the REDCap field it comes from (``"f
 - ``visits``: one entry per REDCap event → registry visit code;
 - ``study_exit`` (``event`` + ``fields``);
 - ``repeating``: REDCap repeating instruments (``redcap_repeat_instrument``/``redcap_repeat_instance``) → registry
-  forms ``lesion``, ``radiation``, ``opioid`` (rows of the visit of their event), ``adverse_event``, ``skeletal_event``.
+  forms ``lesion``, ``radiation``, ``opioid`` (rows of the visit of their event), ``adverse_event``, ``skeletal_event``,
+  ``imaging``.
 
 The mapping is validated before any row is read (``mapping_load``). Every input row is accounted for in the
 ``ImportReport``: imported, updated, unchanged, refused (row, record, field, rule), blank (skipped) or holding no

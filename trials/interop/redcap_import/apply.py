@@ -96,7 +96,9 @@ def _import_record(ctx: _Context, record_rows: list[RedcapRow]) -> None:
     try:
         with transaction.atomic():
             patient = _patient(ctx, site, patient, patient_rows, record_rows, values)
-            _repeats(ctx, patient, record_rows, values, events={"lesion", "radiation", "adverse_event", "skeletal_event"})
+            _repeats(
+                ctx, patient, record_rows, values, events={"lesion", "radiation", "adverse_event", "skeletal_event", "imaging"}
+            )
             _visits(ctx, patient, record_rows, values)
             _exit(ctx, patient, single_rows, values)
     except _RecordFailed:
@@ -193,6 +195,7 @@ REPEAT_SERVICES = {
     "radiation": lambda actor, patient, data: services.radiation_record(actor=actor, patient=patient, data=data),
     "adverse_event": lambda actor, patient, data: services.adverse_event_report(actor=actor, patient=patient, data=data),
     "skeletal_event": lambda actor, patient, data: services.skeletal_event_report(actor=actor, patient=patient, data=data),
+    "imaging": lambda actor, patient, data: services.imaging_assessment_record(actor=actor, patient=patient, data=data),
 }
 
 

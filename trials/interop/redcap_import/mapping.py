@@ -18,6 +18,7 @@ from trials.interop.redcap_import.values import DATE_FORMATS, _convert
 from trials.models import (
     AdverseEvent,
     ClinicalRecord,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     Patient,
@@ -43,8 +44,9 @@ SECTION_MODELS: dict[str, type[models.Model]] = {
     "opioid": MedicationUse,
     "adverse_event": AdverseEvent,
     "skeletal_event": SkeletalEvent,
+    "imaging": ImagingAssessment,
 }
-REPEATING_FORMS = ("lesion", "radiation", "opioid", "adverse_event", "skeletal_event")
+REPEATING_FORMS = ("lesion", "radiation", "opioid", "adverse_event", "skeletal_event", "imaging")
 # Fields the system keeps (audit stamps, versions, voiding, generated IDs): never a mapping target.
 SYSTEM_FIELDS = {f.name for f in ClinicalRecord._meta.get_fields()} | {
     "id",
