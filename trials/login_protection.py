@@ -53,7 +53,9 @@ def lockout_username(request, credentials) -> str | None:
     if value is None:
         data = getattr(request, "data", None) or getattr(request, "POST", {})
         value = data.get(field) if hasattr(data, "get") else None
-    return str(value).strip().lower() if value is not None else None
+    # At most 150 characters, Django's username length: a longer name cannot be an account, and the lockout
+    # table's column must not refuse it (a 500 instead of "wrong username or password").
+    return str(value).strip().lower()[:150] if value is not None else None
 
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:

@@ -163,7 +163,7 @@ def visit_patient_report_apply(*, visit: Visit, report: PatientReport) -> ApplyO
 
     Raises ``DomainValidationError`` (field-named) when the answers break a rule of ``visit_record``.
     """
-    visit = Visit.objects.select_for_update().select_related("patient__site", "pain").get(pk=visit.pk)
+    visit = Visit.objects.select_for_update(of=("self",)).select_related("patient__site", "pain").get(pk=visit.pk)
     if visit.is_voided:
         raise DomainValidationError({"visit": "This visit is voided."})
     if visit.has_data or visit.is_not_done:
@@ -207,7 +207,7 @@ def visit_opioid_review(*, actor, visit: Visit, expected_version: int | None = N
     Raises ``PermissionDenied`` outside the actor's sites, ``DomainValidationError`` when there is nothing to review.
     """
     require_site_write(actor, visit.patient.site_id)
-    visit = Visit.objects.select_for_update().select_related("patient").get(pk=visit.pk)
+    visit = Visit.objects.select_for_update(of=("self",)).select_related("patient").get(pk=visit.pk)
     check_version(visit, expected_version)
     if not visit.opioid_review_pending:
         raise DomainValidationError({"opioid_status": "There are no patient-reported opioid answers waiting for review."})
