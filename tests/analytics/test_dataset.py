@@ -11,6 +11,7 @@ import pytest
 from analytics.dataset import FRAME_QUERIES, canonical_frame_bytes, snapshot_extract, snapshot_fingerprint
 from analytics.derive import visit_omed
 from tests.analytics.seeded import seeded_registry
+from tests.conftest import require_service
 from tests.factories import visit_data
 from trials import services
 from trials.domain.schedule import VISIT_CODES
@@ -101,8 +102,7 @@ def test_copy_and_orm_extraction_give_identical_frames_and_fingerprint(data_mana
     """PostgreSQL's COPY path (integer patient keys) and the ORM path (SQLite's) give the same typed frames."""
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the COPY path needs PostgreSQL (CI runs it); SQLite has only the ORM path")
+    require_service(connection.vendor == "postgresql", "the COPY path needs PostgreSQL: set DATABASE_URL=postgres://…")
     seeded_registry(40)
     voided = SkeletalEvent.objects.order_by("pk").first() or AdverseEvent.objects.order_by("pk").first()
     assert voided is not None, "the seeded registry has an SRE or an adverse event to void"

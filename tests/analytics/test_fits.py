@@ -26,6 +26,7 @@ from analytics.parameters import parameters_parse
 from analytics.render.files import numbers_json
 from analytics.stats.results import plain
 from tests.analytics.seeded import seeded_registry
+from tests.conftest import require_service
 from tests.integration.conftest import redis_available
 
 pytestmark = pytest.mark.django_db
@@ -104,8 +105,7 @@ def redis_broker(settings):
     import os
 
     url = os.environ.get("CELERY_BROKER_URL", "")
-    if not redis_available(url):
-        pytest.skip("needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/N")
+    require_service(redis_available(url), "needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/N")
     settings.CELERY_BROKER_URL = url
     return url
 
