@@ -70,7 +70,7 @@ def copy_export() -> tuple[float, int]:
     """Seconds and bytes of COPY (the same SELECT the export runs) TO STDOUT as CSV."""
     from django.db import connection
 
-    from trials.api.exports import EXPORTS
+    from trials.interop.tabular import EXPORTS
     from trials.models import Visit
 
     spec = EXPORTS["visits"]

@@ -6,8 +6,8 @@ identifier (which decides what sponsors see), the missing-data code it accepts a
 export / ODM / REDCap variable name. Types, labels and code lists are read from the models, so a new
 choice or a relabelled field reaches every layer without another edit.
 
-Derived from here: the sponsor de-identification (``trials.api.deidentify``), the CSV/XLSX export
-columns (``trials.api.exports``), the ODM metadata and REDCap dictionary and records
+Derived from here: the sponsor de-identification (``trials.deidentification``), the CSV/XLSX export
+columns (``trials.interop.tabular``), the ODM metadata and REDCap dictionary and records
 (``trials.interop``), and the test that every layer lists exactly the declared fields
 (``tests/trials/test_crf.py``). Events: ``enrollment`` (once), one per scheduled visit
 (docs/domain.md §2) and ``ongoing`` (adverse events, SREs, exit — any time).

@@ -16,7 +16,8 @@ import pytest
 from tests.analytics.seeded import seeded_registry
 from tests.factories import make_user
 from trials.access import scope_queryset
-from trials.api.exports import EXPORTS, export_stream, sponsor_columns, staff_expression, text_column_indexes
+from trials.api.exports import export_stream
+from trials.interop.tabular import EXPORTS, sponsor_columns, staff_expression, text_column_indexes
 from trials.models import PainAssessment, Role, Visit
 from trials.services.text import spreadsheet_text
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _reference(user, resource: str, *, sponsor: bool) -> str:
-    from trials.api import exports
+    from trials.interop import tabular as exports
 
     spec = EXPORTS[resource]
     queryset = scope_queryset(user, spec.model.objects.all())
@@ -63,7 +64,7 @@ def _reference(user, resource: str, *, sponsor: bool) -> str:
 
 
 def _sponsor_converter(spec, columns):
-    from trials.api.deidentify import age_deidentified
+    from trials.domain.age import age_deidentified
 
     width = len(columns)
 

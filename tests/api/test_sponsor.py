@@ -15,9 +15,9 @@ from django.utils import timezone
 from tests.api.matrix_cases import ENDPOINTS, detail_kwargs
 from tests.factories import if_match
 from trials import services
-from trials.api.deidentify import AUDIT_STAMP_FIELDS, FREE_TEXT_FIELDS
-from trials.api.exports import EXPORTS
+from trials.deidentification import AUDIT_STAMP_FIELDS, FREE_TEXT_FIELDS
 from trials.interop.dataset_json import dataset_names
+from trials.interop.tabular import EXPORTS
 
 pytestmark = pytest.mark.django_db
 DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}")

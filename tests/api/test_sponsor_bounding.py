@@ -18,9 +18,10 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from tests.factories import enroll_patient
-from trials.api.deidentify import age_deidentified, sponsor_serializer
-from trials.api.exports import EXPORTS
+from trials.api.deidentify import sponsor_serializer
+from trials.domain.age import age_deidentified
 from trials.domain.schedule import VisitStatus
+from trials.interop.tabular import EXPORTS
 
 pytestmark = pytest.mark.django_db
 LIST_ENDPOINTS = (

@@ -22,9 +22,9 @@ from openpyxl import load_workbook
 from tests.api.conftest import ROLES
 from tests.factories import if_match
 from trials import services
-from trials.api.exports import EXPORTS
 from trials.errors import DomainValidationError
 from trials.interop.odm import odm_validate
+from trials.interop.tabular import EXPORTS
 from trials.models import AdverseEvent, DataQuery, Lock, Procedure, SkeletalEvent, StudyExit
 
 pytestmark = pytest.mark.django_db

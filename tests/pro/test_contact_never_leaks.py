@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from pro import sending
 from pro.services import set_contact
 from tests.factories import make_user
-from trials.api.exports import EXPORTS
+from trials.interop.tabular import EXPORTS
 from trials.models import Role
 
 EMAIL, LOCAL, PHONE = "zq.secret.patient@zq-secret-mail.test", "zq.secret.patient", "+1 555 0199 777"

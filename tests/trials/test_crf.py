@@ -13,14 +13,13 @@ import io
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from trials import crf
+from trials import crf, deidentification
 from trials.access import SYSTEM
-from trials.api import deidentify
-from trials.api.exports import CLINICAL, EXPORTS, TIMESTAMPS, sponsor_columns
 from trials.api.serializers import events, registry, treatment, visits
 from trials.interop import forms as interop_forms
 from trials.interop.odm import group_oid, item_oid, odm_build
 from trials.interop.redcap import RECORD_ID, dictionary_csv
+from trials.interop.tabular import CLINICAL, EXPORTS, TIMESTAMPS, sponsor_columns
 from trials.models import (
     AdverseEvent,
     ImagingAssessment,
@@ -132,7 +131,7 @@ def test_the_sponsor_view_withholds_exactly_the_classified_free_text(table):
         if column in KEYS or leaf == "day0":
             continue
         assert (leaf in shown) is (leaf not in crf.withheld_fields()), column
-    assert crf.withheld_fields() <= deidentify.FREE_TEXT_FIELDS
+    assert crf.withheld_fields() <= deidentification.FREE_TEXT_FIELDS
 
 
 @pytest.mark.parametrize("model", list(READ_SERIALIZERS), ids=lambda m: m.__name__)

@@ -1,14 +1,4 @@
-"""Sponsor representations, derived from the staff ones by one rule set (docs/domain.md §10).
-
-- every calendar date ``<name>_date`` / ``<name>`` becomes ``<name>_day``: days from the patient's day 0
-  (the index procedure); day 0 itself is dropped (it is 0 by definition);
-- free text (terms, device and implant names, causes, locations, reasons…) and audit stamps are withheld;
-- birth year becomes age at enrollment (registry convention: enrollment year − birth year), with every
-  age over 89 aggregated into the single category ``"90+"`` (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i)(C));
-- device identifiers (lot and serial numbers, UDIs: 45 CFR 164.514(b)(2)(i)(M)) and device names are withheld,
-  including any future field whose name says it is one (``*lot*``, ``*serial*``, ``udi``);
-- nothing anchored to "today" or to record timestamps: no audit stamps, and the filters that would
-  bound them (``updated_since``, visit ``status``) answer 400 (``trials.api.filters``).
+"""Sponsor serializers, derived from the staff ones by the rule set of ``trials.deidentification`` (docs/domain.md §10).
 
 A staff serializer field this module does not know how to de-identify (a datetime
 that is not an audit stamp) makes the build fail, so new fields cannot leak.
@@ -17,50 +7,20 @@ that is not an audit stamp) makes the build fail, so new fields cannot leak.
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from trials import crf
-from trials.domain.age import age_years
+from trials.deidentification import (
+    AUDIT_STAMP_FIELDS,
+    DROPPED_DATE_FIELDS,
+    FREE_TEXT_FIELDS,
+    day_field_name,
+    is_device_identifier,
+)
+from trials.domain.age import AGE_TOP_CATEGORY, age_deidentified
 from trials.models import Patient
-
-# Free text of the case-report forms is classified once, in trials.crf (an unclassified text field fails
-# the build); the rest is record bookkeeping and names that are text by nature.
-FREE_TEXT_FIELDS = crf.withheld_fields() | {
-    "void_reason",
-    "protocol_deviation",
-    "mme_table_version",
-    "reason",
-    "name",
-    "not_done_reason",
-}
-AUDIT_STAMP_FIELDS = frozenset({"created_at", "updated_at", "voided_at", "created_by", "updated_by", "voided_by"})
-DROPPED_DATE_FIELDS = frozenset({"day0"})
-DEVICE_IDENTIFIER_FIELDS = frozenset(i.name for f in crf.FORMS for i in f.items if i.kind == crf.Kind.DEVICE_IDENTIFIER)
-DEVICE_IDENTIFIER_NAME = re.compile(r"(^|_)(lot|lots|serial|serials|udi|udis)(_|$)|(lot|serial)(number|no)")
-AGE_TOP_CATEGORY = 90  # Safe Harbor: ages over 89 are reported only as one category "90+"
-
-
-def age_deidentified(enrollment_year: int, birth_year: int) -> int | str:
-    """Age at enrollment in whole years (enrollment year − birth year); ``"90+"`` for 90 and over.
-
-    Source: 45 CFR 164.514(b)(2)(i)(C) — ages over 89 aggregated into a single category of 90 or older.
-    """
-    age = age_years(birth_year, enrollment_year)
-    return f"{AGE_TOP_CATEGORY}+" if age >= AGE_TOP_CATEGORY else age
-
-
-def is_device_identifier(name: str) -> bool:
-    """True for device names and lot/serial/UDI fields (withheld from sponsors)."""
-    return name in DEVICE_IDENTIFIER_FIELDS or bool(DEVICE_IDENTIFIER_NAME.search(name.lower()))
-
-
-def day_field_name(date_field: str) -> str:
-    stem = date_field[: -len("_date")] if date_field.endswith("_date") else date_field
-    return f"{stem}_day"
 
 
 def day0_of(instance) -> object:

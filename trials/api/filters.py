@@ -19,8 +19,8 @@ from django.db.models import Exists, F, OuterRef, Q
 from rest_framework.exceptions import ValidationError
 
 from trials.access import SITE_PATHS
-from trials.api.deidentify import day_field_name
 from trials.api.permissions import is_sponsor_view
+from trials.deidentification import day_field_name
 from trials.domain.schedule import VisitStatus
 from trials.models import (
     AdverseEvent,

@@ -31,9 +31,9 @@ from django.db import models
 from django.utils import timezone
 
 from trials.access import access_for, scope_queryset
-from trials.api.deidentify import AGE_TOP_CATEGORY
-from trials.api.exports import EXPORTS, sponsor_columns
+from trials.domain.age import AGE_TOP_CATEGORY, age_reported
 from trials.interop.exports import table_rows
+from trials.interop.tabular import EXPORTS, sponsor_columns
 from trials.models import Patient
 from trials.services.text import export_text
 
@@ -131,7 +131,7 @@ def _analysis_frame(name: str, user):
             errors="ignore",
         )
         if sponsor:
-            frame["age"] = [f"{AGE_TOP_CATEGORY}+" if a >= AGE_TOP_CATEGORY else int(a) for a in frame["age"]]
+            frame["age"] = [age_reported(int(a)) for a in frame["age"]]
             frame["age"] = frame["age"].astype(str)
     return frame.reset_index(drop=True)
 

@@ -24,7 +24,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from trials.access import access_for, scope_queryset
-from trials.api.exports import (
+from trials.interop.tabular import (
     EXPORTS,
     ExportSpec,
     sponsor_columns,
