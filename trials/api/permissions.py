@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from trials.access import access_for
@@ -48,3 +49,31 @@ class RegistryRolePermission(BasePermission):
             self.message = "Your role is read-only."
             return False
         return True
+
+
+class StaffReadPermission(RegistryRolePermission):
+    """Reads for staff roles; sponsors get 403 (free text and calendar dates)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if access_for(request.user).is_sponsor_only:
+            self.message = "Sponsors see de-identified data only; use /api/v1/export/registry.xlsx."
+            return False
+        return True
+
+
+class HasRegistryRole(BasePermission):
+    """Authenticated with any registry role; the service decides the rest (403 via PermissionDenied)."""
+
+    message = "Your account has no registry role."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and access_for(user).has_registry_role)
+
+
+def require_data_manager(user) -> None:
+    """403 unless ``user`` is a data manager (opening and closing queries, locking and unlocking)."""
+    if not access_for(user).is_data_manager:
+        raise PermissionDenied("Only a data manager may do this.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
-from trials.web.data_management import open_queries_for
 from trials.web.labels import record_field_label
+from trials.web.selectors.data_queries import open_queries_for
 
 register = template.Library()
 

@@ -1,9 +1,36 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from trials.web.views import audit, dashboard, home, matrix, patients, records, reports, users, visits
+from trials.web.views import (
+    audit,
+    dashboard,
+    exports,
+    home,
+    imports,
+    locks,
+    matrix,
+    patients,
+    queries,
+    records,
+    reports,
+    users,
+    visits,
+)
 
 STUDY_ID = "<str:study_id>"
+
+# Data management (issue 6): queries, sign-off, locks, exports, imports.
+data_management = [
+    path("queries/", queries.query_list, name="dm_queries"),
+    path("queries/<int:pk>/", queries.query_detail, name="dm_query_detail"),
+    path("queries/new/", queries.query_new, name="dm_query_new"),
+    # Signing happens on the read-only visit page (issue 11); this address stays for old links and bookmarks.
+    path("patients/<str:study_id>/visits/<slug:visit_code>/sign/", visits.visit_detail, name="dm_visit_sign"),
+    path("locks/", locks.lock_list, name="dm_locks"),
+    path("exports/", exports.exports, name="dm_exports"),
+    path("imports/", imports.import_list, name="dm_imports"),
+    path("imports/<int:pk>/", imports.import_detail, name="dm_import_detail"),
+]
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -20,7 +47,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("worklist/", home.worklist, name="worklist"),
-    path("data-management/", include("trials.web.data_management")),  # queries, sign-off, locks, exports (issue 6)
+    path("data-management/", include(data_management)),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("reports/", reports.reports, name="reports"),
     path("reports/<int:run_id>/", reports.report_detail, name="report_detail"),

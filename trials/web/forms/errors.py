@@ -1,10 +1,11 @@
-"""Put a service's DomainValidationError messages beside the fields they name."""
+"""Put a service's DomainValidationError messages beside the fields they name (or on the page)."""
 
 from __future__ import annotations
 
 import re
 
 from django import forms
+from django.contrib import messages as page_messages
 
 from trials.errors import DomainValidationError
 
@@ -39,6 +40,18 @@ def row_errors_to_formset(formset: forms.BaseFormSet, exc: DomainValidationError
             form.add_error(field, message if field else _with_field(match["field"], message))
         used.add(key)
     return used
+
+
+def apply_showing_errors(request, action, **kwargs) -> bool:
+    """Call the service ``action(actor=request.user, **kwargs)``; True if it succeeded. Its DomainValidationError
+    becomes one page message per field ("Reason: …") and False, so the page is shown again with nothing changed."""
+    try:
+        action(actor=request.user, **kwargs)
+    except DomainValidationError as exc:
+        for field, msgs in exc.errors.items():
+            page_messages.error(request, f"{field.replace('_', ' ').capitalize()}: {' '.join(msgs)}")
+        return False
+    return True
 
 
 def _with_field(key: str, message: str) -> str:
