@@ -31,11 +31,11 @@ from rest_framework.response import Response
 from analytics.models import ReportRun, RunStatus
 from analytics.parameters import STRATA_VARIABLES
 from analytics.services import report_run_request
+from apicore.errors import ServiceUnavailable
+from apicore.pagination import RegistryCursorPagination
+from apicore.permissions import is_sponsor_view
+from apicore.views import ApiViewMixin
 from trials.access import access_for
-from trials.api.errors import ServiceUnavailable
-from trials.api.pagination import RegistryCursorPagination
-from trials.api.permissions import is_sponsor_view
-from trials.api.viewsets.base import ApiViewMixin
 from trials.domain.schedule import FOLLOW_UP_CODES
 
 MEDIA_TYPES = {

@@ -1,4 +1,4 @@
-"""Report-run endpoints, included under /api/v1/ by trials/api/urls.py (URL names in the ``api`` namespace)."""
+"""Report-run endpoints, composed into /api/v1/ by config/api_urls.py (URL names in the ``api`` namespace)."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter

@@ -44,7 +44,7 @@ def seed(patients: int) -> None:
 def api_token() -> str:
     from django.contrib.auth import get_user_model
 
-    from trials.api.tokens import api_token_issue
+    from apicore.tokens import api_token_issue
     from trials.models import Membership, Role
 
     user, _ = get_user_model().objects.get_or_create(username="bench_data_manager")

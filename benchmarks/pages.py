@@ -144,7 +144,7 @@ _TOKENS: dict[int, str] = {}
 
 
 def _token(user) -> str:
-    from trials.api.tokens import api_token_issue
+    from apicore.tokens import api_token_issue
 
     if user.pk not in _TOKENS:
         _TOKENS[user.pk] = api_token_issue(user=user)[0]

@@ -5,7 +5,7 @@
   (the error would surface as a 500 deep inside a view).
 - A JSON or form body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 before it is read.
 
-Under ``/api/`` the answer is the API's JSON error shape (``trials.api.errors``); elsewhere a short
+Under ``/api/`` the answer is the API's JSON error shape (``apicore.errors``); elsewhere a short
 page in plain words. The ``handler400/403/404/500`` views below give every other error under ``/api/``
 the same JSON shape (e.g. an unexpected 500), and keep Django's HTML pages for the web UI.
 """
@@ -34,7 +34,7 @@ def is_api(request) -> bool:
 def error_response(request, status: int, code: str, detail: str, errors: dict | None = None) -> HttpResponse:
     """The API's JSON error body under /api/, a plain-text answer elsewhere."""
     if is_api(request):
-        from trials.api.errors import error_body
+        from apicore.errors import error_body
 
         return JsonResponse(error_body(status, code, detail, errors), status=status)
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")

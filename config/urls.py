@@ -9,7 +9,7 @@ handler400, handler403, handler404, handler500 = edge.handler400, edge.handler40
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
-    path("api/v1/", include("trials.api.urls")),
+    path("api/v1/", include("config.api_urls")),
     path("q/", include("pro.patient.urls")),  # the patient's questionnaire by link (issue 15): no login
     path("", include("pro.urls")),  # questionnaires: the coordinator's pages (issue 15)
     path("", include("trials.web.urls")),

@@ -60,7 +60,7 @@ def lockout_username(request, credentials) -> str | None:
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
     """429 with Retry-After: the API's JSON error shape under /api/, a page in human words elsewhere."""
-    from trials.api.errors import error_body
+    from apicore.errors import error_body
 
     message = lockout_message()
     response: HttpResponse

@@ -176,15 +176,15 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "trials.api.schema.RegistryAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apicore.schema.RegistryAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "trials.api.tokens.HashedTokenAuthentication",
+        "apicore.tokens.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "EXCEPTION_HANDLER": "trials.api.errors.api_exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["trials.api.parsers.RegistryJSONParser"],
-    # Rates are read per request (trials.api.throttling), so tests and deployments can change them.
+    "EXCEPTION_HANDLER": "apicore.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["apicore.parsers.RegistryJSONParser"],
+    # Rates are read per request (apicore.throttling), so tests and deployments can change them.
     "DEFAULT_THROTTLE_RATES": {
         "login": env("API_THROTTLE_LOGIN", default="10/minute"),
         "user": env("API_THROTTLE_USER", default="1200/minute"),
@@ -211,7 +211,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "trials.api.schema.role_views_any_of",
+        "apicore.schema.role_views_any_of",
     ],
 }
 

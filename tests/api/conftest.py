@@ -9,9 +9,9 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from apicore.tokens import api_token_issue
 from tests.factories import enroll_patient, make_user, visit_data
 from trials import services
-from trials.api.tokens import api_token_issue
 from trials.models import Patient, Role, Site
 
 ROLES = ("coordinator", "other_coordinator", "site_investigator", "investigator", "data_manager", "sponsor", "anonymous")

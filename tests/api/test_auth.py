@@ -66,7 +66,7 @@ def test_wrong_password_is_400_naming_the_field(investigator_user):
 
 
 def _with_rates(settings, **overrides) -> None:
-    """Lower one throttle rate for this test (read per request by trials.api.throttling)."""
+    """Lower one throttle rate for this test (read per request by apicore.throttling)."""
     rates = {**api_settings.DEFAULT_THROTTLE_RATES, **overrides}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
 

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from apicore.tokens import api_token_issue
 from tests.factories import make_user
-from trials.api.tokens import api_token_issue
 from trials.models import ApiToken, Role
 
 pytestmark = pytest.mark.django_db

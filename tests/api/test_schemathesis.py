@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from apicore.tokens import api_token_issue
 from tests.api.conftest import ROLES
-from trials.api.tokens import api_token_issue
 
 pytestmark = pytest.mark.django_db
 CHECKS = [

@@ -9,9 +9,9 @@ from lxml import etree
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
+from apicore.tokens import api_token_issue
 from tests.data_management.conftest import PASSWORD
 from tests.factories import if_match
-from trials.api.tokens import api_token_issue
 from trials.interop.odm import odm_validate
 from trials.models import DataQuery, Lock, QueryStatus, Signature
 

@@ -10,10 +10,10 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from apicore.tokens import api_token_issue
 from tests.data_management.conftest import PASSWORD, record_visit
 from tests.factories import enroll_patient, if_match, make_user, visit_data
 from trials import services
-from trials.api.tokens import api_token_issue
 from trials.errors import DomainValidationError
 from trials.models import AdverseEvent, Lock, Role, Signature
 from trials.services.locking import lock_release, patient_lock, study_lock

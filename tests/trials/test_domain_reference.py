@@ -14,7 +14,7 @@ from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
 DOMAIN = ROOT / "docs" / "domain.md"
-PACKAGES = ("trials", "analytics", "config")
+PACKAGES = ("trials", "analytics", "apicore", "config")
 CITATION = re.compile(r"docs/domain\.md((?:\s*§\s*\d+(?:,\s*)?)+)")
 DOCUMENT_REFERENCE = re.compile(r"domain\.md|DOMAIN\.md|§\s*\d")
 

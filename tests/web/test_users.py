@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from trials.api.tokens import api_token_issue
+from apicore.tokens import api_token_issue
 from trials.models import AccountEvent, Membership, Role
 
 pytestmark = pytest.mark.django_db

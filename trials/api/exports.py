@@ -19,9 +19,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
 
+from apicore.permissions import ROLE_DOC_READ, RegistryRolePermission, is_sponsor_view
+from apicore.views import ApiViewMixin
 from trials.access import scope_queryset
-from trials.api.permissions import ROLE_DOC_READ, RegistryRolePermission, is_sponsor_view
-from trials.api.viewsets.base import ApiViewMixin
 from trials.interop.tabular import EXPORTS, sponsor_columns, sponsor_rows, spreadsheet_rows, staff_rows, text_column_indexes
 
 ROWS_PER_BLOCK = 2000

@@ -18,8 +18,8 @@ from django.core.exceptions import ValidationError as FormValidationError
 from django.db.models import Exists, F, OuterRef, Q
 from rest_framework.exceptions import ValidationError
 
+from apicore.permissions import is_sponsor_view
 from trials.access import SITE_PATHS
-from trials.api.permissions import is_sponsor_view
 from trials.deidentification import day_field_name
 from trials.domain.schedule import VisitStatus
 from trials.models import (

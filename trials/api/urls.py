@@ -1,13 +1,13 @@
-"""URL configuration of /api/v1/ (included from config/urls.py)."""
+"""Trials' endpoints under /api/v1/: the clinical records, the CSV exports, data management and interoperability.
+
+Composed with analytics' report runs and the shared token/schema/docs endpoints in ``config/api_urls.py``
+(URL names in the ``api`` namespace)."""
 
 from __future__ import annotations
 
-from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from trials.api.auth_views import TokenView
-from trials.api.errors import api_not_found
 from trials.api.exports import ExportView
 from trials.api.viewsets import data_management, files, resources
 
@@ -43,18 +43,8 @@ interop_urls = [  # data management and interoperability (issue 6)
     path("locks/<int:pk>/unlock/", data_management.LockReleaseView.as_view(), name="lock-unlock"),
 ]
 
-app_urls = [
-    path("auth/token/", TokenView.as_view(), name="auth-token"),
+urlpatterns = [
     path("export/<slug:resource>.csv", ExportView.as_view(), name="export"),
     *interop_urls,
-    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    # The split view serves Swagger UI's start-up script as a file (?script), so the CSP needs no inline scripts.
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     *router.urls,
-    path("", include("analytics.api_urls")),  # report runs (analytics/api.py)
-]
-
-urlpatterns = [
-    path("", include((app_urls, "api"))),
-    re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
-from rest_framework.throttling import BaseThrottle
 
+from apicore.etags import conditional_response, content_etag, expected_version, required_version, version_etag
+from apicore.pagination import RegistryCursorPagination
+from apicore.permissions import ROLE_DOC_HISTORY, ROLE_DOC_READ, ROLE_DOC_WRITE, RegistryRolePermission, is_sponsor_view
+from apicore.views import ApiViewMixin
 from trials import services
 from trials.access import scope_queryset
 from trials.api.deidentify import sponsor_serializer
-from trials.api.etags import conditional_response, content_etag, expected_version, required_version, version_etag
-from trials.api.pagination import RegistryCursorPagination
-from trials.api.parsers import RegistryJSONParser
-from trials.api.permissions import ROLE_DOC_HISTORY, ROLE_DOC_READ, ROLE_DOC_WRITE, RegistryRolePermission, is_sponsor_view
 from trials.api.serializers.common import ReasonSerializer
 from trials.api.serializers.history import HistoryEntrySerializer, history_entries
-from trials.api.throttling import AnonymousRateThrottle, TokenUserRateThrottle
-from trials.api.tokens import HashedTokenAuthentication
 from trials.models.base import ClinicalRecord
 
 WRITE_ACTIONS = {"create", "update", "partial_update", "void"}
@@ -40,15 +34,6 @@ def _configured(value: _T | None, name: str) -> _T:
     if value is None:
         raise ImproperlyConfigured(f"{name} is not set on this viewset")
     return value
-
-
-class ApiViewMixin:
-    """Authentication, throttling, JSON in and out — shared by every API view."""
-
-    authentication_classes: Sequence[type[BaseAuthentication]] = [HashedTokenAuthentication, SessionAuthentication]
-    throttle_classes: Sequence[type[BaseThrottle]] = [TokenUserRateThrottle, AnonymousRateThrottle]
-    parser_classes: Sequence[type[BaseParser]] = [RegistryJSONParser]
-    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
 
 
 class RegistryReadViewSet(ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -14,8 +14,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apicore.permissions import HasRegistryRole, RegistryRolePermission, StaffReadPermission, require_data_manager
+from apicore.views import ApiViewMixin
 from trials.access import access_for, scope_queryset
-from trials.api.permissions import HasRegistryRole, RegistryRolePermission, StaffReadPermission, require_data_manager
 from trials.api.serializers.data_management import (
     DataQueryOpenSerializer,
     DataQuerySerializer,
@@ -25,7 +26,6 @@ from trials.api.serializers.data_management import (
     SignatureSerializer,
     SignSerializer,
 )
-from trials.api.viewsets.base import ApiViewMixin
 from trials.models import DataQuery, Lock, LockScope, Patient, Site, Visit
 from trials.services import data_queries, locking, signoff
 

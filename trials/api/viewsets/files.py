@@ -10,9 +10,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.views import APIView
 
+from apicore.permissions import RegistryRolePermission, StaffReadPermission
+from apicore.views import ApiViewMixin
 from trials.api.exports import IgnoreAcceptNegotiation
-from trials.api.permissions import RegistryRolePermission, StaffReadPermission
-from trials.api.viewsets.base import ApiViewMixin
 from trials.interop.dataset_json import dataset_build, dataset_json_stream, dataset_names
 from trials.interop.exports import registry_xlsx
 from trials.interop.odm import odm_build, odm_bytes

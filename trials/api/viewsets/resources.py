@@ -6,9 +6,9 @@ import dataclasses
 
 from django.db.models import Prefetch
 
+from apicore.etags import expected_version
 from trials import services
 from trials.api import filters
-from trials.api.etags import expected_version
 from trials.api.serializers import events, registry, treatment
 from trials.api.serializers import visits as visit_serializers
 from trials.api.viewsets.base import ClinicalRecordViewSet, CreateRecordMixin, HistoryMixin, RegistryReadViewSet

@@ -9,7 +9,7 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from trials.api.errors import PreconditionRequired
+from apicore.errors import PreconditionRequired
 
 
 def version_etag(version: int) -> str:

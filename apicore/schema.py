@@ -6,7 +6,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-from trials.api.errors import ErrorSerializer
+from apicore.errors import ErrorSerializer
 
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: `errors` names each field and the rule it broke.",

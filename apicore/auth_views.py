@@ -10,9 +10,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trials.api.throttling import LoginRateThrottle, TokenUserRateThrottle
-from trials.api.tokens import api_token_issue, api_token_revoke
-from trials.api.viewsets.base import ApiViewMixin
+from apicore.throttling import LoginRateThrottle, TokenUserRateThrottle
+from apicore.tokens import api_token_issue, api_token_revoke
+from apicore.views import ApiViewMixin
 from trials.login_protection import lockout_message, lockout_minutes
 from trials.models import ApiToken
 
