@@ -34,7 +34,7 @@ def stop_when_exited(sender, instance: StudyExit, **kwargs) -> None:
 
 
 def _stop(ids: list[int], reason: str, status: str | None) -> None:
-    from pro.sending import stop_reminders
+    from pro.stopping import stop_reminders
 
     for pk in ids:
         stop_reminders(pk, reason, status=status)

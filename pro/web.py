@@ -16,7 +16,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from pro import selectors, sending, services
+from pro import actions, selectors, sending, services
 from pro.models import Invitation, PatientContact
 from trials.access import access_for, scope_queryset
 from trials.domain import schedule
@@ -98,8 +98,8 @@ def send_now(request, study_id: str, visit_code: str):
     """Send now / Resend."""
     visit = _visit_for_action(request, study_id, visit_code)
     try:
-        outcome = sending.send_now(visit, actor=request.user)
-    except sending.ActionRefused as exc:
+        outcome = actions.send_now(visit, actor=request.user)
+    except actions.ActionRefused as exc:
         messages.error(request, str(exc))
     else:
         messages.success(
@@ -114,8 +114,8 @@ def clinic_link(request, study_id: str, visit_code: str):
     """A QR code and printable link for a tablet in clinic (a fresh token each time; logged)."""
     visit = _visit_for_action(request, study_id, visit_code)
     try:
-        url = sending.clinic_link(visit, actor=request.user)
-    except sending.ActionRefused as exc:
+        url = actions.clinic_link(visit, actor=request.user)
+    except actions.ActionRefused as exc:
         messages.error(request, str(exc))
         return redirect("pro_patient", study_id=study_id)
     svg = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=12, border=2).to_string(encoding="unicode")

@@ -228,6 +228,8 @@ PRO_CONTACT_RETENTION_DAYS = env.int("PRO_CONTACT_RETENTION_DAYS", default=30)
 PRO_REMINDER_OFFSETS_DAYS = [int(x) for x in env.list("PRO_REMINDER_OFFSETS_DAYS", default=["1", "3"])]
 # The local hour (site time zone) from which the daily job sends a day's invitations and reminders.
 PRO_SEND_FROM_HOUR = env.int("PRO_SEND_FROM_HOUR", default=8)
+# Invitations the job claims, logs and sends per transaction (row locks held while the batch's messages go out).
+PRO_SEND_BATCH_SIZE = env.int("PRO_SEND_BATCH_SIZE", default=100)
 # The absolute address of the site for links in e-mails (no trailing slash), e.g. https://registry.example.org.
 PRO_PUBLIC_BASE_URL = env("PRO_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 PRO_FROM_EMAIL = env("PRO_FROM_EMAIL", default="registry-questionnaires@localhost")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
-from pro import sending, tokens
+from pro import dispatch, sending, tokens
 from pro.models import EventKind, Invitation, InvitationEvent, InvitationStatus, StopReason
 from pro.services import record_submission, set_contact
 from tests.factories import enroll_patient
@@ -120,5 +120,5 @@ def test_a_message_is_claimed_before_it_is_sent_so_a_second_run_cannot_send_it_a
     invitation = Invitation.objects.get(visit=visit)
     # another run already inserted this message's event (it holds the claim): this run must not send
     InvitationEvent.objects.create(invitation=invitation, kind=EventKind.INVITED, sequence=0, at=now)
-    assert sending.send_one(invitation.pk, EventKind.INVITED, now=now, today=visit.window_start) == "skipped"
+    assert dispatch.send_one(invitation.pk, EventKind.INVITED, now=now, today=visit.window_start) == "skipped"
     assert not mail.outbox
