@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist processes for `make test` (auto = one per CPU); PYTEST_WORKERS=0 runs in one process
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test venv migrate seed serve worker lint integration bench clean messages
 
@@ -33,10 +35,10 @@ run: seed
 	@echo "Serving on http://$(HOST):$(PORT)/  (admin: /admin/, API: /api/v1/docs/)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-## make test: set up .venv and run the whole pytest suite (SQLite unless DATABASE_URL is set)
+## make test: set up .venv and run the whole pytest suite (SQLite unless DATABASE_URL is set), one process per CPU
 test: venv
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 worker: venv
 	$(BIN)/celery -A config worker --loglevel=INFO

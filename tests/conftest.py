@@ -24,6 +24,27 @@ def require_service(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+# Tests that share one external resource across processes — the Redis broker database of CELERY_BROKER_URL (real
+# Celery workers), Chromium against a live server, PostgreSQL databases created and dropped by name — run in one
+# pytest-xdist group, i.e. one after another on the same worker (`make test` runs `-n auto --dist loadgroup`).
+SERIAL_SERVICE_TESTS = (
+    "tests/integration/",
+    "tests/e2e/",
+    "tests/reliability/",
+    "tests/api/test_reports.py",
+    "tests/analytics/test_fits.py",
+    "tests/analytics/test_run_recovery.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Put the tests of ``SERIAL_SERVICE_TESTS`` in the xdist group "services" (before xdist reads the groups)."""
+    for item in items:
+        if item.nodeid.startswith(SERIAL_SERVICE_TESTS):
+            item.add_marker(pytest.mark.xdist_group(name="services"))
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache. Cached aggregates are keyed by the registry's change token, which

@@ -8,7 +8,9 @@ from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = BASE_DIR / ".test-media"
+# One media folder per pytest-xdist worker ("gw0", "gw1", …): two workers' test databases hand out the same ids,
+# so their report files would otherwise overwrite each other.
+MEDIA_ROOT = BASE_DIR / ".test-media" / env("PYTEST_XDIST_WORKER", default="main")
 PRO_CONTACT_KEY = env("PRO_CONTACT_KEY", default="ZGV2LW9ubHktcHJvLWNvbnRhY3Qta2V5LW5vdC1zZWM=")  # development-only key
 if not env("EMAIL_HOST", default=""):
     EMAIL_FILE_PATH = str(MEDIA_ROOT / "outbox")
