@@ -94,7 +94,17 @@ class Visit(ClinicalRecord):
             models.UniqueConstraint(fields=["patient", "visit_code"], name="visit_unique_per_patient"),
             models.CheckConstraint(condition=Q(window_end__gte=F("window_start")), name="visit_window_ordered"),
         ]
-        indexes = [models.Index(fields=["window_start", "window_end"], name="visit_window_idx")]
+        indexes = [
+            models.Index(fields=["window_start", "window_end"], name="visit_window_idx"),
+            # The worklist's candidates: visits still without data (due, overdue, missed are among them), a
+            # fraction of all visits; covering what the due/overdue and missed counts read (issue 17 item 6).
+            models.Index(
+                fields=["window_end", "window_start"],
+                include=["id", "patient", "target_date"],
+                condition=Q(visit_date__isnull=True, voided_at__isnull=True, not_done_reason=""),
+                name="visit_no_data_window_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.patient_id} {self.visit_code}"

@@ -3,7 +3,8 @@
 One UNION ALL over the history tables (django-simple-history) and the account
 events, each reduced to the same columns (when, who, record type, record id,
 patient, site, action, reason), filtered before the union and ordered newest
-first, so a page costs one query for the rows and one for the count; the
+first, so a page costs one query for its rows and none for a count (the page
+knows whether a next one exists, ``trials.web.paging.NextPage``); the
 field-level changes of the rows shown are diffed per record type in two more
 queries (``with_changes``).
 """
@@ -14,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Case, CharField, F, IntegerField, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, Coalesce
 
@@ -160,12 +162,34 @@ def audit_log(user, filters: AuditFilters) -> QuerySet:
 
     Study-wide readers (data managers, investigators) only: raises PermissionError otherwise.
     """
+    return _union(_parts(user, filters))
+
+
+def audit_log_rows(user, filters: AuditFilters, start: int, stop: int) -> list[tuple]:
+    """Rows ``start`` … ``stop - 1`` of ``audit_log(user, filters)`` (a page), as a list.
+
+    On PostgreSQL each table contributes only its own newest ``stop`` rows (a backward scan of its
+    ``history_date`` index, ``ORDER BY … LIMIT`` inside the union) before the merge, so a page reads about
+    ``stop`` rows per table instead of sorting every change ever made (1.1 s at 10,000 patients, most of the
+    audit log's 15.6 s at 100,000). The newest ``stop`` of the union are among those, so the rows are the same.
+    Raises PermissionError like ``audit_log``.
+    """
+    parts = _parts(user, filters)
+    if connection.features.supports_slicing_ordering_in_compound and len(parts) > 1:
+        parts = [part.order_by("-a_when", "-a_history")[:stop] for part in parts]
+    return list(_union(parts)[start:stop])
+
+
+def _parts(user, filters: AuditFilters) -> list[QuerySet]:
     if not access_for(user).can_view_reports:
         raise PermissionError("The audit log is for data managers and investigators.")
     types = [filters.record_type] if filters.record_type else [*SOURCES, ACCOUNT]
     if filters.patient_id or filters.site_id:
         types = [t for t in types if t != ACCOUNT]
-    parts = [_account_qs(filters) if t == ACCOUNT else _history_qs(t, filters) for t in types]
+    return [_account_qs(filters) if t == ACCOUNT else _history_qs(t, filters) for t in types]
+
+
+def _union(parts: list[QuerySet]) -> QuerySet:
     if not parts:
         return AccountEvent.objects.none().values_list("at")
     first, rest = parts[0], parts[1:]

@@ -56,11 +56,24 @@ def exit_date_of(patient) -> dt.date | None:
     return exits[0].exit_date if exits else None
 
 
+def today_bounds(at: dt.datetime | None, dates: dict[int, dt.date]) -> tuple[dt.date, dt.date]:
+    """The earliest and the latest "today" over the sites (and the server's date, the fallback of
+    ``site_today_expression``): constants that bound each row's site-local today.
+
+    Comparing a column with the per-site CASE expression cannot use an index; the same comparison with these
+    bounds (implied by it, so the rows are the same) lets PostgreSQL range-scan ``visit_no_data_window_idx``
+    instead of reading all of ``trials_visit`` (700,000 rows at 100,000 patients)."""
+    days = [*dates.values(), timezone.localdate(at)]
+    return min(days), max(days)
+
+
 def open_visits(user, *, at: dt.datetime | None = None, dates: dict[int, dt.date] | None = None):
     """Scoped visits without data whose window is open today at their site (candidates for due/overdue).
 
     Each row carries ``local_today``: the date at the patient's site at instant ``at`` (now by default).
     """
+    dates = site_local_dates(at) if dates is None else dates
+    earliest, latest = today_bounds(at, dates)
     qs = (
         Visit.objects.active()
         .annotate(local_today=site_today_expression(at=at, dates=dates))
@@ -71,6 +84,7 @@ def open_visits(user, *, at: dt.datetime | None = None, dates: dict[int, dt.date
             window_end__gte=F("local_today"),
             patient__voided_at__isnull=True,
         )
+        .filter(window_end__gte=earliest, window_start__lte=latest)  # implied by the two above; indexable
     )
     return scope_queryset(user, qs)
 
@@ -82,11 +96,13 @@ def missed_count(
     exited_before_close = StudyExit.objects.active().filter(
         patient_id=OuterRef("patient_id"), exit_date__lte=OuterRef("window_end")
     )
+    dates = site_local_dates(at) if dates is None else dates
     qs = scope_queryset(
         user,
         Visit.objects.active()
         .annotate(local_today=site_today_expression(at=at, dates=dates))
-        .filter(visit_date__isnull=True, not_done_reason="", window_end__lt=F("local_today"), patient__voided_at__isnull=True),
+        .filter(visit_date__isnull=True, not_done_reason="", window_end__lt=F("local_today"), patient__voided_at__isnull=True)
+        .filter(window_end__lt=today_bounds(at, dates)[1]),  # implied by the above; indexable
     ).filter(~Exists(exited_before_close))
     if site_id:
         qs = qs.filter(patient__site_id=site_id)
@@ -146,9 +162,17 @@ def worklist_for(
     if status in counts:
         urgent = urgent.filter(urgency=0 if status == VisitStatus.OVERDUE.value else 1)
     page_size = page_size or WORKLIST_PAGE_SIZE
-    paginator = Paginator(urgent.select_related("patient", "patient__site").prefetch_related(active_exits_prefetch()), page_size)
+    # The page's ids are chosen from the index alone (visit_no_data_window_idx covers them; only the patients are
+    # read), then its 50 rows are read whole: one query, ``id IN (… ORDER BY … LIMIT 50)``, instead of reading every
+    # due visit's row to sort them (20,000 at 100,000 patients).
+    paginator = Paginator(urgent.values_list("pk", flat=True), page_size)
     paginator.count = counts[status] if status in counts else sum(counts.values())  # known: saves a COUNT query
     page_obj = paginator.get_page(page)
+    page_obj.object_list = list(
+        urgent.filter(pk__in=page_obj.object_list)
+        .select_related("patient", "patient__site")
+        .prefetch_related(active_exits_prefetch())
+    )
     rows = []
     for visit in page_obj.object_list:
         visit_status = visit.status_on(visit.local_today, exit_date_of(visit.patient))

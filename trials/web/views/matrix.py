@@ -8,6 +8,7 @@ from django.utils import timezone
 from trials.domain import schedule
 from trials.models.sites import site_local_dates
 from trials.web.guards import clinical_page
+from trials.web.paging import NextPage
 from trials.web.selectors.patients import readable_sites
 from trials.web.selectors.status_matrix import FILTERS, FLAGS, LEGEND, matrix_patients, matrix_rows
 
@@ -21,34 +22,23 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
-class MatrixPage:
-    """One page of patient ids: counted when unfiltered; with a status filter, "more" is known by fetching one extra row.
+class MatrixPage(NextPage):
+    """One page of patients: counted when unfiltered; with a status filter, "more" is known by fetching one extra row.
 
     Counting the patients that match a status filter means an EXISTS over every patient's visits (≈ 0.2 s at 100,000
     patients), so filtered pages say whether a next page exists instead of how many pages there are.
     """
 
     def __init__(self, patients, number: str | None, *, counted: bool):
-        try:
-            self.number = max(1, int(number or 1))
-        except ValueError:
-            self.number = 1
-        self.count = patients.count() if counted else None
-        self.num_pages = max(1, -(-self.count // PAGE_SIZE)) if self.count is not None else None
-        if self.num_pages is not None:
-            self.number = min(self.number, self.num_pages)
-        start = (self.number - 1) * PAGE_SIZE
         # Ids first (a narrow scan of the study-ID order), then the rows of those 50 only.
-        ids = list(patients.values_list("pk", flat=True)[start : start + PAGE_SIZE + 1])
-        self.has_next = len(ids) > PAGE_SIZE
-        ids = ids[:PAGE_SIZE]
-        rows = {p.pk: p for p in patients.model.objects.filter(pk__in=ids).select_related("site")}
-        self.object_list = [rows[pk] for pk in ids]
-        self.has_previous = self.number > 1
-        self.previous_page_number, self.next_page_number = self.number - 1, self.number + 1
-
-    def has_other_pages(self) -> bool:
-        return self.has_previous or self.has_next
+        super().__init__(
+            lambda start, stop: list(patients.values_list("pk", flat=True)[start:stop]),
+            number,
+            PAGE_SIZE,
+            count=patients.count() if counted else None,
+        )
+        rows = {p.pk: p for p in patients.model.objects.filter(pk__in=self.object_list).select_related("site")}
+        self.object_list = [rows[pk] for pk in self.object_list]
 
 
 @clinical_page

@@ -64,14 +64,14 @@ def reports(request):
 
 @study_page
 def report_detail(request, run_id: int):
-    run = selectors.run_get(run_id)
+    run, result = selectors.run_with_summary(run_id)  # the summary's part of result.json only
     return render(
         request,
         "web/report_detail.html",
         {
             "run": run,
             "status": selectors.run_status(run),
-            "summary": selectors.report_summary(run.result) if run.status == "succeeded" else {},
+            "summary": selectors.report_summary(result) if run.status == "succeeded" else {},
             "downloads": selectors.downloads(run),
             "plots": selectors.plots(run),
         },
