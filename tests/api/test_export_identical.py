@@ -2,23 +2,27 @@
 
 The reference below is the export as it was before it was made faster: plain ``values_list`` rows, the BPI items'
 missing-data codes merged in Python, ``spreadsheet_text`` on every text cell, one ``csv.writer``. The export
-now merges the codes in SQL and makes each distinct string safe once; the bytes must not change, for staff
-and sponsors, on a seeded registry with coded items and text that needs neutralising.
+now merges the codes in SQL and makes each distinct string safe once, and on PostgreSQL is written by the
+database (``COPY``, trials/interop/csv_copy.py: run these tests with DATABASE_URL=postgres://… for that path);
+the bytes must not change, for staff and sponsors, on a seeded registry with coded items, text that needs
+neutralising or quoting, and timestamps.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
+from django.db import connection
 
 from tests.analytics.seeded import seeded_registry
 from tests.factories import make_user
 from trials.access import scope_queryset
 from trials.api.exports import export_stream
 from trials.interop.tabular import EXPORTS, sponsor_columns, staff_expression, text_column_indexes
-from trials.models import PainAssessment, Role, Visit
+from trials.models import AdverseEvent, PainAssessment, Role, Site, Visit
 from trials.services.text import spreadsheet_text
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +100,18 @@ def seeded(db):
     missed = Visit.objects.filter(visit_date__isnull=True).order_by("pk")[:3]
     for text, visit in zip(("=HYPERLINK(1)", "+1 phone", "bad\x07bell"), missed, strict=False):
         Visit.objects.filter(pk=visit.pk).update(not_done_reason=text)
+    # What the PostgreSQL COPY writer must render exactly as csv.writer does (trials/interop/csv_copy.py): quotes,
+    # commas and line breaks inside values, empty strings, a C1 control and U+FFFF, every formula trigger,
+    # non-ASCII text, and timestamps printed by str(datetime) with and without microseconds.
+    texts = ['say "no", twice', "line\nbreak", "cr\r\nlf", "-2 minus", "@at", "\ttab", "\rcr", "caf\u00e9 \u0085 \uffff", ""]
+    for text, visit in zip(texts, Visit.objects.filter(visit_date__isnull=True).order_by("pk")[3:], strict=False):
+        Visit.objects.filter(pk=visit.pk).update(not_done_reason=text)
+    Site.objects.filter(pk__in=Site.objects.order_by("pk").values("pk")[:1]).update(name='North, "Main" \x1b campus')
+    stamps = [dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC), dt.datetime(2026, 3, 2, 23, 59, 59, 120, tzinfo=dt.UTC)]
+    for stamp, visit in zip(stamps, Visit.objects.filter(visit_date__isnull=False).order_by("pk"), strict=False):
+        Visit.objects.filter(pk=visit.pk).update(opioid_submitted_at=stamp, opioid_reviewed_at=stamp)
+        PainAssessment.objects.filter(visit_id=visit.pk).update(submitted_at=stamp)
+    AdverseEvent.objects.filter(pk__in=AdverseEvent.objects.order_by("pk").values("pk")[:2]).update(term='=SUM(A1),\n"x"')
 
 
 @pytest.mark.parametrize("resource", sorted(EXPORTS))
@@ -106,6 +122,9 @@ def test_export_bytes_equal_the_reference_for_staff_and_sponsors(seeded, resourc
         streamed = "".join(export_stream(user, resource, sponsor=is_sponsor))
         assert streamed == _reference(user, resource, sponsor=is_sponsor), (resource, is_sponsor)
     if resource == "visits":
+        writer = "copy_csv_blocks" if connection.vendor == "postgresql" else "_csv_blocks"  # PostgreSQL writes it
+        assert export_stream(manager, "visits", sponsor=False).__name__ == writer
         body = "".join(export_stream(manager, "visits", sponsor=False))
-        assert "NASK" in body and "'=HYPERLINK(1)" in body and "bad\ufffdbell" in body
-        assert len(body.splitlines()) == Visit.objects.count() + 1
+        assert "NASK" in body and "'=HYPERLINK(1)" in body and "bad\ufffdbell" in body and "caf\u00e9 \ufffd \ufffd" in body
+        assert '"line\nbreak"' in body and "2026-03-02 23:59:59.000120+00:00" in body and "'-2 minus" in body
+        assert len(list(csv.reader(io.StringIO(body, newline="")))) == Visit.objects.count() + 1

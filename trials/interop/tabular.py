@@ -195,10 +195,23 @@ def staff_expression(spec: ExportSpec, column: str):
     return column
 
 
+def staff_header(spec: ExportSpec) -> list[str]:
+    """The header of a staff table: the column paths with ``__`` → ``_``, ``voided`` for ``voided_at``."""
+    return ["voided" if c == "voided_at" else header_of(c) for c in spec.columns]
+
+
+def sponsor_header(spec: ExportSpec, columns: list[str]) -> list[str]:
+    """The header of a sponsor table (``sponsor_columns``): ``age`` for the birth year, dates as days from day 0."""
+    return [
+        "age" if c == "birth_year" else "voided" if c == "voided_at" else day_field_name(c) if c in spec.dates else header_of(c)
+        for c in columns
+    ]
+
+
 def staff_rows(spec: ExportSpec, queryset, *, as_text: bool = False) -> tuple[list[str], Iterator[tuple]]:
     """Header and rows of a staff table. ``as_text``: the output is text (CSV), so the missing-data codes are merged
     by the database (``coded_expression``); otherwise in Python, keeping numbers numbers (XLSX)."""
-    header = ["voided" if c == "voided_at" else header_of(c) for c in spec.columns]
+    header = staff_header(spec)
     in_sql = {c: e for c in spec.coded if as_text and (e := coded_expression(spec, c)) is not None}
     expressions = [in_sql[c] if c in in_sql else staff_expression(spec, c) for c in spec.columns]
     codes, merge = code_columns(replace(spec, coded=tuple(c for c in spec.coded if c not in in_sql)), list(spec.columns))
@@ -219,10 +232,7 @@ def sponsor_columns(spec: ExportSpec) -> list[str]:
 
 def sponsor_rows(spec: ExportSpec, queryset, *, as_text: bool = False) -> tuple[list[str], Iterator[tuple]]:
     columns = sponsor_columns(spec)
-    header = [
-        "age" if c == "birth_year" else "voided" if c == "voided_at" else day_field_name(c) if c in spec.dates else header_of(c)
-        for c in columns
-    ]
+    header = sponsor_header(spec, columns)
     extra = [spec.day0] if spec.day0 else []
     if "birth_year" in columns:
         extra.append("enrollment_date")
