@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("q/", include("pro.patient.urls")),  # the patient's questionnaire by link (issue 15): no login
     path("", include("pro.urls")),  # questionnaires: the coordinator's pages (issue 15)
+    path("", include("analytics.web.urls")),  # the investigator reports pages
     path("", include("trials.web.urls")),
 ]

@@ -20,8 +20,8 @@ from pro import actions, selectors, sending, services
 from pro.models import Invitation, PatientContact
 from trials.access import access_for, scope_queryset
 from trials.domain import schedule
+from trials.guards import clinical_page
 from trials.models import Patient, Visit
-from trials.web.guards import clinical_page
 from trials.web.selectors.patients import readable_sites
 
 

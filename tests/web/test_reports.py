@@ -13,10 +13,10 @@ from lxml import html
 from pypdf import PdfReader
 
 from analytics.models import ReportRun, RunStatus
+from analytics.web.selectors import report_summary
 from tests.analytics.seeded import seeded_registry
 from trials import services
 from trials.models import PainAssessment
-from trials.web.selectors.reports import report_summary
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,6 @@ from trials.web.views import (
     patients,
     queries,
     records,
-    reports,
     users,
     visits,
 )
@@ -49,10 +48,6 @@ urlpatterns = [
     path("worklist/", home.worklist, name="worklist"),
     path("data-management/", include(data_management)),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
-    path("reports/", reports.reports, name="reports"),
-    path("reports/<int:run_id>/", reports.report_detail, name="report_detail"),
-    path("reports/<int:run_id>/status/", reports.report_status, name="report_status"),
-    path("reports/<int:run_id>/files/<str:name>", reports.report_artifact, name="report_artifact"),
     path("record-status/", matrix.status_matrix, name="status_matrix"),
     path("audit-log/", audit.audit_log_page, name="audit_log"),
     path("audit-log.csv", audit.audit_log_csv, name="audit_log_csv"),

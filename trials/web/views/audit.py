@@ -14,9 +14,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from trials.access import access_for, scope_queryset
+from trials.guards import clinical_page
 from trials.models import Patient, Site
 from trials.services.text import spreadsheet_text
-from trials.web.guards import clinical_page
 from trials.web.paging import NextPage
 from trials.web.selectors.audit_log import ACTIONS, RECORD_TYPES, AuditFilters, audit_log, audit_log_rows, with_changes
 

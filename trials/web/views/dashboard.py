@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.shortcuts import render
 
 from trials.domain.missing import MISSING_CODE_CHOICES
-from trials.web.guards import study_page
+from trials.guards import study_page
 from trials.web.selectors.dashboard import dashboard_for
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
-from trials.web.guards import clinical_page
+from trials.guards import clinical_page
 
 
 @clinical_page

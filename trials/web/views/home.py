@@ -8,7 +8,7 @@ from django.urls import NoReverseMatch, reverse
 
 from trials.access import access_for
 from trials.domain.schedule import VisitStatus
-from trials.web.guards import clinical_page
+from trials.guards import clinical_page
 from trials.web.selectors.patients import readable_sites
 from trials.web.selectors.worklist import WORKLIST_STATUSES, worklist_for
 

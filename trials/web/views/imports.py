@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from trials.access import access_for
 from trials.errors import DomainValidationError
+from trials.guards import clinical_page
 from trials.interop.redcap_import import DATE_FORMATS, MappingError, import_run_check, import_run_confirm
 from trials.models import ImportRun, ImportStatus
-from trials.web.guards import clinical_page
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 

@@ -9,11 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 
 from trials.access import access_for
+from trials.guards import clinical_page
 from trials.models import Lock, LockScope
 from trials.services import locking
 from trials.web.forms.data_management import LockForm
 from trials.web.forms.errors import apply_showing_errors
-from trials.web.guards import clinical_page
 
 
 @clinical_page

@@ -6,8 +6,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from trials.domain import schedule
+from trials.guards import clinical_page
 from trials.models.sites import site_local_dates
-from trials.web.guards import clinical_page
 from trials.web.paging import NextPage
 from trials.web.selectors.patients import readable_sites
 from trials.web.selectors.status_matrix import FILTERS, FLAGS, LEGEND, matrix_patients, matrix_rows

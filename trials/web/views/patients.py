@@ -10,9 +10,9 @@ from trials import services
 from trials.access import access_for
 from trials.domain.eligibility import failed
 from trials.errors import DomainValidationError
+from trials.guards import can_write, clinical_page
 from trials.web.forms.clinical import LesionForm, PatientForm
 from trials.web.forms.errors import domain_errors_to_form
-from trials.web.guards import can_write, clinical_page
 from trials.web.selectors.patients import patient_list as select_patients
 from trials.web.selectors.patients import patient_timeline, writable_sites
 

@@ -13,11 +13,11 @@ from django.urls import reverse
 
 from trials.access import access_for, scope_queryset
 from trials.errors import DomainValidationError
+from trials.guards import clinical_page
 from trials.models import Patient, QueryStatus, Visit
 from trials.services import data_queries
 from trials.web.forms.data_management import MessageForm
 from trials.web.forms.errors import apply_showing_errors
-from trials.web.guards import clinical_page
 from trials.web.labels import model_for, record_field_label, value_label
 from trials.web.selectors.data_queries import scoped_queries
 

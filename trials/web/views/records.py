@@ -23,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from trials import services
 from trials.errors import ConflictError, DomainValidationError
+from trials.guards import can_write, clinical_page
 from trials.models import AdverseEvent, ImagingAssessment, Lesion, Procedure, RadiationCourse, SkeletalEvent, StudyExit, Visit
 from trials.models.base import ClinicalRecord
 from trials.web.forms.clinical import (
@@ -36,7 +37,6 @@ from trials.web.forms.clinical import (
     StudyExitForm,
 )
 from trials.web.forms.errors import domain_errors_to_form
-from trials.web.guards import can_write, clinical_page
 from trials.web.selectors.patients import patient_get
 
 

@@ -16,10 +16,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from trials.access import access_for
 from trials.errors import DomainValidationError
+from trials.guards import clinical_page
 from trials.models import AccountEvent, Membership, Role, Site
 from trials.services import users as user_services
 from trials.web.forms.errors import domain_errors_to_form
-from trials.web.guards import clinical_page
 
 User = get_user_model()
 PAGE_SIZE = 50

@@ -10,13 +10,13 @@ from django.views.decorators.http import require_POST
 from trials import services
 from trials.access import access_for
 from trials.errors import ConflictError, DomainValidationError
+from trials.guards import can_write, clinical_page
 from trials.models import OpioidStatus
 from trials.services import signoff
 from trials.services.patient_reports import visit_opioid_review as opioid_review
 from trials.web.forms.errors import ROW_KEY, domain_errors_to_form, row_errors_to_formset
 from trials.web.forms.signature import SignForm
 from trials.web.forms.visit import MedicationFormSet, VisitForm, medication_initial, mme_table_for_page
-from trials.web.guards import can_write, clinical_page
 from trials.web.selectors.history import visit_audit_trail
 from trials.web.selectors.patients import next_visit_to_enter, visit_get
 from trials.web.selectors.visit_detail import visit_view

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 
-from analytics.parameters import RunParameters
 from analytics.services import ReportQuotaExceeded, report_run_request
-from analytics.stats.strata import STRATA_VARIABLES
+from analytics.web import selectors
+from analytics.web.forms import ReportRequestForm
 from trials.errors import DomainValidationError
-from trials.web.forms.errors import domain_errors_to_form
-from trials.web.guards import study_page
-from trials.web.selectors import reports as selectors
-
-STRATA_LABELS = {
-    "site": "Site",
-    "modality": "Ablation modality",
-    "augmentation": "Augmentation",
-    "radiation_sequence": "Radiation sequence",
-    "region": "Lesion region",
-}
-
-
-class ReportRequestForm(forms.Form):
-    strata = forms.MultipleChoiceField(
-        label="Stratify by",
-        choices=[(s, STRATA_LABELS.get(s, s)) for s in STRATA_VARIABLES],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        initial=list(RunParameters().strata),
-    )
-    include_hypercalcaemia = forms.BooleanField(label="Count hypercalcaemia of malignancy as an SRE", required=False)
-    force = forms.BooleanField(label="Recompute even if the data have not changed", required=False)
+from trials.guards import study_page
 
 
 @study_page
@@ -47,7 +24,7 @@ def reports(request):
         try:
             run, reused = report_run_request(actor=request.user, parameters=parameters, force=form.cleaned_data["force"])
         except DomainValidationError as exc:
-            domain_errors_to_form(form, exc)
+            form.add_service_errors(exc)
         except ReportQuotaExceeded as exc:
             form.add_error(None, str(exc))
         else:
@@ -57,7 +34,7 @@ def reports(request):
     data_version = selectors.current_data_version()
     return render(
         request,
-        "web/reports.html",
+        "analytics/reports.html",
         {"form": form, "runs": selectors.past_runs(data_version=data_version)},
     )
 
@@ -67,7 +44,7 @@ def report_detail(request, run_id: int):
     run, result = selectors.run_with_summary(run_id)  # the summary's part of result.json only
     return render(
         request,
-        "web/report_detail.html",
+        "analytics/report_detail.html",
         {
             "run": run,
             "status": selectors.run_status(run),

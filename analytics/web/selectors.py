@@ -1,4 +1,4 @@
-"""Report runs for the investigator reports page (analytics/ writes them; this module only reads)."""
+"""Report runs for the investigator reports page (the services write them; this module only reads)."""
 
 from __future__ import annotations
 

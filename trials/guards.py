@@ -1,4 +1,4 @@
-"""Who may open the clinical pages of the web UI.
+"""Who may open the pages of the web UI (trials' clinical pages, analytics' reports, pro's questionnaire pages).
 
 Row scoping is ``trials.access.scope_queryset``'s job; this module only keeps
 sponsors (de-identified access through the API only, DESIGN.md "Access") and
