@@ -53,6 +53,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # layering contracts: pyproject.toml [tool.importlinter]
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media .test-media staticfiles

@@ -30,8 +30,8 @@ from rest_framework.response import Response
 
 from analytics.models import ReportRun, RunStatus
 from analytics.parameters import STRATA_VARIABLES
-from analytics.services import report_run_request
-from apicore.errors import ServiceUnavailable
+from analytics.services import ReportQuotaExceeded, report_run_request
+from apicore.errors import QuotaExceeded, ServiceUnavailable
 from apicore.pagination import RegistryCursorPagination
 from apicore.permissions import is_sponsor_view
 from apicore.views import ApiViewMixin
@@ -237,7 +237,10 @@ class ReportRunViewSet(
         data = dict(incoming.validated_data)
         force = data.pop("force", False)
         broker_check()
-        run, _reused = report_run_request(actor=request.user, parameters=data, force=force)
+        try:
+            run, _reused = report_run_request(actor=request.user, parameters=data, force=force)
+        except ReportQuotaExceeded as exc:
+            raise QuotaExceeded(wait=None, detail=str(exc)) from exc  # 429 quota_exceeded
         run.refresh_from_db()
         if run.status == RunStatus.FAILED and run.error_message.startswith("Could not queue"):
             raise ServiceUnavailable(

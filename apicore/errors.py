@@ -84,14 +84,12 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 class QuotaExceeded(exceptions.Throttled):
+    """429 ``quota_exceeded``: a per-user limit of work in progress (analytics' report runs), not a request rate."""
+
     default_code = "quota_exceeded"
 
 
 def _as_api_exception(exc: Exception) -> Exception:
-    from analytics.services import ReportQuotaExceeded
-
-    if isinstance(exc, ReportQuotaExceeded):
-        return QuotaExceeded(wait=None, detail=str(exc))
     if isinstance(exc, DomainValidationError):
         return exceptions.ValidationError(exc.errors)
     if isinstance(exc, ConflictError):
