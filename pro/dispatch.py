@@ -9,8 +9,9 @@ A batch is one transaction with a constant number of queries, whatever its size:
    e-mail, and no event yet for this message. The same query reads the site, the visit and the encrypted address.
 2. **log** — the messages' ``InvitationEvent`` rows (unique per invitation, kind and number:
    ``pro_event_message_once``) and their link tokens' hashes are inserted in bulk *before* any message leaves;
-3. **send** — the addresses are decrypted in memory and the messages go out over the run's one connection
-   (``pro.emails.Mailer``), one by one, so a refused recipient fails alone;
+3. **send** — the addresses are decrypted in memory and the messages go out over the tick's connections
+   (``pro.emails.Mailer``: ``PRO_SMTP_CONNECTIONS`` threads, each its own SMTP connection), each message on its own,
+   so a refused recipient fails alone;
 4. **record** — the sent invitations are updated in one ``bulk_update``. A message that failed has its event and
    token deleted again (inside the same uncommitted transaction, so they never existed for anyone else), gets a
    ``failed`` event (exception class only, never an address) and stays due: the next tick retries it.
@@ -198,6 +199,7 @@ def send_claimed(
     outcome.skipped += len(rows) - len(logged)
     links = tokens.issue_many([r.pk for r in logged], channel=TokenChannel.EMAIL)
     failed: dict[int, str] = {}
+    messages = []
     for row in logged:
         try:
             message = composer.message(
@@ -209,10 +211,15 @@ def send_claimed(
                 closes_on=row.window_closes_on,
                 token=links[row.pk],
             )
-            mailer.send(message)
-        except Exception as exc:  # noqa: BLE001 - one message's failure must not stop the others
+        except Exception as exc:  # noqa: BLE001 - e.g. an address no key decrypts: this message fails alone
             failed[row.pk] = type(exc).__name__
-            logger.warning("PRO message %s for invitation %s failed: %s", kind, row.pk, failed[row.pk])
+        else:
+            messages.append((row.pk, message))
+    for (pk, _), error in zip(messages, mailer.send_all([m for _, m in messages]), strict=True):
+        if error is not None:
+            failed[pk] = type(error).__name__
+    for pk, name in failed.items():
+        logger.warning("PRO message %s for invitation %s failed: %s", kind, pk, name)
     if failed:
         _undo(kind, failed, events, links, now, actor)
     sent = [r for r in logged if r.pk not in failed]

@@ -1,10 +1,13 @@
 """The invitation and reminder e-mails (issue 15 §2): study name, site, visit and the link — no identifier, no
-clinical content (templates pro/templates/pro/email/). ``Mailer`` sends many of them over one SMTP connection."""
+clinical content (templates pro/templates/pro/email/). ``Mailer`` sends many of them over a few SMTP connections
+kept open for the whole tick."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -62,7 +65,7 @@ class SendFailed(Exception):
     """The backend accepted no message (e.g. a connection that could not be opened)."""
 
 
-class Mailer:
+class Connection:
     """One e-mail connection for many messages, opened at the first message and reopened after a failure (a
     dropped SMTP connection fails the message being sent, not every later one). Use as a context manager."""
 
@@ -91,6 +94,71 @@ class Mailer:
                 self.connection.close()
             except Exception as exc:  # noqa: BLE001 - closing a broken connection must not hide the real error
                 logger.warning("closing the e-mail connection failed: %s", type(exc).__name__)
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class Mailer:
+    """The e-mail connections of one tick: ``PRO_SMTP_CONNECTIONS`` (default 4) kept open for all its batches, each
+    used by one sending thread, so the SMTP round trips of a batch's messages overlap instead of adding up (one
+    connection when ``connection`` is given). Threads only talk SMTP; the database work stays in the caller's thread.
+    Use as a context manager (closes every connection)."""
+
+    def __init__(self, connection=None, *, connections: int | None = None) -> None:
+        self._given = connection
+        self.size = 1 if connection is not None else max(1, connections or settings.PRO_SMTP_CONNECTIONS)
+        self._local = threading.local()
+        self._all: list[Connection] = []
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _connection(self) -> Connection:
+        """This thread's connection (made at its first message)."""
+        mine = getattr(self._local, "connection", None)
+        if mine is None:
+            mine = self._local.connection = Connection(self._given)
+            with self._lock:
+                self._all.append(mine)
+        return mine
+
+    def send(self, message: EmailMultiAlternatives) -> None:
+        """Send one message in this thread; raises when it did not go out (``Connection.send``)."""
+        self._connection().send(message)
+
+    def send_all(self, messages: list[EmailMultiAlternatives]) -> list[Exception | None]:
+        """Send ``messages`` over up to ``size`` connections at once; returns, per message, None when it went out or
+        the exception that stopped it (a failure never stops the other messages)."""
+        results: list[Exception | None] = [None] * len(messages)
+
+        def run(indexes: range) -> None:
+            for i in indexes:
+                try:
+                    self.send(messages[i])
+                except Exception as exc:  # noqa: BLE001 - reported per message to the caller
+                    results[i] = exc
+
+        lanes = min(self.size, len(messages))
+        if lanes <= 1:
+            run(range(len(messages)))
+            return results
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="pro-smtp")
+        list(self._pool.map(run, [range(lane, len(messages), lanes) for lane in range(lanes)]))
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        with self._lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
 
     def __enter__(self) -> Mailer:
         return self

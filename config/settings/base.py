@@ -230,6 +230,8 @@ PRO_REMINDER_OFFSETS_DAYS = [int(x) for x in env.list("PRO_REMINDER_OFFSETS_DAYS
 PRO_SEND_FROM_HOUR = env.int("PRO_SEND_FROM_HOUR", default=8)
 # Invitations the job claims, logs and sends per transaction (row locks held while the batch's messages go out).
 PRO_SEND_BATCH_SIZE = env.int("PRO_SEND_BATCH_SIZE", default=100)
+# SMTP connections (one sending thread each) a tick keeps open: a batch's round trips to the relay overlap.
+PRO_SMTP_CONNECTIONS = env.int("PRO_SMTP_CONNECTIONS", default=4)
 # The absolute address of the site for links in e-mails (no trailing slash), e.g. https://registry.example.org.
 PRO_PUBLIC_BASE_URL = env("PRO_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 PRO_FROM_EMAIL = env("PRO_FROM_EMAIL", default="registry-questionnaires@localhost")

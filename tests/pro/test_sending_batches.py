@@ -23,12 +23,14 @@ from tests.factories import enroll_patient
 from trials.domain import schedule
 
 REFUSED: set[str] = set()
+USED: set[int] = set()
 
 
 class RefusingBackend(EmailBackend):
     """locmem, except that a recipient in ``REFUSED`` is refused the way an SMTP server refuses one."""
 
     def send_messages(self, messages):
+        USED.add(id(self))
         for message in messages:
             refused = [to for to in message.to if to in REFUSED]
             if refused:
@@ -267,3 +269,15 @@ def test_reminder_date_in_the_site_time_zone(job_settings):
     assert dispatch.reminder_date(sent_at, 1, "America/Chicago", dt.date(2026, 3, 3)) is None  # after the window
     assert dispatch.reminder_date(sent_at, 2, "UTC", dt.date(2026, 3, 10)) is None  # every reminder went out
     assert dispatch.reminder_date(None, 0, "UTC", timezone.localdate()) is None
+
+
+def test_send_all_spreads_messages_over_the_connections_and_reports_each_failure(job_settings):
+    USED.clear()
+    messages = [mail.EmailMessage("s", "b", "f@example.org", [f"t{i}@example.org"]) for i in range(7)]
+    REFUSED.add("t4@example.org")
+    with Mailer(connections=3) as mailer:
+        errors = mailer.send_all(messages)
+        assert mailer.send_all(messages[:1]) == [None]  # a later batch reuses the tick's connections
+    assert [type(e).__name__ if e else None for e in errors] == [None] * 4 + ["SMTPRecipientsRefused"] + [None] * 2
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([f"t{i}@example.org" for i in range(7) if i != 4] + ["t0@example.org"])
+    assert 1 < len(USED) <= 3
