@@ -30,7 +30,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from analytics.render.labels import MISSING, number, p_value_text, percent, variable_label, visit_label  # noqa: E402
 from analytics.render.report_tables import DisplayTable  # noqa: E402
-from analytics.stats.funnel import control_limits  # noqa: E402
+from analytics.stats.funnel import control_limit_curves, control_limits  # noqa: E402
 from analytics.stats.mixed_model import PRIMARY_ENDPOINT  # noqa: E402
 
 EXPLORATORY = "Exploratory analyses"
@@ -198,7 +198,7 @@ def _funnel_panel(ax, f: dict[str, Any]) -> None:
     top = max(s["n"] for s in sites)
     n = np.arange(1, int(top * 1.15) + 2)
     for level, style in ((0.95, "--"), (0.998, ":")):
-        low, high = zip(*(control_limits(p0, int(k), level) for k in n), strict=True)
+        low, high = control_limit_curves(p0, n, level)
         ax.plot(n, low, style, color="#555555", linewidth=1, label=f"{level:.1%} limits".replace(".0%", "%"))
         ax.plot(n, high, style, color="#555555", linewidth=1)
     ax.axhline(p0, color="#1f3b73", linewidth=1.2, label=f"registry rate {percent(p0, 1)}")
