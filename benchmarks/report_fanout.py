@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -30,30 +29,17 @@ sys.path.insert(0, str(ROOT))
 SPEEDUP_GOAL = 1.6
 
 
-def _start_workers(count: int, queue: str) -> list[tuple[subprocess.Popen, Path]]:
-    celery = Path(sys.executable).with_name("celery")
-    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"}
-    workers = []
-    for i in range(count):
-        log = Path("/tmp") / f"{queue}-{i}.log"
-        argv = [str(celery), "-A", "config", "worker", "--pool=solo", "-l", "info", "-Q", queue]
-        argv += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}-{i}@%h"]
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)  # noqa: S603
-        workers.append((process, log))
-    deadline = time.monotonic() + 120
-    for process, log in workers:  # the clock starts once every worker is up
-        while " ready." not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"a worker did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.3)
-    return workers
+def _start_workers(count: int, queue: str) -> list:
+    from benchmarks.report_worker import start_worker
+
+    return [start_worker(queue, Path("/tmp") / f"{queue}-{i}.log", name=f"{queue}-{i}", tag_backends=False) for i in range(count)]
 
 
 def _stop(workers) -> None:
-    for process, _ in workers:
-        process.terminate()
-    for process, _ in workers:
-        process.wait(timeout=60)
+    from benchmarks.report_worker import stop_worker
+
+    for process in workers:
+        stop_worker(process)
 
 
 def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameters: dict | None = None) -> dict:
@@ -99,9 +85,11 @@ def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameter
     return {"serial": serial_s, "workers": times, "identical": identical}
 
 
-def fanout_lines(worker_counts: list[int], *, repeat: int = 3) -> list[tuple[str, str]]:
-    """The benchmark's output rows (label, value) for ``report_scale.py`` and this script."""
+def fanout_lines(worker_counts: list[int], *, repeat: int = 3) -> tuple[list[tuple[str, str]], float | None]:
+    """The benchmark's output rows (label, value) for ``report_scale.py`` and this script, and the 2-worker
+    compute speed-up (None without both 1 and 2 workers)."""
     result = fanout_compute_times(worker_counts, repeat=repeat)
+    speedup = None
     medians = {count: statistics.median(values) for count, values in result["workers"].items()}
     rows = [("compute, serial in-process", f"{result['serial']:.2f} s")]
     for count, values in result["workers"].items():
@@ -117,7 +105,7 @@ def fanout_lines(worker_counts: list[int], *, repeat: int = 3) -> list[tuple[str
         rows.append(("2-worker compute speed-up", f"{speedup:.2f} (goal ≥ {SPEEDUP_GOAL}) {verdict}"))
     rows.append(("fanned-out numbers == serial numbers", "byte-identical" if result["identical"] else "DIFFERENT"))
     rows.append(("load average (1, 5, 15 min)", " ".join(f"{x:.1f}" for x in os.getloadavg())))
-    return rows
+    return rows, speedup
 
 
 def main() -> None:
@@ -140,7 +128,7 @@ def main() -> None:
     if Patient.objects.count() < args.patients:
         call_command("seed_registry", patients=args.patients, sites=10, seed=1, anchor_date=None, no_progress=False)
     rows = [("patients in registry", str(Patient.objects.count()))]
-    rows += fanout_lines([int(w) for w in args.workers.split(",")], repeat=args.repeat)
+    rows += fanout_lines([int(w) for w in args.workers.split(",")], repeat=args.repeat)[0]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")

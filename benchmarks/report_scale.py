@@ -1,57 +1,91 @@
-"""Report run at scale on PostgreSQL (issue 3 "Speed").
+"""Report run at scale on PostgreSQL (issue 3 "Speed", issue 17 acceptance): every figure in one invocation.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_bench \\
-    CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \\
-    .venv/bin/python benchmarks/report_scale.py --patients 100000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/registry_100k \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/3 \\
+    .venv/bin/python benchmarks/report_scale.py --patients 100000 --strata default --strata modality \\
+        --rss-sizes postgres://postgres@127.0.0.1:5432/report_10k,postgres://postgres@127.0.0.1:5432/report_30k,\\
+postgres://postgres@127.0.0.1:5432/registry_100k
 
-Seeds the registry to N patients (or reuses it), then prints, in one run:
-1. extraction time (``snapshot_extract`` — COPY with integer patient keys into DataFrames, issue 17);
-2. the time of a raw ``COPY (SELECT …) TO STDOUT`` of the frame queries as the ORM writes them (study_id text
-   joined in: the baseline issue 17 was measured against), and of the integer-keyed ones the extraction runs;
-3. the bare statistical fits' time on prepared frames/arrays (every ``analytics.stats`` call the report makes);
-4. the full run's time (all stages, artifacts included) through a Celery worker this script starts on a
-   private queue — or in-process with ``--in-process`` or when no broker is configured (it says which);
-5. the ratio full / (COPY + bare fits), against the goal ≤ 1.5;
-6. peak RSS of this process and of the worker, against the goal ≤ 2 GB, and the worker's growth per 1,000
-   patients (peak − idle after start-up);
-7. with a Redis broker, the compute stage with 1 and 2 workers and the 2-worker compute speed-up, against the
-   goal ≥ 1.6 (``--workers``, see benchmarks/report_fanout.py; ``--workers ''`` skips it).
+Seeds the registry to N patients (or reuses it). Then, for each ``--strata`` set (``default``: all five
+variables; or a comma-separated list such as ``modality``; repeatable), it prints:
 
-``--strata modality`` runs everything with one stratification variable (default: all five).
-``--rss-sizes URL,URL,URL`` instead runs the worker's full report on each database (e.g. 10k, 30k, 100k
-patients, seeded beforehand) and prints its peak RSS per 1,000 patients at each size and the growth between
-sizes, against the goal ≤ 2 MB per 1,000 patients (issue 17).
+1. extraction (``snapshot_extract``: COPY with integer patient keys into DataFrames) and fingerprint time;
+2. a raw ``COPY (SELECT …) TO STDOUT`` of the frame queries as the ORM writes them (study_id text joined in) —
+   the ratio's data baseline — and of the integer-keyed queries the extraction runs;
+3. the bare statistical fits: every ``analytics.stats`` call the report's fit jobs make, serial, in this
+   process, on the prepared analysis sets (no result assembly, no JSON). Also shown split into the issue-3
+   fits (the list the earlier figures used) and the analyses issue 16 added since;
+4. the full run (all stages, every artifact) through a Celery worker started here on a private queue (solo pool;
+   the fits in it run serially, as one worker alone computes every fan-out unit) — or in-process with
+   ``--in-process`` or without a broker (it says which);
+5. the ratio full / (COPY + fits) in wall-clock seconds and in **CPU seconds** (the worker + its PostgreSQL
+   backends against this process + its backend), against the goal ≤ 1.5 — on a shared machine only the CPU
+   ratio means anything;
+6. the worker's idle and peak RSS (benchmarks/report_worker.py).
+
+Then, with a Redis broker, the compute stage with 1 and 2 workers and the 2-worker speed-up, goal ≥ 1.6
+(``--workers``, ``--fanout-repeat``; benchmarks/report_fanout.py; ``--workers ''`` skips it); and with
+``--rss-sizes URL,URL,URL`` the worker's full report on each database (e.g. 10k, 30k, 100k patients, seeded
+beforehand with ``seed_registry --sites 10 --seed 1``; a size equal to this run's database reuses the first
+strata set's measurement), its peak RSS per 1,000 patients above the idle baseline at each size and the growth
+between sizes, goal ≤ 2 MB per 1,000 patients. It ends with every acceptance figure against its goal, the load
+average of each, and how long the whole invocation took.
+
+Duration: the command above is 1 + 1 (strata) + 3 (fan-out, repeat 1) + 2 (RSS) full 100k-patient runs plus
+two in-process passes; about 25 minutes CPU (expect 30–40 minutes on a quiet 2-core machine, hours under load).
+No input is needed: run it and read the summary at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
 import subprocess
 import sys
 import time
-import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks import pgbench_db  # noqa: E402
+from benchmarks.report_worker import WorkerRun, backend_cpu, run_in_process, run_on_worker  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 RATIO_GOAL = 1.5
 RSS_GOAL_MB = 2048
 RSS_GROWTH_GOAL_MB = 2.0  # per 1,000 patients
+SPEEDUP_GOAL = 1.6
 
 
-def setup_django() -> None:
-    import django
+@dataclass
+class Summary:
+    """The acceptance figures as they are measured: (figure, value, goal, verdict, load average)."""
 
-    django.setup()
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+    def add(self, figure: str, value: float | None, goal: str, ok: bool | None, fmt: str = "{:.2f}") -> None:
+        verdict = "n/a" if ok is None else "OK" if ok else "NOT MET"
+        self.rows.append((figure, "n/a" if value is None else fmt.format(value), goal, verdict, load()))
+
+    def print(self, started: float) -> None:
+        print("\n== acceptance figures (issue 17) ==")
+        widths = [max(len(r[i]) for r in [("figure", "value", "goal", "verdict", "load avg"), *self.rows]) for i in range(5)]
+        for row in [("figure", "value", "goal", "verdict", "load avg"), *self.rows]:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print(f"whole invocation: {(time.monotonic() - started) / 60:.1f} min wall; load average now {load()}")
 
 
-def ensure_database() -> None:
-    pgbench_db.ensure_database("The benchmark runs on PostgreSQL")
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def section(title: str, rows: list[tuple[str, str]]) -> None:
+    print(f"\n== {title} ==")
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}", flush=True)
 
 
 def ensure_patients(n: int) -> float:
@@ -69,24 +103,6 @@ def timed(func, *args, **kwargs):
     started = time.perf_counter()
     value = func(*args, **kwargs)
     return value, time.perf_counter() - started
-
-
-def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) ``pid`` has used so far (Linux /proc; PostgreSQL runs on this machine)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu() -> float:
-    """CPU seconds of this connection's PostgreSQL backend so far."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return proc_cpu(cursor.fetchone()[0])
 
 
 def copy_time() -> tuple[float, int, float]:
@@ -130,12 +146,12 @@ def copy_keyed_time() -> float:
     return time.perf_counter() - started
 
 
-def bare_fits(sets, strata) -> float:
-    """Every statistical call of the compute stage, on the prepared analysis frames — nothing else."""
+def issue3_fits(sets, params) -> None:
+    """The statistical calls the issue-3 figures counted as "bare fits"."""
     from analytics import stats
     from analytics.stats import propensity
 
-    started = time.perf_counter()
+    strata = params.strata
     stats.sre_cumulative_incidence(sets.adtte, strata_variables=strata)
     stats.sre_one_minus_km(sets.adtte, strata_variables=strata)
     stats.overall_survival(sets.adtte, strata_variables=strata)
@@ -145,124 +161,174 @@ def bare_fits(sets, strata) -> float:
     stats.omed_visit_summaries(sets.pain, strata_variables=strata)
     stats.pain_response_rates(sets.adresp, itt_population=sets.itt_population, patients=sets.patients, strata_variables=strata)
     stats.complication_summaries(sets.aes, sets.patients, strata_variables=strata)
-    covariates = propensity.covariate_frame(sets.patients, sets.pain)  # issue 16: the four default contrasts
-    propensity.propensity_analyses(covariates, sets.adtte, sets.adresp, visits=tuple(sets.itt_population))
-    return time.perf_counter() - started
+    covariates = propensity.covariate_frame(sets.patients, sets.pain)
+    propensity.propensity_analyses(covariates, sets.adtte, sets.adresp, contrasts=params.contrasts, visits=params.visits)
 
 
-def rss_kb(pid: int) -> int:
-    """Current resident set size of ``pid`` in kB (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def later_fits(sets, params) -> None:
+    """The statistical calls of the analyses added since (issues 12, 15, 16): Gray, time to response, mixed
+    models, site funnels, patient flow, PRO completion — each as its fit job calls it."""
+    from analytics import stats
+    from analytics.stats.flow import patient_flow
+    from analytics.stats.funnel import site_benchmarking
+    from analytics.stats.mixed_model import mixed_models
+    from analytics.stats.pro import pro_completion, response_rates_by_source
 
-
-def start_worker(queue: str, log: Path) -> subprocess.Popen:
-    celery = Path(sys.executable).with_name("celery")
-    url = os.environ.get("DATABASE_URL", "")
-    named = f"{url}{'&' if '?' in url else '?'}application_name={queue}"  # so its backends' CPU can be found
-    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false", "DATABASE_URL": named}
-    process = subprocess.Popen(  # noqa: S603
-        [
-            str(celery),
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "-l",
-            "info",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"{queue}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+    strata = params.strata
+    stats.gray_tests(sets.adtte, strata_variables=strata)
+    stats.time_to_response(sets.adresp, sets.adtte, strata_variables=strata)
+    mixed_models(sets.pain, adtte=sets.adtte, strata_variables=strata, visits=params.visits)
+    site_benchmarking(
+        patients=sets.patients, aes=sets.aes, adresp=sets.adresp, itt_population=sets.itt_population, visits=params.visits
     )
-    deadline = time.monotonic() + 900  # start-up under a loaded machine
-    while " ready." not in log.read_text():  # the clock starts once the worker is up
-        if process.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"the worker did not start:\n{log.read_text()[-2000:]}")
-        time.sleep(0.3)
-    return process
+    patient_flow(sets.enrolment, sets.pain, sets.adresp, visits=params.visits, cutoff=sets.cutoff, not_done=sets.visits_not_done)
+    pro_completion(sets.adresp)
+    response_rates_by_source(sets.adresp)
 
 
-def full_run(*, in_process: bool, parameters: dict) -> tuple[float, str, int | None, int | None, float]:
-    """Returns (seconds, mode, worker peak RSS in kB or None, worker idle RSS in kB or None, CPU seconds of the run:
-    the worker's (or this process's) plus its PostgreSQL backends')."""
+def bare_fits(sets, params) -> dict[str, tuple[float, float]]:
+    """``{"issue3": (wall s, CPU s), "later": (…)}``: the report's statistical calls only, serial, in this process."""
+    out = {}
+    for name, fits in (("issue3", issue3_fits), ("later", later_fits)):
+        cpu, started = time.process_time(), time.perf_counter()
+        fits(sets, params)
+        out[name] = (time.perf_counter() - started, time.process_time() - cpu)
+    return out
+
+
+def full_run(parameters: dict, *, in_process: bool) -> WorkerRun:
     from django.conf import settings
 
-    from analytics.models import ReportRun
-    from analytics.pipeline import report_run_pipeline
-    from analytics.services import report_run_request
-    from config.celery_app import app
-
-    if in_process or not settings.CELERY_BROKER_URL:
-        run, _ = report_run_request(actor=None, parameters=parameters, force=True, enqueue=False)
-        cpu_before = time.process_time() + backend_cpu()
-        _, seconds = timed(report_run_pipeline, run.pk)
-        return seconds, "in-process (no worker)", None, None, time.process_time() + backend_cpu() - cpu_before
-    queue = f"report-bench-{uuid.uuid4().hex[:8]}"
-    from django.db import connection
-
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    process = start_worker(queue, Path("/tmp") / f"{queue}.log")
-    idle_rss, idle_cpu, backends = rss_kb(process.pid), proc_cpu(process.pid), {}
-    try:
-        started = time.perf_counter()
-        run, _ = report_run_request(actor=None, parameters=parameters, force=True)
-        while not ReportRun.objects.get(pk=run.pk).is_finished:
-            with connection.cursor() as cursor:  # the worker's backends (its application_name), sampled
-                cursor.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", [queue])
-                for (pid,) in cursor.fetchall():
-                    backends[pid] = max(backends.get(pid, 0.0), proc_cpu(pid))
-            time.sleep(0.2)
-        seconds = time.perf_counter() - started
-        worker_cpu = proc_cpu(process.pid) - idle_cpu + sum(backends.values())
-        run.refresh_from_db()
-        if run.status != "succeeded":
-            sys.exit(f"run {run.pk} {run.status}: {run.error_message}")
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, f"through a Celery worker (solo pool, queue {queue}); stages {run.timings}", worker_rss, idle_rss, worker_cpu
+    return run_in_process(parameters) if in_process or not settings.CELERY_BROKER_URL else run_on_worker(parameters)
 
 
-def rss_sizes(urls: list[str], strata: str | None) -> None:
-    """The worker's full run on each database (a child process per size), then RSS per 1,000 patients."""
-    import json
+def strata_parameters(strata: str) -> dict:
+    return {} if strata == "default" else {"strata": strata}
 
+
+def ratio_section(strata: str, *, in_process: bool, summary: Summary) -> WorkerRun:
+    """Steps 1–6 of the module docstring for one strata set; prints them and adds the ratios to ``summary``."""
+    from analytics.dataset import snapshot_extract, snapshot_fingerprint
+    from analytics.derive import analysis_sets_build
+    from analytics.parameters import parameters_parse
+    from trials.models import Patient
+
+    patients = Patient.objects.count()
+    params = parameters_parse(strata_parameters(strata))
+    snapshot, extract_s = timed(snapshot_extract)
+    _, fingerprint_s = timed(snapshot_fingerprint, snapshot)
+    copy_s, copy_bytes, copy_cpu = copy_time()
+    copy_keyed_s = copy_keyed_time()
+    sets, derive_s = timed(analysis_sets_build, snapshot, params)
+    del snapshot
+    fits = bare_fits(sets, params)
+    del sets
+    fits_s, fits_cpu = (sum(x[i] for x in fits.values()) for i in (0, 1))
+    run = full_run(strata_parameters(strata), in_process=in_process)
+    ratio, cpu_ratio = run.seconds / (copy_s + fits_s), run.cpu / (copy_cpu + fits_cpu)
+    issue3_cpu_ratio = run.cpu / (copy_cpu + fits["issue3"][1])
+    rows = [
+        ("patients in registry", f"{patients:,}"),
+        ("strata", ", ".join(params.strata)),
+        ("extraction (COPY → DataFrames)", f"{extract_s:.2f} s, fingerprint {fingerprint_s:.2f} s"),
+        (
+            "raw COPY (SELECT …) TO STDOUT",
+            f"{copy_s:.2f} s, {copy_cpu:.2f} s CPU ({copy_bytes / 1e6:.1f} MB); integer-keyed {copy_keyed_s:.2f} s",
+        ),
+        ("derive (adtte/adresp/pain)", f"{derive_s:.2f} s"),
+        ("bare statistical fits, serial", f"{fits_s:.2f} s, {fits_cpu:.2f} s CPU"),
+        ("  of which issue-3 fits / added since", "{:.2f} / {:.2f} s CPU".format(fits["issue3"][1], fits["later"][1])),
+        ("full run", f"{run.seconds:.2f} s, {run.cpu:.2f} s CPU — {run.mode}; stages {run.timings}"),
+        ("ratio full / (COPY + fits), wall", f"{ratio:.2f} (goal ≤ {RATIO_GOAL}; meaningless under load)"),
+        (
+            "ratio full / (COPY + fits), CPU",
+            f"{cpu_ratio:.2f} (goal ≤ {RATIO_GOAL}) {'OK' if cpu_ratio <= RATIO_GOAL else 'NOT MET'}",
+        ),
+        ("  with the issue-3 fits only", f"{issue3_cpu_ratio:.2f}"),
+        ("load average (1, 5, 15 min)", load()),
+    ]
+    if run.peak_kb is not None and run.idle_kb is not None:
+        rows.append(
+            (
+                "worker RSS: idle / peak",
+                f"{run.idle_kb / 1024:.0f} / {run.peak_kb / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB); "
+                f"(peak − idle) {(run.peak_kb - run.idle_kb) / 1024 / (patients / 1000):.2f} MB per 1,000 patients",
+            )
+        )
+    section(f"report at {patients:,} patients, strata: {strata}", rows)
+    summary.add(f"ratio (CPU), strata {strata}", cpu_ratio, f"≤ {RATIO_GOAL}", cpu_ratio <= RATIO_GOAL)
+    summary.add(f"ratio (wall), strata {strata}", ratio, f"≤ {RATIO_GOAL}", None)
+    if run.peak_kb is not None:
+        summary.add(
+            f"worker peak RSS, strata {strata}",
+            run.peak_kb / 1024,
+            f"≤ {RSS_GOAL_MB} MB",
+            run.peak_kb / 1024 <= RSS_GOAL_MB,
+            "{:.0f} MB",
+        )
+    return run
+
+
+def rss_measure() -> dict:
+    """This database's patient count and one measured worker run (the ``--rss-only`` child's JSON line)."""
+    from trials.models import Patient
+
+    run = run_on_worker({})
+    return {
+        "patients": Patient.objects.count(),
+        "seconds": run.seconds,
+        "cpu": run.cpu,
+        "timings": run.timings,
+        "peak_kb": run.peak_kb,
+        "idle_kb": run.idle_kb,
+        "load": load(),
+    }
+
+
+def rss_sizes(urls: list[str], reuse: dict | None, summary: Summary) -> None:
+    """The worker's full default report on each database (a child process per size), then RSS per 1,000 patients."""
     rows = []
     for url in urls:
-        argv = [sys.executable, __file__, "--rss-only", *(["--strata", strata] if strata else [])]
+        if reuse is not None and url == os.environ.get("DATABASE_URL"):
+            rows.append(reuse)
+            continue
+        argv = [sys.executable, __file__, "--rss-only"]
         out = subprocess.run(argv, env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True, check=False)  # noqa: S603
         if out.returncode:
             sys.exit(f"{url}: {out.stderr[-2000:]}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     rows.sort(key=lambda r: r["patients"])
-    print(
-        f"{'patients':>9}  {'full s':>7}  {'idle MB':>8}  {'peak MB':>8}  {'(peak-idle) MB/1k':>18}  growth since previous MB/1k"
-    )
-    previous = None
-    for row in rows:
+    lines = [
+        (
+            f"{'patients':>9}",
+            f"{'full s':>7}  {'idle MB':>8}  {'peak MB':>8}  {'(peak−idle) MB/1k':>18}  growth since previous size, MB/1k",
+        )
+    ]
+    for previous, row in zip([None, *rows], rows, strict=False):
         per_k = (row["peak_kb"] - row["idle_kb"]) / 1024 / (row["patients"] / 1000)
         growth = ""
         if previous:
             slope = (row["peak_kb"] - previous["peak_kb"]) / 1024 / ((row["patients"] - previous["patients"]) / 1000)
-            growth = f"{slope:.2f} (goal ≤ {RSS_GROWTH_GOAL_MB}) {'OK' if slope <= RSS_GROWTH_GOAL_MB else 'OVER'}"
-        print(
-            f"{row['patients']:>9}  {row['seconds']:>7.1f}  {row['idle_kb'] / 1024:>8.0f}  {row['peak_kb'] / 1024:>8.0f}  "
-            f"{per_k:>18.2f}  {growth}"
+            growth = f"{slope:.2f} (goal ≤ {RSS_GROWTH_GOAL_MB}) {'OK' if slope <= RSS_GROWTH_GOAL_MB else 'NOT MET'}"
+            label = f"worker RSS growth {previous['patients'] // 1000}k → {row['patients'] // 1000}k, MB per 1,000 patients"
+            summary.add(label, slope, f"≤ {RSS_GROWTH_GOAL_MB}", slope <= RSS_GROWTH_GOAL_MB)
+        lines.append(
+            (
+                f"{row['patients']:>9}",
+                f"{row['seconds']:>7.1f}  {row['idle_kb'] / 1024:>8.0f}  {row['peak_kb'] / 1024:>8.0f}  {per_k:>18.2f}  {growth}",
+            )
         )
-        previous = row
+    if len(rows) > 2:
+        first, last = rows[0], rows[-1]
+        slope = (last["peak_kb"] - first["peak_kb"]) / 1024 / ((last["patients"] - first["patients"]) / 1000)
+        summary.add(
+            f"worker RSS growth {first['patients'] // 1000}k → {last['patients'] // 1000}k",
+            slope,
+            f"≤ {RSS_GROWTH_GOAL_MB}",
+            slope <= RSS_GROWTH_GOAL_MB,
+        )
+    lines.append(("load average", load()))
+    section("worker peak RSS at each size (default strata)", lines)
 
 
 def main() -> None:
@@ -271,78 +337,47 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help="Run the full report in this process, not on a worker.")
     parser.add_argument("--workers", default="1,2", help="Worker counts of the fan-out measurement ('' skips it).")
     parser.add_argument("--fanout-repeat", type=int, default=1, help="Runs per worker count in the fan-out measurement.")
-    parser.add_argument("--strata", default=None, help="Comma-separated stratification variables (default: all five).")
+    parser.add_argument(
+        "--strata", action="append", default=None, help="'default' (all five) or comma-separated variables; repeatable."
+    )
     parser.add_argument("--rss-sizes", default=None, help="Comma-separated DATABASE_URLs of seeded registries (see above).")
     parser.add_argument("--rss-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    parameters = {"strata": args.strata} if args.strata else {}
-    if args.rss_sizes:
-        rss_sizes(args.rss_sizes.split(","), args.strata)
-        return
-    setup_django()
+    started = time.monotonic()
+    pgbench_db.setup_django("postgres://postgres@127.0.0.1:5432/registry_bench")
     if args.rss_only:
-        import json
-
-        from trials.models import Patient
-
-        seconds, _, peak, idle, _cpu = full_run(in_process=False, parameters=parameters)
-        print(json.dumps({"patients": Patient.objects.count(), "seconds": seconds, "peak_kb": peak, "idle_kb": idle}))
+        print(json.dumps(rss_measure()))
         return
-    ensure_database()
-    seed_seconds = ensure_patients(args.patients)
-
+    pgbench_db.ensure_database("The benchmark runs on PostgreSQL")
     from django.conf import settings
 
-    from analytics.dataset import snapshot_extract, snapshot_fingerprint
-    from analytics.derive import analysis_sets_build
-    from analytics.parameters import parameters_parse
-    from trials.models import Patient
-
-    params = parameters_parse(parameters)
-    snapshot, extract_s = timed(snapshot_extract)
-    _, fingerprint_s = timed(snapshot_fingerprint, snapshot)
-    (copy_s, copy_bytes, copy_cpu) = copy_time()
-    copy_keyed_s = copy_keyed_time()
-    sets, derive_s = timed(analysis_sets_build, snapshot, params)
-    fits_cpu_before = time.process_time()
-    fits_s = bare_fits(sets, params.strata)
-    fits_cpu = time.process_time() - fits_cpu_before
-    del snapshot, sets
-    full_s, mode, worker_rss, idle_rss, full_cpu = full_run(in_process=args.in_process, parameters=parameters)
-    cpu_ratio = full_cpu / (copy_cpu + fits_cpu)
-    own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    ratio = full_s / (copy_s + fits_s)
-    rows = [
-        ("patients in registry", f"{Patient.objects.count()} (seed/reuse {seed_seconds:.1f} s)"),
-        ("strata", ", ".join(params.strata)),
-        ("extraction (COPY → DataFrames)", f"{extract_s:.2f} s, fingerprint {fingerprint_s:.2f} s"),
-        ("raw COPY (SELECT …) TO STDOUT", f"{copy_s:.2f} s ({copy_bytes / 1e6:.1f} MB); integer-keyed {copy_keyed_s:.2f} s"),
-        ("derive (adtte/adresp/pain)", f"{derive_s:.2f} s"),
-        ("bare statistical fits", f"{fits_s:.2f} s"),
-        ("full run", f"{full_s:.2f} s — {mode}"),
-        ("ratio full / (COPY + fits)", f"{ratio:.2f} (goal ≤ {RATIO_GOAL}) {'OK' if ratio <= RATIO_GOAL else 'OVER'}"),
-        (
-            "CPU-time ratio (load-robust)",
-            f"{cpu_ratio:.2f} = full {full_cpu:.2f} s (worker + its PostgreSQL backends) / (COPY {copy_cpu:.2f} s "
-            f"(client + backend) + fits {fits_cpu:.2f} s) (goal ≤ {RATIO_GOAL}) {'OK' if cpu_ratio <= RATIO_GOAL else 'OVER'}",
-        ),
-        ("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg())),
-        ("peak RSS, this process", f"{own_rss / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB)"),
-        (
-            "peak RSS, worker",
-            "n/a (in-process)"
-            if worker_rss is None
-            else f"{worker_rss / 1024:.0f} MB (goal ≤ {RSS_GOAL_MB} MB); idle {idle_rss / 1024:.0f} MB, "
-            f"growth {(worker_rss - idle_rss) / 1024 / (Patient.objects.count() / 1000):.2f} MB per 1,000 patients",
-        ),
-    ]
+    seed_s = ensure_patients(args.patients)
+    print(f"registry ready ({seed_s:.1f} s); load average {load()}", flush=True)
+    summary, first_run = Summary(), None
+    for index, strata in enumerate(args.strata or ["default"]):
+        run = ratio_section(strata, in_process=args.in_process, summary=summary)
+        first_run = first_run or (run if index == 0 and strata == "default" else None)
     if args.workers and not args.in_process and (settings.CELERY_BROKER_URL or "").startswith("redis"):
         from benchmarks.report_fanout import fanout_lines
 
-        rows += fanout_lines([int(w) for w in args.workers.split(",")], repeat=args.fanout_repeat)
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
+        rows, speedup = fanout_lines([int(w) for w in args.workers.split(",")], repeat=args.fanout_repeat)
+        section("fit fan-out: compute stage with 1 and 2 workers (default strata)", rows)
+        summary.add(
+            "2-worker compute speed-up", speedup, f"≥ {SPEEDUP_GOAL}", None if speedup is None else speedup >= SPEEDUP_GOAL
+        )
+    if args.rss_sizes:
+        reuse = None
+        if first_run is not None and first_run.peak_kb is not None:
+            from trials.models import Patient
+
+            reuse = {
+                "patients": Patient.objects.count(),
+                "seconds": first_run.seconds,
+                "peak_kb": first_run.peak_kb,
+                "idle_kb": first_run.idle_kb,
+            }
+        rss_sizes(args.rss_sizes.split(","), reuse, summary)
+    summary.print(started)
 
 
 if __name__ == "__main__":

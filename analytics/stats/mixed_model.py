@@ -219,25 +219,29 @@ def _design(
     rows: pd.DataFrame, variable: str, visits: list[str], levels: list[str], empty: Collection[tuple[str, str]] = ()
 ) -> tuple[np.ndarray, list[str]]:
     """Treatment-coded design matrix with R's ``lme`` column names (first visit and level = reference);
-    no interaction column for an ``empty`` (visit, level) cell (it has no data: not estimable)."""
+    no interaction column for an ``empty`` (visit, level) cell (it has no data: not estimable).
+
+    The n × p matrix is allocated once and filled column by column (at 100,000 patients and ten sites it is
+    ~200 MB: building the columns first and stacking them held it twice)."""
     visit = rows["visit"].to_numpy()
-    columns, names = [np.ones(len(rows))], [INTERCEPT]
-    for v in visits[1:]:
-        columns.append((visit == v).astype(float))
-        names.append(f"visit{v}")
     group = rows["_level"].to_numpy()
-    for level in levels[1:]:
-        columns.append((group == level).astype(float))
-        names.append(f"{variable}{level}")
-    columns.append(rows["baseline"].to_numpy(dtype=float))
-    names.append(BASELINE_TERM)
+    names = [INTERCEPT, *(f"visit{v}" for v in visits[1:]), *(f"{variable}{level}" for level in levels[1:]), BASELINE_TERM]
+    cells = [(v, level) for v in visits[1:] for level in levels[1:] if (v, level) not in empty]
+    names += [f"visit{v}:{variable}{level}" for v, level in cells]
+    x = np.empty((len(rows), len(names)))
+    x[:, 0] = 1.0
+    column = 1
     for v in visits[1:]:
-        for level in levels[1:]:
-            if (v, level) in empty:
-                continue
-            columns.append(((visit == v) & (group == level)).astype(float))
-            names.append(f"visit{v}:{variable}{level}")
-    return np.column_stack(columns), names
+        x[:, column] = visit == v
+        column += 1
+    for level in levels[1:]:
+        x[:, column] = group == level
+        column += 1
+    x[:, column] = rows["baseline"].to_numpy(dtype=float)
+    for v, level in cells:
+        column += 1
+        x[:, column] = (visit == v) & (group == level)
+    return x, names
 
 
 def _rank_deficient(xtx: np.ndarray) -> bool:
