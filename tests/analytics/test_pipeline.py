@@ -1,4 +1,5 @@
-"""Report runs end to end: run_report --sync, artifacts, reuse, determinism, failures."""
+"""Report runs end to end on one 120-patient registry seeded per module: run_report --sync, artifacts, reuse,
+determinism, failures (requests without data: test_report_requests.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import numpy as np
 import pypdfium2 as pdfium
 import pytest
 from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
 
 from analytics import pipeline, services
 from analytics.models import ReportRun, RunStatus
 from analytics.render.files import numbers_json, result_numbers
-from analytics.tasks import report_run_execute, report_runs_fail_stale
+from analytics.tasks import report_run_execute
 from tests.analytics.seeded import seeded_registry
+from tests.module_data import module_transaction
 from trials import services as trial_services
 from trials.models import PainAssessment
 
@@ -32,17 +36,31 @@ ARTIFACTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The 120-patient registry, seeded once for the module (each test is rolled back to it), and one full run
+    (strata modality, augmentation) whose files and ReportRun the read-only tests inspect: the run itself is rolled
+    back, so every test starts without runs. Yields that run and its --out directory."""
+    media = tmp_path_factory.mktemp("pipeline-media")
+    with module_transaction(django_db_blocker), override_settings(MEDIA_ROOT=media):
+        with django_db_blocker.unblock():
+            seeded_registry(120)
+            out = tmp_path_factory.mktemp("pipeline-out")
+            with transaction.atomic():
+                call_command("run_report", "--sync", "--strata", "modality,augmentation", "--out", str(out))
+                run = ReportRun.objects.get()
+                transaction.set_rollback(True)
+        yield run, out
+
+
 @pytest.fixture
-def registry(settings, tmp_path):
+def registry(seeded, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    seeded_registry(120)
 
 
-def test_run_report_sync_writes_every_artifact_and_the_pdf_shows_its_pages(registry, tmp_path):
-    out = tmp_path / "out"
-    call_command("run_report", "--sync", "--strata", "modality,augmentation", "--out", str(out))
+def test_run_report_sync_writes_every_artifact_and_the_pdf_shows_its_pages(seeded):
+    run, out = seeded
     assert ARTIFACTS <= {p.name for p in out.iterdir()}
-    run = ReportRun.objects.get()
     assert (run.status, run.progress, set(run.timings)) == (RunStatus.SUCCEEDED, 100, {"extract", "derive", "compute", "render"})
     # plus one propensity figure (love plot + weighted curves, issue 16) per contrast whose balance was computed
     love = {
@@ -60,9 +78,9 @@ def test_run_report_sync_writes_every_artifact_and_the_pdf_shows_its_pages(regis
         assert (pixels < 128).mean() > 0.002
 
 
-def test_result_json_follows_the_contract(registry, tmp_path):
-    call_command("run_report", "--sync", "--strata", "modality,augmentation", "--out", str(tmp_path))
-    result = json.loads((tmp_path / "result.json").read_text())
+def test_result_json_follows_the_contract(seeded):
+    _, out = seeded
+    result = json.loads((out / "result.json").read_text())
     assert len(result["fingerprint"]) == 64 and result["n_patients"] > 100
     assert {"generated_at", "code_version", "numbers_sha256"} <= set(result["metadata"])
     assert result["parameters"]["strata"] == ["modality", "augmentation"]
@@ -145,31 +163,6 @@ def test_a_sync_command_failure_is_reported_and_recorded(registry, monkeypatch):
     with pytest.raises(Exception, match="division by zero"):
         call_command("run_report", "--sync")
     assert ReportRun.objects.get().status == RunStatus.FAILED
-
-
-def test_requests_need_a_reporting_role(coordinator):
-    from django.core.exceptions import PermissionDenied
-
-    with pytest.raises(PermissionDenied):
-        services.report_run_request(actor=coordinator, parameters={})
-
-
-def test_unknown_parameters_are_rejected_naming_the_field(db):
-    from trials.errors import DomainValidationError
-
-    with pytest.raises(DomainValidationError) as error:
-        services.report_run_request(actor=None, parameters={"strata": ["colour"]})
-    assert "strata" in error.value.errors
-
-
-def test_stale_running_runs_are_failed_by_the_nightly_sweep(db):
-    import datetime as dt
-
-    run = ReportRun.objects.create(parameters={}, parameters_key="x", status=RunStatus.RUNNING)
-    ReportRun.objects.filter(pk=run.pk).update(created_at=run.created_at - dt.timedelta(days=1))
-    assert report_runs_fail_stale() == 1
-    run.refresh_from_db()
-    assert run.status == RunStatus.FAILED and "worker" in run.error_message
 
 
 def test_a_transient_database_error_is_retried_and_the_run_then_succeeds(registry, monkeypatch):

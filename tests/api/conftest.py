@@ -121,6 +121,11 @@ def populate_exited_patient(actor, site: Site, today: dt.date) -> Patient:
 
 @pytest.fixture
 def registry(db, today) -> Registry:
+    return registry_build(today)
+
+
+def registry_build(today: dt.date) -> Registry:
+    """The two-site registry of the ``registry`` fixture (also built once per module by test_query_counts.py)."""
     site = Site.objects.create(code="ATL", name="Atlanta General")
     other = Site.objects.create(code="BOS", name="Boston Memorial")
     users = {

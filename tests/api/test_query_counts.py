@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
-from tests.api.conftest import populate_patient
+from tests.api.conftest import populate_patient, registry_build
+from tests.module_data import module_transaction
 from trials import services
 from trials.models import Site
 
@@ -27,23 +29,28 @@ LIST_QUERIES = {
 }
 
 
-@pytest.fixture
-def larger_registry(registry, today):
-    """At least 12 rows of every resource, so that page size 10 and 500 return different row counts."""
-    coordinator = registry.users["coordinator"]
-    for n in range(10):
-        Site.objects.create(code=f"S{chr(65 + n)}X", name=f"Site {n}")
-        patient = populate_patient(coordinator, registry.site, today)
-        services.study_exit_record(
-            actor=coordinator,
-            patient=patient,
-            data={
-                "exit_type": "completion",
-                "exit_date": today - dt.timedelta(days=1),
-                "last_contact_date": today - dt.timedelta(days=1),
-            },
-        )
-    return registry
+@pytest.fixture(scope="module")
+def larger_registry(django_db_setup, django_db_blocker):
+    """At least 12 rows of every resource, so that page size 10 and 500 return different row counts. Built once for
+    the module (the tests only read; each one's API token is rolled back with the test)."""
+    with module_transaction(django_db_blocker):
+        with django_db_blocker.unblock():
+            today = timezone.localdate()
+            registry = registry_build(today)
+            coordinator = registry.users["coordinator"]
+            for n in range(10):
+                Site.objects.create(code=f"S{chr(65 + n)}X", name=f"Site {n}")
+                patient = populate_patient(coordinator, registry.site, today)
+                services.study_exit_record(
+                    actor=coordinator,
+                    patient=patient,
+                    data={
+                        "exit_type": "completion",
+                        "exit_date": today - dt.timedelta(days=1),
+                        "last_contact_date": today - dt.timedelta(days=1),
+                    },
+                )
+        yield registry
 
 
 @pytest.mark.parametrize("role", ["data_manager", "sponsor"])
