@@ -52,6 +52,7 @@ from analytics.fits import FitRunner, fit_job, fits_compute
 from analytics.parameters import RunParameters
 from analytics.stats.flow import patient_flow
 from analytics.stats.funnel import site_benchmarking
+from analytics.stats.local_control import LOCAL_CONTROL, PRIMARY_STRATA, local_tumour_control
 from analytics.stats.mixed_model import mixed_models
 from analytics.stats.pro import pro_completion, response_rates_by_source
 from analytics.stats.propensity import covariate_frame, propensity_analyses
@@ -323,6 +324,30 @@ def site_benchmarking_job(sets: AnalysisSets, params: RunParameters, strata: tup
 @fit_job("propensity", scope="whole", cost=2.0)
 def propensity_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"propensity": propensity_section(sets, params)}
+
+
+@fit_job("local_tumour_control", scope="whole", cost=0.05)
+def local_tumour_control_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
+    """Technical success and LTP cumulative incidence, death competing (issue 10 part B; docs/domain.md §12)."""
+    if sets.lesion_control is None or sets.adltp is None:
+        return {"local_tumour_control": {"skipped_reason": "no imaging follow-up in the analysis sets"}}
+    result = local_tumour_control(sets.lesion_control, sets.adltp).to_dict()
+    rates = {entry.pop("stratum"): entry for entry in result.pop("technical_success")}
+    curves, method = {}, {}
+    for entry in result.pop("ltp"):
+        curve = entry.pop("curve")
+        meta = {k: curve[k] for k in ("n", "events", "competing_events", "skipped_reason")}
+        points, at_days = curve["points"], {str(int(p.pop("day"))): p for p in curve["landmarks"]}
+        curves[entry.pop("stratum")] = {**entry, **meta, "at_days": at_days, "cumulative_incidence": points}
+        method = {k: curve[k] for k in ("label", "method", "variance", "confidence_interval")}
+    primary = sets.adltp[sets.adltp["intent"] == LOCAL_CONTROL]
+    grid_input = {
+        "cumulative_incidence": {k: v["cumulative_incidence"] for k, v in curves.items()},
+        "curves": {k: {"n": v["n"]} for k, v in curves.items()},
+    }
+    grid = time_grid_section(primary, grid_input, "cumulative_incidence", "ltp", PRIMARY_STRATA, start=0.0)
+    ltp = {**method, "strata": curves, "time_grid": grid}
+    return {"local_tumour_control": {**result, "technical_success": rates, "ltp": ltp}}
 
 
 def numbers_compute(

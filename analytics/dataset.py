@@ -17,19 +17,20 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 
 from trials.crf import DATA_TYPES
 from trials.domain.bpi import INTENSITY_ITEMS, INTERFERENCE_ITEMS
 from trials.domain.schedule import VISIT_CODES
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     PainAssessment,
@@ -58,6 +59,8 @@ DATE_COLUMNS = (
     "event_date",
     "exit_date",
     "last_contact_date",
+    "assessment_date",
+    "ltp_date",
 )
 
 
@@ -258,6 +261,7 @@ def procedures_query() -> FrameQuery:
             "modality": "modality",
             "augmentation": "augmentation",
             "intent": "intent",
+            "guidance": "guidance",
             "version": "version",
         },
     )
@@ -364,6 +368,38 @@ def exits_query() -> FrameQuery:
     )
 
 
+IMAGING_COLUMNS = (
+    "study_id",
+    "lesion_instance",
+    "index_lesion",
+    "assessment_date",
+    "imaging_modality",
+    "first_post_procedure",
+    "viable_tumour",
+    "local_tumour_progression",
+    "ltp_date",
+    "version",
+)
+
+
+def imaging_query() -> FrameQuery:
+    """Imaging follow-up of treated lesions (issue 10 part B; docs/domain.md §12): one row per active imaging
+    study; ``index_lesion`` is True when its lesion number is the patient's active index lesion."""
+    index_lesion = Exists(
+        Lesion.objects.filter(
+            patient_id=OuterRef("patient_id"), is_index=True, voided_at__isnull=True, repeat_instance=OuterRef("lesion_instance")
+        )
+    )
+    columns = {c: c for c in IMAGING_COLUMNS}
+    columns["study_id"] = "patient__study_id"
+    return FrameQuery(_active_children(ImagingAssessment).annotate(index_lesion=index_lesion), columns)
+
+
+def empty_imaging_frame() -> pd.DataFrame:
+    """The imaging frame of a snapshot built without one (hand-built test snapshots): no rows."""
+    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c in DATE_COLUMNS else object) for c in IMAGING_COLUMNS})
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The registry content one report run analyses."""
@@ -378,6 +414,7 @@ class Snapshot:
     adverse_events: pd.DataFrame
     skeletal_events: pd.DataFrame
     exits: pd.DataFrame
+    imaging: pd.DataFrame = field(default_factory=empty_imaging_frame)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -394,6 +431,7 @@ FRAME_QUERIES = {
     "adverse_events": adverse_events_query,
     "skeletal_events": skeletal_events_query,
     "exits": exits_query,
+    "imaging": imaging_query,
 }
 
 
@@ -472,6 +510,7 @@ VERSIONED_MODELS = (
     AdverseEvent,
     SkeletalEvent,
     StudyExit,
+    ImagingAssessment,
 )
 
 

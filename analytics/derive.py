@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.dataset import DATE_COLUMNS, PATIENT_KEY, Snapshot, text_categorical
+from analytics.local_control import build_adltp, build_lesion_control
 from analytics.parameters import RunParameters
 from analytics.stats.response import OMED_SCALE, omed_hundredths, pain_response_classify_frame
 from trials.domain import sins
@@ -80,6 +81,9 @@ class AnalysisSets:
     enrolment: pd.DataFrame | None = None
     # study_id, visit of the visits recorded as not done (a reason given, no data; docs/domain.md §2)
     visits_not_done: pd.DataFrame | None = None
+    # local tumour control (issue 10 part B; analytics.local_control): one row per lesion unit / per treated patient
+    lesion_control: pd.DataFrame | None = None
+    adltp: pd.DataFrame | None = None
 
 
 # --- integer keys -----------------------------------------------------------------------------
@@ -567,4 +571,6 @@ def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSe
         cutoff=cutoff,
         enrolment=_plain(build_enrolment(snapshot, patients)),
         visits_not_done=visits_not_done(snapshot),
+        lesion_control=build_lesion_control(snapshot, patients),
+        adltp=build_adltp(snapshot, patients),
     )

@@ -39,6 +39,8 @@ from analytics.render.exploratory import FIGURES as EXPLORATORY_FIGURES  # noqa:
 from analytics.render.files import atomic_path  # noqa: E402
 from analytics.render.flow_diagram import flow_diagram_page  # noqa: E402
 from analytics.render.labels import MISSING, variable_label, visit_label  # noqa: E402
+from analytics.render.local_control_report import LTP_PLOT, local_control_tables  # noqa: E402
+from analytics.render.local_control_report import SECTION as LOCAL_CONTROL_SECTION  # noqa: E402
 from analytics.render.plots import DPI as PLOT_DPI  # noqa: E402
 from analytics.render.report_tables import DisplayTable, cohort_tables, report_tables  # noqa: E402
 
@@ -63,6 +65,7 @@ SECTION_PLOTS: dict[str, str | tuple[str, ...] | None] = {
     "Complications": None,
     "Skeletal-related events": "sre_cumulative_incidence",
     "Overall survival": "overall_survival",
+    LOCAL_CONTROL_SECTION: LTP_PLOT,  # issue 10 part B
     # issue 16: mixed model / funnel plots, then the propensity-weighted comparisons (propensity_love_by_<contrast>)
     EXPLORATORY: (*(name.removesuffix(".png") for name in EXPLORATORY_FIGURES), "propensity_love"),
 }
@@ -226,7 +229,7 @@ def _cover(numbers: dict[str, Any], metadata: dict[str, Any], contents: list[tup
         *parameter_summary(numbers["parameters"]),
         "",
         "Confidence intervals are 95%: Wilson score for response, improvement and opioid-free rates; exact "
-        "(Clopper–Pearson) for complications;",
+        "(Clopper–Pearson) for complications and technical success;",
         "t distribution for means; log-log for Kaplan–Meier and Aalen–Johansen curves. Opioid doses in oral morphine "
         "milligram equivalents per day (MME/day).",
     ]
@@ -259,7 +262,7 @@ def _image_page(png: Path, section: str) -> Figure:
 
 def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str, Callable[[], Figure]]]:
     """``(section, page builder)`` for every page after the cover, in page order."""
-    tables = [*cohort_tables(numbers), *report_tables(numbers), *exploratory_tables(numbers)]
+    tables = [*cohort_tables(numbers), *report_tables(numbers), *local_control_tables(numbers), *exploratory_tables(numbers)]
     pages: list[tuple[str, Callable[[], Figure]]] = []
     for section, prefix in SECTION_PLOTS.items():
         if section == "Patient flow" and numbers.get("patient_flow"):

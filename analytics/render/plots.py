@@ -40,6 +40,7 @@ from analytics.render.labels import (  # noqa: E402
     variable_label,
     visit_label,
 )
+from analytics.render.local_control_report import local_control_figures  # noqa: E402
 from analytics.render.propensity_report import propensity_figures  # noqa: E402
 from analytics.stats.response import CATEGORIES  # noqa: E402
 
@@ -429,6 +430,7 @@ def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[
     }
     builders.update({name: functools.partial(build, numbers) for name, build in EXPLORATORY_FIGURES.items()})
     builders.update(propensity_figures(numbers))
+    builders.update(local_control_figures(numbers, sets))
     return builders
 
 

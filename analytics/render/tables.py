@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from analytics.render.local_control_tables import ltp_frame, technical_success_frame
 from analytics.render.propensity_report import balance_frame, outcomes_frame
 from analytics.stats.response import CATEGORIES
 
@@ -375,6 +376,8 @@ TABLES = {
     "site_benchmarking": site_benchmarking_frame,
     "propensity_balance": balance_frame,
     "propensity_outcomes": outcomes_frame,
+    "local_control_success": technical_success_frame,
+    "local_control_ltp": ltp_frame,
 }
 
 

@@ -25,7 +25,8 @@ from trials.domain.schedule import VISITS_BY_CODE
 from .strata import require_columns
 
 SRE, DEATH_WITHOUT_SRE, CENSORED = 1, 2, 0
-ENDPOINT_COLUMNS = {"os": ("os_days", "os_event"), "sre": ("sre_days", "sre_event")}
+# "ltp": local tumour progression (analytics.local_control's adltp; 1 LTP, 2 death without LTP, 0 censored).
+ENDPOINT_COLUMNS = {"os": ("os_days", "os_event"), "sre": ("sre_days", "sre_event"), "ltp": ("ltp_days", "ltp_event")}
 # Landmark days: target days of months 1, 3, 6, 12 (docs/domain.md §2).
 LANDMARK_DAYS: tuple[int, ...] = tuple(VISITS_BY_CODE[v].target_day for v in ("month1", "month3", "month6", "month12"))
 

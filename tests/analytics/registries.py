@@ -35,6 +35,7 @@ class PatientSpec:
     exit_day: int | None = None
     month1_worst: int | None = None
     ae_ctcae: int | None = None
+    intent: str | None = None  # procedure intent (issue 10 part B); the form's default when None
 
 
 def _date(patient, days: int) -> dt.date:
@@ -55,6 +56,7 @@ def patient_build(actor, site, spec: PatientSpec, *, day0: dt.date):
             "modality": spec.modality,
             "augmentation": spec.augmentation,
             **AUGMENTATION_DATA[spec.augmentation],
+            **({"intent": spec.intent} if spec.intent else {}),
         },
     )
     patient.refresh_from_db()

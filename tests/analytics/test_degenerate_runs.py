@@ -46,6 +46,54 @@ def test_singular_logrank_is_reported_and_the_run_finishes(settings, tmp_path, c
     assert sre_row["note"].startswith("not computable")
 
 
+def test_local_tumour_control_without_ltp_or_palliative_imaging_is_not_estimable(settings, tmp_path, coordinator, site, today):
+    """Issue 10 part B: one local-control patient imaged twice (complete ablation, no LTP), two palliative patients
+    never imaged (one dies): technical success 1/1 with its exact CI; every LTP curve not estimable, with the reason."""
+    from trials import services
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    local, *_ = registry_build(
+        coordinator,
+        site,
+        [
+            PatientSpec(modality="cryo", intent="local_control"),
+            PatientSpec(modality="RFA", intent="palliative", exit="death", exit_day=60),
+            PatientSpec(modality="RFA", intent="palliative"),
+        ],
+        today=today,
+    )
+    for day, first in ((40, True), (130, False)):
+        services.imaging_assessment_record(
+            actor=coordinator,
+            patient=local,
+            data={
+                "lesion_instance": 1,
+                "assessment_date": local.day0 + dt.timedelta(days=day),
+                "imaging_modality": "mri",
+                "first_post_procedure": first,
+                "viable_tumour": "none",
+            },
+        )
+    out = tmp_path / "out"
+    call_command("run_report", "--sync", "--out", str(out))
+    assert ReportRun.objects.get().status == RunStatus.SUCCEEDED
+    result = json.loads((out / "result.json").read_text())
+    assert "fit_failures" not in result
+    section = result["local_tumour_control"]
+    success = section["technical_success"]
+    assert (success["all"]["n_lesions"], success["all"]["success"], success["all"]["rate"]) == (1, 1, 1.0)
+    assert success["all"]["ci_low"] == pytest.approx(0.025) and success["all"]["ci_high"] == 1.0
+    assert success["intent=palliative"]["no_first_imaging"] == 2 and success["intent=palliative"]["rate"] is None
+    assert success["intent=palliative"]["skipped_reason"].startswith("not estimable")
+    curves = section["ltp"]["strata"]
+    assert curves["all"]["skipped_reason"] == "not estimable: no local tumour progression observed (1 patients imaged)"
+    assert curves["intent=palliative"]["skipped_reason"] == "not estimable: no imaging follow-up recorded in this stratum"
+    assert curves["intent=palliative"]["competing_events"] == 1 and curves["all"]["at_days"]["90"]["at_risk"] == 1
+    sheet = pd.read_excel(out / "tables.xlsx", sheet_name="local_control_ltp")
+    assert sheet.loc[sheet["stratum"] == "all", "note"].str.startswith("not estimable").all()
+    assert not (out / "ltp_cumulative_incidence.png").exists()  # no curve to draw
+
+
 def test_cox_table_shows_the_separation_flag_not_a_bare_estimate():
     # Issue 12: 19 patients, OS deaths RFA 5/8, cryo 3/6, MWA 0/5 printed "MWA 1.92e-12, 0 – 1" with no flag.
     from analytics.render.tables import cox_frame

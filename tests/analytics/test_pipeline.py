@@ -63,12 +63,16 @@ def test_run_report_sync_writes_every_artifact_and_the_pdf_shows_its_pages(seede
     assert ARTIFACTS <= {p.name for p in out.iterdir()}
     assert (run.status, run.progress, set(run.timings)) == (RunStatus.SUCCEEDED, 100, {"extract", "derive", "compute", "render"})
     # plus one propensity figure (love plot + weighted curves, issue 16) per contrast whose balance was computed
-    love = {
-        f"propensity_love_by_{c}.png"
-        for c, e in json.loads((out / "result.json").read_text())["propensity"].items()
-        if e["balance"]
-    }
-    assert set(run.artifacts) == ARTIFACTS | love
+    result = json.loads((out / "result.json").read_text())
+    love = {f"propensity_love_by_{c}.png" for c, e in result["propensity"].items() if e["balance"]}
+    # the LTP cumulative incidence (issue 10 part B): drawn when estimable, by a variable with two estimable levels
+    curves = result["local_tumour_control"]["ltp"]["strata"]
+    estimable = [key for key, curve in curves.items() if curve["skipped_reason"] is None]
+    ltp = {"ltp_cumulative_incidence.png"} if "all" in estimable else set()
+    for variable in ("guidance", "modality"):
+        if ltp and sum(key.startswith(f"{variable}=") for key in estimable) > 1:
+            ltp.add(f"ltp_cumulative_incidence_by_{variable}.png")
+    assert set(run.artifacts) == ARTIFACTS | love | ltp
     assert all((run.directory / name).stat().st_size > 0 for name in ARTIFACTS)
     pdf = pdfium.PdfDocument(str(out / "report.pdf"))
     assert len(pdf) > 1

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 
 PLOT_SECTIONS = ("PAIN", "OPIOID USE", "PAIN RESPONSE", "SKELETAL-RELATED EVENTS", "OVERALL SURVIVAL")
 EXPLORATORY = "EXPLORATORY ANALYSES"
+LOCAL_CONTROL = "LOCAL TUMOUR CONTROL"  # issue 10 part B: tables, then the LTP plots when the curve is estimable
 SECTIONS = (
     "TABLE 1",
     "PATIENT FLOW",
@@ -32,6 +33,7 @@ SECTIONS = (
     "PATIENT-REPORTED OUTCOMES",
     "COMPLICATIONS",
     *PLOT_SECTIONS[3:],
+    LOCAL_CONTROL,
     EXPLORATORY,
 )
 PROGRAM_CODES = (
@@ -108,7 +110,10 @@ def test_page_count_by_section(report):
         assert [p["images"] for p in _pages(pages, section) if p["images"]] == [1] * (1 + len(STRATA_VARIABLES)), section
     # the funnel plots, then one propensity figure per contrast (issue 16), one per page
     assert all(p["images"] <= 1 for p in _pages(pages, EXPLORATORY)) and sum(p["images"] for p in _pages(pages, EXPLORATORY)) >= 1
-    assert not any(p["images"] for p in pages if p["section"] not in (*PLOT_SECTIONS, "EXPLORATORY ANALYSES"))
+    assert not any(p["images"] for p in pages if p["section"] not in (*PLOT_SECTIONS, EXPLORATORY, LOCAL_CONTROL))
+    local = "\n".join(p["text"] for p in _pages(pages, LOCAL_CONTROL))
+    assert "Technical success per treated lesion" in local and "Local tumour control intent, all" in local
+    assert "Cumulative incidence of local tumour progression (LTP)" in local and "Intent: Palliation of pain" in local
     complications = "\n".join(p["text"] for p in _pages(pages, "COMPLICATIONS"))
     assert complications.count("Complications, by ") == len(STRATA_VARIABLES)  # each with its "All patients" column
     assert "Serious adverse events, all patients" in complications

@@ -22,6 +22,7 @@ from trials.domain.eligibility import eligibility_check, failed
 from trials.models import (
     AdverseEvent,
     AnswerSource,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     OpioidStatus,
@@ -35,6 +36,7 @@ from trials.models import (
     Visit,
 )
 from trials.seeding import profile as P
+from trials.seeding.imaging import imaging_follow_up
 
 SPINE_BILSKY = ["0", "1a", "1b", "1c", "2"]
 PELVIC = ["ilium", "acetabulum", "ischium", "pubis", "sacrum"]
@@ -104,6 +106,7 @@ class PatientPlan:
     adverse_events: list[AdverseEvent] = field(default_factory=list)
     skeletal_events: list[SkeletalEvent] = field(default_factory=list)
     exit: StudyExit | None = None
+    imaging: list[ImagingAssessment] = field(default_factory=list)
 
 
 class PatientGenerator:
@@ -175,6 +178,9 @@ class PatientGenerator:
             plan.procedure = self._procedure(patient)
         self._radiation(plan)
         self._follow_up(plan)
+        plan.imaging = imaging_follow_up(
+            seed=self.seed, anchor=self.anchor, patient=patient, procedure=plan.procedure, exit_=plan.exit
+        )
         return plan
 
     def _procedure(self, patient: Patient) -> Procedure:

@@ -100,3 +100,18 @@ CEMENT_FILL_AFTER_CRYO = {"complete": 0.50, "partial": 0.42, "none": 0.08}
 
 # Share of home visits the patient answered by link (issue 15): none of the clinic visits.
 PATIENT_REPORTED_SHARE = {"day3": 0.6, "week1": 0.5}
+
+# Imaging follow-up of local-control-intent procedures (issue 10, part B; docs/domain.md §12, terms of Ahmed et al.,
+# Radiology 2014;273:241). First post-procedure imaging 4–8 weeks after the ablation, then every ~3 months while the
+# patient is alive and on study. Technical success (complete ablation on the first imaging): 90–100% in the cryo- and
+# heat-ablation series of bone metastases reviewed by Papalexis et al. (Curr Oncol 2023;30:6744) and the CIRSE
+# standards (Ryan et al., Cardiovasc Intervent Radiol 2022;45:591); 95% cryo / 92% heat here. Local tumour progression:
+# McMenomy et al. (J Vasc Interv Radiol 2013;24:207) report local control of 87% of tumours (68% of bone metastases) at
+# a median 21 months after cryoablation for complete remission; 12% (cryo) and 18% (RFA/MWA) by 12 months here, among
+# lesions ablated completely. Share of first imagings whose ablation zone is not evaluable (artefact): an assumption.
+IMAGING_FIRST_DAYS = (28, 56)
+IMAGING_INTERVAL_DAYS = (76, 104)  # ~3 months
+IMAGING_MODALITY_MIX = {"mri": 0.50, "ct": 0.35, "pet_ct": 0.15}
+TECHNICAL_SUCCESS = {"cryo": 0.95, "RFA": 0.92, "MWA": 0.92, "other": 0.92}
+IMAGING_NOT_EVALUABLE = 0.03
+LTP_12M = {"cryo": 0.12, "RFA": 0.18, "MWA": 0.18, "other": 0.18}

@@ -12,6 +12,7 @@ from simple_history.utils import bulk_create_with_history
 
 from trials.models import (
     AdverseEvent,
+    ImagingAssessment,
     Lesion,
     MedicationUse,
     PainAssessment,
@@ -76,6 +77,7 @@ def write_chunk(plans: list[PatientPlan], user) -> None:
         _bulk(AdverseEvent, _numbered([x for p in plans for x in p.adverse_events], "patient"), user)
         _bulk(SkeletalEvent, _numbered([x for p in plans for x in p.skeletal_events], "patient"), user)
         _bulk(StudyExit, [p.exit for p in plans if p.exit], user)
+        _bulk(ImagingAssessment, _numbered([x for p in plans for x in p.imaging], "patient"), user)
 
 
 def seed_patients(

@@ -1,0 +1,113 @@
+"""Derived data sets of local tumour control (issue 10 part B; docs/domain.md §12): per lesion and per patient.
+
+Pure pandas, no ORM. Terms of Ahmed et al. (Radiology 2014;273:241). Conventions (docs/analytics-methods.md,
+"Local tumour control"):
+
+- **Lesion units** (``lesion_control``): every treated lesion of a treated patient that has imaging follow-up
+  (by its lesion number), plus the patient's index lesion when it has none — so lesions never imaged are
+  counted (``first_finding`` "no_first_imaging"), not dropped.
+- **First finding**: viable tumour on the lesion's first post-procedure imaging ("none" = technical success,
+  "present" = residual unablated tumour, "not_evaluable"), or "no_first_imaging" when no imaging of the
+  lesion is marked first post-procedure. ``technical_success``: True / False for none / present, missing otherwise.
+- **Time to first LTP** (``adltp``, one row per treated patient, days from the index procedure = day 0):
+  event 1 at the earliest LTP date of any of the patient's lesions; else event 2 (death without LTP, a
+  competing event) at the date of death; else censored (0) at the last imaging of any lesion — LTP can only
+  be seen on imaging — or at day 0 when the patient has none (``imaged`` False).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.dataset import Snapshot
+
+LTP, DEATH_WITHOUT_LTP, CENSORED = 1, 2, 0
+LOCAL_CONTROL = "local_control"
+NO_FIRST_IMAGING = "no_first_imaging"
+LTC_STRATA = ("intent", "guidance", "modality")
+LESION_COLUMNS = ("study_id", "lesion_instance", "index_lesion", *LTC_STRATA, "first_finding", "technical_success")
+ADLTP_COLUMNS = ("study_id", *LTC_STRATA, "imaged", "ltp_days", "ltp_event", "last_imaging_days")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Plain text with blank as missing."""
+    text = values.astype(object)
+    return text.where(text.notna() & (text.astype(str).str.strip() != ""), None)
+
+
+def _flag(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: v is True or v == 1 or str(v).lower() in {"true", "t"}).astype(bool)
+
+
+def _treated(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
+    """study_id (text), day0 and the strata (intent, guidance, modality) of every treated patient."""
+    frame = pd.DataFrame({"study_id": _text(patients["study_id"]).to_numpy(), "day0": patients["day0"].to_numpy()})
+    procedures = snapshot.procedures.assign(study_id=_text(snapshot.procedures["study_id"]))
+    for column in LTC_STRATA:
+        values = procedures[column] if column in procedures.columns else pd.Series(None, index=procedures.index, dtype=object)
+        per_patient = pd.Series(_text(values).to_numpy(), index=procedures["study_id"].to_numpy())
+        frame[column] = frame["study_id"].map(per_patient[~per_patient.index.duplicated()])
+    return frame
+
+
+def _imaging(snapshot: Snapshot, treated: pd.DataFrame) -> pd.DataFrame:
+    imaging = snapshot.imaging
+    frame = pd.DataFrame(
+        {
+            "study_id": _text(imaging["study_id"]).to_numpy(),
+            "lesion_instance": pd.to_numeric(imaging["lesion_instance"]).to_numpy(dtype=float),
+            "index_lesion": _flag(imaging["index_lesion"]).to_numpy(),
+            "assessment_date": pd.to_datetime(imaging["assessment_date"]).to_numpy(dtype="datetime64[ns]"),
+            "first_post_procedure": _flag(imaging["first_post_procedure"]).to_numpy(),
+            "viable_tumour": _text(imaging["viable_tumour"]).to_numpy(),
+            "local_tumour_progression": _flag(imaging["local_tumour_progression"]).to_numpy(),
+            "ltp_date": pd.to_datetime(imaging["ltp_date"]).to_numpy(dtype="datetime64[ns]"),
+        }
+    )
+    return frame[frame["study_id"].isin(set(treated["study_id"]))]
+
+
+def build_lesion_control(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
+    """One row per lesion unit (module docstring), in study_id then lesion number order (the never-imaged index
+    lesion, lesion number missing, last). ``patients``: the analysis patients (treated; study_id, day0)."""
+    treated = _treated(snapshot, patients)
+    imaging = _imaging(snapshot, treated)
+    units = imaging[["study_id", "lesion_instance", "index_lesion"]].drop_duplicates(["study_id", "lesion_instance"])
+    with_index = set(units.loc[units["index_lesion"], "study_id"])
+    unimaged = treated.loc[~treated["study_id"].isin(with_index), ["study_id"]].assign(lesion_instance=np.nan, index_lesion=True)
+    units = pd.concat([units, unimaged], ignore_index=True)
+    first = imaging[imaging["first_post_procedure"]].sort_values("assessment_date", kind="mergesort")
+    first = first.drop_duplicates(["study_id", "lesion_instance"])[["study_id", "lesion_instance", "viable_tumour"]]
+    frame = units.merge(first, on=["study_id", "lesion_instance"], how="left")
+    frame["first_finding"] = frame.pop("viable_tumour").where(lambda v: v.notna(), NO_FIRST_IMAGING)
+    success = frame["first_finding"].map({"none": True, "present": False})
+    frame["technical_success"] = success.astype(object).where(success.notna(), None)
+    frame = frame.merge(treated.drop(columns="day0"), on="study_id", how="left")
+    frame = frame.sort_values(["study_id", "lesion_instance"], kind="mergesort", na_position="last")
+    return frame[list(LESION_COLUMNS)].reset_index(drop=True)
+
+
+def build_adltp(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
+    """One row per treated patient with the time to first local tumour progression, death competing (module
+    docstring); ``ltp_days``/``last_imaging_days`` in days from day 0, ``ltp_event`` 1 LTP, 2 death, 0 censored."""
+    treated = _treated(snapshot, patients)
+    imaging = _imaging(snapshot, treated)
+    by_patient = imaging.groupby("study_id", sort=False)
+    last_imaging = treated["study_id"].map(by_patient["assessment_date"].max())
+    ltp = treated["study_id"].map(imaging[imaging["local_tumour_progression"]].groupby("study_id")["ltp_date"].min())
+    exits = snapshot.exits.assign(study_id=_text(snapshot.exits["study_id"]))
+    deaths = exits[_text(exits["exit_type"]) == "death"].drop_duplicates("study_id")
+    death = treated["study_id"].map(pd.Series(pd.to_datetime(deaths["exit_date"]).to_numpy(), index=deaths["study_id"]))
+    day0 = pd.to_datetime(treated["day0"])
+
+    def days(dates: pd.Series) -> pd.Series:
+        return (pd.to_datetime(dates) - day0).dt.days.astype(float).clip(lower=0)
+
+    has_ltp, died = ltp.notna(), death.notna() & ltp.isna()
+    frame = treated.drop(columns="day0")
+    frame["imaged"] = last_imaging.notna().to_numpy()
+    frame["last_imaging_days"] = days(last_imaging)
+    frame["ltp_event"] = np.select([has_ltp, died], [LTP, DEATH_WITHOUT_LTP], default=CENSORED)
+    frame["ltp_days"] = np.where(has_ltp, days(ltp), np.where(died, days(death), days(last_imaging).fillna(0.0)))
+    return frame[list(ADLTP_COLUMNS)].sort_values("study_id", kind="mergesort").reset_index(drop=True)
