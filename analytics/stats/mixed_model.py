@@ -298,7 +298,9 @@ class _GroupSums:
         codes, _ = pd.factorize(groups)
         count = int(codes.max()) + 1
         sizes = np.bincount(codes, minlength=count)
-        sx = np.column_stack([np.bincount(codes, weights=column, minlength=count) for column in x.T])
+        sx = np.empty((count, x.shape[1]))  # filled in place: stacking a list of columns held it twice
+        for j, column in enumerate(x.T):
+            sx[:, j] = np.bincount(codes, weights=column, minlength=count)
         sy = np.bincount(codes, weights=y, minlength=count)
         self.sizes = np.unique(sizes)
         self.m = np.array([sx[sizes == k].T @ sx[sizes == k] for k in self.sizes])
@@ -382,6 +384,9 @@ def mixed_model_fit(
     notes = list(notes)
     if variable != ALL:
         require_columns(rows, (variable,), name="mixed-model rows")
+    # only the columns the fit reads: the copies below (a level column, the visits used) stay small (issue 17)
+    rows = rows[[c for c in ("study_id", "visit", "baseline", "change", variable) if c in rows.columns]]
+    if variable != ALL:
         unknown = int(rows[variable].isna().sum())
         if unknown:
             notes.append(f"{unknown} record(s) with no {_words(variable)} recorded left out.")
