@@ -166,8 +166,8 @@ def issue3_fits(sets, params) -> None:
 
 
 def later_fits(sets, params) -> None:
-    """The statistical calls of the analyses added since (issues 12, 15, 16): Gray, time to response, mixed
-    models, site funnels, patient flow, PRO completion — each as its fit job calls it."""
+    """The statistical calls of the analyses added since (issues 10, 12, 15, 16): Gray, time to response, mixed
+    models, site funnels, patient flow, PRO completion, local tumour control — each as its fit job calls it."""
     from analytics import stats
     from analytics.stats.flow import patient_flow
     from analytics.stats.funnel import site_benchmarking
@@ -184,6 +184,10 @@ def later_fits(sets, params) -> None:
     patient_flow(sets.enrolment, sets.pain, sets.adresp, visits=params.visits, cutoff=sets.cutoff, not_done=sets.visits_not_done)
     pro_completion(sets.adresp)
     response_rates_by_source(sets.adresp)
+    if getattr(sets, "lesion_control", None) is not None and getattr(sets, "adltp", None) is not None:
+        from analytics.stats.local_control import local_tumour_control
+
+        local_tumour_control(sets.lesion_control, sets.adltp)  # issue 10 part B
 
 
 def bare_fits(sets, params) -> dict[str, tuple[float, float]]:
