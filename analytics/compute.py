@@ -39,11 +39,8 @@ the same analysis sets always give the same numbers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
-
-import numpy as np
 
 from analytics import stats
 from analytics.cohort import cohort_table
@@ -58,8 +55,7 @@ from analytics.stats.pro import pro_completion, response_rates_by_source
 from analytics.stats.propensity import covariate_frame, propensity_analyses
 from analytics.stats.response import CATEGORIES
 from analytics.stats.results import plain
-from analytics.stats.risk_sets import endpoint_time_status
-from analytics.stats.strata import iter_strata
+from analytics.time_grid import time_grid_section
 
 CURVE_POINT_KEYS = ("day", "estimate", "ci_low", "ci_high", "at_risk")
 OS_LOGRANK_LABEL = "log-rank (survdiff, rho = 0)"
@@ -376,51 +372,3 @@ def numbers_compute(
         if section and curves_key in section and "curves" in section:
             section["time_grid"] = plain(time_grid_section(sets.adtte, section, curves_key, endpoint, strata, start=start))
     return numbers
-
-
-# --- time grid (issue 12): curves and at-risk tables span the whole follow-up -----------------
-GRID_STEPS: tuple[int, ...] = (30, 60, 90, 180, 365)  # days; months, quarters, half-years, years
-GRID_MAX_INTERVALS = 12
-
-
-def grid_days(max_day: float) -> list[int]:
-    """Tick days from 0 to the first multiple of the step ≥ ``max_day``: the smallest step of
-    GRID_STEPS (else whole years) giving at most GRID_MAX_INTERVALS intervals."""
-    if not max_day or max_day <= 0 or math.isnan(max_day):
-        return [0]
-    step = next((s for s in GRID_STEPS if max_day / s <= GRID_MAX_INTERVALS), 365 * math.ceil(max_day / 365 / GRID_MAX_INTERVALS))
-    return list(range(0, int(math.ceil(max_day / step)) * step + 1, step))
-
-
-def _step_values(points: list[dict[str, Any]], n: int, days: list[int], start: float, last_day: float) -> list[float | None]:
-    """The curve's step-function value at each day: ``start`` before its first step, None past follow-up."""
-    times = np.array([p["day"] for p in points], dtype=float)
-    values = [p["estimate"] for p in points]
-    out: list[float | None] = []
-    for day in days:
-        if n == 0 or day > last_day:
-            out.append(None)
-            continue
-        i = int(np.searchsorted(times, day, side="right")) - 1
-        out.append(start if i < 0 else values[i])
-    return out
-
-
-def time_grid_section(adtte, section: dict[str, Any], curves_key: str, endpoint: str, strata, *, start: float) -> dict[str, Any]:
-    """``days`` spanning the longest follow-up, and per stratum ``at_risk`` (time ≥ day) and the curve's
-    ``estimate`` at each day (None past that stratum's last follow-up).
-
-    ``section``: a :func:`curves_section` (as in result.json) whose ``section[curves_key][stratum]`` are
-    the curve's points and ``section["curves"][stratum]["n"]`` its patient count."""
-    points, curves = section[curves_key], section["curves"]
-    times = {key: endpoint_time_status(sub, endpoint)[0] for key, sub in iter_strata(adtte, strata)}
-    longest = max((float(t.max()) for t in times.values() if len(t)), default=0.0)
-    days = grid_days(longest)
-    at_risk, estimate = {}, {}
-    for key, t in times.items():
-        ordered = np.sort(t)
-        at_risk[key] = [int(len(ordered) - np.searchsorted(ordered, day, side="left")) for day in days]
-        last = float(ordered[-1]) if len(ordered) else -1.0
-        # a stratum whose curve job failed (analytics.fits: fit_failures) has at-risk counts but no estimates
-        estimate[key] = _step_values(points[key], curves[key]["n"], days, start, last) if key in points else [None] * len(days)
-    return {"days": days, "max_follow_up_days": longest, "at_risk": at_risk, "estimate": estimate}

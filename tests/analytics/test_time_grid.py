@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from analytics import stats
-from analytics.compute import curves_section, grid_days, time_grid_section
+from analytics.compute import curves_section
+from analytics.time_grid import grid_days, time_grid_section
 from tests.analytics.r_oracle.cohort import adtte_frame
 
 
