@@ -8,6 +8,7 @@ exercised). The faster pipeline must reproduce them byte for byte: the canonical
 ``adresp.csv``. CI runs this on PostgreSQL (the COPY extraction), a laptop on SQLite (the ORM
 extraction), so both paths are held to the same bytes.
 
+The repeated-measures model's section is held to 1e-6 relative instead (see ``MACHINE_DEPENDENT_SECTIONS``).
 Analyses added after the golden files were written (new top-level sections of result.json) are
 allowed; every section the golden file has must be byte-identical. To regenerate after a *deliberate*
 change of the numbers: ``REPORT_GOLDEN_WRITE=1 python -m pytest tests/analytics/test_report_golden.py``
@@ -62,6 +63,32 @@ def _run(parameters: dict) -> Path:
     return run.directory
 
 
+# The REML fit of the repeated-measures model is an iterative optimisation whose linear algebra runs in
+# LAPACK/BLAS kernels chosen for the CPU, so its last digits depend on the machine: the same locked packages gave
+# −0.03299508611652879 on one machine and −0.03299509478580655 on another. It is held to 1e-6 relative (the
+# estimates are reported to 2 decimals); every other section stays byte-identical.
+MACHINE_DEPENDENT_SECTIONS = {"mixed_model"}
+RELATIVE_TOLERANCE = 1e-6
+
+
+def _assert_same_numbers(actual, expected, where: str) -> None:
+    """Same structure, same strings/ints/None; floats within ``RELATIVE_TOLERANCE`` (absolute 1e-9 near 0)."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and set(actual) == set(expected), f"{where}: keys differ"
+        for key in expected:
+            _assert_same_numbers(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), f"{where}: lengths differ"
+        for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _assert_same_numbers(a, e, f"{where}[{index}]")
+    elif isinstance(expected, float) and not isinstance(expected, bool):
+        assert isinstance(actual, float | int) and abs(actual - expected) <= max(RELATIVE_TOLERANCE * abs(expected), 1e-9), (
+            f"{where}: {actual!r} vs {expected!r}"
+        )
+    else:
+        assert actual == expected and type(actual) is type(expected), f"{where}: {actual!r} vs {expected!r}"
+
+
 def _numbers(document: dict) -> dict:
     return {key: value for key, value in document.items() if key != "metadata"}
 
@@ -90,8 +117,11 @@ def test_result_json_and_csvs_are_byte_identical_to_the_golden_output(runs):
         missing = set(expected) - set(numbers)
         assert not missing, f"{name}: sections of the golden result.json are gone: {sorted(missing)}"
         for section in sorted(expected):
+            if section in MACHINE_DEPENDENT_SECTIONS:
+                _assert_same_numbers(numbers[section], expected[section], f"{name}: result.json '{section}'")
+                continue
             assert numbers_json(numbers[section]) == numbers_json(expected[section]), f"{name}: result.json '{section}' differs"
-        if set(numbers) == set(expected):  # no analysis added since: the whole canonical text is the golden one
+        if set(numbers) == set(expected) and not MACHINE_DEPENDENT_SECTIONS & set(expected):
             assert numbers_json(numbers) + "\n" == (golden / "numbers.json").read_text(encoding="utf-8")
         for csv in (ADTTE_CSV, ADRESP_CSV):
             assert (directory / csv).read_bytes() == (golden / csv).read_bytes(), f"{name}: {csv} differs"
