@@ -12,8 +12,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from analytics.render.curves import _curves_figure
 from analytics.render.labels import ALL_LABEL, MISSING, stratum_label, variable_label
 from analytics.render.local_control_tables import SECTION, section_of
+from analytics.render.plot_style import _title
 from analytics.render.report_tables import DisplayTable
 from trials.models.treatment import Guidance, Intent
 
@@ -130,8 +132,6 @@ def _plot_rows(sets: Any) -> pd.DataFrame | None:
 
 def ltp_figure(numbers: dict[str, Any], sets: Any, strata: list[str]) -> Figure:
     """Aalen–Johansen cumulative incidence of LTP (death competing) of the local-control-intent patients."""
-    from analytics.render.plots import _curves_figure, _title  # the shared curve drawing (plots imports this module)
-
     ltp = section_of(numbers)["ltp"]
     fig = _curves_figure(
         {"cumulative_incidence": {k: v["cumulative_incidence"] for k, v in ltp["strata"].items()}, "time_grid": ltp["time_grid"]},

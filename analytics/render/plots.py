@@ -1,5 +1,6 @@
 """PNG plots (matplotlib, Agg backend): pain and opioid-dose trajectories, pain response, SRE
-cumulative incidence and overall survival with numbers at risk.
+cumulative incidence and overall survival with numbers at risk (the curves: ``analytics.render.curves``; shared
+colours, titles and legends: ``analytics.render.plot_style``).
 
 One **figure set** per stratification variable of the run, plus the whole cohort
 (``figure_sets``): ``pain_trajectory.png`` … ``overall_survival.png`` show all patients, and
@@ -24,31 +25,27 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.transforms as mtransforms  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analytics.derive import AnalysisSets  # noqa: E402
+from analytics.render.curves import os_figure, sre_figure  # noqa: E402
 from analytics.render.exploratory import FIGURES as EXPLORATORY_FIGURES  # noqa: E402
 from analytics.render.files import atomic_path  # noqa: E402
 from analytics.render.labels import (  # noqa: E402
     CATEGORY_LABELS,
     DOSE_UNIT,
     proportion_ci,
-    stratum_label,
-    variable_label,
     visit_label,
 )
 from analytics.render.local_control_report import local_control_figures  # noqa: E402
+from analytics.render.plot_style import _colours, _footnote, _label, _legend_outside, _title  # noqa: E402
 from analytics.render.propensity_report import propensity_figures  # noqa: E402
 from analytics.stats.response import CATEGORIES  # noqa: E402
 
 CATEGORY_COLOURS = {"CR": "#1b7837", "PR": "#7fbf7b", "PD": "#d6604d", "indeterminate": "#bababa", "not_evaluable": "#f0f0f0"}
 DPI = 110
 FEW = 10  # fewer patients than this: the point is labelled with its n, the CI is wide
-CI_ALPHA = 0.12
-ALL_COLOUR = "#1f3b73"
 
 
 def figure_sets(numbers: dict[str, Any]) -> list[tuple[str, str | None, list[str]]]:
@@ -61,30 +58,6 @@ def figure_sets(numbers: dict[str, Any]) -> list[tuple[str, str | None, list[str
         if levels:
             sets.append((f"_by_{variable}", variable, levels))
     return sets
-
-
-def _colours(strata: list[str]) -> dict[str, str]:
-    if strata == ["all"]:
-        return {"all": ALL_COLOUR}
-    cmap = plt.get_cmap("tab10" if len(strata) <= 10 else "tab20")
-    return {s: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, s in enumerate(strata)}
-
-
-def _title(text: str, strata: list[str]) -> str:
-    variable = strata[0].partition("=")[0] if strata != ["all"] else None
-    return f"{text}, by {variable_label(variable).lower()}" if variable else f"{text}, all patients"
-
-
-def _label(stratum: str) -> str:
-    return stratum_label(stratum, with_variable=False) if stratum != "all" else "All patients"
-
-
-def _legend_outside(ax, *, reverse: bool = False) -> None:
-    """Legend right of the axes: it never hides data (``reverse``: top-down like a stacked bar)."""
-    handles, labels = ax.get_legend_handles_labels()
-    if reverse:
-        handles, labels = handles[::-1], labels[::-1]
-    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
 
 
 def _values(entries: list[dict[str, Any]], key: str) -> np.ndarray:
@@ -113,10 +86,6 @@ def _label_few(ax, x: np.ndarray, y: np.ndarray, n: np.ndarray, colour: str) -> 
     for xi, yi, ni in zip(x[few], y[few], n[few], strict=True):
         ax.annotate(f"n={int(ni)}", (xi, yi), xytext=(4, 4), textcoords="offset points", fontsize=7, color=colour)
     return bool(few.any())
-
-
-def _footnote(fig: Figure, text: str) -> None:
-    fig.text(0.01, 0.015, text, fontsize=7, color="#444444", ha="left", va="bottom", wrap=True)
 
 
 def pain_trajectory_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata: list[str] | None = None) -> Figure:  # noqa: ARG001
@@ -260,150 +229,6 @@ def _category_bars(numbers: dict[str, Any], visits: list[str]) -> Figure:
     _legend_outside(ax, reverse=True)
     _footnote(fig, "Categories of the international consensus (Chow 2012). Above each bar: responders (CR + PR) as % of ITT.")
     return fig
-
-
-# --- survival and incidence -------------------------------------------------------------------
-
-
-def _step(points: list[dict[str, Any]], start: float) -> tuple[np.ndarray, ...]:
-    days = np.array([0.0] + [p["day"] for p in points])
-    est = np.array([start] + [p["estimate"] for p in points], dtype=float)
-    low = np.array([start] + [np.nan if p["ci_low"] is None else p["ci_low"] for p in points], dtype=float)
-    high = np.array([start] + [np.nan if p["ci_high"] is None else p["ci_high"] for p in points], dtype=float)
-    return days, est, low, high
-
-
-def _stratum_rows(adtte: pd.DataFrame, stratum: str) -> pd.DataFrame:
-    if stratum == "all":
-        return adtte
-    variable, value = stratum.split("=", 1)
-    return adtte[adtte[variable].astype(str) == value]
-
-
-def _extended(curve: tuple[np.ndarray, ...], last_day: float | None) -> tuple[np.ndarray, ...]:
-    """Carry the last step on to the stratum's longest follow-up (a step curve ends there, not at its last event)."""
-    if last_day is None or last_day <= curve[0][-1]:
-        return curve
-    return tuple(np.append(values, last_day if i == 0 else values[-1]) for i, values in enumerate(curve))
-
-
-def _censor_marks(ax, rows: pd.DataFrame, time_column: str, event_column: str, curve, colour: str) -> None:
-    """'|' at each distinct censoring time, on the curve (step value at that time)."""
-    censored = np.unique(rows.loc[rows[event_column] == 0, time_column].to_numpy(dtype=float))
-    censored = censored[~np.isnan(censored)]
-    if not len(censored):
-        return
-    days, est = curve[0], curve[1]
-    values = est[np.clip(np.searchsorted(days, censored, side="right") - 1, 0, len(est) - 1)]
-    ax.plot(censored, values, linestyle="none", marker="|", markersize=6, color=colour, alpha=0.8)
-
-
-def _at_risk_table(table_ax, strata: list[str], grid: dict[str, Any], colours) -> None:
-    """Numbers at risk (result.json ``time_grid``) as text under each x tick: the table shares the
-    x axis, so each column sits under its tick."""
-    table_ax.set_ylim(len(strata) - 0.5, -0.9)
-    table_ax.axis("off")
-    label_x = mtransforms.blended_transform_factory(table_ax.transAxes, table_ax.transData)
-    table_ax.text(-0.06, -0.85, "Number at risk", transform=label_x, ha="right", fontsize=8, weight="bold")
-    for row, stratum in enumerate(strata):
-        table_ax.text(-0.06, row, _label(stratum), transform=label_x, ha="right", va="center", fontsize=8, color=colours[stratum])
-        for tick, count in zip(grid["days"], grid["at_risk"].get(stratum) or [], strict=False):
-            table_ax.text(tick, row, str(int(count)), ha="center", va="center", fontsize=8)
-
-
-def _curves_figure(
-    section: dict[str, Any],
-    curves_key: str,
-    *,
-    start: float,
-    title: str,
-    ylabel: str,
-    adtte: pd.DataFrame | None,
-    time_column: str,
-    event_column: str,
-    strata: list[str],
-    extra: Callable | None = None,
-) -> Figure:
-    """Step curves with light CI bands and censoring marks over the whole follow-up (the section's
-    ``time_grid``: ticks from day 0 past the longest follow-up), numbers at risk under the ticks."""
-    curves, grid = section[curves_key], section.get("time_grid")
-    rows = 1 + len(strata)
-    fig = plt.figure(figsize=(11, 5.6 + 0.2 * rows))
-    gs = fig.add_gridspec(2, 1, height_ratios=[4.4, 0.3 + 0.22 * rows], hspace=0.22)
-    ax = fig.add_subplot(gs[0])
-    table_ax = fig.add_subplot(gs[1], sharex=ax)
-    longest = max([len(_label(s)) for s in strata] + [14])
-    fig.subplots_adjust(left=min(0.3, 0.08 + 0.0075 * longest), right=0.8, top=0.93, bottom=0.08)
-    colours = _colours(strata)
-    for stratum in strata:
-        rows_of = _stratum_rows(adtte, stratum) if adtte is not None else None
-        last = float(rows_of[time_column].max()) if rows_of is not None and len(rows_of) else None
-        curve = _extended(_step(curves.get(stratum, []), start), last)
-        days, est, low, high = curve
-        ax.step(days, est, where="post", label=_label(stratum), color=colours[stratum], linewidth=1.8)
-        ax.fill_between(days, low, high, step="post", alpha=CI_ALPHA, color=colours[stratum], linewidth=0)
-        if rows_of is not None:
-            _censor_marks(ax, rows_of, time_column, event_column, curve, colours[stratum])
-    if extra:
-        extra(ax)
-    ax.set(ylim=(0, 1), ylabel=ylabel, title=title)
-    ax.set_xlabel("Days from index procedure", labelpad=2)
-    ax.plot([], [], linestyle="none", marker="|", color="#333333", label="censored")
-    ax.fill_between([], [], [], color="#888888", alpha=0.3, label="95% CI (shaded)")
-    ax.grid(alpha=0.3)
-    _legend_outside(ax)
-    if grid and len(grid["days"]) > 1:
-        ax.set_xticks(grid["days"])
-        ax.set_xlim(0, grid["days"][-1])
-        _at_risk_table(table_ax, strata, grid, colours)
-        _footnote(
-            fig,
-            f"Follow-up to day {grid['max_follow_up_days']:.0f}, shown whole. Estimates where few patients "
-            "remain at risk (see the numbers at risk) have wide intervals.",
-        )
-    else:
-        ax.set_xlim(left=0)
-        table_ax.axis("off")
-    return fig
-
-
-def sre_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata: list[str] | None = None) -> Figure:
-    """Aalen–Johansen CIF of first SRE (death competing); for all patients also the 1 − KM overestimate (docs/domain.md §6)."""
-    strata = strata or ["all"]
-
-    def overestimate(ax) -> None:
-        last = None if sets is None or sets.adtte.empty else float(sets.adtte["sre_days"].max())
-        days, est, _, _ = _extended(_step(numbers["sre"]["one_minus_km"]["km"].get("all", []), 0.0), last)
-        ax.step(days, est, where="post", linestyle="--", color="#777777", label="1 − KM, deaths censored\n(overestimate)")
-
-    return _curves_figure(
-        numbers["sre"],
-        "cumulative_incidence",
-        start=0.0,
-        title=_title("Cumulative incidence of first SRE (death as competing risk)", strata),
-        ylabel="Cumulative incidence of SRE",
-        adtte=None if sets is None else sets.adtte,
-        time_column="sre_days",
-        event_column="sre_event",
-        strata=strata,
-        extra=overestimate if strata == ["all"] else None,
-    )
-
-
-def os_figure(numbers: dict[str, Any], sets: AnalysisSets | None = None, strata: list[str] | None = None) -> Figure:
-    """Kaplan–Meier overall survival."""
-    strata = strata or ["all"]
-    return _curves_figure(
-        numbers["overall_survival"],
-        "km",
-        start=1.0,
-        title=_title("Overall survival (Kaplan–Meier)", strata),
-        ylabel="Survival probability",
-        adtte=None if sets is None else sets.adtte,
-        time_column="os_days",
-        event_column="os_event",
-        strata=strata,
-    )
 
 
 FIGURES: dict[str, Callable[..., Figure]] = {
