@@ -39,10 +39,14 @@ SERIAL_SERVICE_TESTS = (
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Put the tests of ``SERIAL_SERVICE_TESTS`` in the xdist group "services" (before xdist reads the groups)."""
+    """xdist groups (set before xdist reads them): the tests of ``SERIAL_SERVICE_TESTS`` in "services", every other
+    test in its module's group, so that data a module builds once (module fixtures, ``tests/module_data.py``) is
+    built by one worker, not by each."""
     for item in items:
         if item.nodeid.startswith(SERIAL_SERVICE_TESTS):
             item.add_marker(pytest.mark.xdist_group(name="services"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(name=item.nodeid.split("::", 1)[0]))
 
 
 @pytest.fixture(autouse=True)
