@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.factories import if_match
 from trials.api import exports
+from trials.interop import csv_copy
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,8 @@ def _csv(response) -> list[dict]:
 
 
 def test_export_is_streamed_in_blocks_and_scoped(registry, monkeypatch):
-    monkeypatch.setattr(exports, "ROWS_PER_BLOCK", 4)
+    monkeypatch.setattr(exports, "ROWS_PER_BLOCK", 4)  # the Python writer (SQLite)
+    monkeypatch.setattr(csv_copy, "ROWS_PER_BLOCK", 4)  # the COPY writer (PostgreSQL)
     response = registry.client("coordinator").get("/api/v1/export/visits.csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     blocks = list(response.streaming_content)
