@@ -41,7 +41,9 @@ SERIAL_SERVICE_TESTS = (
 def pytest_collection_modifyitems(config, items):
     """xdist groups (set before xdist reads them): the tests of ``SERIAL_SERVICE_TESTS`` in "services", every other
     test in its module's group, so that data a module builds once (module fixtures, ``tests/module_data.py``) is
-    built by one worker, not by each."""
+    built by one worker, not by each. Without the xdist plugin (``-p no:xdist``) there are no groups to set."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     for item in items:
         if item.nodeid.startswith(SERIAL_SERVICE_TESTS):
             item.add_marker(pytest.mark.xdist_group(name="services"))
