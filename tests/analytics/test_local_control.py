@@ -4,9 +4,6 @@ derivation from imaging records, and degenerate inputs reported as not estimable
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +16,8 @@ from analytics.derive import AnalysisSets
 from analytics.local_control import build_adltp, build_lesion_control
 from analytics.stats.complications import clopper_pearson
 from analytics.stats.local_control import local_tumour_control, ltp_cumulative_incidence, technical_success_rate
-from tests.analytics.r_oracle import compare
+from tests.analytics.r_oracle import runner
 from tests.analytics.test_derive import DAY0, day, snapshot
-from tests.conftest import require_service
 
 # Eight local-control patients (days from the index procedure; 1 = LTP, 2 = death without LTP, 0 = censored):
 HAND = [("A", 90, 1), ("B", 90, 1), ("C", 90, 2), ("D", 90, 0), ("E", 180, 1), ("F", 200, 2), ("G", 300, 0), ("H", 365, 1)]
@@ -243,20 +239,14 @@ def test_result_json_section_xlsx_sheets_pdf_tables_and_plot(tmp_path):
 
 def test_ltp_cumulative_incidence_matches_cmprsk_cuminc(tmp_path):
     """Live R oracle (RUN_R_ORACLE=1): the hand cohort and a larger tied one against cmprsk::cuminc, to 1e-6."""
-    if os.environ.get("RUN_R_ORACLE") != "1":
-        pytest.skip("R oracle is opt-in: set RUN_R_ORACLE=1")
-    rscript = shutil.which("Rscript")
-    require_service(rscript is not None, "Rscript not found (apt-get install r-base-core r-cran-cmprsk)")
+    runner.rscript(("cmprsk",))  # opt-in guard: skips unless RUN_R_ORACLE=1
     rng = np.random.default_rng(10)
     larger = [(f"P{i}", int(rng.integers(1, 13)) * 30, int(rng.choice([0, 0, 1, 2]))) for i in range(120)]
     for rows in (HAND, larger):
         frame = adltp(rows)
         csv = tmp_path / "adltp.csv"
         frame.to_csv(csv, index=False)
-        script = Path(__file__).parent / "r_oracle" / "ltp.R"
-        run = subprocess.run([rscript, str(script), str(csv)], capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
-        assert run.returncode == 0, run.stderr
-        r_values = compare.parse(run.stdout)["ltp"]
+        r_ltp = runner.r_values(Path(__file__).parent / "r_oracle" / "ltp.R", csv, packages=("cmprsk",))["ltp"]
         from analytics.stats.competing_risks import aalen_johansen_steps
 
         steps = aalen_johansen_steps(frame["ltp_days"].to_numpy(float), frame["ltp_event"].to_numpy(int), 1)
@@ -264,8 +254,8 @@ def test_ltp_cumulative_incidence_matches_cmprsk_cuminc(tmp_path):
         python = {f"estimate@{t:g}": c for t, c in zip(steps["time"], steps["cif"], strict=True)}
         python |= {f"var@{t:g}": v for t, v in zip(steps["time"], steps["var"], strict=True)}
         python |= {f"landmark@{p.day:g}": p.estimate for p in curve.landmarks}
-        assert len(r_values) >= 3 * 2 + 6
-        for key, value in r_values.items():
+        assert len(r_ltp) >= 3 * 2 + 6
+        for key, value in r_ltp.items():
             if key.startswith("landmark_var"):
                 continue
             assert python[key] == pytest.approx(value, abs=1e-6), key

@@ -9,18 +9,14 @@ r-cran-cmprsk). Skipped otherwise, with the reason.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.analytics.r_oracle import compare
+from tests.analytics.r_oracle import compare, runner
 from tests.analytics.r_oracle.cohort import adtte_frame
 from tests.analytics.r_oracle.degenerate import BINOMIAL_PAIRS, aliased_frame, gray_frame
-from tests.conftest import require_service
 
 ORACLE = Path(__file__).parent / "r_oracle" / "oracle.R"
 DEGENERATE = Path(__file__).parent / "r_oracle" / "degenerate.R"
@@ -29,35 +25,10 @@ TOLERANCE = 1e-6
 pytestmark = pytest.mark.r_oracle
 
 
-def _rscript() -> str:
-    """Opt-in on a laptop; CI sets RUN_R_ORACLE=1, where a missing R is a failure, not a skip."""
-    if os.environ.get("RUN_R_ORACLE") != "1":
-        pytest.skip("R oracle is opt-in: set RUN_R_ORACLE=1")
-    path = shutil.which("Rscript")
-    if path is None:
-        require_service(False, "Rscript not found (apt-get install r-base-core r-cran-survival r-cran-cmprsk)")
-    check = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        [path, "-e", "library(survival); library(cmprsk)"], capture_output=True, text=True, timeout=120, check=False
-    )
-    if check.returncode != 0:
-        require_service(False, f"R packages survival/cmprsk missing: {check.stderr.strip()[:200]}")
-    return path
-
-
-def _r_values(script: Path, *csvs: Path) -> dict[str, dict[str, float | None]]:
-    """Run an oracle script on the CSVs and parse its "section<TAB>key<TAB>value" lines."""
-    rscript = _rscript()
-    run = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        [rscript, str(script), *map(str, csvs)], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert run.returncode == 0, run.stderr
-    return compare.parse(run.stdout)
-
-
 def test_every_r_number_matches(tmp_path):
     csv = tmp_path / "cohort.csv"
     adtte_frame().to_csv(csv, index=False)
-    r_values = _r_values(ORACLE, csv)
+    r_values = runner.r_values(ORACLE, csv)
     assert sum(len(v) for v in r_values.values()) > 200  # the oracle printed its full set
     problems = compare.mismatches(r_values, compare.python_values(adtte_frame()), TOLERANCE)
     assert problems == []
@@ -68,7 +39,7 @@ def test_degenerate_cases_match_r(tmp_path):
     aliased, pairs = tmp_path / "aliased.csv", tmp_path / "binom.csv"
     aliased_frame().to_csv(aliased, index=False)
     pd.DataFrame(BINOMIAL_PAIRS, columns=["k", "n"]).to_csv(pairs, index=False)
-    r_values = _r_values(DEGENERATE, aliased, pairs)
+    r_values = runner.r_values(DEGENERATE, aliased, pairs)
     assert r_values["cox_aliased"]["hr@regionspine"] is None and len(r_values["cox_aliased"]) == 16
     assert len(r_values["binom"]) == 2 * len(BINOMIAL_PAIRS)
     problems = compare.mismatches(r_values, compare.degenerate_python_values(aliased_frame(), BINOMIAL_PAIRS), TOLERANCE)
@@ -83,7 +54,7 @@ def test_gray_test_matches_cuminc(tmp_path):
     aliased, pairs = tmp_path / "aliased.csv", tmp_path / "binom.csv"
     aliased_frame().to_csv(aliased, index=False)
     pd.DataFrame(BINOMIAL_PAIRS, columns=["k", "n"]).to_csv(pairs, index=False)
-    r_values = _r_values(DEGENERATE, aliased, pairs, untied, cohort)
+    r_values = runner.r_values(DEGENERATE, aliased, pairs, untied, cohort)
     assert len(r_values["gray_untied"]) == 2 and len(r_values["gray_tied"]) == 10
     untied_values = {"gray_untied": r_values["gray_untied"]}
     assert (
@@ -103,10 +74,6 @@ MIXED_TOLERANCE = 1e-4
 def _lme_mismatches(rows: pd.DataFrame, model, section: str, tmp_path: Path) -> list[str]:
     """Fit ``model``'s rows with nlme::lme (same reference visit and level) and compare every fixed effect,
     its SE and both variances; the rows R sees are the ones the Python model used."""
-    rscript = _rscript()
-    check = subprocess.run([rscript, "-e", "library(nlme)"], capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
-    if check.returncode != 0:
-        require_service(False, "R package nlme missing (apt-get install r-cran-nlme)")
     used = rows[rows["visit"].isin(model.visits)]
     if model.variable != "all":
         used = used[used[model.variable].notna()]
@@ -114,20 +81,12 @@ def _lme_mismatches(rows: pd.DataFrame, model, section: str, tmp_path: Path) -> 
     used.to_csv(csv, index=False)
     visits = [model.reference_visit, *(v for v in model.visits if v != model.reference_visit)]
     levels = ",".join(model.levels) if model.variable != "all" else "-"
-    run = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        [rscript, str(MIXED_MODEL_R), str(csv), model.variable, ",".join(visits), levels, section],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    r_values = compare.parse(run.stdout)
+    r_lme = runner.r_values(MIXED_MODEL_R, csv, model.variable, ",".join(visits), levels, section, packages=("nlme",))
     python = {(section, f"fe@{fe.term}"): fe.estimate for fe in model.fixed_effects}
     python |= {(section, f"se@{fe.term}"): fe.se for fe in model.fixed_effects}
     python |= {(section, "tau2"): model.random_intercept_variance, (section, "sigma2"): model.residual_variance}
-    assert len(r_values[section]) == 2 * len(model.fixed_effects) + 2
-    return compare.mismatches(r_values, python, MIXED_TOLERANCE)
+    assert len(r_lme[section]) == 2 * len(model.fixed_effects) + 2
+    return compare.mismatches(r_lme, python, MIXED_TOLERANCE)
 
 
 def test_mixed_model_matches_lme_on_the_hand_made_cohort(tmp_path):
@@ -152,7 +111,7 @@ def test_mixed_model_matches_lme_on_a_seeded_registry(tmp_path):
     from analytics.stats.mixed_model import mixed_model_frame, mixed_models
     from tests.analytics.seeded import seeded_registry
 
-    _rscript()
+    runner.rscript(("nlme",))
     seeded_registry(90, seed=7)
     params = RunParameters()
     sets = analysis_sets_build(snapshot_extract(), params)
@@ -174,7 +133,7 @@ PROPENSITY_TOLERANCES = {"default": 1e-6, "robust_se": 1e-4}
 def _propensity_mismatches(covariates, adtte, contrast: str, directory: Path) -> tuple[int, list[str]]:
     from tests.analytics.r_oracle.propensity_compare import mismatches, oracle_inputs, python_values
 
-    r_values = _r_values(PROPENSITY, *oracle_inputs(covariates, adtte, contrast, directory))
+    r_values = runner.r_values(PROPENSITY, *oracle_inputs(covariates, adtte, contrast, directory))
     py_values = python_values(covariates, adtte, contrast)
     return len(py_values), mismatches(r_values, py_values, PROPENSITY_TOLERANCES)
 
@@ -197,7 +156,7 @@ def test_propensity_matches_r_on_a_seeded_registry(tmp_path):
     from analytics.stats.propensity import covariate_frame
     from tests.analytics.seeded import seeded_registry
 
-    _rscript()  # skip before seeding when R is not wanted
+    runner.rscript()  # skip before seeding when R is not wanted
     seeded_registry(500, sites=3, seed=16)
     sets = analysis_sets_build(snapshot_extract(), parameters_parse({}))
     covariates = covariate_frame(sets.patients, sets.pain)
