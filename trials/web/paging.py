@@ -13,10 +13,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
+# The largest page number honoured: its offset (× a page of at most 1,000 rows) stays far inside a 64-bit SQL
+# integer, so ``?page=100000000000000000000`` shows an empty page past the end instead of an SQL overflow (a 500).
+MAX_PAGE = 10**9
+
+
 def page_number(value: Any) -> int:
-    """The 1-based page number asked for in a query string value; 1 when missing or not a positive integer."""
+    """The 1-based page number asked for in a query string value: 1 when missing or not a positive integer,
+    at most ``MAX_PAGE``."""
     try:
-        return max(1, int(value or 1))
+        return min(max(1, int(value or 1)), MAX_PAGE)
     except (TypeError, ValueError):
         return 1
 
