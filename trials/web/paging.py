@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-
 # The largest page number honoured: its offset (× a page of at most 1,000 rows) stays far inside a 64-bit SQL
 # integer, so ``?page=100000000000000000000`` shows an empty page past the end instead of an SQL overflow (a 500).
 MAX_PAGE = 10**9
