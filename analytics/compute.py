@@ -336,10 +336,10 @@ def local_tumour_control_job(sets: AnalysisSets, params: RunParameters, strata: 
         points, at_days = curve["points"], {str(int(p.pop("day"))): p for p in curve["landmarks"]}
         curves[entry.pop("stratum")] = {**entry, **meta, "at_days": at_days, "cumulative_incidence": points}
         method = {k: curve[k] for k in ("label", "method", "variance", "confidence_interval")}
-    primary = sets.adltp[sets.adltp["intent"] == LOCAL_CONTROL]
+    primary = sets.adltp[(sets.adltp["intent"] == LOCAL_CONTROL) & sets.adltp["ltp_population"].astype(bool)]
     grid_input = {
         "cumulative_incidence": {k: v["cumulative_incidence"] for k, v in curves.items()},
-        "curves": {k: {"n": v["n"]} for k, v in curves.items()},
+        "curves": {k: {"n": v["n"], "skipped_reason": v["skipped_reason"]} for k, v in curves.items()},
     }
     grid = time_grid_section(primary, grid_input, "cumulative_incidence", "ltp", PRIMARY_STRATA, start=0.0)
     ltp = {**method, "strata": curves, "time_grid": grid}

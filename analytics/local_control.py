@@ -9,10 +9,18 @@ Pure pandas, no ORM. Terms of Ahmed et al. (Radiology 2014;273:241). Conventions
 - **First finding**: viable tumour on the lesion's first post-procedure imaging ("none" = technical success,
   "present" = residual unablated tumour, "not_evaluable"), or "no_first_imaging" when no imaging of the
   lesion is marked first post-procedure. ``technical_success``: True / False for none / present, missing otherwise.
+- **LTP analysis population** (``ltp_population``, per patient; Ahmed 2014: LTP is defined only after at least one
+  follow-up study documented complete ablation, technique efficacy): at least one treated lesion with complete
+  ablation on its first post-procedure imaging (first finding "none"). Every other patient is kept with the reason
+  in ``ltp_exclusion`` (first that applies): "residual_tumour" (a lesion's first imaging showed viable tumour and
+  none showed complete ablation: incomplete ablation, not LTP), "first_imaging_not_evaluable",
+  "no_first_imaging_marked" (imaged, but no study marked first post-procedure) or "no_follow_up_imaging" (never
+  imaged).
 - **Time to first LTP** (``adltp``, one row per treated patient, days from the index procedure = day 0):
   event 1 at the earliest LTP date of any of the patient's lesions; else event 2 (death without LTP, a
   competing event) at the date of death; else censored (0) at the last imaging of any lesion — LTP can only
-  be seen on imaging — or at day 0 when the patient has none (``imaged`` False).
+  be seen on imaging — or at day 0 when the patient has none (``imaged`` False; such patients are outside the LTP
+  analysis population).
 """
 
 from __future__ import annotations
@@ -21,13 +29,17 @@ import numpy as np
 import pandas as pd
 
 from analytics.dataset import Snapshot
+from analytics.stats.local_control import LTP_EXCLUSIONS
 
 LTP, DEATH_WITHOUT_LTP, CENSORED = 1, 2, 0
 LOCAL_CONTROL = "local_control"
 NO_FIRST_IMAGING = "no_first_imaging"
 LTC_STRATA = ("intent", "guidance", "modality")
+RESIDUAL_TUMOUR, FIRST_NOT_EVALUABLE, NO_FIRST_MARKED, NOT_IMAGED = LTP_EXCLUSIONS  # the reasons, in the order tried
 LESION_COLUMNS = ("study_id", "lesion_instance", "index_lesion", *LTC_STRATA, "first_finding", "technical_success")
-ADLTP_COLUMNS = ("study_id", *LTC_STRATA, "imaged", "ltp_days", "ltp_event", "last_imaging_days")
+ADLTP_COLUMNS = (
+    "study_id", *LTC_STRATA, "imaged", "ltp_population", "ltp_exclusion", "ltp_days", "ltp_event", "last_imaging_days",
+)  # fmt: skip
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -68,11 +80,8 @@ def _imaging(snapshot: Snapshot, treated: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["study_id"].isin(set(treated["study_id"]))]
 
 
-def build_lesion_control(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
-    """One row per lesion unit (module docstring), in study_id then lesion number order (the never-imaged index
-    lesion, lesion number missing, last). ``patients``: the analysis patients (treated; study_id, day0)."""
-    treated = _treated(snapshot, patients)
-    imaging = _imaging(snapshot, treated)
+def _lesion_units(treated: pd.DataFrame, imaging: pd.DataFrame) -> pd.DataFrame:
+    """study_id, lesion_instance, index_lesion and first_finding of every lesion unit (module docstring)."""
     units = imaging[["study_id", "lesion_instance", "index_lesion"]].drop_duplicates(["study_id", "lesion_instance"])
     with_index = set(units.loc[units["index_lesion"], "study_id"])
     unimaged = treated.loc[~treated["study_id"].isin(with_index), ["study_id"]].assign(lesion_instance=np.nan, index_lesion=True)
@@ -81,6 +90,14 @@ def build_lesion_control(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataF
     first = first.drop_duplicates(["study_id", "lesion_instance"])[["study_id", "lesion_instance", "viable_tumour"]]
     frame = units.merge(first, on=["study_id", "lesion_instance"], how="left")
     frame["first_finding"] = frame.pop("viable_tumour").where(lambda v: v.notna(), NO_FIRST_IMAGING)
+    return frame
+
+
+def build_lesion_control(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
+    """One row per lesion unit (module docstring), in study_id then lesion number order (the never-imaged index
+    lesion, lesion number missing, last). ``patients``: the analysis patients (treated; study_id, day0)."""
+    treated = _treated(snapshot, patients)
+    frame = _lesion_units(treated, _imaging(snapshot, treated))
     success = frame["first_finding"].map({"none": True, "present": False})
     frame["technical_success"] = success.astype(object).where(success.notna(), None)
     frame = frame.merge(treated.drop(columns="day0"), on="study_id", how="left")
@@ -88,9 +105,29 @@ def build_lesion_control(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataF
     return frame[list(LESION_COLUMNS)].reset_index(drop=True)
 
 
+def _exclusion(first_findings: set[str], imaged: bool) -> str | None:
+    """None for a patient in the LTP analysis population, else the first reason of LTP_EXCLUSIONS that applies."""
+    if "none" in first_findings:
+        return None
+    if "present" in first_findings:
+        return RESIDUAL_TUMOUR
+    if "not_evaluable" in first_findings:
+        return FIRST_NOT_EVALUABLE
+    return NO_FIRST_MARKED if imaged else NOT_IMAGED
+
+
+def _ltp_exclusion(treated: pd.DataFrame, imaging: pd.DataFrame, imaged: pd.Series) -> pd.Series:
+    """Per treated patient (``treated``'s index): :func:`_exclusion` of its lesions' first findings."""
+    findings = _lesion_units(treated, imaging).groupby("study_id")["first_finding"].agg(set)
+    found = treated["study_id"].map(findings)
+    reasons = [_exclusion(f if isinstance(f, set) else set(), bool(seen)) for f, seen in zip(found, imaged, strict=True)]
+    return pd.Series(reasons, index=treated.index, dtype=object)
+
+
 def build_adltp(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
     """One row per treated patient with the time to first local tumour progression, death competing (module
-    docstring); ``ltp_days``/``last_imaging_days`` in days from day 0, ``ltp_event`` 1 LTP, 2 death, 0 censored."""
+    docstring); ``ltp_days``/``last_imaging_days`` in days from day 0, ``ltp_event`` 1 LTP, 2 death, 0 censored;
+    ``ltp_population`` True for the LTP analysis population, else ``ltp_exclusion`` names why (LTP_EXCLUSIONS)."""
     treated = _treated(snapshot, patients)
     imaging = _imaging(snapshot, treated)
     by_patient = imaging.groupby("study_id", sort=False)
@@ -107,6 +144,8 @@ def build_adltp(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
     has_ltp, died = ltp.notna(), death.notna() & ltp.isna()
     frame = treated.drop(columns="day0")
     frame["imaged"] = last_imaging.notna().to_numpy()
+    frame["ltp_exclusion"] = _ltp_exclusion(treated, imaging, last_imaging.notna())
+    frame["ltp_population"] = frame["ltp_exclusion"].isna()
     frame["last_imaging_days"] = days(last_imaging)
     frame["ltp_event"] = np.select([has_ltp, died], [LTP, DEATH_WITHOUT_LTP], default=CENSORED)
     frame["ltp_days"] = np.where(has_ltp, days(ltp), np.where(died, days(death), days(last_imaging).fillna(0.0)))

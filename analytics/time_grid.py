@@ -43,7 +43,8 @@ def time_grid_section(adtte, section: dict[str, Any], curves_key: str, endpoint:
     ``estimate`` at each day (None past that stratum's last follow-up).
 
     ``section``: a :func:`curves_section` (as in result.json) whose ``section[curves_key][stratum]`` are
-    the curve's points and ``section["curves"][stratum]["n"]`` its patient count."""
+    the curve's points and ``section["curves"][stratum]`` has ``n`` (its patient count) and ``skipped_reason``
+    (not None: the curve is not estimable, its ``estimate`` None at every day)."""
     points, curves = section[curves_key], section["curves"]
     times = {key: endpoint_time_status(sub, endpoint)[0] for key, sub in iter_strata(adtte, strata)}
     longest = max((float(t.max()) for t in times.values() if len(t)), default=0.0)
@@ -53,6 +54,9 @@ def time_grid_section(adtte, section: dict[str, Any], curves_key: str, endpoint:
         ordered = np.sort(t)
         at_risk[key] = [int(len(ordered) - np.searchsorted(ordered, day, side="left")) for day in days]
         last = float(ordered[-1]) if len(ordered) else -1.0
-        # a stratum whose curve job failed (analytics.fits: fit_failures) has at-risk counts but no estimates
-        estimate[key] = _step_values(points[key], curves[key]["n"], days, start, last) if key in points else [None] * len(days)
+        # a stratum whose curve job failed (analytics.fits: fit_failures) or whose curve is not estimable (a
+        # skipped_reason: no points, yet patients) has at-risk counts but no estimates — never ``start`` (0 or 1)
+        meta = curves.get(key, {})
+        estimable = key in points and not meta.get("skipped_reason")
+        estimate[key] = _step_values(points[key], meta["n"], days, start, last) if estimable else [None] * len(days)
     return {"days": days, "max_follow_up_days": longest, "at_risk": at_risk, "estimate": estimate}

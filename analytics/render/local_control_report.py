@@ -53,6 +53,24 @@ def _notes(entries: dict[str, dict[str, Any]]) -> list[str]:
     return [f"{_label(k)}: {e['skipped_reason']}." for k, e in entries.items() if e.get("skipped_reason")]
 
 
+EXCLUSION_NAMES = {
+    "residual_tumour": "residual unablated tumour at the first follow-up imaging",
+    "first_imaging_not_evaluable": "first follow-up imaging not evaluable",
+    "no_first_imaging_marked": "imaged, no study marked first post-procedure",
+    "no_follow_up_imaging": "no follow-up imaging",
+}
+
+
+def _exclusions(curves: dict[str, dict[str, Any]]) -> list[str]:
+    """The patients outside the LTP analysis, per reason, of the primary population (``all``; the XLSX sheet
+    has them per stratum)."""
+    excluded = curves.get("all", {}).get("excluded") or {}
+    named = [f"{count} {EXCLUSION_NAMES.get(reason, reason)}" for reason, count in excluded.items() if count]
+    if not named:
+        return []
+    return [f"Not in the LTP analysis ({PRIMARY_LABEL.lower()}): {'; '.join(named)}."]
+
+
 def local_control_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     """PDF: technical success per stratum, then the LTP cumulative incidence at 3, 6 and 12 months."""
     section = section_of(numbers)
@@ -78,8 +96,10 @@ def local_control_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
         [
             {
                 STRATUM: _label(k),
-                "Patients": e["n"],
+                "Patients": e["n_patients"],
                 "Imaged": e["imaged"],
+                "Complete ablation, n, % (95% CI)": f"{e['complete_ablation']}, "
+                + _percent_ci(e["technique_efficacy"], e["technique_efficacy_ci_low"], e["technique_efficacy_ci_high"]),
                 "LTP": e["events"],
                 "Deaths": e["competing_events"],
                 **{
@@ -115,9 +135,12 @@ def local_control_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
             ltp,
             " ".join(
                 [
-                    f"LTP: {section['ltp_definition']}. At risk: patients still followed and LTP-free. "
-                    "Deaths: deaths without prior LTP (competing).",
+                    f"LTP: {section['ltp_definition']}. Complete ablation: patients with complete ablation at the "
+                    "first follow-up imaging (technique efficacy, % of the imaged, exact Clopper–Pearson 95% CI), the "
+                    "patients analysed. At risk: patients still followed and LTP-free. Deaths: deaths without prior "
+                    "LTP (competing).",
                     population,
+                    *_exclusions(curves),
                     *_notes(curves),
                 ]
             ),
@@ -127,7 +150,7 @@ def local_control_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
 
 def _plot_rows(sets: Any) -> pd.DataFrame | None:
     adltp = getattr(sets, "adltp", None)
-    return None if adltp is None else adltp[adltp["intent"] == "local_control"]
+    return None if adltp is None else adltp[(adltp["intent"] == "local_control") & adltp["ltp_population"].astype(bool)]
 
 
 def ltp_figure(numbers: dict[str, Any], sets: Any, strata: list[str]) -> Figure:

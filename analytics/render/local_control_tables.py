@@ -21,7 +21,9 @@ def technical_success_frame(numbers: dict[str, Any]) -> pd.DataFrame:
 
 
 def ltp_frame(numbers: dict[str, Any]) -> pd.DataFrame:
-    """XLSX: one row per stratum × landmark day: the LTP cumulative incidence, its CI, at risk, events, deaths."""
+    """XLSX: one row per stratum × landmark day: the LTP cumulative incidence, its CI, at risk, events, deaths; the
+    stratum's treated patients, the imaged ones, technique efficacy with its exact CI, the patients analysed (complete
+    ablation at the first follow-up imaging) and those excluded per reason (``excluded_<reason>``)."""
     rows = []
     for stratum, entry in section_of(numbers).get("ltp", {}).get("strata", {}).items():
         for day, point in sorted(entry["at_days"].items(), key=lambda item: int(item[0])):
@@ -31,8 +33,13 @@ def ltp_frame(numbers: dict[str, Any]) -> pd.DataFrame:
                     "population": entry["population"],
                     "day": int(day),
                     **point,
-                    "patients": entry["n"],
+                    "patients": entry["n_patients"],
                     "imaged": entry["imaged"],
+                    "technique_efficacy": entry["technique_efficacy"],
+                    "technique_efficacy_ci_low": entry["technique_efficacy_ci_low"],
+                    "technique_efficacy_ci_high": entry["technique_efficacy_ci_high"],
+                    "analysed": entry["n"],
+                    **{f"excluded_{reason}": count for reason, count in entry["excluded"].items()},
                     "ltp_events": entry["events"],
                     "competing_deaths": entry["competing_events"],
                     "note": entry["skipped_reason"] or "",

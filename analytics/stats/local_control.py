@@ -9,14 +9,22 @@ Terms: Ahmed et al., Image-guided tumor ablation: standardization of terminology
   whose first imaging was evaluable (none or present), with its exact Clopper–Pearson 95% CI (as R
   ``binom.test``; ``analytics.stats.complications.clopper_pearson``). The lesions whose first imaging was not
   evaluable and those without a first post-procedure imaging are counted beside it, never dropped silently.
+- **LTP analysis population**: LTP is defined only after a follow-up study documented complete ablation (Ahmed
+  2014), so the LTP curve of a stratum is estimated on its patients with complete ablation at the first
+  follow-up imaging (``adltp.ltp_population``); the others are counted per reason in ``excluded`` (residual
+  tumour, first imaging not evaluable, no first imaging marked, no follow-up imaging), never dropped silently.
+- **Technique efficacy** (per patient, the gate of that population): patients with complete ablation at the first
+  follow-up imaging over the imaged patients, with its exact Clopper–Pearson 95% CI.
 - **LTP cumulative incidence**: Aalen–Johansen with death without LTP competing, the same estimator, exact-ties
   risk sets, variance (Gray's ``cmprsk::cuminc``) and log-log CI as the SRE cumulative incidence
-  (``analytics.stats.competing_risks.aalen_johansen_curve``), at 3, 6 and 12 months (days 90, 180, 365).
+  (``analytics.stats.competing_risks.aalen_johansen_curve``), at 3, 6 and 12 months (days 90, 180, 365). Day 0 is
+  the index procedure; without LTP, death competes at its date, otherwise censored at the last imaging.
 - **Populations**: ``all`` and the ``guidance=``/``modality=`` strata are the treated patients whose index
   procedure had local tumour control intent (the primary population); the ``intent=`` strata are all treated
   patients by intent.
 - **Not estimable** (a reason instead of numbers, never an exception): a stratum without patients, without any
-  imaging follow-up, or (LTP) without any LTP event; (technical success) without an evaluable first imaging.
+  imaging follow-up, (LTP) without a patient with complete ablation at the first follow-up imaging or without any
+  LTP event in them; (technical success) without an evaluable first imaging.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from .risk_sets import LANDMARK_DAYS
 from .strata import ALL, iter_strata
 
 LTP_CAUSE = 1
+# Why a treated patient is outside the LTP analysis population (analytics.local_control: ``ltp_exclusion``).
+LTP_EXCLUSIONS = ("residual_tumour", "first_imaging_not_evaluable", "no_first_imaging_marked", "no_follow_up_imaging")
 LOCAL_CONTROL = "local_control"
 LTP_LANDMARK_DAYS: tuple[int, ...] = LANDMARK_DAYS[1:]  # months 3, 6, 12 (docs/domain.md §2)
 PRIMARY_STRATA = ("guidance", "modality")
@@ -42,9 +52,14 @@ TECHNICAL_SUCCESS_DEFINITION = (
     "over lesions whose first imaging was evaluable (Ahmed et al., Radiology 2014;273:241)"
 )
 LTP_DEFINITION = (
-    "tumour foci at the edge of the ablation zone after at least one imaging study showed complete ablation; time from "
-    "the index procedure to the first LTP of any treated lesion; death without LTP competing; censored at the last "
-    "imaging (day 0 without imaging)"
+    "tumour foci at the edge of the ablation zone after at least one follow-up imaging study documented complete "
+    "ablation (Ahmed et al., Radiology 2014;273:241); analysed in the patients with complete ablation at the first "
+    "follow-up imaging (technique efficacy), the others (residual unablated tumour, first imaging not evaluable or not "
+    "marked, never imaged) counted and excluded; time from the index procedure (day 0) to the first LTP of any treated "
+    "lesion; death without LTP competing at its date; otherwise censored at the last imaging. LTP is seen only on "
+    "imaging, so it is dated at the imaging that found it and an LTP after the last imaging of a patient who then died "
+    "is counted as death without LTP (LTP underestimated, deaths overestimated); and only patients who reached the "
+    "first follow-up imaging are analysed, so neither LTP nor death can precede it (immortal time from day 0)"
 )
 PRIMARY_POPULATION = "treated patients whose index procedure had local tumour control intent"
 INTENT_POPULATION = "all treated patients, by procedure intent"
@@ -72,11 +87,19 @@ class TechnicalSuccessRate(Result):
 
 @dataclass(frozen=True)
 class LtpCurve(Result):
-    """The LTP cumulative incidence of one stratum: the Aalen–Johansen curve and its population."""
+    """The LTP cumulative incidence of one stratum: the Aalen–Johansen curve on its LTP analysis population
+    (``curve.n`` patients), the stratum's treated patients (``n_patients``), the imaged ones, the excluded ones
+    per reason (LTP_EXCLUSIONS, every key present) and technique efficacy (``complete_ablation`` / ``imaged``)."""
 
     stratum: str
     population: str
+    n_patients: int
     imaged: int
+    complete_ablation: int
+    technique_efficacy: float | None
+    technique_efficacy_ci_low: float | None
+    technique_efficacy_ci_high: float | None
+    excluded: dict[str, int]
     curve: SurvivalCurve
 
 
@@ -137,24 +160,47 @@ def _not_estimable(curve: SurvivalCurve, reason: str) -> SurvivalCurve:
 def ltp_cumulative_incidence(
     adltp: pd.DataFrame, *, stratum: str = ALL, population: str = "", landmarks: Sequence[float] = LTP_LANDMARK_DAYS
 ) -> LtpCurve:
-    """Aalen–Johansen cumulative incidence of first LTP, death without LTP competing (module docstring)."""
+    """Aalen–Johansen cumulative incidence of first LTP, death without LTP competing, on the rows of ``adltp`` in
+    the LTP analysis population (``ltp_population``); the other rows counted by ``ltp_exclusion`` (module
+    docstring)."""
+    analysed = adltp[adltp["ltp_population"].astype(bool)]
     curve = aalen_johansen_curve(
-        adltp["ltp_days"].to_numpy(),
-        adltp["ltp_event"].to_numpy(),
+        analysed["ltp_days"].to_numpy(),
+        analysed["ltp_event"].to_numpy(),
         cause=LTP_CAUSE,
         stratum=stratum,
         endpoint="ltp",
         label=LTP_LABEL,
         landmarks=landmarks,
     )
-    imaged = int(adltp["imaged"].astype(bool).sum())
+    imaged, complete = int(adltp["imaged"].astype(bool).sum()), len(analysed)
+    reasons = adltp.loc[~adltp["ltp_population"].astype(bool), "ltp_exclusion"].astype(object)
+    excluded = {reason: int((reasons == reason).sum()) for reason in LTP_EXCLUSIONS}
     if adltp.empty:
         curve = _not_estimable(curve, "not estimable: no patients in this stratum")
     elif not imaged:
         curve = _not_estimable(curve, "not estimable: no imaging follow-up recorded in this stratum")
+    elif not complete:
+        curve = _not_estimable(
+            curve, f"not estimable: no patient with complete ablation at the first follow-up imaging ({imaged} imaged)"
+        )
     elif not curve.events:
-        curve = _not_estimable(curve, f"not estimable: no local tumour progression observed ({imaged} patients imaged)")
-    return LtpCurve(stratum=stratum, population=population, imaged=imaged, curve=curve)
+        curve = _not_estimable(
+            curve, f"not estimable: no local tumour progression observed ({complete} patients with complete ablation)"
+        )
+    low, high = clopper_pearson(complete, imaged)
+    return LtpCurve(
+        stratum=stratum,
+        population=population,
+        n_patients=len(adltp),
+        imaged=imaged,
+        complete_ablation=complete,
+        technique_efficacy=ratio(complete, imaged),
+        technique_efficacy_ci_low=low,
+        technique_efficacy_ci_high=high,
+        excluded=excluded,
+        curve=curve,
+    )
 
 
 def local_tumour_control(lesions: pd.DataFrame, adltp: pd.DataFrame) -> LocalTumourControl:

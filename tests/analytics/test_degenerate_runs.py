@@ -86,9 +86,17 @@ def test_local_tumour_control_without_ltp_or_palliative_imaging_is_not_estimable
     assert success["intent=palliative"]["no_first_imaging"] == 2 and success["intent=palliative"]["rate"] is None
     assert success["intent=palliative"]["skipped_reason"].startswith("not estimable")
     curves = section["ltp"]["strata"]
-    assert curves["all"]["skipped_reason"] == "not estimable: no local tumour progression observed (1 patients imaged)"
+    assert curves["all"]["skipped_reason"] == (
+        "not estimable: no local tumour progression observed (1 patients with complete ablation)"
+    )
     assert curves["intent=palliative"]["skipped_reason"] == "not estimable: no imaging follow-up recorded in this stratum"
-    assert curves["intent=palliative"]["competing_events"] == 1 and curves["all"]["at_days"]["90"]["at_risk"] == 1
+    # the never-imaged palliative patients are outside the LTP analysis (no complete ablation documented), the one
+    # who died included: counted as excluded, not as a competing death
+    assert curves["intent=palliative"]["excluded"]["no_follow_up_imaging"] == 2
+    assert curves["intent=palliative"]["competing_events"] == 0 and curves["all"]["at_days"]["90"]["at_risk"] == 1
+    assert (curves["all"]["complete_ablation"], curves["all"]["imaged"], curves["all"]["technique_efficacy"]) == (1, 1, 1.0)
+    grid = section["ltp"]["time_grid"]
+    assert grid["at_risk"]["all"][0] == 1 and set(grid["estimate"]["all"]) == {None}  # not estimable: null, not 0
     sheet = pd.read_excel(out / "tables.xlsx", sheet_name="local_control_ltp")
     assert sheet.loc[sheet["stratum"] == "all", "note"].str.startswith("not estimable").all()
     assert not (out / "ltp_cumulative_incidence.png").exists()  # no curve to draw

@@ -50,3 +50,28 @@ def test_ten_year_follow_up_grid_reaches_the_end_with_at_risk_and_estimates():
     cif = stats.sre_cumulative_incidence(frame, strata_variables=())
     sre = time_grid_section(frame, curves_section(cif, "cumulative_incidence"), "cumulative_incidence", "sre", (), start=0.0)
     assert sre["estimate"]["all"][0] == 0.0 and all(0 <= v <= 1 for v in sre["estimate"]["all"] if v is not None)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "curves_key", "start"), [("sre", "cumulative_incidence", 0.0), ("os", "km", 1.0)], ids=["sre", "os"]
+)
+def test_a_not_estimable_stratum_is_null_at_every_tick_an_event_free_one_keeps_its_start(endpoint, curves_key, start):
+    """A stratum whose curve has a ``skipped_reason`` (no points, yet patients: the LTP curves' "no LTP observed")
+    has at-risk counts but a null estimate at every tick, never the curve's start value 0 or 1. The SRE / OS
+    curves skip only a stratum without patients, which the grid already shows as null; an estimable stratum
+    without events keeps its start value (the Aalen–Johansen estimate is 0 there, Kaplan–Meier 1)."""
+    frame = adtte_frame()
+    mwa = frame["modality"] == "MWA"
+    frame.loc[mwa, [f"{endpoint}_event"]] = 0  # no event in the MWA stratum: an estimable, flat curve
+    fit = stats.sre_cumulative_incidence if endpoint == "sre" else stats.overall_survival
+    section = curves_section(fit(frame, strata_variables=("modality",)), curves_key)
+    assert section[curves_key]["modality=MWA"] == [] and section["curves"]["modality=MWA"]["skipped_reason"] is None
+    grid = time_grid_section(frame, section, curves_key, endpoint, ("modality",), start=start)
+    flat = grid["estimate"]["modality=MWA"]
+    assert {value for value in flat if value is not None} == {start} and flat[0] == start
+    # the same stratum, not estimable (as analytics.stats.local_control marks an LTP curve without LTP)
+    section["curves"]["modality=MWA"]["skipped_reason"] = "not estimable: no event observed"
+    grid = time_grid_section(frame, section, curves_key, endpoint, ("modality",), start=start)
+    assert grid["estimate"]["modality=MWA"] == [None] * len(grid["days"])
+    assert grid["at_risk"]["modality=MWA"][0] == int(mwa.sum()) > 0  # the numbers at risk are kept
+    assert grid["estimate"]["all"][0] == start  # the other strata are untouched
