@@ -1,42 +1,50 @@
-"""Sending the job's messages in batches, each message exactly once (issue 15 §2).
+"""Sending the job's messages in batches, each message once even when ticks overlap (issue 15 §2).
 
-A batch is one transaction with a constant number of queries, whatever its size:
+No invitation row stays locked while a message is being sent. A batch is two short transactions around the SMTP
+phase, each with a constant number of queries whatever its size:
 
-1. **claim** — up to ``PRO_SEND_BATCH_SIZE`` due invitations (id order, after a cursor) are locked with
-   ``SELECT … FOR UPDATE OF pro_invitation SKIP LOCKED``: a second tick running at the same time skips them and
-   claims others. Every stop condition is in the claim's ``WHERE``, checked under the lock: status open, reminders
-   not stopped, window not closed, visit not entered by staff, no study exit, a consented unerased contact with an
-   e-mail, and no event yet for this message. The same query reads the site, the visit and the encrypted address.
-2. **log** — the messages' ``InvitationEvent`` rows (unique per invitation, kind and number:
-   ``pro_event_message_once``) and their link tokens' hashes are inserted in bulk *before* any message leaves;
-3. **send** — the addresses are decrypted in memory and the messages go out over the tick's connections
-   (``pro.emails.Mailer``: ``PRO_SMTP_CONNECTIONS`` threads, each its own SMTP connection), each message on its own,
-   so a refused recipient fails alone;
-4. **record** — the sent invitations are updated in one ``bulk_update``. A message that failed has its event and
-   token deleted again (inside the same uncommitted transaction, so they never existed for anyone else), gets a
+1. **claim** (transaction 1, milliseconds) — up to ``PRO_SEND_BATCH_SIZE`` due invitations (id order, after a
+   cursor) are locked with ``SELECT … FOR UPDATE OF pro_invitation SKIP LOCKED`` (a concurrent tick skips them and
+   claims others), every stop condition in the claim's ``WHERE``; the messages' ``InvitationEvent`` rows are inserted
+   in the *sending* state (``sending_since`` set) with their link tokens' hashes, and the transaction commits. From
+   then on the event row — unique per invitation, kind and number (``pro_event_message_once``) — keeps every other
+   tick and ``send_one`` from claiming that message: the claim's ``NOT EXISTS`` excludes it, and a claim that raced
+   the commit hits the unique constraint and drops the row (``_log``).
+2. **check** — one query re-reads the claimed invitations' stop conditions (no lock): a message whose invitation
+   was stopped meanwhile (visit entered or voided, exit, submission, contact withdrawn…) is not sent.
+3. **send** — outside any transaction: addresses decrypted in memory, each message sent on its own over the tick's
+   connections (``pro.emails.Mailer``); none is started later than half of ``PRO_SENDING_TIMEOUT_SECONDS`` after
+   the claim (those fail and are retried).
+4. **record** (transaction 2) — the sent messages' events leave the sending state and their invitations get the
+   first send / reminder count / next reminder date (a status reached meanwhile — stopped, submitted — is kept). A
+   message that was not sent has its event and token removed (the link was never handed out); a failure gets a
    ``failed`` event (exception class only, never an address) and stays due: the next tick retries it.
 
-The transaction commits after its messages left, as the one-message version did: a crash between an SMTP exchange
-and the commit can repeat that batch's messages on the next tick (at least once across crashes); overlapping ticks
-never send a message twice (the row locks, and the unique event row behind them).
+A staff write that stops reminders, or a patient's submission, therefore waits at most for a claim or a record,
+never for SMTP. Across a crash: a process that dies between its claim and its record leaves *sending* events; the
+first tick once they are ``PRO_SENDING_TIMEOUT_SECONDS`` old logs them ``failed`` ("interrupted") and sends those
+messages again (``resolve_interrupted``): at least once across crashes, at most one batch repeated. Their tokens are
+kept, since the e-mail may have gone out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Case, Count, DateField, Exists, F, OuterRef, QuerySet, Value, When
 from django.utils import timezone
 
 from pro import crypto, tokens
 from pro.emails import Composer, Mailer
 from pro.models import EventKind, Invitation, InvitationEvent, InvitationStatus, InvitationToken, TokenChannel
-from pro.stopping import OPEN_STATUSES, batch_size, exited
+from pro.stopping import batch_size, deliverable
 
 logger = logging.getLogger("pro.sending")
 
@@ -96,23 +104,12 @@ def reminder_date(sent_at: dt.datetime | None, reminders_sent: int, time_zone: s
 
 
 def due(kind: str, *, now: dt.datetime, today: dt.date) -> QuerySet[Invitation]:
-    """Invitations whose ``kind`` message (invited, reminded, resent) may go out now: every stop condition."""
-    queryset = (
-        Invitation.objects.filter(
-            status__in=OPEN_STATUSES,
-            expires_at__gt=now,
-            visit__visit_date__isnull=True,
-            visit__not_done_reason="",
-            patient__pro_contact__consented=True,
-            patient__pro_contact__erased_at__isnull=True,
-            patient__pro_contact__email_encrypted__gt="",
-        )
-        .exclude(exited())
-        .order_by("pk")
-    )
-    if kind == EventKind.RESENT:  # staff's re-send: any open invitation already invited
-        return queryset.exclude(status=InvitationStatus.PENDING)
+    """Invitations whose ``kind`` message (invited, reminded, resent) may go out now: every stop condition
+    (``pro.stopping.deliverable``), and no message of theirs being claimed or sent for this number."""
+    queryset = deliverable(Invitation.objects.all(), now).order_by("pk")
     message = InvitationEvent.objects.filter(invitation_id=OuterRef("pk"), kind=kind)
+    if kind == EventKind.RESENT:  # staff's re-send: any open invitation already invited, no re-send in flight
+        return queryset.exclude(status=InvitationStatus.PENDING).exclude(Exists(message.filter(sending_since__isnull=False)))
     if kind == EventKind.INVITED:
         return queryset.filter(
             status=InvitationStatus.PENDING, window_opens_on__lte=today, reminders_stopped_at__isnull=True
@@ -160,47 +157,92 @@ def _number(kind: str, rows: list[Claimed], today: dt.date) -> tuple[list[Claime
     return rows, 0
 
 
+def _taken(kind: str, rows: list[Claimed]) -> set[tuple[int, int]]:
+    """(invitation id, message number) of ``rows`` whose ``kind`` message is logged already (by another writer)."""
+    return set(
+        InvitationEvent.objects.filter(invitation_id__in=[r.pk for r in rows], kind=kind).values_list("invitation_id", "sequence")
+    )
+
+
 def _log(kind: str, rows: list[Claimed], now: dt.datetime, actor) -> tuple[list[Claimed], list[InvitationEvent]]:
-    """Insert the messages' events (one statement). A row whose event exists already (a writer that did not hold the
-    row lock) is dropped: that message went out already."""
-    actor_id = getattr(actor, "pk", None)
+    """Insert the messages' events in the sending state (one statement, in a savepoint). A row whose event exists
+    already (another tick's claim committed while this one's was running) is dropped: that message is someone
+    else's; the insert is retried, each attempt in its own savepoint, until no duplicate is left."""
+    actor_id, since = getattr(actor, "pk", None), timezone.now()
 
     def events(batch: list[Claimed]) -> list[InvitationEvent]:
         made = [
             InvitationEvent(
-                invitation_id=r.pk, kind=kind, sequence=r.sequence, at=now, actor_id=actor_id, detail=_detail(kind, r.sequence)
+                invitation_id=r.pk,
+                kind=kind,
+                sequence=r.sequence,
+                at=now,
+                actor_id=actor_id,
+                detail=_detail(kind, r.sequence),
+                sending_since=since,
             )
             for r in batch
         ]
         return InvitationEvent.objects.bulk_create(made)
 
-    try:
-        with transaction.atomic():
-            return rows, events(rows)
-    except IntegrityError:
-        taken = set(
-            InvitationEvent.objects.filter(invitation_id__in=[r.pk for r in rows], kind=kind).values_list(
-                "invitation_id", "sequence"
-            )
-        )
-        rows = [r for r in rows if (r.pk, r.sequence) not in taken]
-        return rows, events(rows)
+    while True:
+        try:
+            with transaction.atomic():
+                return rows, events(rows)
+        except IntegrityError:
+            taken = _taken(kind, rows)
+            kept = [r for r in rows if (r.pk, r.sequence) not in taken]
+            if len(kept) == len(rows):  # not a duplicate message: a real error
+                raise
+            rows = kept
 
 
-def send_claimed(
-    kind: str, rows: list[Claimed], *, now: dt.datetime, today: dt.date, mailer: Mailer, composer: Composer, actor=None
-) -> Outcome:
-    """Log, send and record the messages of ``rows`` (claimed by the caller's transaction): see the module doc."""
-    outcome = Outcome(claimed=len(rows))
-    rows, outcome.skipped = _number(kind, rows, today)
-    if not rows:
+@dataclass
+class Batch:
+    """Messages claimed and logged (transaction 1 committed): rows, {invitation id: event id}, {invitation id:
+    token}, the counts so far, and ``started`` (``time.monotonic()`` of the claim)."""
+
+    kind: str
+    rows: list[Claimed] = field(default_factory=list)
+    events: dict[int, int] = field(default_factory=dict)
+    links: dict[int, str] = field(default_factory=dict)
+    outcome: Outcome = field(default_factory=Outcome)
+    started: float = field(default_factory=time.monotonic)
+
+
+def prepare(kind: str, rows: list[Claimed], *, now: dt.datetime, today: dt.date, actor=None) -> Batch:
+    """Number, log (sending state) and give a token to the messages of ``rows``, claimed in the caller's
+    transaction — which must commit before ``deliver``, so that no row lock is held while they go out."""
+    batch = Batch(kind, outcome=Outcome(claimed=len(rows)))
+    rows, batch.outcome.skipped = _number(kind, rows, today)
+    if rows:
+        logged, events = _log(kind, rows, now, actor)
+        batch.outcome.skipped += len(rows) - len(logged)
+        batch.rows, batch.events = logged, {e.invitation_id: e.pk for e in events}
+        batch.links = tokens.issue_many([r.pk for r in logged], channel=TokenChannel.EMAIL)
+    return batch
+
+
+def still_wanted(kind: str, ids: list[int], now: dt.datetime) -> set[int]:
+    """Of ``ids``, the invitations that may still get their ``kind`` message (``deliverable``, and reminders not
+    stopped except for a staff re-send): one query, no lock."""
+    queryset = deliverable(Invitation.objects.filter(pk__in=ids), now)
+    if kind != EventKind.RESENT:
+        queryset = queryset.filter(reminders_stopped_at__isnull=True)
+    return set(queryset.values_list("pk", flat=True))
+
+
+def deliver(batch: Batch, *, now: dt.datetime, mailer: Mailer, composer: Composer, actor=None) -> Outcome:
+    """Check, send (outside any transaction) and record the messages of ``batch``: see the module doc."""
+    outcome, kind = batch.outcome, batch.kind
+    if not batch.rows:
         return outcome
-    logged, events = _log(kind, rows, now, actor)
-    outcome.skipped += len(rows) - len(logged)
-    links = tokens.issue_many([r.pk for r in logged], channel=TokenChannel.EMAIL)
+    wanted = still_wanted(kind, [r.pk for r in batch.rows], now)
     failed: dict[int, str] = {}
     messages = []
-    for row in logged:
+    for row in batch.rows:
+        if row.pk not in wanted:
+            continue
         try:
             message = composer.message(
                 crypto.decrypt(row.email_encrypted),
@@ -209,43 +251,64 @@ def send_claimed(
                 visit_code=row.visit_code,
                 site_name=row.site_name,
                 closes_on=row.window_closes_on,
-                token=links[row.pk],
+                token=batch.links[row.pk],
             )
         except Exception as exc:  # noqa: BLE001 - e.g. an address no key decrypts: this message fails alone
             failed[row.pk] = type(exc).__name__
         else:
             messages.append((row.pk, message))
-    for (pk, _), error in zip(messages, mailer.send_all([m for _, m in messages]), strict=True):
+    deadline = batch.started + settings.PRO_SENDING_TIMEOUT_SECONDS / 2
+    for (pk, _), error in zip(messages, mailer.send_all([m for _, m in messages], deadline=deadline), strict=True):
         if error is not None:
             failed[pk] = type(error).__name__
     for pk, name in failed.items():
         logger.warning("PRO message %s for invitation %s failed: %s", kind, pk, name)
-    if failed:
-        _undo(kind, failed, events, links, now, actor)
-    sent = [r for r in logged if r.pk not in failed]
-    _record(kind, sent, now)
-    outcome.sent, outcome.failed = len(sent), len(failed)
+    withdrawn = [r.pk for r in batch.rows if r.pk not in wanted]
+    sent = [r for r in batch.rows if r.pk in wanted and r.pk not in failed]
+    _settle(batch, sent, failed, withdrawn, now, actor)
+    outcome.sent, outcome.failed, outcome.skipped = len(sent), len(failed), outcome.skipped + len(withdrawn)
     return outcome
 
 
-def _undo(kind, failed: dict[int, str], events, links, now, actor) -> None:
-    """Messages that did not go out: their event and token removed (uncommitted: never seen), a ``failed`` event."""
-    InvitationEvent.objects.filter(pk__in=[e.pk for e in events if e.invitation_id in failed]).delete()
-    InvitationToken.objects.filter(token_hash__in=[tokens.token_hash(links[pk]) for pk in failed]).delete()
-    actor_id = getattr(actor, "pk", None)
+def _settle(batch: Batch, sent: list[Claimed], failed: dict[int, str], withdrawn: list[int], now, actor) -> None:
+    """Transaction 2: sent events out of the sending state and their invitations recorded; the events and tokens of
+    messages that did not go out removed, a ``failed`` event per failure."""
+    unsent = [*failed, *withdrawn]
+    with transaction.atomic():
+        if sent:
+            ids = [batch.events[r.pk] for r in sent]
+            done = InvitationEvent.objects.filter(pk__in=ids, sending_since__isnull=False).update(sending_since=None)
+            if done < len(ids):  # resolved as interrupted by another tick meanwhile (a batch past its deadline)
+                logger.warning("PRO: %s %s message(s) sent after being logged interrupted", len(ids) - done, batch.kind)
+        if unsent:
+            InvitationToken.objects.filter(token_hash__in=[tokens.token_hash(batch.links[pk]) for pk in unsent]).delete()
+            InvitationEvent.objects.filter(pk__in=[batch.events[pk] for pk in unsent]).delete()
+        _failed(((pk, batch.kind, e, getattr(actor, "pk", None)) for pk, e in failed.items()), now)
+        _record(batch.kind, sent, now)
+
+
+def _failed(rows: Iterable[tuple[int, str, str, int | None]], now: dt.datetime) -> None:
+    """One ``failed`` event per (invitation id, message kind, reason, actor id): one statement."""
     InvitationEvent.objects.bulk_create(
-        [
-            InvitationEvent(invitation_id=pk, kind=EventKind.FAILED, at=now, actor_id=actor_id, detail=f"{kind}: {error}")
-            for pk, error in failed.items()
-        ]
+        [InvitationEvent(invitation_id=i, kind=EventKind.FAILED, at=now, actor_id=a, detail=f"{k}: {r}") for i, k, r, a in rows]
     )
+
+
+def send_claimed(
+    kind: str, rows: list[Claimed], *, now: dt.datetime, today: dt.date, mailer: Mailer, composer: Composer, actor=None
+) -> Outcome:
+    """``prepare`` then ``deliver`` the rows the caller claimed (outside a transaction, or the caller's row locks
+    stay held while the messages go out)."""
+    batch = prepare(kind, rows, now=now, today=today, actor=actor)
+    return deliver(batch, now=now, mailer=mailer, composer=composer, actor=actor)
 
 
 def _record(kind: str, sent: list[Claimed], now: dt.datetime) -> None:
     """The sent messages on their invitations: first send, reminder count, next reminder date.
 
     One ``UPDATE`` per distinct (message number, next reminder date) — a handful, bounded by the site-local dates and
-    the reminder offsets, not by the number of messages."""
+    the reminder offsets, not by the number of messages. Stopped meanwhile: the message still went out (counted), but
+    the status the invitation reached and its cleared next reminder date are kept."""
     groups: dict[tuple[int, dt.date | None], list[int]] = {}
     for row in sent:
         if kind == EventKind.REMINDED:
@@ -255,9 +318,15 @@ def _record(kind: str, sent: list[Claimed], now: dt.datetime) -> None:
         following = reminder_date(sent_at, reminders_sent, row.time_zone, row.window_closes_on)
         groups.setdefault((row.sequence, following), []).append(row.pk)
     for (sequence, following), ids in groups.items():
-        changes: dict[str, object] = {"next_reminder_on": following}
+        changes: dict[str, object] = {
+            "next_reminder_on": Case(
+                When(reminders_stopped_at__isnull=True, then=Value(following, output_field=DateField())),
+                default=F("next_reminder_on"),
+            )
+        }
         if kind == EventKind.INVITED:  # claimed as pending: this is the first message
-            changes.update(status=InvitationStatus.SENT, sent_at=now)
+            pending = When(status=InvitationStatus.PENDING, then=Value(InvitationStatus.SENT))
+            changes.update(status=Case(pending, default=F("status")), sent_at=now)
         elif kind == EventKind.REMINDED:
             changes.update(reminders_sent=sequence, last_reminded_at=now)
         Invitation.objects.filter(pk__in=ids).update(**changes)
@@ -273,38 +342,68 @@ def send_due(
     composer: Composer,
     size: int | None = None,
 ) -> Outcome:
-    """Send every ``kind`` message of ``queryset`` (from ``due``) in batches of ``size``, one transaction each.
+    """Send every ``kind`` message of ``queryset`` (from ``due``) in batches of ``size``: per batch a claim
+    transaction, the SMTP phase outside any transaction, a record transaction. Call outside a transaction.
 
     The cursor moves past each batch, so a failed message is retried by the next tick, not again in this one; rows
-    locked by a concurrent tick are skipped (that tick sends them)."""
+    locked or logged by a concurrent tick are skipped (that tick sends them)."""
     size = size or batch_size()
     total, after = Outcome(), 0
     while True:
         with transaction.atomic():
             rows = claim(queryset, after=after, limit=size)
-            if rows:
-                after = rows[-1].pk
-                total.add(send_claimed(kind, rows, now=now, today=today, mailer=mailer, composer=composer))
+            batch = prepare(kind, rows, now=now, today=today)
+        if rows:
+            after = rows[-1].pk
+        total.add(deliver(batch, now=now, mailer=mailer, composer=composer))
         if len(rows) < size:
             return total
 
 
-def send_one(invitation_id: int, kind: str, *, now: dt.datetime, today: dt.date, actor=None, mailer=None) -> str:
-    """Send one message of an invitation (``invited``, ``reminded`` or ``resent``) exactly once, as a batch of one.
+def resolve_interrupted(now: dt.datetime, *, size: int | None = None) -> int:
+    """Messages left in the sending state by a process that died (claimed more than ``PRO_SENDING_TIMEOUT_SECONDS``
+    ago, wall clock): each event is replaced by a ``failed`` event ("interrupted") at ``now``, so the message is due
+    again and the next batch sends it (at least once; the e-mail may have gone out, so its token is kept). In
+    batches of ``size`` locked ``FOR UPDATE SKIP LOCKED``; returns how many."""
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.PRO_SENDING_TIMEOUT_SECONDS)
+    size = size or batch_size()
+    total = 0
+    while True:
+        with transaction.atomic():
+            stale = list(
+                InvitationEvent.objects.filter(sending_since__lt=cutoff)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", "invitation_id", "kind", "actor_id")[:size]
+            )
+            if stale:
+                InvitationEvent.objects.filter(pk__in=[row[0] for row in stale]).delete()
+                _failed(((inv, kind, "interrupted", actor) for _, inv, kind, actor in stale), now)
+        total += len(stale)
+        for _, inv, kind, _ in stale:
+            logger.warning("PRO message %s for invitation %s interrupted: sent again", kind, inv)
+        if len(stale) < size:
+            return total
 
-    Returns 'sent', 'locked' (another run holds the row), 'skipped' (not due / no longer wanted) or 'failed' (a
-    ``failed`` event logged without any address; the invitation stays as it was)."""
+
+def send_one(invitation_id: int, kind: str, *, now: dt.datetime, today: dt.date, actor=None, mailer=None) -> str:
+    """Send one message of an invitation (``invited``, ``reminded`` or ``resent``) exactly once, as a batch of one
+    (claim transaction, send, record transaction: call outside a transaction).
+
+    Returns 'sent', 'locked' (another run holds the row), 'skipped' (not due / no longer wanted / being sent) or
+    'failed' (a ``failed`` event logged without any address; the invitation stays as it was)."""
     with transaction.atomic():
         mine = Invitation.objects.select_for_update(skip_locked=True).filter(pk=invitation_id).values_list("pk", flat=True)
         if not list(mine):
             return "locked"
         rows = claim(due(kind, now=now, today=today).filter(pk=invitation_id), limit=1)
-        if not rows:
-            return "skipped"
-        own = mailer or Mailer()
-        try:
-            outcome = send_claimed(kind, rows, now=now, today=today, mailer=own, composer=Composer(), actor=actor)
-        finally:
-            if mailer is None:
-                own.close()
+        batch = prepare(kind, rows, now=now, today=today, actor=actor)
+    if not batch.rows:
+        return "skipped"
+    own = mailer or Mailer()
+    try:
+        outcome = deliver(batch, now=now, mailer=own, composer=Composer(), actor=actor)
+    finally:
+        if mailer is None:
+            own.close()
     return "sent" if outcome.sent else "failed" if outcome.failed else "skipped"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -63,6 +64,10 @@ class Composer:
 
 class SendFailed(Exception):
     """The backend accepted no message (e.g. a connection that could not be opened)."""
+
+
+class SendAbandoned(Exception):
+    """The message was not tried: its batch passed its sending deadline (``Mailer.send_all``)."""
 
 
 class Connection:
@@ -129,13 +134,17 @@ class Mailer:
         """Send one message in this thread; raises when it did not go out (``Connection.send``)."""
         self._connection().send(message)
 
-    def send_all(self, messages: list[EmailMultiAlternatives]) -> list[Exception | None]:
+    def send_all(self, messages: list[EmailMultiAlternatives], *, deadline: float | None = None) -> list[Exception | None]:
         """Send ``messages`` over up to ``size`` connections at once; returns, per message, None when it went out or
-        the exception that stopped it (a failure never stops the other messages)."""
+        the exception that stopped it (a failure never stops the other messages). ``deadline``: a
+        ``time.monotonic()`` instant after which no message is started (those get ``SendAbandoned``)."""
         results: list[Exception | None] = [None] * len(messages)
 
         def run(indexes: range) -> None:
             for i in indexes:
+                if deadline is not None and time.monotonic() > deadline:
+                    results[i] = SendAbandoned("the batch passed its sending deadline")
+                    continue
                 try:
                     self.send(messages[i])
                 except Exception as exc:  # noqa: BLE001 - reported per message to the caller

@@ -157,6 +157,7 @@ class StopReason(models.TextChoices):
     EXITED = "exited", "Patient exited the study"
     WINDOW_CLOSED = "window_closed", "Visit window closed"
     NO_CONTACT = "no_contact", "No contact (erased or consent withdrawn)"
+    VOIDED = "voided", "Visit or patient voided"
     BOUNCED = "bounced", "Message could not be delivered"
 
 
@@ -247,7 +248,9 @@ class InvitationEvent(models.Model):
 
     ``sequence`` numbers messages of one kind (reminder 1, 2…): the unique constraint on
     (invitation, kind, sequence) for invitations and reminders is what makes each message go out once even when
-    two beat ticks overlap.
+    two beat ticks overlap. ``sending_since`` is set while the message is claimed but not yet confirmed sent
+    (``pro.dispatch``: the row is inserted and committed before the message leaves, and cleared once it left);
+    the log shows such a row as "sending".
     """
 
     invitation = models.ForeignKey(Invitation, on_delete=models.PROTECT, related_name="events")
@@ -256,9 +259,15 @@ class InvitationEvent(models.Model):
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     detail = models.CharField(max_length=200, blank=True, help_text="E.g. the stop reason; never an address.")
+    sending_since = models.DateTimeField(
+        null=True, blank=True, help_text="Claimed, message not yet confirmed sent (wall clock of the claim); empty = done."
+    )
 
     class Meta:
         ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["sending_since"], condition=Q(sending_since__isnull=False), name="pro_event_sending"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["invitation", "kind", "sequence"],

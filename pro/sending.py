@@ -8,11 +8,13 @@ first tick at or after ``PRO_SEND_FROM_HOUR`` site-local time, so the job is dai
    (``pro.stopping``, in batches);
 2. **create** — every follow-up visit whose window is open today at its site (site-local date, never before consent),
    without data, of a consenting patient with an e-mail and no study exit, gets its ``Invitation`` (one per visit);
-3. **send** — the pending invitations, then the reminders due (``PRO_REMINDER_OFFSETS_DAYS`` after the invitation,
-   while the window is open), in batches of ``PRO_SEND_BATCH_SIZE`` (``pro.dispatch``): each batch is one transaction
-   that locks its rows (``FOR UPDATE SKIP LOCKED``: a second tick running at the same time takes other rows),
-   checks every stop condition under the lock, inserts the messages' ``InvitationEvent`` rows (unique per
-   invitation, kind and number) *before* the messages go out over the run's one SMTP connection, and records them.
+3. **send** — messages a dead process left unconfirmed for ``PRO_SENDING_TIMEOUT_SECONDS`` are logged ``failed``
+   ("interrupted") and become due again; then the pending invitations, then the reminders due
+   (``PRO_REMINDER_OFFSETS_DAYS`` after the invitation, while the window is open), in batches of
+   ``PRO_SEND_BATCH_SIZE`` (``pro.dispatch``): a short transaction locks the batch's rows (``FOR UPDATE SKIP
+   LOCKED``: a second tick running at the same time takes other rows), checks every stop condition under the lock
+   and commits the messages' ``InvitationEvent`` rows (unique per invitation, kind and number) in a *sending* state;
+   the messages go out over the tick's SMTP connections with no lock held; a second short transaction records them.
    Two overlapping ticks therefore send each message once; a failed message is logged ``failed`` and retried by the
    next tick.
 """
@@ -26,8 +28,9 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from pro import dispatch
@@ -44,13 +47,15 @@ logger = logging.getLogger("pro.sending")
 @dataclass
 class RunResult:
     """Counts of one run (logged; the benchmark reads them). ``claimed``: invitations this run locked to send;
-    ``failed``: messages that did not go out (logged ``failed``; the next tick retries them)."""
+    ``failed``: messages that did not go out (logged ``failed``; the next tick retries them); ``interrupted``:
+    messages a dead process left unconfirmed, made due again."""
 
     created: int = 0
     invited: int = 0
     reminded: int = 0
     stopped: int = 0
     failed: int = 0
+    interrupted: int = 0
     claimed: int = 0
     seconds: float = 0.0
     phase_seconds: dict[str, float] = field(default_factory=dict)
@@ -105,6 +110,7 @@ def create_due(now: dt.datetime, sites: dict[int, dt.date]) -> int:
             .filter(Exists(contacts))
             .exclude(exited())
             .exclude(Exists(Invitation.objects.filter(visit_id=OuterRef("pk"))))
+            .order_by("pk")  # overlapping ticks insert in the same order: one waits for the other, no deadlock
             .values_list(
                 "pk",
                 "patient_id",
@@ -134,30 +140,45 @@ def create_due(now: dt.datetime, sites: dict[int, dt.date]) -> int:
             for visit_id, patient_id, code, start, end, consent, tz in rows
         ]
         with transaction.atomic():
-            made = Invitation.objects.bulk_create(batch, batch_size=2000, ignore_conflicts=True)
-            ids = list(
-                Invitation.objects.filter(visit_id__in=[b.visit_id for b in made], instruments__isnull=True).values_list(
-                    "pk", flat=True
-                )
-            )
+            ids = _insert_new(batch)
             through = Invitation.instruments.through
             through.objects.bulk_create(
                 [through(invitation_id=i, instrument_id=instrument.pk) for i in ids for instrument in instruments],
                 batch_size=5000,
-                ignore_conflicts=True,
             )
         created += len(ids)
     return created
 
 
+def _insert_new(invitations: list[Invitation]) -> list[int]:
+    """Insert ``invitations`` with ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` (in chunks the backend accepts)
+    and return the ids of the rows actually inserted: a visit whose invitation another tick (or a coordinator's
+    "Send now") inserted meanwhile is skipped, neither counted nor given instruments here."""
+    if not invitations:
+        return []
+    meta = Invitation._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
+    size = max(1, min(2000, connection.ops.bulk_batch_size(fields, invitations)))
+    ids: list[int] = []
+    for start in range(0, len(invitations), size):
+        # Django's own insert (bulk_create's), asking for the ids back: bulk_create(ignore_conflicts=True) cannot
+        rows = Invitation.objects.all()._insert(  # type: ignore[attr-defined]
+            invitations[start : start + size], fields=fields, returning_fields=[meta.pk], on_conflict=OnConflict.IGNORE
+        )
+        ids.extend(row[0] for row in rows if row is not None)  # a single-row insert that conflicted returns None
+    return ids
+
+
 def run(now: dt.datetime | None = None, *, any_hour: bool = False) -> RunResult:
-    """One tick of the job (stop, create, send invitations, send reminders). Safe to run twice at once.
+    """One tick of the job (stop, create, send invitations, send reminders). Safe to run twice at once; call it
+    outside a transaction (no row lock may be held while messages go out).
 
     ``any_hour``: ignore ``PRO_SEND_FROM_HOUR`` (the demo seeding and the benchmark)."""
     started = time.perf_counter()
     now = now or timezone.now()
     result = RunResult()
     result.stopped = stop_finished(now)
+    result.interrupted = dispatch.resolve_interrupted(now)
     result.phase_seconds["stop"] = time.perf_counter() - started
     sites = sending_sites(now, any_hour=any_hour)
     result.sites_sending = sorted(Site.objects.filter(pk__in=sites).values_list("code", flat=True))
@@ -178,12 +199,13 @@ def run(now: dt.datetime | None = None, *, any_hour: bool = False) -> RunResult:
     result.seconds = time.perf_counter() - started
     result.phase_seconds["send"] = result.seconds - result.phase_seconds["stop"] - result.phase_seconds["create"]
     logger.info(
-        "PRO invitations: %s created, %s invited, %s reminded, %s stopped, %s failed (%s claimed) in %.1f s",
+        "PRO invitations: %s created, %s invited, %s reminded, %s stopped, %s failed, %s interrupted (%s claimed) in %.1f s",
         result.created,
         result.invited,
         result.reminded,
         result.stopped,
         result.failed,
+        result.interrupted,
         result.claimed,
         result.seconds,
     )

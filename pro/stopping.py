@@ -1,10 +1,10 @@
 """Stopping reminders (issue 15 §2): one invitation at a time (signals, staff) or in batches (the daily job).
 
-An invitation gets no more messages once its window closed (status ``expired``), the patient exited (``stopped``),
-staff entered the visit, the contact was erased or consent withdrawn, or the questionnaire was submitted
-(``pro.services.record_submission``). Every stop sets ``reminders_stopped_at`` and ``stop_reason`` and is logged as
-an ``InvitationEvent`` (``stopped`` or ``expired``, the reason's label as detail) in the same transaction.
-"""
+An invitation gets no more messages once its window closed (status ``expired``), the visit or the patient was
+voided (``stopped``), the patient exited (``stopped``), staff entered the visit, the contact was erased or consent
+withdrawn, or the questionnaire was submitted (``pro.services.record_submission``). Every stop sets
+``reminders_stopped_at`` and ``stop_reason`` and is logged as an ``InvitationEvent`` (``stopped`` or ``expired``,
+the reason's label as detail) in the same transaction."""
 
 from __future__ import annotations
 
@@ -27,6 +27,23 @@ def exited() -> Exists:
     return Exists(StudyExit.objects.filter(patient_id=OuterRef("patient_id"), voided_at__isnull=True))
 
 
+def deliverable(queryset: QuerySet[Invitation], now: dt.datetime) -> QuerySet[Invitation]:
+    """``queryset`` narrowed to invitations a message may still go to at ``now``: open, window not closed, visit not
+    entered, neither visit nor patient voided, no study exit, a consented unerased contact with an e-mail. (Whether
+    reminders were stopped is the caller's: staff may re-send after a stop.)"""
+    return queryset.filter(
+        status__in=OPEN_STATUSES,
+        expires_at__gt=now,
+        visit__visit_date__isnull=True,
+        visit__not_done_reason="",
+        visit__voided_at__isnull=True,
+        patient__voided_at__isnull=True,
+        patient__pro_contact__consented=True,
+        patient__pro_contact__erased_at__isnull=True,
+        patient__pro_contact__email_encrypted__gt="",
+    ).exclude(exited())
+
+
 def batch_size() -> int:
     """Invitations claimed per transaction by the job (``PRO_SEND_BATCH_SIZE``, default 100)."""
     return settings.PRO_SEND_BATCH_SIZE
@@ -37,7 +54,9 @@ def stop_rules(now: dt.datetime) -> list[tuple[QuerySet[Invitation], str, str | 
     matching several rules gets the first one's reason."""
     live = Invitation.objects.filter(status__in=OPEN_STATUSES, reminders_stopped_at__isnull=True)
     usable_contact = PatientContact.objects.filter(patient_id=OuterRef("patient_id"), consented=True, erased_at__isnull=True)
+    voided = Q(visit__voided_at__isnull=False) | Q(patient__voided_at__isnull=False)
     return [
+        (live.filter(voided), StopReason.VOIDED, InvitationStatus.STOPPED),
         (live.filter(expires_at__lte=now), StopReason.WINDOW_CLOSED, InvitationStatus.EXPIRED),
         (live.filter(exited()), StopReason.EXITED, InvitationStatus.STOPPED),
         (live.filter(Q(visit__visit_date__isnull=False) | ~Q(visit__not_done_reason="")), StopReason.VISIT_ENTERED, None),
@@ -84,7 +103,8 @@ def stop_reminders(
     """Stop an invitation's reminders (and set ``status``, e.g. expired/stopped) in one transaction, logged.
 
     Returns 1 when it stopped them, 0 when they were already stopped. Called on submission (``reason='submitted'``)
-    and when staff enter the visit or the patient exits (``pro.signals``); waits for a job batch holding the row."""
+    and when staff enter or void the visit, void the patient or the patient exits (``pro.signals``). The job holds
+    an invitation's row lock only while it claims a batch (milliseconds), never while its messages go out."""
     now = now or timezone.now()
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().filter(pk=invitation_id).first()

@@ -52,7 +52,8 @@ def issue_many(invitation_ids: list[int], *, channel: str = TokenChannel.EMAIL) 
 
 def resolve(token: str, *, include_submitted: bool = False) -> Invitation | None:
     """The invitation a link token opens, or None: unknown, malformed, revoked, expired (window closed), stopped
-    (patient exited) — and submitted, unless ``include_submitted`` (the read-only thank-you page).
+    (patient exited), of a voided visit or patient (even before the job stops it) — and submitted, unless
+    ``include_submitted`` (the read-only thank-you page).
 
     Every refusal is the same None, so a caller shows one neutral page whatever the reason."""
     if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
@@ -67,6 +68,8 @@ def resolve(token: str, *, include_submitted: bool = False) -> Invitation | None
         return None
     invitation = row.invitation
     if timezone.now() >= invitation.expires_at:
+        return None
+    if invitation.visit.voided_at is not None or invitation.patient.voided_at is not None:
         return None
     if invitation.status == InvitationStatus.SUBMITTED:
         return invitation if include_submitted else None

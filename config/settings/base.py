@@ -228,8 +228,13 @@ PRO_CONTACT_RETENTION_DAYS = env.int("PRO_CONTACT_RETENTION_DAYS", default=30)
 PRO_REMINDER_OFFSETS_DAYS = [int(x) for x in env.list("PRO_REMINDER_OFFSETS_DAYS", default=["1", "3"])]
 # The local hour (site time zone) from which the daily job sends a day's invitations and reminders.
 PRO_SEND_FROM_HOUR = env.int("PRO_SEND_FROM_HOUR", default=8)
-# Invitations the job claims, logs and sends per transaction (row locks held while the batch's messages go out).
+# Invitations the job claims and logs per transaction; their messages go out after it committed (no row lock is
+# held while talking to SMTP), and a second short transaction records them.
 PRO_SEND_BATCH_SIZE = env.int("PRO_SEND_BATCH_SIZE", default=100)
+# A claimed message not confirmed sent after this many seconds (its process died) is logged "failed: interrupted"
+# by the next tick and sent again (at least once across a crash). A live batch starts no SMTP exchange after half
+# of it, so a slow relay never makes a message look interrupted while it is still being sent.
+PRO_SENDING_TIMEOUT_SECONDS = env.int("PRO_SENDING_TIMEOUT_SECONDS", default=30 * 60)
 # SMTP connections (one sending thread each) a tick keeps open: a batch's round trips to the relay overlap.
 PRO_SMTP_CONNECTIONS = env.int("PRO_SMTP_CONNECTIONS", default=4)
 # The absolute address of the site for links in e-mails (no trailing slash), e.g. https://registry.example.org.

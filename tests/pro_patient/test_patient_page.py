@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pro import tokens
-from pro.models import EventKind, InvitationStatus, QuestionnaireResponse
+from pro.models import EventKind, Invitation, InvitationStatus, QuestionnaireResponse
 from pro.services import invitation_for_visit
-from trials.models import AnswerSource, DataQuery, PainAssessment, Visit
+from tests.factories import enroll_patient
+from trials.models import AnswerSource, DataQuery, PainAssessment, Patient, Visit
 from trials.services.patient_reports import RULE_PATIENT_REPORT_DIFFERS
 
 pytestmark = pytest.mark.django_db
@@ -179,6 +180,31 @@ def test_expired_used_tampered_and_other_visit_links_get_the_same_neutral_page(
     assert len(bodies) == 1  # one neutral page, byte for byte
     assert "This link cannot be used" in bodies.pop().decode()
     assert client.get(start(valid)).status_code == 200
+
+
+def test_links_of_a_voided_visit_or_patient_get_the_neutral_page_of_a_stopped_invitation(
+    client, invitation, week1_visit, home_patient, coordinator, site, today
+):
+    """Voiding stops the invitation (pro.signals, the job's stop rule); the link refuses even before that."""
+    stopped_invitation = invitation_for_visit(Visit.objects.get(patient=home_patient, visit_code="month1"))
+    stopped = tokens.issue(stopped_invitation)
+    type(stopped_invitation).objects.filter(pk=stopped_invitation.pk).update(status=InvitationStatus.STOPPED)
+    of_voided_visit = tokens.issue(invitation)
+    assert client.get(start(of_voided_visit)).status_code == 200
+    other = enroll_patient(coordinator, site, enrollment_date=today - dt.timedelta(days=11), day0=today - dt.timedelta(days=6))
+    of_voided_patient = tokens.issue(invitation_for_visit(Visit.objects.get(patient=other, visit_code="week1")))
+    assert client.get(start(of_voided_patient)).status_code == 200
+    # voided without the signals' stop (a bulk correction): the invitations are still open
+    Visit.objects.filter(pk=week1_visit.pk).update(voided_at=timezone.now())
+    Patient.objects.filter(pk=other.pk).update(voided_at=timezone.now())
+    assert Invitation.objects.get(pk=invitation.pk).is_open
+    bodies = set()
+    for link in (stopped, of_voided_visit, of_voided_patient):
+        for url in (start(link), step_url(link, 0), reverse("pro_patient_review", args=[link])):
+            response = client.get(url)
+            assert response.status_code == 404, (link, url)
+            bodies.add(response.content)
+    assert len(bodies) == 1 and "This link cannot be used" in bodies.pop().decode()
 
 
 def test_a_thousand_guesses_are_throttled_and_then_even_a_valid_link_waits(client, link, settings):
