@@ -10,7 +10,7 @@ and prints the ratio (goal ≤ 2×, issue 17) and the peak memory of the streami
 (tracemalloc peak of Python allocations in a separate pass, and process max RSS), with the load
 average before and after. The ratio is also given in CPU seconds (this process and its PostgreSQL backend, in
 a pass with parallel query off so that the backend does all the work), which a shared machine's load does not
-inflate. On PostgreSQL the export itself is a ``COPY`` (trials/interop/csv_copy.py).
+inflate. On PostgreSQL the export itself is a ``COPY`` (trials/interop/csv_copy.py). Figures: README "Benchmarks".
 """
 
 from __future__ import annotations

@@ -69,6 +69,23 @@ def test_export_is_streamed_in_blocks_and_scoped(registry, monkeypatch):
     assert {r["patient_site_code"] for r in rows} == {"ATL"}
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: the export runs in no transaction
+def test_an_export_abandoned_midway_leaves_the_connection_usable(registry, monkeypatch):
+    # A client that goes away mid-download: the stream is closed between two blocks (on PostgreSQL, inside the
+    # COPY, which psycopg then cancels and drains); the same connection answers the next request.
+    monkeypatch.setattr(exports, "ROWS_PER_BLOCK", 2)
+    monkeypatch.setattr(csv_copy, "ROWS_PER_BLOCK", 2)
+    client = registry.client("coordinator")
+    response = client.get("/api/v1/export/visits.csv")
+    stream = iter(response.streaming_content)
+    try:
+        assert next(stream).startswith(b"id,") and next(stream)
+    finally:
+        response.close()  # what the server does when the client is gone: the export's generator is closed
+    rows = _csv(client.get("/api/v1/export/visits.csv"))
+    assert len(rows) == 14 and client.get("/api/v1/visits/?site=ATL").status_code == 200
+
+
 def test_sponsor_export_is_deidentified(registry):
     rows = _csv(registry.client("sponsor").get("/api/v1/export/patients.csv"))
     assert len(rows) == 4

@@ -29,7 +29,7 @@ from trials.interop.tabular import EXPORTS, sponsor_columns, sponsor_rows, sprea
 ROWS_PER_BLOCK = 2000
 
 
-def _csv_blocks(header: list[str], rows: Iterator[tuple | list]) -> Iterator[str]:
+def _csv_blocks(header: list[str], rows: Iterator[tuple | list]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -39,16 +39,16 @@ def _csv_blocks(header: list[str], rows: Iterator[tuple | list]) -> Iterator[str
         if len(block) >= ROWS_PER_BLOCK:
             writer.writerows(block)
             block.clear()
-            yield buffer.getvalue()
+            yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
     writer.writerows(block)
-    yield buffer.getvalue()
+    yield buffer.getvalue().encode()
 
 
-def export_stream(user, resource: str, *, sponsor: bool) -> Iterator[str]:
-    """The CSV text of one resource in blocks: written by PostgreSQL (``COPY``, ``trials.interop.csv_copy``), else by
-    ``csv.writer``; the same bytes either way."""
+def export_stream(user, resource: str, *, sponsor: bool) -> Iterator[bytes]:
+    """The CSV of one resource as UTF-8 bytes in blocks: written by PostgreSQL (``COPY``, ``trials.interop.csv_copy``),
+    else by ``csv.writer``; the same bytes either way."""
     spec = EXPORTS[resource]
     queryset = scope_queryset(user, spec.model._default_manager.all())
     if connection.vendor == "postgresql":

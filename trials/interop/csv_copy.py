@@ -2,21 +2,25 @@
 
 ``trials.api.exports`` streams each table as CSV. Producing the text row by row in Python (``csv.writer`` over
 ``values_list`` rows) cost 3–8× a plain ``COPY`` of the same columns at 100,000 patients (issue 17 item 7); here
-PostgreSQL formats every cell and Python only joins whole blocks of rows. The bytes are those of the Python
+PostgreSQL formats every cell and Python only appends whole rows to blocks. The bytes are those of the Python
 writer (``tests/api/test_export_identical.py`` compares them), because each cell is the text ``str()`` gives
 for the value the Python path writes, and PostgreSQL's CSV quoting equals ``csv.writer``'s QUOTE_MINIMAL:
 
 * quoting — both quote a value holding a comma, a double quote, CR or LF and double the quotes inside; the only
   difference, ``""`` for an empty string (PostgreSQL tells it from NULL), is removed by sending ``NULL`` for
-  ``''`` (``csv.writer`` writes both as nothing);
+  ``''`` (``csv.writer`` writes both as nothing). Only text can hold those characters: integers, dates,
+  decimals and booleans are printed as they are, with no per-cell test;
 * row ends — ``COPY`` ends each row with LF, ``csv.writer`` with CR LF, and each ``COPY`` message is one row, so
-  the last byte of each message becomes CR LF (a line break inside a quoted value stays as it is, as in Python);
+  the last byte of each message becomes CR LF (a line break inside a quoted value stays as it is, as in Python).
+  The messages are taken from libpq as they arrive (``PGconn.get_copy_data``: one C call per row, no Python
+  generator) and appended to one ``bytearray`` per block, which is streamed as bytes (nothing decoded);
 * values — booleans as ``True``/``False``; timestamps other than the ones the Python path already casts to
-  text as ``str(datetime)`` (``2026-01-01 10:00:00+00:00``, ``.ffffff`` only when non-zero; the connection is in
-  UTC); dates, integers and decimals (at most 2 places: no exponent) print the same in both;
+  text as ``str(datetime)`` (``2026-01-01 10:00:00+00:00``, ``.ffffff`` only when non-zero), one ``to_char`` in
+  UTC; dates, integers and decimals (at most 2 places: no exponent) print the same in both;
 * spreadsheet safety (``trials.services.text.spreadsheet_text``, text columns only) — a value starting with
-  ``= + - @`` tab or CR gets its apostrophe in SQL; the forbidden control characters are so rare that a block
-  holding one (found by a byte search of the UTF-8 block) is rewritten in Python, the rest pass untouched;
+  ``= + - @`` tab or CR gets its apostrophe in SQL (a first character above ``@``, a letter or any non-ASCII one,
+  is settled by one comparison of its code); the forbidden control characters are so rare that a block holding
+  one (found by a byte search of the UTF-8 block) is read back and rewritten by ``csv``, the rest pass untouched;
 * missing-data codes, sponsor columns — merged and de-identified in SQL as ``trials.interop.tabular`` does in
   Python: ``COALESCE(item, code)``, days from day 0, age with ``90+`` (``trials.domain.age``), ``voided``.
 
@@ -30,10 +34,11 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 
 from django.db import connection
 from django.db.models import BooleanField, CharField, DateTimeField, TextField
+from psycopg import errors as pg_errors
+from psycopg import pq
 
 from trials.domain.age import AGE_TOP_CATEGORY
 from trials.interop.tabular import (
@@ -55,6 +60,7 @@ FORBIDDEN_UTF8 = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|
 # latter, a C-speed scan; the regular expression (40× slower) runs only on the rare block that has one.
 _INNOCENT = bytes(b for b in range(256) if not (1 <= b <= 8 or b in (0x0B, 0x0C, 0x7F, 0xC2, 0xEF) or 0x0E <= b <= 0x1F))
 _TRIGGER_CODES = ", ".join(str(ord(char)) for char in FORMULA_TRIGGERS)
+_LAST_TRIGGER = max(ord(char) for char in FORMULA_TRIGGERS)  # 64, "@": a first character above it is no trigger
 
 
 @dataclass(frozen=True)
@@ -73,11 +79,19 @@ def _literal(key: str) -> str:
 
 
 def _python_timestamp(ref: str) -> str:
-    """SQL for ``str(value)`` of an aware datetime in UTC (``YYYY-MM-DD HH:MM:SS[.ffffff]+00:00``)."""
-    utc = f"({ref} AT TIME ZONE 'UTC')"
+    """SQL for ``str(value)`` of an aware datetime in UTC (``YYYY-MM-DD HH:MM:SS[.ffffff]+00:00``; NULL stays NULL):
+    one ``to_char`` with the six digits of the microseconds, ``.000000`` then dropped as ``str`` drops it."""
+    return f"replace(to_char({ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US\"+00:00\"'), '.000000+', '+')"
+
+
+def _spreadsheet_sql(value: str) -> str:
+    """SQL of a stored-text cell as ``spreadsheet_text`` begins it: an apostrophe before a formula trigger, and NULL
+    for ``''`` (``ascii('')`` is 0; PostgreSQL stores no NUL). A first character whose code is above the last
+    trigger's (``@``, 64: letters, most punctuation, any non-ASCII) is settled by that one comparison."""
+    first = f"ascii({value})"
     return (
-        f"CASE WHEN {ref} IS NULL THEN NULL ELSE to_char({utc}, 'YYYY-MM-DD HH24:MI:SS') || "
-        f"CASE WHEN to_char({utc}, 'US') = '000000' THEN '' ELSE '.' || to_char({utc}, 'US') END || '+00:00' END"
+        f"CASE WHEN {first} > {_LAST_TRIGGER} THEN {value} WHEN {first} IN ({_TRIGGER_CODES}) THEN '''' || {value} "
+        f"WHEN {first} = 0 THEN NULL ELSE {value} END"
     )
 
 
@@ -91,19 +105,21 @@ def _cell(spec: ExportSpec, column: str, ref: str, code: str | None, *, sponsor:
     if sponsor and column == "birth_year":
         age = f"(EXTRACT(YEAR FROM {enrolled})::integer - {ref})"
         return f"CASE WHEN {age} >= {AGE_TOP_CATEGORY} THEN '{AGE_TOP_CATEGORY}+' ELSE {age}::text END"
+    is_text = isinstance(field, CharField | TextField)
     if isinstance(field, BooleanField):
         value = f"CASE WHEN {ref} THEN 'True' WHEN NOT {ref} THEN 'False' END"
     elif isinstance(field, DateTimeField) and column not in TIMESTAMPS:
         value = _python_timestamp(ref)
-    elif code is not None:
+    elif code is not None and not is_text:
         value = f"{ref}::text"  # COALESCE with the code's text
     else:
         value = ref  # dates, timestamps cast to text by the Python path, decimals: PostgreSQL prints str(value)
     if code is not None:
-        value = f"COALESCE({value}, {code})"
+        # Looked up only when the item is empty; an empty code is NULL too (csv.writer writes None and '' alike).
+        value = f"COALESCE({value}, NULLIF({code}, ''))"
     if text:
-        value = f"CASE WHEN ascii({value}) IN ({_TRIGGER_CODES}) THEN '''' || {value} ELSE {value} END"
-    if isinstance(field, CharField | TextField) or code is not None:
+        return _spreadsheet_sql(value)  # NULL for '' there too
+    if is_text:
         value = f"NULLIF({value}, '')"
     return value
 
@@ -120,11 +136,14 @@ def copy_query(spec: ExportSpec, queryset, *, sponsor: bool) -> CopyQuery:
     if sponsor and "birth_year" in columns:
         extra.append("enrollment_date")
     codes = [spec.codes] if coded else []
+    # Every table's first column is its id, printed as it is: the outer query orders by that output column. (Else
+    # the id is selected once more as the sort key.)
+    key = [] if columns[0] == "id" else ["id"]
     # No ORDER BY inside: the outer query orders by id, and an unordered inner query is merged into it, so PostgreSQL
     # can format the cells in its parallel workers (an ordered one is computed first and formatted by one process).
-    raw = queryset.values_list(*columns, *extra, *codes, "id").order_by()
+    raw = queryset.values_list(*columns, *extra, *codes, *key).order_by()
     sql, params = raw.query.sql_with_params()
-    names = [f"c{i}" for i in range(len(columns) + len(extra) + len(codes) + 1)]
+    names = [f"c{i}" for i in range(len(columns) + len(extra) + len(codes) + len(key))]
     day0 = names[len(columns)] if sponsor and spec.day0 else "NULL"
     enrolled = names[len(columns) + len(extra) - 1] if sponsor and "birth_year" in columns else "NULL"
     # The code of an item is looked up in the JSON only when the item is empty (COALESCE stops at a value).
@@ -134,50 +153,79 @@ def copy_query(spec: ExportSpec, queryset, *, sponsor: bool) -> CopyQuery:
         _cell(spec, c, names[i], code_of.get(c), sponsor=sponsor, text=i in text, day0=day0, enrolled=enrolled)
         for i, c in enumerate(columns)
     ]
+    order_by = names[-1] if key else names[0]
     # Only code-made SQL is pasted (cells from field types, c0…cN, the ORM's compiled query); values are parameters.
-    outer = f"SELECT {', '.join(cells)} FROM ({sql}) AS raw ({', '.join(names)}) ORDER BY {names[-1]}"  # noqa: S608
+    outer = f"SELECT {', '.join(cells)} FROM ({sql}) AS raw ({', '.join(names)}) ORDER BY {order_by}"  # noqa: S608
     return CopyQuery(header, outer, tuple(params), sorted(text))
 
 
-def _rewrite(rows: list, text_positions: list[int]) -> str:
-    """Rows (``COPY`` CSV messages) as ``csv.writer`` writes them, forbidden characters of the text columns
-    replaced (``export_text``): the slow path, for the rare block that holds one."""
+def _rewrite(block: bytes, text_positions: list[int]) -> bytes:
+    """Rows of CSV (CR LF ends) as ``csv.writer`` writes them once the forbidden characters of the text columns are
+    replaced (``export_text``): the slow path, for the rare block that holds one. A row ``COPY`` wrote, read back
+    by ``csv.reader``, is written by ``csv.writer`` as the same bytes (the same quoting; NULL and ``''`` both
+    read as ``''``, both written as nothing), so only the replaced characters change."""
     out = io.StringIO()
     writer = csv.writer(out)
-    for row in rows:
-        data = bytes(row)
-        if not FORBIDDEN_UTF8.search(data):
-            out.write(data[:-1].decode())
-            out.write("\r\n")
-            continue
-        values = next(csv.reader(io.StringIO(data.decode(), newline="")))
+    for values in csv.reader(io.StringIO(block.decode(), newline="")):
         writer.writerow([export_text(v) if i in text_positions else v for i, v in enumerate(values)])
-    return out.getvalue()
+    return out.getvalue().encode()
 
 
-def _has_forbidden(data: bytes) -> bool:
+def _has_forbidden(data: bytes | bytearray) -> bool:
     return bool(data.translate(None, _INNOCENT)) and FORBIDDEN_UTF8.search(data) is not None
 
 
-def _block(rows: list, text_positions: list[int]) -> str:
-    data = b"".join(rows)
-    if _has_forbidden(data):
-        return _rewrite(rows, text_positions)
-    if data.count(b"\n") == len(rows):
-        return data.replace(b"\n", b"\r\n").decode()  # every LF ends a row: none inside a value
-    return "".join(bytes(row)[:-1].decode() + "\r\n" for row in rows)
+def finish_block(block: bytearray, text_positions: list[int]) -> bytes:
+    """A block of CSV rows (CR LF ends) ready to send: as it is, or ``_rewrite`` when it holds a forbidden character."""
+    return _rewrite(bytes(block), text_positions) if _has_forbidden(block) else bytes(block)
 
 
-def copy_csv_blocks(spec: ExportSpec, queryset, *, sponsor: bool) -> Iterator[str]:
-    """The export as CSV text in blocks of ``ROWS_PER_BLOCK`` rows: the header, then ``COPY`` of ``copy_query``."""
+def _end_of_copy(pgconn, encoding: str) -> None:
+    """Read the COPY's final result once ``get_copy_data`` has returned -1; the error that ended it is raised."""
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise pg_errors.error_from_result(result, encoding=encoding)
+
+
+def copy_blocks(copy, pgconn, text_positions: list[int], encoding: str) -> Iterator[bytes]:
+    """The rows of a running ``COPY … TO STDOUT (FORMAT csv)``, CR LF ended, in blocks of ``ROWS_PER_BLOCK`` rows.
+
+    ``copy``: psycopg's ``Copy`` of the statement; ``pgconn``: its connection's ``PGconn``; ``encoding``: the
+    connection's (for an error message). A row libpq has already received is taken with ``get_copy_data`` (one
+    C call); when none has arrived, ``copy.read()`` waits for the server (psycopg's wait) and finishes the COPY
+    if its end comes instead. An error or an early close leaves the ``Copy`` block to cancel and drain it."""
+    get = pgconn.get_copy_data
+    block = bytearray()
+    rows = 0
+    while True:
+        size, row = get(1)  # 1: never blocks; 0 when no row has arrived yet
+        if size == 0:
+            row = copy.read()
+            if not row:
+                break
+        elif size < 0:
+            _end_of_copy(pgconn, encoding)
+            break
+        block += row
+        block[-1] = 13  # the message's final LF, the row's end, becomes CR LF
+        block.append(10)
+        rows += 1
+        if rows == ROWS_PER_BLOCK:
+            yield finish_block(block, text_positions)
+            block.clear()
+            rows = 0
+    if block:
+        yield finish_block(block, text_positions)
+
+
+def copy_csv_blocks(spec: ExportSpec, queryset, *, sponsor: bool) -> Iterator[bytes]:
+    """The export as UTF-8 CSV in blocks of ``ROWS_PER_BLOCK`` rows: the header, then ``COPY`` of ``copy_query``."""
     query = copy_query(spec, queryset, sponsor=sponsor)
     out = io.StringIO()
     csv.writer(out).writerow(query.header)
-    yield out.getvalue()
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY ({query.sql}) TO STDOUT WITH (FORMAT csv)", query.params) as copy,
-    ):
-        rows = iter(copy)
-        while block := list(islice(rows, ROWS_PER_BLOCK)):  # taken in C: no Python step per row
-            yield _block(block, query.text_positions)
+    yield out.getvalue().encode()
+    with connection.cursor() as cursor:
+        psycopg_cursor = cursor.cursor
+        with psycopg_cursor.copy(f"COPY ({query.sql}) TO STDOUT WITH (FORMAT csv)", query.params) as copy:
+            conn = psycopg_cursor.connection
+            yield from copy_blocks(copy, conn.pgconn, query.text_positions, conn.info.encoding)
