@@ -50,6 +50,7 @@ from scipy import stats as scipy_stats
 
 from trials.domain.schedule import FOLLOW_UP_CODES, VISIT_CODES, VISITS_BY_CODE
 
+from .reml import GroupSums, IndicatorDesign, RemlFit, reml_fit, reml_fit_sums  # noqa: F401 - RemlFit, reml_fit re-exported
 from .results import Result, optional_float
 from .strata import ALL, STRATA_VARIABLES, require_columns, whole_cohort_included
 
@@ -138,34 +139,58 @@ def mixed_model_frame(
     *,
     visits: Sequence[str] = FOLLOW_UP_CODES,
     adtte: pd.DataFrame | None = None,
+    strata: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """The analysis rows of ``endpoint`` and the number of records excluded as dated after death.
 
     ``pain``: the long pain frame (one row per patient × visit: study_id, visit, the endpoint column,
     stratum columns; analytics/derive.py). ``adtte`` (optional): study_id, os_days, os_event. Returns
-    one row per patient × follow-up visit with a value and a baseline value: study_id, visit,
-    ``baseline``, ``value``, ``change`` (value − baseline, the endpoint's units) and the stratum columns.
+    one row per patient × follow-up visit with a value and a baseline value: study_id, visit, the
+    endpoint, ``baseline``, ``value``, ``change`` (value − baseline, the endpoint's units) and the other
+    columns of ``pain`` — only those named in ``strata`` when given (the report's stratum columns: the
+    rows are selected on arrays and copied once, issue 17 worker memory).
     """
     require_columns(pain, ("study_id", "visit", endpoint), name="pain")
-    visit = pain["visit"].astype(str)
-    base = pain[(visit == BASELINE) & pain[endpoint].notna()].drop_duplicates("study_id")
-    baseline = pd.Series(base[endpoint].astype(float).to_numpy(), index=base["study_id"].astype(str).to_numpy())
-    rows = pain[visit.isin(list(visits)) & pain[endpoint].notna()].copy()
-    rows["study_id"] = rows["study_id"].astype(str)
-    rows["visit"] = rows["visit"].astype(str)
-    rows["baseline"] = rows["study_id"].map(baseline)
-    rows = rows[rows["baseline"].notna()]
-    rows["value"] = rows[endpoint].astype(float)
-    rows["change"] = rows["value"] - rows["baseline"]
+    visit, study = _text(pain["visit"]), _text(pain["study_id"])
+    present = pain[endpoint].notna().to_numpy()
+    value = pain[endpoint].to_numpy(dtype=float, na_value=np.nan)
+    first = (visit == BASELINE) & present
+    baseline = pd.Series(value[first], index=study[first])
+    baseline = baseline[~baseline.index.duplicated()]  # a patient's first baseline record
+    index = np.flatnonzero(pd.Series(visit).isin(list(visits)).to_numpy() & present)
+    base = pd.Series(study[index]).map(baseline).to_numpy(dtype=float)
+    index, base = index[~np.isnan(base)], base[~np.isnan(base)]
     after_death = 0
-    if adtte is not None and len(rows):
+    if adtte is not None and len(index):
         died = adtte[adtte["os_event"] == 1]
         death_day = pd.Series(died["os_days"].astype(float).to_numpy(), index=died["study_id"].astype(str).to_numpy())
-        target = rows["visit"].map({code: v.target_day for code, v in VISITS_BY_CODE.items()}).astype(float)
-        late = (target > rows["study_id"].map(death_day)).fillna(False).to_numpy(dtype=bool)
+        target_day = {code: float(v.target_day) for code, v in VISITS_BY_CODE.items()}
+        target = pd.Series(visit[index]).map(target_day).to_numpy(dtype=float)
+        late = target > pd.Series(study[index]).map(death_day).to_numpy(dtype=float)  # NaN (alive, unknown) → False
         after_death = int(late.sum())
-        rows = rows[~late]
-    return rows.reset_index(drop=True), after_death
+        index, base = index[~late], base[~late]
+    carried = [c for c in pain.columns if c not in ("study_id", "visit") and (strata is None or c == endpoint or c in strata)]
+    rows = pd.DataFrame(
+        {
+            "study_id": study[index],
+            "visit": visit[index],
+            **{c: pain[c].array.take(index) for c in carried},
+            "baseline": base,
+            "value": value[index],
+        }
+    )
+    rows["change"] = rows["value"] - rows["baseline"]
+    return rows, after_death
+
+
+def _text(values: pd.Series) -> np.ndarray:
+    """``values.astype(str)`` as an object array; a categorical's with one str per category, not per row
+    (its astype(str) makes a new string for every row: ~60 bytes each, issue 17 worker memory)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        text = np.append(np.asarray(values.cat.categories.astype(str), dtype=object), "nan")  # code −1: astype gives "nan"
+        return text[codes]
+    return values.astype(str).to_numpy()
 
 
 def _words(variable: str) -> str:
@@ -216,32 +241,42 @@ def _skipped(endpoint: str, variable: str, reason: str, *, rows: pd.DataFrame | 
 
 
 def _design(
-    rows: pd.DataFrame, variable: str, visits: list[str], levels: list[str], empty: Collection[tuple[str, str]] = ()
-) -> tuple[np.ndarray, list[str]]:
-    """Treatment-coded design matrix with R's ``lme`` column names (first visit and level = reference);
-    no interaction column for an ``empty`` (visit, level) cell (it has no data: not estimable).
-
-    The n × p matrix is allocated once and filled column by column (at 100,000 patients and ten sites it is
-    ~200 MB: building the columns first and stacking them held it twice)."""
-    visit = rows["visit"].to_numpy()
-    group = rows["_level"].to_numpy()
+    variable: str, visits: list[str], levels: list[str], empty: Collection[tuple[str, str]] = ()
+) -> tuple[np.ndarray, list[str], int]:
+    """Treatment-coded design with R's ``lme`` column names (first visit and level = reference), as one row
+    per visit × level cell (row ``i·len(levels) + j`` for ``visits[i]``, ``levels[j]``): the intercept, visit,
+    level and interaction indicators, 0 in the baseline column (its index is returned: the value is the
+    patient's); no interaction column for an ``empty`` (visit, level) cell (it has no data: not estimable).
+    Returns (table, names, baseline column). The n × p matrix itself is never built (reml.IndicatorDesign
+    gives its rows block by block: at 100,000 patients and ten sites it was ~210 MB)."""
     names = [INTERCEPT, *(f"visit{v}" for v in visits[1:]), *(f"{variable}{level}" for level in levels[1:]), BASELINE_TERM]
+    baseline_column = len(names) - 1
     cells = [(v, level) for v in visits[1:] for level in levels[1:] if (v, level) not in empty]
     names += [f"visit{v}:{variable}{level}" for v, level in cells]
-    x = np.empty((len(rows), len(names)))
-    x[:, 0] = 1.0
-    column = 1
-    for v in visits[1:]:
-        x[:, column] = visit == v
-        column += 1
-    for level in levels[1:]:
-        x[:, column] = group == level
-        column += 1
-    x[:, column] = rows["baseline"].to_numpy(dtype=float)
-    for v, level in cells:
-        column += 1
-        x[:, column] = (visit == v) & (group == level)
-    return x, names
+    interaction = {cell: baseline_column + 1 + k for k, cell in enumerate(cells)}
+    table = np.zeros((len(visits) * len(levels), len(names)))
+    table[:, 0] = 1.0
+    for i, v in enumerate(visits):
+        for j, level in enumerate(levels):
+            row = table[i * len(levels) + j]
+            if i:
+                row[i] = 1.0
+            if j:
+                row[len(visits) - 1 + j] = 1.0
+            if (v, level) in interaction:
+                row[interaction[(v, level)]] = 1.0
+    return table, names, baseline_column
+
+
+def _level_codes(rows: pd.DataFrame, variable: str) -> tuple[np.ndarray, list[str]]:
+    """Each row's index into the sorted levels of ``variable`` (as strings), and those levels; for "all",
+    zeros and ["all"]. Codes, not a column of level strings per row (issue 17 worker memory)."""
+    if variable == ALL:
+        return np.zeros(len(rows), dtype=np.intp), [ALL]
+    codes, values = pd.factorize(rows[variable])
+    text = [str(value) for value in values]
+    levels = sorted(set(text))
+    return np.array([levels.index(t) for t in text], dtype=np.intp)[codes], levels
 
 
 def _rank_deficient(xtx: np.ndarray) -> bool:
@@ -276,95 +311,6 @@ def _wald(
     return estimate, se, estimate - Z * se, estimate + Z * se
 
 
-@dataclass(frozen=True)
-class RemlFit:
-    """REML estimates of the random-intercept model: fixed effects ``beta`` (p), their covariance ``cov``
-    (p × p), the random-intercept variance ``tau2`` and residual variance ``sigma2``."""
-
-    beta: np.ndarray
-    cov: np.ndarray
-    tau2: float
-    sigma2: float
-    converged: bool
-    restricted_loglik: float
-
-
-class _GroupSums:
-    """Sufficient statistics of the compound-symmetric V_i: for each distinct number of observations per
-    patient k, M_k = Σ s_i s_iᵀ, u_k = Σ s_i t_i and w_k = Σ t_i² over the patients with n_i = k (s_i, t_i:
-    the patient's column sums of X and sum of y), so each evaluation costs O(K p²), K ≤ the number of visits."""
-
-    def __init__(self, y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> None:
-        codes, _ = pd.factorize(groups)
-        count = int(codes.max()) + 1
-        sizes = np.bincount(codes, minlength=count)
-        sx = np.empty((count, x.shape[1]))  # filled in place: stacking a list of columns held it twice
-        for j, column in enumerate(x.T):
-            sx[:, j] = np.bincount(codes, weights=column, minlength=count)
-        sy = np.bincount(codes, weights=y, minlength=count)
-        self.sizes = np.unique(sizes)
-        self.m = np.array([sx[sizes == k].T @ sx[sizes == k] for k in self.sizes])
-        self.u = np.array([sx[sizes == k].T @ sy[sizes == k] for k in self.sizes])
-        self.w = np.array([float(sy[sizes == k] @ sy[sizes == k]) for k in self.sizes])
-        self.count = np.array([int((sizes == k).sum()) for k in self.sizes], dtype=float)
-        self.xtx, self.xty, self.yty = x.T @ x, x.T @ y, float(y @ y)
-        self.n, self.p = x.shape
-
-    def solve(self, gamma: float) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """At γ = τ²/σ²: A = σ²·XᵀV⁻¹X, β̂ = A⁻¹·σ²XᵀV⁻¹y, Q = σ²·r̂ᵀV⁻¹r̂ and Σ log(1 + n_i γ)."""
-        c = gamma / (1.0 + self.sizes * gamma)  # V_i⁻¹σ² = I − c_i J
-        a = self.xtx - np.tensordot(c, self.m, axes=1)
-        u = np.tensordot(c, self.u, axes=1)
-        beta = np.linalg.solve(a, self.xty - u)
-        residual_ss = self.yty - 2 * beta @ self.xty + beta @ self.xtx @ beta  # r̂ᵀr̂
-        between = float(c @ self.w) - 2 * float(beta @ u) + float(beta @ (self.xtx - a) @ beta)  # Σ c_i (Σ_j r̂_ij)²
-        q = float(residual_ss - between)
-        return a, beta, q, float(self.count @ np.log1p(self.sizes * gamma))
-
-    def minus_two_reml(self, gamma: float) -> float:
-        """−2 × the REML log-likelihood profiled over σ² (constants dropped)."""
-        a, _, q, log_det_v = self.solve(gamma)
-        sign, log_det_a = np.linalg.slogdet(a)
-        if sign <= 0 or q <= 0:
-            return math.inf
-        return (self.n - self.p) * math.log(q / (self.n - self.p)) + log_det_v + log_det_a
-
-
-LOG_GAMMA_BOUNDS = (-20.0, 12.0)  # γ = τ²/σ² between 2e-9 and 1.6e5; γ = 0 (the boundary) is checked apart
-
-
-def reml_fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> RemlFit:
-    """REML fit of y = Xβ + b_group + e with a random intercept per group (Harville, JASA 1977;72:320).
-
-    ``y``: n responses; ``x``: n × p full-rank design; ``groups``: n patient ids. V_i = σ²(I + γJ), so
-    every quantity is a function of per-patient sums (no per-patient loop); the REML criterion profiled
-    over σ² is minimised in log γ (Brent, ``scipy.optimize.minimize_scalar``, bounded) and compared with
-    the boundary γ = 0. Gives the estimates of ``statsmodels`` ``MixedLM(...).fit(reml=True)`` and
-    ``nlme::lme(..., method = "REML")`` (tests check both) in milliseconds instead of seconds.
-    Raises numpy.linalg.LinAlgError when XᵀV⁻¹X is singular.
-    """
-    from scipy.optimize import minimize_scalar
-
-    sums = _GroupSums(y, x, groups)
-    search = minimize_scalar(
-        lambda t: sums.minus_two_reml(math.exp(t)), bounds=LOG_GAMMA_BOUNDS, method="bounded", options={"xatol": 1e-10}
-    )
-    gamma, value = math.exp(search.x), float(search.fun)
-    boundary = sums.minus_two_reml(0.0)
-    if boundary <= value:
-        gamma, value = 0.0, boundary
-    a, beta, q, _ = sums.solve(gamma)
-    sigma2 = q / (sums.n - sums.p)
-    return RemlFit(
-        beta=beta,
-        cov=sigma2 * np.linalg.inv(a),
-        tau2=gamma * sigma2,
-        sigma2=sigma2,
-        converged=bool(search.success) and math.isfinite(value),
-        restricted_loglik=-value / 2,
-    )
-
-
 def mixed_model_fit(
     rows: pd.DataFrame,
     endpoint: str,
@@ -393,15 +339,20 @@ def mixed_model_fit(
         rows = rows[rows[variable].notna()]
     if rows.empty:
         return _skipped(endpoint, variable, "no patient has a baseline and a follow-up value", rows=rows, notes=notes)
-    rows = rows.assign(_level=rows[variable].astype(str) if variable != ALL else ALL)
-    levels = sorted(set(rows["_level"])) if variable != ALL else [ALL]
+    level_code, levels = _level_codes(rows, variable)
     if variable != ALL and len(levels) < 2:
         reason = f"only one level of {_words(variable)} has data ({levels[0]})"
         return _skipped(endpoint, variable, reason, rows=rows, notes=notes)
+    visits = list(dict.fromkeys(visits))
+    visit_codes, visit_values = pd.factorize(rows["visit"])
+    position = {visit: i for i, visit in enumerate(visits)}
+    visit_code = np.array([position.get(v, -1) for v in visit_values], dtype=np.intp)[visit_codes]
+    listed = visit_code >= 0
+    counts = np.bincount(visit_code[listed] * len(levels) + level_code[listed], minlength=len(visits) * len(levels))
+    counts = counts.reshape(len(visits), len(levels))  # rows per visit × level cell
     used, empty = [], set()
-    cells = rows.groupby(["visit", "_level"], sort=False).size().to_dict()
-    for visit in visits:
-        present = {level for level in levels if cells.get((visit, level))}
+    for i, visit in enumerate(visits):
+        present = {level for j, level in enumerate(levels) if counts[i, j]}
         if not present:
             notes.append(f"{_visit_words(visit)}: no data, left out of the model.")
             continue
@@ -411,7 +362,9 @@ def mixed_model_fit(
             empty |= {(visit, level) for level in missing}
         used.append(visit)
     complete = [v for v in used if not any((v, level) in empty for level in levels)]
-    rows = rows[rows["visit"].isin(used)]
+    kept = np.isin(visit_code, [position[v] for v in used])
+    if not kept.all():
+        rows, visit_code, level_code = rows[kept], visit_code[kept], level_code[kept]
     n_patients = int(rows["study_id"].nunique())
     if not complete:
         reason = f"no visit has data for every level of {_words(variable)}"
@@ -420,14 +373,19 @@ def mixed_model_fit(
         return _skipped(endpoint, variable, "fewer than 2 patients: no between-patient variance", rows=rows, notes=notes)
     # the reference visit: the first with data for every level (a level's main effect must be estimable there)
     order = [complete[0], *(v for v in used if v != complete[0])]
-    x, names = _design(rows, variable, order, levels, empty)
-    if len(rows) <= x.shape[1] or _rank_deficient(x.T @ x):
-        reason = "singular design: too few observations or collinear terms (e.g. the same baseline value for every patient)"
-        return _skipped(endpoint, variable, reason, rows=rows, notes=notes)
+    table, names, baseline_column = _design(variable, order, levels, empty)
+    in_order = np.full(len(visits), -1, dtype=np.intp)
+    in_order[[position[v] for v in order]] = np.arange(len(order))
+    cell = in_order[visit_code] * len(levels) + level_code
+    design = IndicatorDesign(table, cell, rows["baseline"].to_numpy(dtype=float), baseline_column)
     y = rows["change"].to_numpy(dtype=float)
     groups = rows["study_id"].to_numpy()
     try:
-        fitted = reml_fit(y, x, groups)
+        sums = GroupSums(y, design, groups)
+        if len(rows) <= design.p or _rank_deficient(sums.xtx):
+            reason = "singular design: too few observations or collinear terms (e.g. the same baseline value for every patient)"
+            return _skipped(endpoint, variable, reason, rows=rows, notes=notes)
+        fitted = reml_fit_sums(sums)
     except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as error:
         return _skipped(endpoint, variable, f"the fit failed: {error}", rows=rows, notes=notes)
     beta, cov, tau2, sigma2, converged = fitted.beta, fitted.cov, fitted.tau2, fitted.sigma2, fitted.converged
@@ -438,7 +396,7 @@ def mixed_model_fit(
     for visit in used:
         contrasts = {}
         for level in levels:
-            count = int(cells.get((visit, level), 0))
+            count = int(counts[position[visit], levels.index(level)])
             if (visit, level) in empty:
                 means.append(ModelMean(visit, level, 0, None, None, None, None))
                 continue
@@ -498,7 +456,7 @@ def mixed_models(
     for endpoint in endpoints:
         if endpoint not in pain.columns:
             continue
-        rows, after_death = mixed_model_frame(pain, endpoint, visits=ordered, adtte=adtte)
+        rows, after_death = mixed_model_frame(pain, endpoint, visits=ordered, adtte=adtte, strata=strata_variables)
         notes = [f"{after_death} record(s) dated after the day of death excluded."] if after_death else []
         if include_all:
             results.append(mixed_model_fit(rows, endpoint, ALL, visits=ordered, notes=notes))
