@@ -27,7 +27,7 @@ from analytics.derive import analysis_sets_build
 from analytics.fanout import fanout_enabled, fanout_runner
 from analytics.models import ReportRun, RunStatus
 from analytics.parameters import parameters_parse
-from analytics.render import artifacts_render
+from analytics.render import artifacts_render, render_inputs
 from analytics.services import report_run_progress, report_run_start, report_run_succeed
 
 # (stage, progress when it finishes)
@@ -162,6 +162,7 @@ def report_run_pipeline(
     with clock.stage("compute"):
         runner = fanout_runner(fingerprint=fingerprint, queue=queue) if fanout_enabled() else None
         numbers = numbers_compute(sets, params, fingerprint=fingerprint, runner=runner)
+        sets = render_inputs(sets)  # render reads adtte, adresp, adltp: the rest is freed here (issue 17)
         memory_release()
     metadata = {
         "run_id": run.pk,

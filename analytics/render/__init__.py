@@ -8,6 +8,7 @@ name and renamed, so a re-run replaces each artifact whole.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,25 @@ from analytics.render.pdf import pdf_write
 from analytics.render.plots import plots_write
 from analytics.render.tables import result_tables
 
-__all__ = ["artifacts_render"]
+__all__ = ["artifacts_render", "render_inputs"]
+
+
+def render_inputs(sets: AnalysisSets) -> AnalysisSets:
+    """``sets`` reduced to what ``artifacts_render`` reads — adtte (its CSV, the curves' numbers at risk), adresp
+    (its CSV) and adltp (the LTP curve's numbers at risk) — with every other frame emptied (no rows, same
+    columns) or dropped, so the run's worker
+    frees them before rendering: render's fixed cost (matplotlib, the PDF) is the peak of small runs, and the
+    frames under it grew with the registry (issue 17 item 4, worker memory)."""
+    return replace(
+        sets,
+        patients=sets.patients.iloc[:0].copy(),
+        pain=sets.pain.iloc[:0].copy(),
+        aes=sets.aes.iloc[:0].copy(),
+        itt_population={},
+        enrolment=None,
+        visits_not_done=None,
+        lesion_control=None,
+    )
 
 
 def artifacts_render(directory: Path, *, numbers: dict[str, Any], sets: AnalysisSets, metadata: dict[str, Any]) -> list[str]:

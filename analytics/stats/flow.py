@@ -34,7 +34,7 @@ from trials.domain.schedule import VISIT_CODES, VISITS_BY_CODE
 
 from .response import NOT_EVALUABLE
 from .results import Result
-from .strata import require_columns
+from .strata import as_text, require_columns
 
 BASELINE = VISIT_CODES[0]
 DEATH = "death"
@@ -160,8 +160,9 @@ def patient_flow(
     exit_types = treated["exit_type"].fillna("on_study").astype(str)
     exits = {str(k): int(v) for k, v in exit_types.value_counts().sort_index().items()}
     ordered = [BASELINE, *(v for v in VISIT_CODES if v in set(visits) and v != BASELINE)]
-    pain_codes = pain.assign(visit=pain["visit"].astype(str))
-    adresp_codes = adresp.assign(visit=adresp["visit"].astype(str))
+    # only the columns read, visits as shared strings (a whole-frame copy with a string per row: issue 17 memory)
+    pain_codes = pd.DataFrame({"study_id": pain["study_id"], "visit": as_text(pain["visit"]), "worst": pain["worst"]})
+    adresp_codes = pd.DataFrame({"visit": as_text(adresp["visit"]), "response": adresp["response"]})
     not_done = pd.DataFrame({"study_id": [], "visit": []}) if not_done is None else not_done.astype({"visit": str})
     return PatientFlow(
         enrolled=len(enrolment),

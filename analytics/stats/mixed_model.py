@@ -52,7 +52,7 @@ from trials.domain.schedule import FOLLOW_UP_CODES, VISIT_CODES, VISITS_BY_CODE
 
 from .reml import GroupSums, IndicatorDesign, RemlFit, reml_fit, reml_fit_sums  # noqa: F401 - RemlFit, reml_fit re-exported
 from .results import Result, optional_float
-from .strata import ALL, STRATA_VARIABLES, require_columns, whole_cohort_included
+from .strata import ALL, STRATA_VARIABLES, as_text, require_columns, whole_cohort_included
 
 BASELINE = VISIT_CODES[0]
 # endpoint column of the pain long frame → its label (docs/domain.md §3 and §5)
@@ -151,7 +151,7 @@ def mixed_model_frame(
     rows are selected on arrays and copied once, issue 17 worker memory).
     """
     require_columns(pain, ("study_id", "visit", endpoint), name="pain")
-    visit, study = _text(pain["visit"]), _text(pain["study_id"])
+    visit, study = as_text(pain["visit"]).to_numpy(), as_text(pain["study_id"]).to_numpy()
     present = pain[endpoint].notna().to_numpy()
     value = pain[endpoint].to_numpy(dtype=float, na_value=np.nan)
     first = (visit == BASELINE) & present
@@ -181,16 +181,6 @@ def mixed_model_frame(
     )
     rows["change"] = rows["value"] - rows["baseline"]
     return rows, after_death
-
-
-def _text(values: pd.Series) -> np.ndarray:
-    """``values.astype(str)`` as an object array; a categorical's with one str per category, not per row
-    (its astype(str) makes a new string for every row: ~60 bytes each, issue 17 worker memory)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        text = np.append(np.asarray(values.cat.categories.astype(str), dtype=object), "nan")  # code −1: astype gives "nan"
-        return text[codes]
-    return values.astype(str).to_numpy()
 
 
 def _words(variable: str) -> str:

@@ -150,9 +150,10 @@ def pain_response_classify_frame(adresp: pd.DataFrame) -> pd.Series:
         raise ValueError(f"worst pain must be within 0–{MAX_PAIN}")
     if np.any((b < 0) | (o < 0)):
         raise ValueError("OMED must be ≥ 0")
-    labels = np.select(_conditions(p0, p, b, o), [CR, PR, PD], default=INDETERMINATE)
-    labels = np.where(missing, NOT_EVALUABLE, labels)
-    return pd.Series(labels, index=adresp.index, name="response", dtype=object)
+    # codes into CATEGORIES, then its str objects: one per category, not a new string per row (issue 17 memory)
+    codes = np.select(_conditions(p0, p, b, o), [0, 1, 2], default=CATEGORIES.index(INDETERMINATE))
+    codes = np.where(missing, CATEGORIES.index(NOT_EVALUABLE), codes)
+    return pd.Series(np.array(CATEGORIES, dtype=object)[codes], index=adresp.index, name="response", dtype=object)
 
 
 def with_response(adresp: pd.DataFrame) -> pd.DataFrame:

@@ -222,3 +222,25 @@ def test_csv_ready_writes_the_bytes_of_per_value_float_formatting():
     expected = frame.to_csv(index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
     assert csv_ready(frame).to_csv(index=False, lineterminator="\n") == expected
     assert "-0," in expected  # the -0.0 case is really exercised
+
+
+def test_render_inputs_give_the_same_artifacts(rendered, tmp_path):
+    """The pipeline frees every set but adtte, adresp and adltp before rendering (issue 17 memory): same files
+    (the CSVs and every PNG byte for byte, result.json's numbers; the PDF is drawn from those PNGs and the numbers)."""
+    from analytics.render import render_inputs
+
+    directory, numbers, names, sets = rendered
+    reduced = render_inputs(sets)
+    assert len(reduced.pain) == len(reduced.patients) == 0 and reduced.enrolment is None and reduced.itt_population == {}
+    assert reduced.adtte is sets.adtte and reduced.adresp is sets.adresp and reduced.adltp is sets.adltp
+    assert len(sets.pain) > 0  # the original untouched
+    metadata = {"generated_at": "2026-07-01T02:30:00+00:00", "code_version": "test", "run_id": 1}
+    again = artifacts_render(tmp_path, numbers=numbers, sets=reduced, metadata=metadata)
+    assert again == names
+    for name in names:
+        if name.endswith((".csv", ".png")):
+            assert (tmp_path / name).read_bytes() == (directory / name).read_bytes(), name
+    # result.json: its numbers (another test re-renders the shared directory with other metadata)
+    assert json.loads((tmp_path / "result.json").read_text()) | {"metadata": None} == json.loads(
+        (directory / "result.json").read_text()
+    ) | {"metadata": None}

@@ -83,3 +83,16 @@ def test_flow_names_a_missing_column():
     enrolment, pain, adresp = _frames()
     with pytest.raises(ValueError, match="exit_date"):
         patient_flow(enrolment.drop(columns="exit_date"), pain, adresp, visits=("month1",), cutoff=CUTOFF)
+
+
+def test_as_text_is_astype_str_with_one_string_per_category():
+    from analytics.stats.strata import as_text
+
+    values = pd.Series(
+        pd.Categorical(["week1", None, "day3", "week1"] * 50, categories=["day3", "week1", "unused"]), index=range(3, 203)
+    )
+    text = as_text(values)
+    pd.testing.assert_series_equal(text, values.astype(str))
+    assert len({id(v) for v in text}) == 3  # "week1", "day3", "nan": shared, not one per row
+    plain = pd.Series([1.5, None, 2.0])
+    pd.testing.assert_series_equal(as_text(plain), plain.astype(str))
