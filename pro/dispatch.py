@@ -17,8 +17,9 @@ phase, each with a constant number of queries whatever its size:
    the claim (those fail and are retried).
 4. **record** (transaction 2) — the sent messages' events leave the sending state and their invitations get the
    first send / reminder count / next reminder date (a status reached meanwhile — stopped, submitted — is kept). A
-   message that was not sent has its event and token removed (the link was never handed out); a failure gets a
-   ``failed`` event (exception class only, never an address) and stays due: the next tick retries it.
+   message that was not sent keeps its rows, nothing is deleted: its token is revoked (the link was never handed
+   out) and its event becomes a ``withdrawn`` event (stopped before sending) or a ``failed`` one (exception class
+   only, never an address); a failed message stays due: the next tick retries it.
 
 A staff write that stops reminders, or a patient's submission, therefore waits at most for a claim or a record,
 never for SMTP. Across a crash: a process that dies between its claim and its record leaves *sending* events; the
@@ -32,13 +33,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, DateField, Exists, F, OuterRef, QuerySet, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from pro import crypto, tokens
@@ -271,27 +273,28 @@ def deliver(batch: Batch, *, now: dt.datetime, mailer: Mailer, composer: Compose
 
 
 def _settle(batch: Batch, sent: list[Claimed], failed: dict[int, str], withdrawn: list[int], now, actor) -> None:
-    """Transaction 2: sent events out of the sending state and their invitations recorded; the events and tokens of
-    messages that did not go out removed, a ``failed`` event per failure."""
-    unsent = [*failed, *withdrawn]
+    """Transaction 2: sent events out of the sending state and their invitations recorded; messages that did not go
+    out keep their rows (nothing is deleted): their links revoked (never handed out), their events turned into a
+    ``failed`` event naming the error (due again next tick) or a ``withdrawn`` one (stopped before sending)."""
     with transaction.atomic():
         if sent:
             ids = [batch.events[r.pk] for r in sent]
             done = InvitationEvent.objects.filter(pk__in=ids, sending_since__isnull=False).update(sending_since=None)
             if done < len(ids):  # resolved as interrupted by another tick meanwhile (a batch past its deadline)
                 logger.warning("PRO: %s %s message(s) sent after being logged interrupted", len(ids) - done, batch.kind)
-        if unsent:
-            InvitationToken.objects.filter(token_hash__in=[tokens.token_hash(batch.links[pk]) for pk in unsent]).delete()
-            InvitationEvent.objects.filter(pk__in=[batch.events[pk] for pk in unsent]).delete()
-        _failed(((pk, batch.kind, e, getattr(actor, "pk", None)) for pk, e in failed.items()), now)
+        if failed or withdrawn:
+            unsent = [*failed, *withdrawn]
+            InvitationToken.objects.filter(token_hash__in=[tokens.token_hash(batch.links[pk]) for pk in unsent]).update(
+                revoked_at=now
+            )
+            outcomes: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for pk, error in failed.items():
+                outcomes[(EventKind.FAILED, f"{batch.kind}: {error}")].append(batch.events[pk])
+            for pk in withdrawn:
+                outcomes[(EventKind.WITHDRAWN, f"{batch.kind}: stopped before sending")].append(batch.events[pk])
+            for (kind, detail), ids in outcomes.items():
+                InvitationEvent.objects.filter(pk__in=ids).update(kind=kind, detail=detail, at=now, sending_since=None)
         _record(batch.kind, sent, now)
-
-
-def _failed(rows: Iterable[tuple[int, str, str, int | None]], now: dt.datetime) -> None:
-    """One ``failed`` event per (invitation id, message kind, reason, actor id): one statement."""
-    InvitationEvent.objects.bulk_create(
-        [InvitationEvent(invitation_id=i, kind=EventKind.FAILED, at=now, actor_id=a, detail=f"{k}: {r}") for i, k, r, a in rows]
-    )
 
 
 def send_claimed(
@@ -362,7 +365,7 @@ def send_due(
 
 def resolve_interrupted(now: dt.datetime, *, size: int | None = None) -> int:
     """Messages left in the sending state by a process that died (claimed more than ``PRO_SENDING_TIMEOUT_SECONDS``
-    ago, wall clock): each event is replaced by a ``failed`` event ("interrupted") at ``now``, so the message is due
+    ago, wall clock): each event becomes a ``failed`` event ("interrupted") at ``now``, so the message is due
     again and the next batch sends it (at least once; the e-mail may have gone out, so its token is kept). In
     batches of ``size`` locked ``FOR UPDATE SKIP LOCKED``; returns how many."""
     cutoff = timezone.now() - dt.timedelta(seconds=settings.PRO_SENDING_TIMEOUT_SECONDS)
@@ -376,9 +379,10 @@ def resolve_interrupted(now: dt.datetime, *, size: int | None = None) -> int:
                 .order_by("pk")
                 .values_list("pk", "invitation_id", "kind", "actor_id")[:size]
             )
-            if stale:
-                InvitationEvent.objects.filter(pk__in=[row[0] for row in stale]).delete()
-                _failed(((inv, kind, "interrupted", actor) for _, inv, kind, actor in stale), now)
+            if stale:  # the event becomes the failed one (kept, not deleted), so the message is due again
+                InvitationEvent.objects.filter(pk__in=[row[0] for row in stale]).update(
+                    kind=EventKind.FAILED, detail=Concat(F("kind"), Value(": interrupted")), at=now, sending_since=None
+                )
         total += len(stale)
         for _, inv, kind, _ in stale:
             logger.warning("PRO message %s for invitation %s interrupted: sent again", kind, inv)

@@ -241,6 +241,7 @@ class EventKind(models.TextChoices):
     EXPIRED = "expired", "Expired (window closed)"
     BOUNCED = "bounced", "Message not delivered"
     FAILED = "failed", "Sending failed (will retry)"
+    WITHDRAWN = "withdrawn", "Not sent (stopped before sending)"
 
 
 class InvitationEvent(models.Model):

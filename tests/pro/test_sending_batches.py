@@ -128,7 +128,8 @@ def test_a_refused_message_is_logged_failed_not_sent_and_the_next_tick_sends_it_
     failed = Invitation.objects.get(patient=b)
     assert failed.status == InvitationStatus.PENDING and failed.sent_at is None
     assert list(failed.events.values_list("kind", "detail")) == [(EventKind.FAILED, "invited: SMTPRecipientsRefused")]
-    assert not InvitationToken.objects.filter(invitation=failed).exists()  # no link was handed out
+    # no link was handed out: its token revoked (kept, as every row is)
+    assert list(InvitationToken.objects.filter(invitation=failed).values_list("revoked_at", flat=True)) == [now]
     assert "example.org" not in caplog.text and "failed: SMTPRecipientsRefused" in caplog.text
     REFUSED.clear()
     retry = sending.run(now + dt.timedelta(hours=1))
@@ -144,7 +145,7 @@ def test_a_refused_message_is_logged_failed_not_sent_and_the_next_tick_sends_it_
     REFUSED.clear()
     assert sending.run(now + dt.timedelta(days=1, hours=1)).reminded == 1
     kinds = list(first.events.values_list("kind", "sequence"))
-    assert kinds == [(EventKind.INVITED, 0), (EventKind.FAILED, 0), (EventKind.REMINDED, 1)]
+    assert kinds == [(EventKind.INVITED, 0), (EventKind.FAILED, 1), (EventKind.REMINDED, 1)]  # reminder 1 failed, then went
     assert Invitation.objects.get(patient=c).reminders_sent == 1
 
 

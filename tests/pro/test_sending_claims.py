@@ -58,8 +58,13 @@ def test_a_reminder_stopped_between_claim_and_send_is_neither_sent_nor_recorded(
     assert _recipients() == [("patient.0@example.org", False), ("patient.1@example.org", False), ("patient.1@example.org", True)]
     submitted = Invitation.objects.get(patient=submits)
     assert (submitted.status, submitted.reminders_sent, submitted.next_reminder_on) == (InvitationStatus.SUBMITTED, 0, None)
-    assert list(submitted.events.order_by("id").values_list("kind", flat=True)) == [EventKind.INVITED, EventKind.SUBMITTED]
-    assert submitted.tokens.count() == 1  # the withdrawn reminder's link was never handed out: removed
+    assert list(submitted.events.order_by("id").values_list("kind", "detail")) == [
+        (EventKind.INVITED, ""),
+        (EventKind.WITHDRAWN, "reminded: stopped before sending"),  # the claimed reminder's event, kept
+        (EventKind.SUBMITTED, ""),
+    ]
+    # the withdrawn reminder's link was never handed out: revoked, not deleted
+    assert submitted.tokens.count() == 2 and submitted.tokens.filter(revoked_at__isnull=True).count() == 1
     assert Invitation.objects.get(patient=waits).reminders_sent == 1
     assert not InvitationEvent.objects.filter(sending_since__isnull=False).exists()
 
@@ -129,7 +134,7 @@ def test_no_message_is_started_after_the_batch_deadline_and_the_next_tick_sends_
     result = sending.run(now)
     assert (result.invited, result.failed) == (0, 2) and not mail.outbox
     assert set(InvitationEvent.objects.values_list("kind", "detail")) == {(EventKind.FAILED, "invited: SendAbandoned")}
-    assert not InvitationToken.objects.exists()
+    assert InvitationToken.objects.count() == 2 and not InvitationToken.objects.filter(revoked_at__isnull=True).exists()
     job_settings.PRO_SENDING_TIMEOUT_SECONDS = 30 * 60  # the default
     assert sending.run(now + dt.timedelta(hours=1)).invited == 2 and len(mail.outbox) == 2
 
