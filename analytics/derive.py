@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.dataset import DATE_COLUMNS, PATIENT_KEY, Snapshot, text_categorical
-from analytics.local_control import build_adltp, build_lesion_control
+from analytics.local_control import build_adltp, build_lesion_control, local_control_inputs
 from analytics.parameters import RunParameters
 from analytics.stats.response import OMED_SCALE, omed_hundredths, pain_response_classify_frame
 from trials.domain import sins
@@ -561,6 +561,7 @@ def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSe
     ids = _as_text(patients["study_id"]).to_numpy(dtype=object)
     itt = {visit: ids[mask].tolist() for visit, mask in masks.items()}  # patients are in study_id order
     adresp = _adresp(pain, patients, masks)
+    local_control = local_control_inputs(snapshot, patients)
     return AnalysisSets(
         patients=as_categories(_plain(patients)),
         adtte=as_categories(_plain(build_adtte(snapshot, patients, params))),
@@ -571,6 +572,6 @@ def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSe
         cutoff=cutoff,
         enrolment=_plain(build_enrolment(snapshot, patients)),
         visits_not_done=visits_not_done(snapshot),
-        lesion_control=build_lesion_control(snapshot, patients),
-        adltp=build_adltp(snapshot, patients),
+        lesion_control=build_lesion_control(snapshot, patients, local_control),
+        adltp=build_adltp(snapshot, patients, local_control),
     )

@@ -43,8 +43,11 @@ ADLTP_COLUMNS = (
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Plain text with blank as missing."""
+    """Plain text with blank as missing. A categorical is checked through its categories, not row by row."""
     text = values.astype(object)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        filled = np.append(np.asarray(values.cat.categories.astype(str).str.strip() != "", dtype=bool), False)
+        return text.where(filled[values.cat.codes.to_numpy()], None)  # code -1 (missing) → the appended False
     return text.where(text.notna() & (text.astype(str).str.strip() != ""), None)
 
 
@@ -80,6 +83,14 @@ def _imaging(snapshot: Snapshot, treated: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["study_id"].isin(set(treated["study_id"]))]
 
 
+def local_control_inputs(snapshot: Snapshot, patients: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(treated, imaging)``: the treated patients with their strata and their imaging rows, which both
+    ``build_lesion_control`` and ``build_adltp`` start from (built once per run: issue 17). Neither builder
+    modifies them."""
+    treated = _treated(snapshot, patients)
+    return treated, _imaging(snapshot, treated)
+
+
 def _lesion_units(treated: pd.DataFrame, imaging: pd.DataFrame) -> pd.DataFrame:
     """study_id, lesion_instance, index_lesion and first_finding of every lesion unit (module docstring)."""
     units = imaging[["study_id", "lesion_instance", "index_lesion"]].drop_duplicates(["study_id", "lesion_instance"])
@@ -93,11 +104,14 @@ def _lesion_units(treated: pd.DataFrame, imaging: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def build_lesion_control(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
+def build_lesion_control(
+    snapshot: Snapshot, patients: pd.DataFrame, inputs: tuple[pd.DataFrame, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """One row per lesion unit (module docstring), in study_id then lesion number order (the never-imaged index
-    lesion, lesion number missing, last). ``patients``: the analysis patients (treated; study_id, day0)."""
-    treated = _treated(snapshot, patients)
-    frame = _lesion_units(treated, _imaging(snapshot, treated))
+    lesion, lesion number missing, last). ``patients``: the analysis patients (treated; study_id, day0);
+    ``inputs``: ``local_control_inputs(snapshot, patients)`` if the caller has it."""
+    treated, imaging = inputs or local_control_inputs(snapshot, patients)
+    frame = _lesion_units(treated, imaging)
     success = frame["first_finding"].map({"none": True, "present": False})
     frame["technical_success"] = success.astype(object).where(success.notna(), None)
     frame = frame.merge(treated.drop(columns="day0"), on="study_id", how="left")
@@ -124,12 +138,14 @@ def _ltp_exclusion(treated: pd.DataFrame, imaging: pd.DataFrame, imaged: pd.Seri
     return pd.Series(reasons, index=treated.index, dtype=object)
 
 
-def build_adltp(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
+def build_adltp(
+    snapshot: Snapshot, patients: pd.DataFrame, inputs: tuple[pd.DataFrame, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """One row per treated patient with the time to first local tumour progression, death competing (module
     docstring); ``ltp_days``/``last_imaging_days`` in days from day 0, ``ltp_event`` 1 LTP, 2 death, 0 censored;
-    ``ltp_population`` True for the LTP analysis population, else ``ltp_exclusion`` names why (LTP_EXCLUSIONS)."""
-    treated = _treated(snapshot, patients)
-    imaging = _imaging(snapshot, treated)
+    ``ltp_population`` True for the LTP analysis population, else ``ltp_exclusion`` names why (LTP_EXCLUSIONS).
+    ``inputs``: ``local_control_inputs(snapshot, patients)`` if the caller has it."""
+    treated, imaging = inputs or local_control_inputs(snapshot, patients)
     by_patient = imaging.groupby("study_id", sort=False)
     last_imaging = treated["study_id"].map(by_patient["assessment_date"].max())
     ltp = treated["study_id"].map(imaging[imaging["local_tumour_progression"]].groupby("study_id")["ltp_date"].min())

@@ -30,10 +30,17 @@ def _step(points: list[dict[str, Any]], start: float) -> tuple[np.ndarray, ...]:
 
 
 def _stratum_rows(adtte: pd.DataFrame, stratum: str) -> pd.DataFrame:
+    """The rows of ``stratum`` (``all`` or ``variable=value``, the value compared as text). A categorical column is
+    compared through its categories (a handful of strings) instead of as text row by row (issue 17)."""
     if stratum == "all":
         return adtte
     variable, value = stratum.split("=", 1)
-    return adtte[adtte[variable].astype(str) == value]
+    column = adtte[variable]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        wanted = np.flatnonzero(column.cat.categories.astype(str) == value)
+        wanted = np.append(wanted, -1) if value == "nan" else wanted
+        return adtte[np.isin(column.cat.codes.to_numpy(), wanted)]  # -1: missing, which astype(str) spells "nan"
+    return adtte[column.astype(str) == value]
 
 
 def _extended(curve: tuple[np.ndarray, ...], last_day: float | None) -> tuple[np.ndarray, ...]:

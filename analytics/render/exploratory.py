@@ -187,6 +187,20 @@ def site_benchmarking_tables(numbers: dict[str, Any]) -> list[DisplayTable]:
     return tables
 
 
+FUNNEL_EVERY_N = 200  # denominators drawn one by one (the limits move fast there)
+FUNNEL_POINTS = 1500  # points of the rest of a drawn limit curve
+
+
+def funnel_grid(largest: int) -> np.ndarray:
+    """The denominators a funnel plot's limit curves are drawn at, 1 … ``largest``: every one up to
+    ``FUNNEL_EVERY_N``, then ``FUNNEL_POINTS`` evenly spaced (issue 17: at 100,000 patients a curve over every n
+    was 80,000 exact-binomial quantiles per limit, for a panel a few hundred pixels wide)."""
+    if largest <= FUNNEL_EVERY_N + FUNNEL_POINTS:
+        return np.arange(1, largest + 1)
+    rest = np.linspace(FUNNEL_EVERY_N + 1, largest, FUNNEL_POINTS).round().astype(np.int64)
+    return np.unique(np.concatenate([np.arange(1, FUNNEL_EVERY_N + 1), rest]))
+
+
 def _funnel_panel(ax, f: dict[str, Any]) -> None:
     p0, sites = f["registry_rate"], [s for s in f["sites"] if s["n"]]
     ax.set_title("\n".join(textwrap.wrap(f["label"], 42)), fontsize=9)
@@ -195,8 +209,7 @@ def _funnel_panel(ax, f: dict[str, Any]) -> None:
     if p0 is None or not sites:
         ax.text(0.5, 0.5, f.get("skipped_reason") or "no data", ha="center", transform=ax.transAxes)
         return
-    top = max(s["n"] for s in sites)
-    n = np.arange(1, int(top * 1.15) + 2)
+    n = funnel_grid(int(max(s["n"] for s in sites) * 1.15) + 1)
     for level, style in ((0.95, "--"), (0.998, ":")):
         low, high = control_limit_curves(p0, n, level)
         ax.plot(n, low, style, color="#555555", linewidth=1, label=f"{level:.1%} limits".replace(".0%", "%"))

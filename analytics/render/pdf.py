@@ -9,7 +9,8 @@ Speed: text is set in the PDF's 14 standard fonts (Helvetica, Courier: metrics f
 AFM files, nothing embedded), which is ~20× faster than laying out and embedding
 DejaVu glyphs; text outside their cp1252 encoding is transliterated (``pdf_text``).
 The plots are the PNGs already written for the run, embedded as images, so each
-plot is drawn once for both artifacts.
+plot is drawn once for both artifacts — and compressed once: their PNG data is copied into the PDF
+(analytics.render.png_embed).
 """
 
 from __future__ import annotations
@@ -28,11 +29,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from analytics.render.exploratory import EXPLORATORY, exploratory_tables  # noqa: E402
 from analytics.render.exploratory import FIGURES as EXPLORATORY_FIGURES  # noqa: E402
@@ -42,6 +40,7 @@ from analytics.render.labels import MISSING, variable_label, visit_label  # noqa
 from analytics.render.local_control_report import LTP_PLOT, local_control_tables  # noqa: E402
 from analytics.render.local_control_report import SECTION as LOCAL_CONTROL_SECTION  # noqa: E402
 from analytics.render.plots import DPI as PLOT_DPI  # noqa: E402
+from analytics.render.png_embed import EmbeddingPdfPages, PngImages  # noqa: E402
 from analytics.render.report_tables import DisplayTable, cohort_tables, report_tables  # noqa: E402
 
 REPORT_PDF = "report.pdf"
@@ -243,10 +242,10 @@ def _cover(numbers: dict[str, Any], metadata: dict[str, Any], contents: list[tup
     return fig
 
 
-def _image_page(png: Path, section: str) -> Figure:
-    """A page showing one plot PNG, scaled to fit above the footer."""
-    with Image.open(png) as image:
-        pixels = np.asarray(image.convert("RGB"))
+def _image_page(png: Path, section: str, images: PngImages | None = None) -> Figure:
+    """A page showing one plot PNG, scaled to fit above the footer (registered in ``images``: the PDF embeds
+    the PNG's own data, analytics.render.png_embed)."""
+    pixels = (images or PngImages()).load(png)
     height, width = pixels.shape[:2]
     fig = plt.figure(figsize=A4_LANDSCAPE, dpi=PLOT_DPI)
     fig.text(0.02, 0.965, pdf_text(section.upper()), fontsize=7, color="#777777", va="top")
@@ -255,13 +254,18 @@ def _image_page(png: Path, section: str) -> Figure:
     scale = min(box_w / width, box_h / height)
     w, h = width * scale / page_w, height * scale / page_h
     ax = fig.add_axes(((1 - w) / 2, FOOTER_HEIGHT + 0.01 + (0.94 - FOOTER_HEIGHT - 0.01 - h) / 2, w, h))
-    ax.imshow(pixels, interpolation="none", aspect="auto")  # embedded as is: no resampling
+    # rows bottom-up with origin "lower": the same picture, and the PDF backend then hands over the rows in the
+    # PNG's own order (top first), which png_embed matches to the file
+    ax.imshow(pixels[::-1], origin="lower", interpolation="none", aspect="auto")  # embedded as is: no resampling
     ax.axis("off")
     return fig
 
 
-def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str, Callable[[], Figure]]]:
-    """``(section, page builder)`` for every page after the cover, in page order."""
+def report_outline(
+    numbers: dict[str, Any], plots: list[Path], images: PngImages | None = None
+) -> list[tuple[str, Callable[[], Figure]]]:
+    """``(section, page builder)`` for every page after the cover, in page order; plot pages register their
+    PNG in ``images`` when given."""
     tables = [*cohort_tables(numbers), *report_tables(numbers), *local_control_tables(numbers), *exploratory_tables(numbers)]
     pages: list[tuple[str, Callable[[], Figure]]] = []
     for section, prefix in SECTION_PLOTS.items():
@@ -280,7 +284,7 @@ def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str
         for wanted in prefixes:
             for png in plots:
                 if png.name == f"{wanted}.png" or png.name.startswith(f"{wanted}_by_"):
-                    pages.append((section, functools.partial(_image_page, png, section)))
+                    pages.append((section, functools.partial(_image_page, png, section, images)))
     return pages
 
 
@@ -301,13 +305,15 @@ def pdf_pages(numbers: dict[str, Any], metadata: dict[str, Any], outline: list[t
 def pdf_write(directory: Path, *, numbers: dict[str, Any], plots: list[Path], metadata: dict[str, Any]) -> str:
     """Write report.pdf: cover with contents, then per section its tables and plots (the run's PNG files)."""
     target = directory / REPORT_PDF
-    outline = report_outline(numbers, plots)
+    images = PngImages()
+    outline = report_outline(numbers, plots, images)
     total = 1 + len(outline)
     with (
         _standard_fonts(),
         atomic_path(target) as tmp,
-        PdfPages(
+        EmbeddingPdfPages(
             tmp,
+            images=images,
             metadata={"Title": "Registry outcomes report", "Subject": f"data fingerprint {numbers['fingerprint']}"},
         ) as pdf,
     ):

@@ -40,6 +40,7 @@ from analytics.render.labels import (  # noqa: E402
 )
 from analytics.render.local_control_report import local_control_figures  # noqa: E402
 from analytics.render.plot_style import _colours, _footnote, _label, _legend_outside, _title  # noqa: E402
+from analytics.render.png_embed import png_write  # noqa: E402
 from analytics.render.propensity_report import propensity_figures  # noqa: E402
 from analytics.stats.response import CATEGORIES  # noqa: E402
 
@@ -268,7 +269,7 @@ def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets | N
             continue
         try:
             with atomic_path(directory / name) as tmp:
-                fig.savefig(tmp, dpi=DPI, format="png", metadata={"Software": None})
+                png_write(fig, tmp, DPI)  # 8-bit RGB: report.pdf embeds its data as is
         finally:
             plt.close(fig)
         paths[name] = directory / name

@@ -1,0 +1,105 @@
+"""Render shortcuts of issue 17: plot PNGs embedded in the PDF as they are, the funnel plot's curve grid, footnote
+wrapping and the stratum selection of the survival plots give the same pictures and rows as before."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pypdfium2  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from analytics.render.curves import _stratum_rows  # noqa: E402
+from analytics.render.exploratory import funnel_grid  # noqa: E402
+from analytics.render.pdf import _image_page  # noqa: E402
+from analytics.render.plot_style import footnote_lines  # noqa: E402
+from analytics.render.png_embed import EmbeddingPdfPages, PngImages, png_data, png_write  # noqa: E402
+
+
+def _figure():
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.fill_between([0, 1], [0.6, 0.6], [1, 1], color="#d6604d")  # a red block in the upper left corner
+    ax.set(xlim=(0, 2), ylim=(0, 1))
+    ax.set_title("Test plot")
+    return fig
+
+
+def test_plot_png_is_rgb_and_embedded_in_the_pdf_byte_for_byte(tmp_path):
+    png = tmp_path / "plot.png"
+    fig = _figure()
+    png_write(fig, png, 110)
+    plt.close(fig)
+    with Image.open(png) as image:
+        assert image.mode == "RGB" and image.size == (660, 330)
+        pixels = np.asarray(image)
+    data = png_data(png.read_bytes())
+    assert data is not None and (data.width, data.height) == (660, 330)
+
+    images = PngImages()
+    target = tmp_path / "report.pdf"
+    with EmbeddingPdfPages(target, images=images) as pdf:
+        page = _image_page(png, "Section", images)
+        pdf.savefig(page)
+        plt.close(page)
+    assert len(images.by_pixels) == 1
+    assert data.idat in target.read_bytes()  # the PNG's compressed rows, copied, not re-encoded
+
+    # The page shows the plot the right way up: the red block sits at the same height within the drawn picture.
+    document = pypdfium2.PdfDocument(target)
+    rendered = np.asarray(document[0].render(scale=110 / 72).to_pil().convert("RGB"))
+    assert abs(_red_top_share(rendered) - _red_top_share(pixels)) < 0.05
+
+
+def _red_top_share(picture: np.ndarray) -> float:
+    """Where the red block's top edge is, as a share of the height of the black content (title to x axis)."""
+    colours = picture.astype(int)
+    red_rows = np.flatnonzero((np.abs(colours - [0xD6, 0x60, 0x4D]).sum(axis=2) < 40).any(axis=1))
+    content = np.flatnonzero((colours < 60).all(axis=2).any(axis=1))  # black: title and axes (not grey page text)
+    assert len(red_rows) and len(content)
+    return float((red_rows.min() - content.min()) / (content.max() - content.min()))
+
+
+def test_a_png_that_is_not_plain_rgb_takes_matplotlibs_own_path(tmp_path):
+    png = tmp_path / "rgba.png"
+    Image.fromarray(np.zeros((20, 30, 4), dtype=np.uint8)).save(png)
+    assert png_data(png.read_bytes()) is None
+    images = PngImages()
+    images.load(png)
+    assert images.by_pixels == {}
+    buffer = io.BytesIO()
+    with EmbeddingPdfPages(buffer, images=images) as pdf:
+        page = _image_page(png, "Section", images)
+        pdf.savefig(page)
+        plt.close(page)
+    assert buffer.getvalue().startswith(b"%PDF")
+
+
+def test_funnel_grid_every_small_n_then_evenly_spaced_to_the_largest():
+    assert funnel_grid(50).tolist() == list(range(1, 51))
+    grid = funnel_grid(80_000)
+    assert grid[:200].tolist() == list(range(1, 201))
+    assert grid[-1] == 80_000 and len(grid) <= 1_700 and np.all(np.diff(grid) > 0)
+
+
+def test_footnote_lines_fit_the_figure_width():
+    short = "Error bars: 95% confidence interval of the mean."
+    assert footnote_lines(short, 10) == short
+    long = " ".join(["word"] * 120)
+    lines = footnote_lines(long, 10).split("\n")
+    assert len(lines) > 1 and max(map(len, lines)) <= int(0.98 * 10 * 72 / (7 * 0.6))
+    assert " ".join(lines) == long
+
+
+def test_stratum_rows_of_a_categorical_equal_the_text_comparison():
+    frame = pd.DataFrame({"modality": pd.Categorical(["RFA", "cryo", None, "RFA", "MWA"]), "x": range(5)})
+    for stratum in ("modality=RFA", "modality=cryo", "modality=MWA", "modality=nan", "modality=none"):
+        value = stratum.split("=", 1)[1]
+        expected = frame[frame["modality"].astype(str) == value]
+        pd.testing.assert_frame_equal(_stratum_rows(frame, stratum), expected)
+    assert _stratum_rows(frame, "all") is frame
