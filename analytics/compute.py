@@ -45,14 +45,16 @@ from typing import Any
 from analytics import stats
 from analytics.cohort import cohort_table
 from analytics.derive import AnalysisSets
+from analytics.fit_costs import FIT_COSTS
 from analytics.fits import FitRunner, fit_job, fits_compute
 from analytics.parameters import RunParameters
 from analytics.stats.flow import patient_flow
 from analytics.stats.funnel import site_benchmarking
 from analytics.stats.local_control import LOCAL_CONTROL, PRIMARY_STRATA, local_tumour_control
+from analytics.stats.mixed_model import ENDPOINTS as MIXED_ENDPOINTS
 from analytics.stats.mixed_model import mixed_models
 from analytics.stats.pro import pro_completion, response_rates_by_source
-from analytics.stats.propensity import covariate_frame, propensity_analyses
+from analytics.stats.propensity import CONTRASTS, covariate_frame, propensity_analyses
 from analytics.stats.response import CATEGORIES
 from analytics.stats.results import plain
 from analytics.time_grid import time_grid_section
@@ -179,11 +181,14 @@ def complications_section(sets: AnalysisSets, strata: tuple[str, ...]) -> dict[s
     return section
 
 
-def mixed_model_section(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
+def mixed_model_section(
+    sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...], endpoints: tuple[str, ...] = tuple(MIXED_ENDPOINTS)
+) -> dict[str, Any]:
     """``mixed_model.<endpoint>.<variable>`` (analytics.stats.mixed_model; docs/analytics-methods.md): the
-    unstratified models (not inside ``levels_only``) and those of the ``strata`` variables."""
+    unstratified models (not inside ``levels_only``) and those of the ``strata`` variables, for ``endpoints``
+    (default all three; each endpoint's models depend on its own column only)."""
     section: dict[str, Any] = {}
-    models = mixed_models(sets.pain, adtte=sets.adtte, strata_variables=strata, visits=params.visits)
+    models = mixed_models(sets.pain, adtte=sets.adtte, strata_variables=strata, visits=params.visits, endpoints=endpoints)
     for result in models:
         section.setdefault(result.endpoint, {})[result.variable] = result.to_dict()
     return section
@@ -197,13 +202,15 @@ def site_benchmarking_section(sets: AnalysisSets, params: RunParameters) -> dict
     return {f.indicator: f.to_dict() for f in funnels}
 
 
-def propensity_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any]:
+def propensity_section(sets: AnalysisSets, params: RunParameters, contrasts: tuple[str, ...] | None = None) -> dict[str, Any]:
     """``propensity.<contrast>``: the IPTW comparison of each requested contrast (analytics.stats.propensity;
-    docs/analytics-methods.md "Propensity-weighted comparisons")."""
-    if not params.contrasts:
+    docs/analytics-methods.md "Propensity-weighted comparisons"); ``contrasts`` (default: all requested) narrows it
+    to those of them (each contrast's analysis is independent of the others)."""
+    wanted = params.contrasts if contrasts is None else tuple(c for c in params.contrasts if c in contrasts)
+    if not wanted:
         return {}
     covariates = covariate_frame(sets.patients, sets.pain)
-    results = propensity_analyses(covariates, sets.adtte, sets.adresp, contrasts=params.contrasts, visits=params.visits)
+    results = propensity_analyses(covariates, sets.adtte, sets.adresp, contrasts=wanted, visits=params.visits)
     return {result.contrast: result.to_dict() for result in results}
 
 
@@ -217,44 +224,49 @@ def flow_section(sets: AnalysisSets, params: RunParameters) -> dict[str, Any] | 
 
 
 # --- the fit jobs (analytics.fits): each an independent, pure piece of the numbers ------------------
-# cost: seconds per unit at 5,000 patients (orders the units longest first; never changes a result).
-@fit_job("cohort", scope="whole", cost=0.45)
+def measured_job(name: str, **options: Any):
+    """:func:`analytics.fits.fit_job` with the job's measured cost (CPU seconds per unit, analytics/fit_costs.py:
+    it orders the units longest first and never changes a result)."""
+    return fit_job(name, cost=FIT_COSTS[name], **options)
+
+
+@measured_job("cohort", scope="whole")
 def cohort_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"cohort": cohort_table(sets, strata).to_dict(orient="index")}
 
 
-@fit_job("pain", cost=0.25)
+@measured_job("pain")
 def pain_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"pain": pain_section(sets, strata)}
 
 
-@fit_job("omed", cost=0.11)
+@measured_job("omed")
 def omed_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"omed": omed_section(sets, strata)}
 
 
-@fit_job("pain_response", cost=0.15)
+@measured_job("pain_response")
 def pain_response_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"pain_response": response_section(sets, strata)}
 
 
-@fit_job("time_to_response", cost=0.42)
+@measured_job("time_to_response")
 def time_to_response_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"time_to_response": time_to_response_section(sets, strata)}
 
 
-@fit_job("complications", cost=0.63)
+@measured_job("complications")
 def complications_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"complications": complications_section(sets, strata)}
 
 
-@fit_job("sre.cumulative_incidence", cost=0.04)
+@measured_job("sre.cumulative_incidence")
 def sre_cif_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     """Aalen–Johansen CIF (death competing), docs/domain.md §6."""
     return {"sre": curves_section(stats.sre_cumulative_incidence(sets.adtte, strata_variables=strata), "cumulative_incidence")}
 
 
-@fit_job("sre.one_minus_km", cost=0.03)
+@measured_job("sre.one_minus_km")
 def sre_one_minus_km_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     """The labelled 1 − KM overestimate (deaths censored), docs/domain.md §6."""
     overestimate = curves_section(stats.sre_one_minus_km(sets.adtte, strata_variables=strata), "curve")
@@ -265,13 +277,13 @@ def sre_one_minus_km_job(sets: AnalysisSets, params: RunParameters, strata: tupl
     }
 
 
-@fit_job("sre.logrank", scope="variables", cost=0.02, empty={"sre": {"logrank": []}})
+@measured_job("sre.logrank", scope="variables", empty={"sre": {"logrank": []}})
 def sre_logrank_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     tests = stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("sre",))
     return {"sre": {"logrank": [{**r.to_dict(), "test": SRE_LOGRANK_LABEL} for r in tests]}}
 
 
-@fit_job("sre.gray", scope="variables", cost=0.03, empty={"sre": {"gray": []}})
+@measured_job("sre.gray", scope="variables", empty={"sre": {"gray": []}})
 def sre_gray_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"sre": {"gray": [r.to_dict() for r in stats.gray_tests(sets.adtte, strata_variables=strata)]}}
 
@@ -281,48 +293,63 @@ def _cox_not_computed(endpoint: str, section: str):
     return lambda reason: {section: {"cox": stats.cox_not_computed(endpoint, f"not computed: {reason}").to_dict()}}
 
 
-@fit_job("sre.cox", scope="whole", cost=0.7, on_failure=_cox_not_computed("sre", "sre"))
+@measured_job("sre.cox", scope="whole", on_failure=_cox_not_computed("sre", "sre"))
 def sre_cox_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"sre": {"cox": stats.cox_fit(sets.adtte, endpoint="sre").to_dict()}}
 
 
-@fit_job("overall_survival.km", cost=0.03)
+@measured_job("overall_survival.km")
 def os_km_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"overall_survival": curves_section(stats.overall_survival(sets.adtte, strata_variables=strata), "km")}
 
 
-@fit_job("overall_survival.logrank", scope="variables", cost=0.02, empty={"overall_survival": {"logrank": []}})
+@measured_job("overall_survival.logrank", scope="variables", empty={"overall_survival": {"logrank": []}})
 def os_logrank_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     tests = stats.logrank_tests(sets.adtte, strata_variables=strata, endpoints=("os",))
     return {"overall_survival": {"logrank": [{**r.to_dict(), "test": OS_LOGRANK_LABEL} for r in tests]}}
 
 
-@fit_job("overall_survival.cox", scope="whole", cost=0.8, on_failure=_cox_not_computed("os", "overall_survival"))
+@measured_job("overall_survival.cox", scope="whole", on_failure=_cox_not_computed("os", "overall_survival"))
 def os_cox_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"overall_survival": {"cox": stats.cox_fit(sets.adtte, endpoint="os").to_dict()}}
 
 
-@fit_job("patient_flow", scope="whole", cost=0.24)
+@measured_job("patient_flow", scope="whole")
 def patient_flow_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"patient_flow": flow_section(sets, params)}
 
 
-@fit_job("mixed_model", cost=0.05)
-def mixed_model_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
-    return {"mixed_model": mixed_model_section(sets, params, strata)}
+def _mixed_model_job(endpoint: str):
+    def job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
+        return {"mixed_model": mixed_model_section(sets, params, strata, endpoints=(endpoint,))}
+
+    return job
 
 
-@fit_job("site_benchmarking", scope="whole", cost=0.1)
+# one job per endpoint (× the strata units): the site-stratified model of all three endpoints was one unit
+for _endpoint in MIXED_ENDPOINTS:
+    measured_job(f"mixed_model.{_endpoint}")(_mixed_model_job(_endpoint))
+
+
+@measured_job("site_benchmarking", scope="whole")
 def site_benchmarking_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     return {"site_benchmarking": site_benchmarking_section(sets, params)}
 
 
-@fit_job("propensity", scope="whole", cost=2.0)
-def propensity_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
-    return {"propensity": propensity_section(sets, params)}
+def _propensity_job(contrast: str):
+    def job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
+        return {"propensity": propensity_section(sets, params, contrasts=(contrast,))}  # {} unless requested
+
+    return job
 
 
-@fit_job("local_tumour_control", scope="whole", cost=0.05)
+# one job per contrast: the four contrasts were one unit, the longest of the run (numbers_compute restores the
+# requested order of the merged ``propensity`` section)
+for _contrast in CONTRASTS:
+    measured_job(f"propensity.{_contrast}", scope="whole")(_propensity_job(_contrast))
+
+
+@measured_job("local_tumour_control", scope="whole")
 def local_tumour_control_job(sets: AnalysisSets, params: RunParameters, strata: tuple[str, ...]) -> dict[str, Any]:
     """Technical success and LTP cumulative incidence, death competing (issue 10 part B; docs/domain.md §12)."""
     if sets.lesion_control is None or sets.adltp is None:
@@ -367,6 +394,9 @@ def numbers_compute(
         }
     )
     numbers.update(fits_compute(sets, params, runner))  # plain JSON already (analytics.fits.fit_unit_run)
+    if isinstance(numbers.get("propensity"), dict):  # one unit per contrast, merged in plan order: the requested order
+        merged = numbers["propensity"]
+        numbers["propensity"] = {c: merged[c] for c in params.contrasts if c in merged} | merged
     for key, endpoint, curves_key, start in (("sre", "sre", "cumulative_incidence", 0.0), ("overall_survival", "os", "km", 1.0)):
         section = numbers.get(key)
         if section and curves_key in section and "curves" in section:

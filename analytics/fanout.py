@@ -155,14 +155,19 @@ def fanout_runner(*, fingerprint: str, queue: str | None = None) -> FitRunner:
 
 
 def fanout_run(units: list[FitUnit], sets: Any, params: Any, *, fingerprint: str, queue: str | None) -> dict[FitUnit, dict]:
-    """Run ``units`` here and on the workers (module doc); every unit's fragment, whoever ran it."""
+    """Run ``units`` here and on the workers (module doc); every unit's fragment, whoever ran it.
+
+    Logs one line per fan-out (INFO, ``analytics.fanout``): the frames' size and the seconds spent publishing
+    them, how many units ran here and their CPU seconds, and the wall seconds spent waiting for the others
+    (``benchmarks/report_fanout.py`` reads it to tell the schedule from the machine's load)."""
     client = redis_client()
     token = uuid.uuid4().hex
     keys = _keys(token)
     timeout = float(settings.REPORTS_FIT_UNIT_TIMEOUT_SECONDS)
     ttl = int(settings.REPORTS_FANOUT_TTL_SECONDS)
     key = frames_key(fingerprint, params, token)
-    frames_publish(client, key, sets, ttl)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    size = frames_publish(client, key, sets, ttl)
     pipe = client.pipeline()
     pipe.set(keys["meta"], json.dumps({"frames": key, "parameters": params.as_dict()}), ex=ttl)
     pipe.rpush(keys["todo"], *[u.id for u in schedule_order(units)])
@@ -170,16 +175,20 @@ def fanout_run(units: list[FitUnit], sets: Any, params: Any, *, fingerprint: str
         pipe.expire(keys[name], ttl)
     pipe.execute()
     _dispatch(token, len(units), queue, timeout)
+    published = time.perf_counter() - started
     fragments: dict[FitUnit, dict] = {}
     wanted = {u.id: u for u in units}
     drained_at = None
+    here, here_cpu, waited = 0, 0.0, 0.0
     try:
         while len(fragments) < len(units):
             popped = client.lpop(keys["todo"])
             if popped is not None:  # still units left: take one here
                 unit = wanted[popped.decode()]
                 client.hset(keys["taken"], unit.id, time.time())
+                unit_cpu = time.process_time()
                 fragments[unit] = fit_unit_run(unit, sets, params)
+                here, here_cpu = here + 1, here_cpu + time.process_time() - unit_cpu
                 continue
             drained_at = drained_at or time.time()
             _collect(client, keys, wanted, fragments)
@@ -187,9 +196,25 @@ def fanout_run(units: list[FitUnit], sets: Any, params: Any, *, fingerprint: str
                 logger.warning("Fit unit %s: no result %.0f s after a worker took it; running it here", unit.id, timeout)
                 fragments[unit] = fit_unit_run(unit, sets, params)
             if len(fragments) < len(units):
+                waiting = time.perf_counter()
                 client.blpop([keys["done"]], timeout=1)
+                waited += time.perf_counter() - waiting
     finally:
         client.delete(key, *keys.values())
+    logger.info(
+        "Fit fan-out %s: %d units, %d here (%.2f s CPU), %d on other workers; frames %.1f MB published in %.2f s; "
+        "waited %.2f s for the others; %.2f s wall, %.2f s CPU here in all",
+        token,
+        len(units),
+        here,
+        here_cpu,
+        len(units) - here,
+        size / 1e6,
+        published,
+        waited,
+        time.perf_counter() - started,
+        time.process_time() - cpu_started,
+    )
     return fragments
 
 

@@ -25,6 +25,11 @@ bytes. A unit that raises does not fail the run: its fragment is
 ``{"fit_failures": [{"job", "stratum", "reason"}]}`` (the report names what is missing and why, as a
 degenerate stratum's ``skipped_reason`` does).
 
+Units are handed out longest first by their job's measured ``cost`` (CPU seconds per unit at 100,000
+patients, analytics/fit_costs.py); a job whose unit would dominate is registered as several independent jobs
+(the mixed models per endpoint, the propensity comparisons per contrast, the Cox models per endpoint), whose
+merged fragments are those of one call.
+
 Other analyses join the fan-out by registering a job in analytics/compute.py (or anywhere imported by it).
 """
 
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -46,17 +51,19 @@ Scope = Literal["strata", "variables", "whole"]
 WHOLE = "*"
 FitFunc = Callable[[Any, Any, tuple[str, ...]], dict[str, Any]]
 FitRunner = Callable[[list["FitUnit"], Any, Any], dict["FitUnit", dict[str, Any]]]
+# seconds per unit, one figure or per stratum: {"all": s, "site": s, "default": s (any other variable)}
+Cost = float | Mapping[str, float]
 
 
 @dataclass(frozen=True)
 class FitJob:
-    """A registered job: ``cost`` is its relative run time (seconds per unit at 5,000 patients, used only to
-    start the longest units first; it never changes a result)."""
+    """A registered job: ``cost`` is its units' run time (CPU seconds per unit as measured, analytics/fit_costs.py;
+    one figure, or per stratum; used only to start the longest units first, it never changes a result)."""
 
     name: str
     func: FitFunc
     scope: Scope
-    cost: float
+    cost: Cost
     empty: dict[str, Any] | None = None  # the fragment when the job has no unit (a "variables" job, no variable)
     on_failure: Callable[[str], dict[str, Any]] | None = None  # stand-in fragment for a unit that raised, given the reason
 
@@ -86,7 +93,7 @@ def fit_job(
     name: str,
     *,
     scope: Scope = "strata",
-    cost: float = 1.0,
+    cost: Cost = 1.0,
     empty: dict[str, Any] | None = None,
     on_failure: Callable[[str], dict[str, Any]] | None = None,
 ) -> Callable[[FitFunc], FitFunc]:
@@ -118,9 +125,30 @@ def fit_units(strata: Iterable[str], jobs: dict[str, FitJob] | None = None) -> l
     return units
 
 
+def unit_cost(unit: FitUnit) -> float:
+    """The expected seconds of ``unit``: its job's cost for the unit's stratum ("all", a variable, or "*": the
+    ``"default"`` figure for a variable without its own); 0 for an unregistered job."""
+    job = FIT_JOBS.get(unit.name)
+    if job is None:
+        return 0.0
+    if isinstance(job.cost, Mapping):
+        return float(job.cost.get(unit.stratum, job.cost.get("default", 0.0)))
+    return float(job.cost)
+
+
 def schedule_order(units: list[FitUnit]) -> list[FitUnit]:
-    """The units longest first (by their job's ``cost``; stable), so parallel workers finish together."""
-    return sorted(units, key=lambda u: -FIT_JOBS[u.name].cost if u.name in FIT_JOBS else 0.0)
+    """The units longest first (by :func:`unit_cost`; stable), so parallel workers finish together
+    (longest-processing-time-first list scheduling: within 4/3 of the best makespan)."""
+    return sorted(units, key=lambda u: -unit_cost(u))
+
+
+def lpt_makespan(seconds: Iterable[float], workers: int) -> float:
+    """The finishing time of ``seconds`` (unit run times, in the order they are taken) on ``workers`` workers
+    that each take the next unit when free (what the fan-out does); no overhead counted."""
+    loads = [0.0] * max(workers, 1)
+    for duration in seconds:
+        loads[loads.index(min(loads))] += duration
+    return max(loads)
 
 
 def fit_unit_run(unit: FitUnit, sets: Any, params: Any) -> dict[str, Any]:

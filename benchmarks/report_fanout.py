@@ -11,6 +11,12 @@ fit units on the run's worker and on the others, the merge). Prints those, the s
 compute time on the same frames for reference, the speed-up ``compute(1 worker) / compute(W workers)``
 against the goal ≥ 1.6 for W = 2, and checks that every fanned-out run's numbers are byte-identical to
 the serial path's. ``benchmarks/report_scale.py --workers 1,2`` prints the same lines.
+
+``--units`` instead measures every fit unit alone in this process (CPU seconds, ``time.process_time``) and
+simulates the schedule (load-robust, supporting the wall figures): the sum of the units (one worker) against
+the makespan of the cost order on 2 workers (each takes the next unit when free), plus the frames' pickle,
+signature and unpickle (the fan-out's serial overhead); and prints the figures as analytics/fit_costs.py's
+table. Run it with ``OPENBLAS_NUM_THREADS=1`` so a unit's CPU is one core's.
 """
 
 from __future__ import annotations
@@ -85,6 +91,70 @@ def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameter
     return {"serial": serial_s, "workers": times, "identical": identical}
 
 
+def unit_seconds(parameters: dict | None = None) -> tuple[dict, dict]:
+    """``({unit: CPU seconds}, {"pickle": s, "unpickle": s, "frames_mb": MB})`` on the current registry."""
+    import pickle
+
+    from analytics.dataset import snapshot_extract
+    from analytics.derive import analysis_sets_build
+    from analytics.fanout import _signature
+    from analytics.fits import fit_unit_run, fit_units
+    from analytics.parameters import parameters_parse
+
+    params = parameters_parse(parameters or {})
+    sets = analysis_sets_build(snapshot_extract(), params)
+    started = time.process_time()
+    blob = pickle.dumps(sets, protocol=5)
+    _signature(blob)
+    overhead = {"pickle": time.process_time() - started, "frames_mb": len(blob) / 1e6}
+    started = time.process_time()
+    _signature(blob)
+    pickle.loads(blob)  # noqa: S301 - our own frames
+    overhead["unpickle"] = time.process_time() - started
+    del blob
+    seconds = {}
+    for unit in fit_units(params.strata):
+        started = time.process_time()
+        fit_unit_run(unit, sets, params)
+        seconds[unit] = time.process_time() - started
+    return seconds, overhead
+
+
+def unit_lines(seconds: dict, overhead: dict) -> list[tuple[str, str]]:
+    """The schedule simulation's rows (label, value) and the per-job table of analytics/fit_costs.py."""
+    from analytics.fits import lpt_makespan, schedule_order
+
+    total = sum(seconds.values())
+    by_cost = [seconds[u] for u in schedule_order(list(seconds))]
+    best = sorted(seconds.values(), reverse=True)
+    two = lpt_makespan(by_cost, 2) + overhead["pickle"] + overhead["unpickle"]
+    rows = [
+        ("fit units", f"{len(seconds)}, {total:.2f} s CPU in all (= the compute stage on 1 worker, fits only)"),
+        ("longest units", ", ".join(f"{u.id} {s:.2f}" for u, s in sorted(seconds.items(), key=lambda i: -i[1])[:5])),
+        (
+            "frames",
+            f"{overhead['frames_mb']:.1f} MB; pickle + sign {overhead['pickle']:.2f} s, "
+            f"verify + unpickle {overhead['unpickle']:.2f} s",
+        ),
+        (
+            "2 workers, cost order (LPT by fit_costs)",
+            f"makespan {lpt_makespan(by_cost, 2):.2f} s; with the frames' serial overhead {two:.2f} s",
+        ),
+        ("2 workers, measured order (best LPT)", f"makespan {lpt_makespan(best, 2):.2f} s"),
+        ("simulated 2-worker speed-up", f"{total / two:.2f} (goal ≥ {SPEEDUP_GOAL}); bound total/longest {total / best[0]:.1f}"),
+    ]
+    jobs: dict[str, dict[str, float]] = {}
+    for unit, value in seconds.items():
+        jobs.setdefault(unit.name, {})[unit.stratum] = value
+    for name, strata in jobs.items():
+        others = [v for k, v in strata.items() if k not in ("all", "site", "*")]
+        cost = {k: round(v, 3) for k, v in strata.items() if k in ("all", "site")}
+        if others:
+            cost["default"] = round(sum(others) / len(others), 3)
+        rows.append((f"  cost {name}", str(round(strata["*"], 3)) if "*" in strata else str(cost)))
+    return rows
+
+
 def fanout_lines(worker_counts: list[int], *, repeat: int = 3) -> tuple[list[tuple[str, str]], float | None]:
     """The benchmark's output rows (label, value) for ``report_scale.py`` and this script, and the 2-worker
     compute speed-up (None without both 1 and 2 workers)."""
@@ -115,6 +185,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--workers", default="1,2", help="Comma-separated worker counts (default 1,2).")
     parser.add_argument("--repeat", type=int, default=3, help="Runs per worker count (median reported).")
+    parser.add_argument("--units", action="store_true", help="Per-unit CPU seconds and the 2-worker schedule simulation.")
     args = parser.parse_args()
     pgbench_db.setup_django("postgres://postgres@127.0.0.1:5432/registry_bench")
     pgbench_db.ensure_database("The fan-out benchmark runs on PostgreSQL")
@@ -128,7 +199,11 @@ def main() -> None:
     if Patient.objects.count() < args.patients:
         call_command("seed_registry", patients=args.patients, sites=10, seed=1, anchor_date=None, no_progress=False)
     rows = [("patients in registry", str(Patient.objects.count()))]
-    rows += fanout_lines([int(w) for w in args.workers.split(",")], repeat=args.repeat)[0]
+    if args.units:
+        rows += unit_lines(*unit_seconds())
+        rows.append(("load average (1, 5, 15 min)", " ".join(f"{x:.1f}" for x in os.getloadavg())))
+    else:
+        rows += fanout_lines([int(w) for w in args.workers.split(",")], repeat=args.repeat)[0]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")

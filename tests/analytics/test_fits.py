@@ -17,14 +17,17 @@ import pytest
 from django.conf import settings
 
 from analytics import fanout, fits
-from analytics.compute import numbers_compute
+from analytics.compute import mixed_model_section, numbers_compute, propensity_section
 from analytics.dataset import snapshot_extract, snapshot_fingerprint
 from analytics.derive import analysis_sets_build
 from analytics.fits import FIT_JOBS, WHOLE, FitUnit, fit_unit_run, fit_units, serial_runner
 from analytics.models import ReportRun, RunStatus
 from analytics.parameters import parameters_parse
 from analytics.render.files import numbers_json
+from analytics.stats.mixed_model import ENDPOINTS
+from analytics.stats.propensity import CONTRASTS
 from analytics.stats.results import plain
+from analytics.stats.strata import STRATA_VARIABLES
 from tests.analytics.seeded import seeded_registry
 from tests.conftest import require_service
 from tests.integration.conftest import redis_available
@@ -174,3 +177,55 @@ def test_fanout_without_a_reachable_redis_computes_here(frames, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     fanned = numbers_compute(sets, params, fingerprint=fingerprint, runner=fanout.fanout_runner(fingerprint=fingerprint))
     assert numbers_json(fanned) == numbers_json(numbers_compute(sets, params, fingerprint=fingerprint))
+
+
+# --- the schedule: measured costs, split jobs (issue 17 item 5: two workers within 1.6x of one) -----------------
+def test_split_jobs_merge_to_exactly_the_unsplit_sections(frames):
+    """The mixed models (one job per endpoint) and the propensity comparisons (one job per contrast) merged in
+    plan order give the section one call over every endpoint / contrast and every stratum gives."""
+    sets, params, _ = frames
+    units = fit_units(params.strata)
+    fragments = serial_runner(units, sets, params)
+    merged = fits.fragments_merge(units, fragments)
+    assert {u.name for u in units} >= {"mixed_model.worst", "mixed_model.omed", "propensity.cement", "propensity.intent"}
+    assert "mixed_model" not in FIT_JOBS and "propensity" not in FIT_JOBS
+    unsplit_models = plain(mixed_model_section(sets, params, params.strata))
+    unsplit_propensity = plain(propensity_section(sets, params))
+    assert set(unsplit_models) == {"worst", "interference", "omed"} and len(unsplit_propensity) == 4
+    assert json.dumps(merged["mixed_model"], sort_keys=True) == json.dumps(unsplit_models, sort_keys=True)
+    assert json.dumps(merged["propensity"], sort_keys=True) == json.dumps(unsplit_propensity, sort_keys=True)
+    assert fragments[FitUnit("mixed_model.omed", "site")]["mixed_model"].keys() == {"omed"}  # one endpoint per unit
+
+
+def test_the_report_keeps_the_requested_contrast_order(frames):
+    sets, _, fingerprint = frames
+    params = parameters_parse({**STRATA, "contrasts": ["intent", "cement"]})
+    numbers = numbers_compute(sets, params, fingerprint=fingerprint)
+    assert list(numbers["propensity"]) == ["intent", "cement"]  # the PDF lists them in this order
+    assert numbers_compute(sets, parameters_parse({**STRATA, "contrasts": []}), fingerprint=fingerprint)["propensity"] == {}
+
+
+def test_schedule_starts_with_the_measured_heaviest_units():
+    """Every job has a measured cost; the site-stratified mixed models and the propensity contrasts (the longest
+    units at 100,000 patients, analytics/fit_costs.py) come first, before every Kaplan-Meier curve and log-rank test."""
+    from analytics.fit_costs import FIT_COSTS
+
+    assert set(FIT_JOBS) <= set(FIT_COSTS)
+    order = fits.schedule_order(fit_units(STRATA_VARIABLES))
+    first = {u.id for u in order[:7]}
+    assert first == {f"propensity.{name}|*" for name in CONTRASTS} | {f"mixed_model.{e}|site" for e in ENDPOINTS}
+    assert order.index(FitUnit("mixed_model.worst", "site")) < order.index(FitUnit("mixed_model.worst", "all"))
+    cheap = [i for i, u in enumerate(order) if u.name in ("sre.logrank", "overall_survival.km", "sre.gray")]
+    assert min(cheap) > order.index(FitUnit("cohort", WHOLE))
+    assert [fits.unit_cost(u) for u in order] == sorted((fits.unit_cost(u) for u in order), reverse=True)
+    assert fits.unit_cost(FitUnit("pain", "region")) == FIT_COSTS["pain"]["default"]  # type: ignore[index]
+    assert fits.unit_cost(FitUnit("no such job", "all")) == 0.0
+
+
+def test_lpt_makespan_against_hand_computed_schedules():
+    # 5, 4 → one each; 3 → the worker at 4 (7); 3 → the one at 5 (8); 3 → the one at 7 (10). The best split is
+    # 9 (5 + 4 | 3 + 3 + 3): longest-first is not optimal, only within 4/3 of it.
+    assert fits.lpt_makespan([5, 4, 3, 3, 3], 2) == 10
+    assert fits.lpt_makespan([5, 4, 3, 3, 3], 1) == 18
+    assert fits.lpt_makespan([2.0, 1.0], 3) == 2.0
+    assert fits.lpt_makespan([], 2) == 0.0
