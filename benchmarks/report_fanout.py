@@ -10,7 +10,10 @@ takes the median of the run's own ``compute`` stage time (``ReportRun.timings``:
 fit units on the run's worker and on the others, the merge). Prints those, the serial in-process
 compute time on the same frames for reference, the speed-up ``compute(1 worker) / compute(W workers)``
 against the goal ≥ 1.6 for W = 2, and checks that every fanned-out run's numbers are byte-identical to
-the serial path's. ``benchmarks/report_scale.py --workers 1,2`` prints the same lines.
+the serial path's. ``benchmarks/report_scale.py --workers 1,2`` prints the same lines. On a loaded machine
+the wall figures say more about the other processes than about the fan-out, so it also prints the **CPU
+makespan**: the larger of the CPU the run's worker spent in its fan-out (its log line) and the CPU each other
+worker used during the run — what the busiest process had to compute, which the load inflates far less.
 
 ``--units`` instead measures every fit unit alone in this process (CPU seconds, ``time.process_time``) and
 simulates the schedule (load-robust, supporting the wall figures): the sum of the units (one worker) against
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -48,8 +52,23 @@ def _stop(workers) -> None:
         stop_worker(process)
 
 
+FANOUT_LINE = re.compile(r"Fit fan-out (\w+): .* ([\d.]+) s CPU here in all")
+
+
+def _fanout_cpu(logs: list[Path], seen: set[str]) -> float | None:
+    """CPU seconds the run's worker spent in its last fan-out (its log line, analytics.fanout), not yet ``seen``."""
+    for log in logs:
+        for token, cpu in FANOUT_LINE.findall(log.read_text() if log.exists() else ""):
+            if token not in seen:
+                seen.add(token)
+                return float(cpu)
+    return None
+
+
 def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameters: dict | None = None) -> dict:
-    """``{"serial": s, "workers": {W: [compute seconds per run]}, "identical": bool}`` on the current registry."""
+    """``{"serial": s, "workers": {W: [compute seconds per run]}, "cpu": {W: [CPU makespan per run]},
+    "identical": bool}`` on the current registry. The CPU makespan is the larger of the run's worker's CPU in
+    its fan-out and each other worker's CPU during the run (load-robust: what the slowest process computed)."""
     from analytics.compute import numbers_compute
     from analytics.dataset import snapshot_extract, snapshot_fingerprint
     from analytics.derive import analysis_sets_build
@@ -57,6 +76,7 @@ def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameter
     from analytics.parameters import parameters_parse
     from analytics.render.files import numbers_json, result_numbers
     from analytics.services import report_run_request
+    from benchmarks.report_worker import proc_cpu
     from config.celery_app import app
 
     params = parameters_parse(parameters or {})
@@ -70,13 +90,16 @@ def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameter
     del sets
     app.conf.task_always_eager = False
     times: dict[int, list[float]] = {}
-    identical = True
+    cpu: dict[int, list[float]] = {}
+    identical, seen = True, set()
     for count in worker_counts:
         queue = f"report-fanout-{uuid.uuid4().hex[:8]}"
         app.conf.task_default_queue = queue
         workers = _start_workers(count, queue)
+        logs = [Path("/tmp") / f"{queue}-{i}.log" for i in range(count)]
         try:
             for _ in range(repeat):
+                before = [proc_cpu(process.pid) for process in workers]
                 run, _ = report_run_request(actor=None, parameters=parameters or {}, force=True)
                 while not ReportRun.objects.get(pk=run.pk).is_finished:
                     time.sleep(0.2)
@@ -84,11 +107,17 @@ def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameter
                 if run.status != "succeeded":
                     sys.exit(f"run {run.pk} {run.status}: {run.error_message}")
                 times.setdefault(count, []).append(run.timings["compute"])
+                time.sleep(1)  # the other workers' last messages
+                coordinator = _fanout_cpu(logs, seen)
+                used = [proc_cpu(process.pid) - b for process, b in zip(workers, before, strict=True)]
+                if coordinator is not None:  # the run's worker used the most CPU (extract, derive, render too)
+                    others = sorted(used)[:-1]
+                    cpu.setdefault(count, []).append(max([coordinator, *others]))
                 document = json.loads((run.directory / "result.json").read_text())
                 identical &= numbers_json(result_numbers(document)) == serial_json
         finally:
             _stop(workers)
-    return {"serial": serial_s, "workers": times, "identical": identical}
+    return {"serial": serial_s, "workers": times, "cpu": cpu, "identical": identical}
 
 
 def unit_seconds(parameters: dict | None = None) -> tuple[dict, dict]:
@@ -169,10 +198,20 @@ def fanout_lines(worker_counts: list[int], *, repeat: int = 3) -> tuple[list[tup
                 f"{medians[count]:.2f} s ({', '.join(f'{v:.2f}' for v in values)})",
             )
         )
+    for count, values in result["cpu"].items():
+        rows.append(
+            (
+                f"fan-out CPU makespan, {count} worker(s)",
+                f"{statistics.median(values):.2f} s ({', '.join(f'{v:.2f}' for v in values)})",
+            )
+        )
     if 1 in medians and 2 in medians:
         speedup = medians[1] / medians[2]
         verdict = "OK" if speedup >= SPEEDUP_GOAL else "UNDER"
         rows.append(("2-worker compute speed-up", f"{speedup:.2f} (goal ≥ {SPEEDUP_GOAL}) {verdict}"))
+        if result["cpu"].get(1) and result["cpu"].get(2):
+            by_cpu = statistics.median(result["cpu"][1]) / statistics.median(result["cpu"][2])
+            rows.append(("2-worker speed-up in CPU makespan (load-robust)", f"{by_cpu:.2f}"))
     rows.append(("fanned-out numbers == serial numbers", "byte-identical" if result["identical"] else "DIFFERENT"))
     rows.append(("load average (1, 5, 15 min)", " ".join(f"{x:.1f}" for x in os.getloadavg())))
     return rows, speedup
