@@ -206,14 +206,17 @@ def test_the_report_keeps_the_requested_contrast_order(frames):
 
 
 def test_schedule_starts_with_the_measured_heaviest_units():
-    """Every job has a measured cost; the site-stratified mixed models and the propensity contrasts (the longest
-    units at 100,000 patients, analytics/fit_costs.py) come first, before every Kaplan-Meier curve and log-rank test."""
+    """Every job has a measured cost; the propensity contrasts (the longest units at 100,000 patients,
+    analytics/fit_costs.py) come first, every stratified unit before the cheaper whole-cohort one, and the
+    Kaplan-Meier curves and log-rank tests last."""
     from analytics.fit_costs import FIT_COSTS
 
     assert set(FIT_JOBS) <= set(FIT_COSTS)
     order = fits.schedule_order(fit_units(STRATA_VARIABLES))
-    first = {u.id for u in order[:7]}
-    assert first == {f"propensity.{name}|*" for name in CONTRASTS} | {f"mixed_model.{e}|site" for e in ENDPOINTS}
+    assert {u.id for u in order[:4]} == {f"propensity.{name}|*" for name in CONTRASTS}
+    assert order[4] == FitUnit("time_to_response", "site")
+    for endpoint in ENDPOINTS:
+        assert order.index(FitUnit(f"mixed_model.{endpoint}", "site")) < order.index(FitUnit(f"mixed_model.{endpoint}", "all"))
     assert order.index(FitUnit("mixed_model.worst", "site")) < order.index(FitUnit("mixed_model.worst", "all"))
     cheap = [i for i, u in enumerate(order) if u.name in ("sre.logrank", "overall_survival.km", "sre.gray")]
     assert min(cheap) > order.index(FitUnit("cohort", WHOLE))
