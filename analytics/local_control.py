@@ -119,22 +119,18 @@ def build_lesion_control(
     return frame[list(LESION_COLUMNS)].reset_index(drop=True)
 
 
-def _exclusion(first_findings: set[str], imaged: bool) -> str | None:
-    """None for a patient in the LTP analysis population, else the first reason of LTP_EXCLUSIONS that applies."""
-    if "none" in first_findings:
-        return None
-    if "present" in first_findings:
-        return RESIDUAL_TUMOUR
-    if "not_evaluable" in first_findings:
-        return FIRST_NOT_EVALUABLE
-    return NO_FIRST_MARKED if imaged else NOT_IMAGED
-
-
 def _ltp_exclusion(treated: pd.DataFrame, imaging: pd.DataFrame, imaged: pd.Series) -> pd.Series:
-    """Per treated patient (``treated``'s index): :func:`_exclusion` of its lesions' first findings."""
-    findings = _lesion_units(treated, imaging).groupby("study_id")["first_finding"].agg(set)
-    found = treated["study_id"].map(findings)
-    reasons = [_exclusion(f if isinstance(f, set) else set(), bool(seen)) for f, seen in zip(found, imaged, strict=True)]
+    """Per treated patient (``treated``'s index): None for a patient in the LTP analysis population (a lesion whose
+    first follow-up imaging showed no viable tumour), else the first reason of LTP_EXCLUSIONS that applies: a lesion
+    with residual tumour, a first imaging not evaluable, imaged without a study marked first, never imaged.
+    Vectorised (one grouped ``any`` per finding), linear in the patients."""
+    units = _lesion_units(treated, imaging)
+    findings = ("none", "present", "not_evaluable")
+    flags = pd.DataFrame({f: units["first_finding"].eq(f).to_numpy() for f in findings}, index=units["study_id"].to_numpy())
+    per_patient = flags.groupby(level=0, sort=False).any().reindex(treated["study_id"].to_numpy(), fill_value=False)
+    reasons = np.where(np.asarray(imaged, dtype=bool), NO_FIRST_MARKED, NOT_IMAGED).astype(object)
+    for finding, reason in (("not_evaluable", FIRST_NOT_EVALUABLE), ("present", RESIDUAL_TUMOUR), ("none", None)):
+        reasons[per_patient[finding].to_numpy()] = reason  # in reverse priority: the first reason that applies wins
     return pd.Series(reasons, index=treated.index, dtype=object)
 
 

@@ -123,3 +123,26 @@ def test_text_columns_are_categoricals_over_the_sorted_study_ids_and_hash_as_tex
     assert list(snapshot.visits["visit"].cat.categories[:7]) == list(VISIT_CODES)
     plain = {c: snapshot.visits[c].astype(object) for c in snapshot.visits.columns if snapshot.visits[c].dtype == "category"}
     assert canonical_frame_bytes(snapshot.visits.assign(**plain)) == canonical_frame_bytes(snapshot.visits)
+
+
+def test_an_error_in_the_middle_of_a_copy_is_raised_not_read_as_a_shorter_frame():
+    """A COPY the server ends with an error after some rows (here a division by zero at the 30th visit) must fail
+    the extraction: a frame silently cut short would give a report on part of the data."""
+    from django.db import connection, transaction
+    from django.db.models import F, IntegerField, Value
+    from django.db.models.functions import Cast
+    from psycopg import errors
+
+    from analytics.dataset import copy_frame
+
+    require_service(connection.vendor == "postgresql", "the COPY path needs PostgreSQL: set DATABASE_URL=postgres://…")
+    seeded_registry(12)
+    visits = Visit.objects.order_by("pk")
+    assert visits.count() > 30
+    cut = visits[29].pk
+    whole = copy_frame(visits.values_list("pk"), ["pk"], {"pk": "integer"})
+    assert len(whole) == visits.count()  # rows arriving in many messages are all read
+    failing = visits.annotate(x=Value(1) / Cast(F("pk") - cut, IntegerField())).values_list("pk", "x")
+    with pytest.raises(errors.DivisionByZero), transaction.atomic():
+        copy_frame(failing, ["pk", "x"], {"pk": "integer", "x": "integer"})
+    assert Visit.objects.count() == visits.count()  # the connection is usable afterwards (savepoint rolled back)

@@ -181,10 +181,14 @@ def finish_block(block: bytearray, text_positions: list[int]) -> bytes:
 
 
 def _end_of_copy(pgconn, encoding: str) -> None:
-    """Read the COPY's final result once ``get_copy_data`` has returned -1; the error that ended it is raised."""
+    """Read the COPY's final results once ``get_copy_data`` has returned -1; the error that ended it is raised after
+    every result was read (the connection stays usable for the next statement)."""
+    error = None
     while (result := pgconn.get_result()) is not None:
-        if result.status != pq.ExecStatus.COMMAND_OK:
-            raise pg_errors.error_from_result(result, encoding=encoding)
+        if result.status != pq.ExecStatus.COMMAND_OK and error is None:
+            error = pg_errors.error_from_result(result, encoding=encoding)
+    if error is not None:
+        raise error
 
 
 def copy_blocks(copy, pgconn, text_positions: list[int], encoding: str) -> Iterator[bytes]:
