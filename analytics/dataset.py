@@ -25,6 +25,7 @@ import pandas as pd
 from django.db import connection
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 
+from trials.copy_rows import copy_rows
 from trials.crf import DATA_TYPES
 from trials.domain.bpi import INTENSITY_ITEMS, INTERFERENCE_ITEMS
 from trials.domain.schedule import VISIT_CODES
@@ -168,38 +169,12 @@ def copy_statement(queryset: QuerySet) -> str:
     return f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, NULL '{COPY_NULL}')"
 
 
-def _copy_into(copy, pgconn, buffer: io.BytesIO) -> None:
-    """Write every row of a running ``COPY … TO STDOUT`` to ``buffer``. A row libpq has already received is taken
-    with ``PGconn.get_copy_data`` (one C call, no Python per row beyond this loop: psycopg's row iterator waits
-    through its generator machinery for each of the ~2 million rows of a 100,000-patient registry, 1–2 s of CPU);
-    when none has arrived, ``copy.read()`` waits for the server and finishes the COPY if its end comes instead.
-    The end (``get_copy_data`` returns -1) is read here; an error that ended the COPY is raised."""
-    from psycopg import errors as pg_errors
-    from psycopg import pq
-
-    get, write = pgconn.get_copy_data, buffer.write
-    while True:
-        size, row = get(1)  # 1: never blocks; size 0 when no row has arrived yet
-        if size == 0:
-            row = copy.read()
-            if not row:
-                return
-        elif size < 0:  # every result is read before raising: the connection stays usable for the next statement
-            error = None
-            while (result := pgconn.get_result()) is not None:
-                if result.status != pq.ExecStatus.COMMAND_OK and error is None:
-                    error = pg_errors.error_from_result(result, encoding=copy.connection.info.encoding)
-            if error is not None:
-                raise error
-            return
-        write(row)
-
-
 def copy_frame(queryset: QuerySet, columns: list[str], types: dict[str, str]) -> pd.DataFrame:
     """One ``COPY … TO STDOUT`` into a DataFrame (pandas' C CSV parser); text read as categoricals."""
     statement, started, buffer = copy_statement(queryset), time.perf_counter(), io.BytesIO()
     with connection.cursor() as wrapper, wrapper.cursor.copy(statement) as copy:
-        _copy_into(copy, wrapper.cursor.connection.pgconn, buffer)
+        for row in copy_rows(copy, wrapper.cursor.connection.pgconn, wrapper.cursor.connection.info.encoding):
+            buffer.write(row)
     if connection.queries_logged:  # COPY bypasses Django's cursor wrapper: count it like any query
         connection.queries_log.append({"sql": statement, "time": f"{time.perf_counter() - started:.3f}"})
     if not buffer.tell():

@@ -37,9 +37,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import BooleanField, CharField, DateTimeField, TextField
-from psycopg import errors as pg_errors
-from psycopg import pq
 
+from trials.copy_rows import copy_rows
 from trials.domain.age import AGE_TOP_CATEGORY
 from trials.interop.tabular import (
     TIMESTAMPS,
@@ -180,36 +179,14 @@ def finish_block(block: bytearray, text_positions: list[int]) -> bytes:
     return _rewrite(bytes(block), text_positions) if _has_forbidden(block) else bytes(block)
 
 
-def _end_of_copy(pgconn, encoding: str) -> None:
-    """Read the COPY's final results once ``get_copy_data`` has returned -1; the error that ended it is raised after
-    every result was read (the connection stays usable for the next statement)."""
-    error = None
-    while (result := pgconn.get_result()) is not None:
-        if result.status != pq.ExecStatus.COMMAND_OK and error is None:
-            error = pg_errors.error_from_result(result, encoding=encoding)
-    if error is not None:
-        raise error
-
-
 def copy_blocks(copy, pgconn, text_positions: list[int], encoding: str) -> Iterator[bytes]:
     """The rows of a running ``COPY … TO STDOUT (FORMAT csv)``, CR LF ended, in blocks of ``ROWS_PER_BLOCK`` rows.
 
-    ``copy``: psycopg's ``Copy`` of the statement; ``pgconn``: its connection's ``PGconn``; ``encoding``: the
-    connection's (for an error message). A row libpq has already received is taken with ``get_copy_data`` (one
-    C call); when none has arrived, ``copy.read()`` waits for the server (psycopg's wait) and finishes the COPY
-    if its end comes instead. An error or an early close leaves the ``Copy`` block to cancel and drain it."""
-    get = pgconn.get_copy_data
+    ``copy``, ``pgconn``, ``encoding``: as :func:`trials.copy_rows.copy_rows`, which reads the rows at libpq speed
+    and raises the error that ended the COPY."""
     block = bytearray()
     rows = 0
-    while True:
-        size, row = get(1)  # 1: never blocks; 0 when no row has arrived yet
-        if size == 0:
-            row = copy.read()
-            if not row:
-                break
-        elif size < 0:
-            _end_of_copy(pgconn, encoding)
-            break
+    for row in copy_rows(copy, pgconn, encoding):
         block += row
         block[-1] = 13  # the message's final LF, the row's end, becomes CR LF
         block.append(10)
