@@ -42,12 +42,14 @@ from django.conf import settings
 import analytics.compute  # noqa: F401 - registers the fit jobs (a worker may import this module first)
 from analytics.fits import FitRunner, FitUnit, fit_unit_run, schedule_order, serial_runner
 from analytics.parameters import parameters_parse
+from analytics.stats.shared import shared_preparations
 
 logger = logging.getLogger(__name__)
 PREFIX = "reports:fanout:"
 FRAMES_PREFIX = "reports:frames:"
 SIGNATURE_BYTES = 32
 _frames_cache: dict[str, Any] = {}  # this process's last loaded frames: {frames key: sets}
+_prepared: dict[str, dict] = {}  # the preparations its units shared (analytics.stats.shared): {frames key: memo}
 
 
 def redis_client():
@@ -117,11 +119,15 @@ def fit_units_work(token: str) -> str:
     popped = client.lpop(keys["todo"])
     if popped is None:
         _frames_cache.clear()  # the run's units are all taken: free the frames
+        _prepared.clear()
         return ""
     unit = FitUnit.from_id(popped.decode())
     client.hset(keys["taken"], unit.id, time.time())
     sets = _frames_load(client, meta["frames"])
-    fragment = fit_unit_run(unit, sets, parameters_parse(meta["parameters"]))
+    if meta["frames"] not in _prepared:  # a new run's frames: the last run's preparations go with its frames
+        _prepared.clear()
+    with shared_preparations(_prepared.setdefault(meta["frames"], {})):
+        fragment = fit_unit_run(unit, sets, parameters_parse(meta["parameters"]))
     pipe = client.pipeline()
     pipe.hset(keys["results"], unit.id, json.dumps(fragment, allow_nan=False))
     pipe.rpush(keys["done"], unit.id)

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from analytics.stats.results import plain
+from analytics.stats.shared import shared_preparations
 from analytics.stats.strata import ALL, levels_only
 
 logger = logging.getLogger(__name__)
@@ -199,7 +200,8 @@ def fragments_merge(units: list[FitUnit], fragments: dict[FitUnit, dict[str, Any
 def fits_compute(sets: Any, params: Any, runner: FitRunner | None = None) -> dict[str, Any]:
     """Run every registered job's units for ``params.strata`` with ``runner`` (default: serial) and merge them."""
     units = fit_units(params.strata)
-    fragments = (runner or serial_runner)(units, sets, params)
+    with shared_preparations():  # the units here share their input checks and preparations (analytics.stats.shared)
+        fragments = (runner or serial_runner)(units, sets, params)
     merged = fragments_merge(units, fragments)
     with_units = {unit.name for unit in units}
     for job in FIT_JOBS.values():

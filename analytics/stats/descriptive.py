@@ -26,7 +26,7 @@ from trials.domain.schedule import VISIT_CODES
 
 from .response import PAIN_CHANGE_POINTS
 from .results import ChangeFromBaseline, OmedVisitSummary, PainVisitSummary, Proportion, optional_float
-from .strata import STRATA_VARIABLES, iter_strata, require_columns
+from .strata import STRATA_VARIABLES, has_duplicate_rows, iter_strata, require_columns
 
 BASELINE = VISIT_CODES[0]
 PAIN_VARIABLES: tuple[str, ...] = ("worst", "average", "interference")
@@ -151,7 +151,7 @@ def _pain_summary(by_visit: _RowsByVisit, variable: str, visit: str, stratum: st
 
 def _check_pain(pain: pd.DataFrame, variables: Sequence[str]) -> None:
     require_columns(pain, ["study_id", "visit", *variables], name="pain")
-    if pain.duplicated(["study_id", "visit"]).any():
+    if has_duplicate_rows(pain, ("study_id", "visit")):
         raise ValueError("pain has more than one row per study_id × visit")
 
 

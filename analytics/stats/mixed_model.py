@@ -152,21 +152,27 @@ def mixed_model_frame(
     """
     require_columns(pain, ("study_id", "visit", endpoint), name="pain")
     visit, study = as_text(pain["visit"]).to_numpy(), as_text(pain["study_id"]).to_numpy()
+    # Patients and visits as integer codes: the per-row lookups below index arrays instead of hashing text
+    # (issue 17: the report calls this once per endpoint × stratification variable).
+    patient, patients = pd.factorize(study)
+    visit_code, visit_names = pd.factorize(visit)
     present = pain[endpoint].notna().to_numpy()
     value = pain[endpoint].to_numpy(dtype=float, na_value=np.nan)
-    first = (visit == BASELINE) & present
-    baseline = pd.Series(value[first], index=study[first])
-    baseline = baseline[~baseline.index.duplicated()]  # a patient's first baseline record
-    index = np.flatnonzero(pd.Series(visit).isin(list(visits)).to_numpy() & present)
-    base = pd.Series(study[index]).map(baseline).to_numpy(dtype=float)
+    first = np.flatnonzero((visit_names == BASELINE)[visit_code] & present)
+    _, earliest = np.unique(patient[first], return_index=True)  # a patient's first baseline record
+    baseline = np.full(len(patients), np.nan)
+    baseline[patient[first[earliest]]] = value[first[earliest]]
+    index = np.flatnonzero(np.isin(visit_names, list(visits))[visit_code] & present)
+    base = baseline[patient[index]]
     index, base = index[~np.isnan(base)], base[~np.isnan(base)]
     after_death = 0
     if adtte is not None and len(index):
         died = adtte[adtte["os_event"] == 1]
-        death_day = pd.Series(died["os_days"].astype(float).to_numpy(), index=died["study_id"].astype(str).to_numpy())
-        target_day = {code: float(v.target_day) for code, v in VISITS_BY_CODE.items()}
-        target = pd.Series(visit[index]).map(target_day).to_numpy(dtype=float)
-        late = target > pd.Series(study[index]).map(death_day).to_numpy(dtype=float)  # NaN (alive, unknown) → False
+        death_day = np.full(len(patients), np.nan)  # NaN: alive or unknown, never "late"
+        known = pd.Index(patients).get_indexer(died["study_id"].astype(str).to_numpy())
+        death_day[known[known >= 0]] = died["os_days"].astype(float).to_numpy()[known >= 0]
+        target_day = np.array([float(VISITS_BY_CODE[v].target_day) if v in VISITS_BY_CODE else np.nan for v in visit_names])
+        late = target_day[visit_code[index]] > death_day[patient[index]]
         after_death = int(late.sum())
         index, base = index[~late], base[~late]
     carried = [c for c in pain.columns if c not in ("study_id", "visit") and (strata is None or c == endpoint or c in strata)]

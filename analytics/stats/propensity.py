@@ -69,6 +69,7 @@ from .cox import FIT_OPTIONS, reference_level
 from .response import NOT_EVALUABLE, RESPONDERS
 from .results import Result, optional_float
 from .risk_sets import SRE
+from .shared import shared
 from .survival import Z_95
 
 TRIM_LOW, TRIM_HIGH = 0.05, 0.95
@@ -271,8 +272,10 @@ def histology_group(histology: pd.Series) -> pd.Series:
     return values.where(values.isna() | values.isin(HISTOLOGY_GROUPS), "other")
 
 
+@shared
 def covariate_frame(patients: pd.DataFrame, pain: pd.DataFrame) -> pd.DataFrame:
-    """One row per patient: study_id, the contrast variables and the covariates (module doc).
+    """One row per patient: study_id, the contrast variables and the covariates (module doc). Shared by a report's
+    fit units (one per contrast; analytics.stats.shared): callers must not modify it.
 
     ``patients`` needs study_id, age, sex, ecog, histology, region, radiation_sequence, augmentation and modality;
     ``intent`` and ``sins_total`` are optional (missing when absent). ``pain`` is the long frame (study_id, visit,

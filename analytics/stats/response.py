@@ -28,7 +28,8 @@ import pandas as pd
 from trials.domain.schedule import VISIT_CODES
 
 from .results import PainResponseRates, ratio
-from .strata import STRATA_VARIABLES, iter_patient_strata, require_columns, restrict
+from .shared import shared
+from .strata import STRATA_VARIABLES, has_duplicate_rows, iter_patient_strata, require_columns, restrict
 
 CR, PR, PD = "CR", "PR", "PD"
 INDETERMINATE, NOT_EVALUABLE = "indeterminate", "not_evaluable"
@@ -173,6 +174,13 @@ def with_response(adresp: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+@shared
+def follow_up_responses(adresp: pd.DataFrame) -> pd.DataFrame:
+    """:func:`with_response` of ``adresp``'s follow-up rows (baseline left out); shared by a report's fit units
+    (analytics.stats.shared): the caller must not modify it."""
+    return with_response(adresp[adresp["visit"] != VISIT_CODES[0]])
+
+
 def _visit_order(visits: Collection[str]) -> list[str]:
     """Schedule order (docs/domain.md §2), unknown codes last, baseline excluded."""
     known = [v for v in VISIT_CODES[1:] if v in visits]
@@ -219,9 +227,9 @@ def pain_response_rates(
     it only the whole cohort ("all") is reported.
     """
     require_columns(adresp, ADRESP_COLUMNS, name="adresp")
-    if adresp.duplicated(["study_id", "visit"]).any():
+    if has_duplicate_rows(adresp, ("study_id", "visit")):
         raise ValueError("adresp has more than one row per study_id × visit")
-    frame = with_response(adresp[adresp["visit"] != VISIT_CODES[0]])
+    frame = follow_up_responses(adresp)
     visits = _visit_order(set(frame["visit"]) | set(itt_population))
     results = []
     for stratum, members in iter_patient_strata(patients, strata_variables):

@@ -17,11 +17,60 @@ import pandas as pd
 
 
 def plain(value: Any) -> Any:
-    """Convert ``value`` to JSON-serialisable Python (NaN/±inf/pd.NA → None)."""
+    """Convert ``value`` to JSON-serialisable Python (NaN/±inf/pd.NA → None).
+
+    Dispatches on the exact type first (a report's result holds ~400,000 values: issue 17, compute CPU), then
+    falls back to the general rules below for subclasses and numpy scalars; both give the same values."""
+    convert = _EXACT.get(type(value))
+    if convert is not None:
+        return convert(value)
+    return _plain_general(value)
+
+
+def _plain_float(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _plain_dict(value: dict) -> dict[str, Any]:
+    return {str(k): plain(v) for k, v in value.items()}
+
+
+def _plain_sequence(value: list | tuple) -> list[Any]:
+    return [plain(v) for v in value]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+_EXACT: dict[type, Any] = {
+    type(None): _identity,
+    str: _identity,
+    bool: _identity,
+    int: _identity,
+    float: _plain_float,
+    dict: _plain_dict,
+    list: _plain_sequence,
+    tuple: _plain_sequence,
+}
+
+
+def _dataclass_converter(cls: type):
+    """A converter for instances of the dataclass ``cls`` (registered in ``_EXACT`` on first use)."""
+    names = tuple(f.name for f in fields(cls))
+
+    def convert(value: Any) -> dict[str, Any]:
+        return {name: plain(getattr(value, name)) for name in names}
+
+    return convert
+
+
+def _plain_general(value: Any) -> Any:
     if value is None or value is pd.NA:
         return None
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        convert = _EXACT[type(value)] = _dataclass_converter(type(value))
+        return convert(value)
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -15,6 +15,8 @@ from contextvars import ContextVar
 import numpy as np
 import pandas as pd
 
+from .shared import shared
+
 ALL = "all"
 STRATA_VARIABLES: tuple[str, ...] = ("site", "modality", "augmentation", "radiation_sequence", "region")
 # False inside ``levels_only()``: iter_strata then skips the whole-cohort "all" view (see levels_only).
@@ -54,6 +56,13 @@ def as_text(values: pd.Series) -> pd.Series:
         text = np.append(np.asarray(values.cat.categories.astype(str), dtype=object), "nan")  # code −1 → "nan"
         return pd.Series(text[values.cat.codes.to_numpy()], index=values.index, name=values.name, dtype=object)
     return values.astype(str)
+
+
+@shared
+def has_duplicate_rows(frame: pd.DataFrame, columns: tuple[str, ...]) -> bool:
+    """Whether two rows of ``frame`` share the values of ``columns`` (an input check every fit unit makes on the
+    same frame: shared within a report's compute stage, analytics.stats.shared)."""
+    return bool(frame.duplicated(list(columns)).any())
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, name: str) -> None:

@@ -58,3 +58,25 @@ def test_descriptive_results_serialise_without_nan():
     )
     payload = [r.to_dict() for r in pain_visit_summaries(pain, strata_variables=[])]
     json.dumps(payload, allow_nan=False)
+
+
+def test_plain_fast_path_gives_the_general_rules_values():
+    """``plain`` dispatches on exact types (issue 17, compute CPU); subclasses and numpy scalars take the general
+    rules — both give the same values, and a dataclass inside containers is converted field by field."""
+
+    class Label(str):
+        pass
+
+    class Count(int):
+        pass
+
+    point = CurvePoint(day=1.0, estimate=float("-inf"), ci_low=np.float32(0.25), ci_high=None, at_risk=Count(2))
+    value = {1: [point, (True, np.bool_(False))], "x": Label("a"), "y": {"z": [float("nan"), 0.5, np.int8(-1)]}}
+    converted = plain(value)
+    assert converted == {
+        "1": [{"day": 1.0, "estimate": None, "ci_low": 0.25, "ci_high": None, "at_risk": 2}, [True, False]],
+        "x": "a",
+        "y": {"z": [None, 0.5, -1]},
+    }
+    assert type(converted["1"][0]["at_risk"]) is int and type(converted["y"]["z"][2]) is int
+    assert json.dumps(converted, allow_nan=False)
