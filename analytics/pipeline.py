@@ -130,6 +130,8 @@ def _snapshot():
         if outermost and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                if settings.REPORTS_EXTRACT_WORK_MEM:  # joins and sorts in memory (config/settings/base.py)
+                    cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.REPORTS_EXTRACT_WORK_MEM])
         version = registry_data_version()
         snapshot = snapshot_extract()
         fingerprint = known_fingerprint(version)

@@ -162,6 +162,11 @@ if REPORTS_HEARTBEAT_STALE_SECONDS < 3 * REPORTS_HEARTBEAT_SECONDS:
 REPORTS_FIT_FANOUT = env.bool("REPORTS_FIT_FANOUT", default=True)
 REPORTS_FIT_UNIT_TIMEOUT_SECONDS = env.float("REPORTS_FIT_UNIT_TIMEOUT_SECONDS", default=300.0)
 REPORTS_FANOUT_TTL_SECONDS = env.int("REPORTS_FANOUT_TTL_SECONDS", default=3600)
+# PostgreSQL work_mem of a report's extraction transaction (issue 17): with the server's default (4MB) the pain
+# frame's hash join runs in 8 batches through temporary files and the medication sort spills to disk at 100,000
+# patients; 64MB keeps both in memory (backend 0.97 -> 0.83 s and 0.68 -> 0.54 s). Per sort or hash node of the one
+# extraction query running at a time, and only inside that transaction ("" leaves the server's value).
+REPORTS_EXTRACT_WORK_MEM = env.str("REPORTS_EXTRACT_WORK_MEM", default="64MB")
 CELERY_BEAT_SCHEDULE = {
     "refresh-default-report-nightly": {
         "task": "analytics.tasks.refresh_default_report",

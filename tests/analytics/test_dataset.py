@@ -146,3 +146,35 @@ def test_an_error_in_the_middle_of_a_copy_is_raised_not_read_as_a_shorter_frame(
     with pytest.raises(errors.DivisionByZero), transaction.atomic():
         copy_frame(failing, ["pk", "x"], {"pk": "integer", "x": "integer"})
     assert Visit.objects.count() == visits.count()  # the connection is usable afterwards (savepoint rolled back)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_extraction_transaction_sorts_and_joins_in_memory_and_leaves_work_mem_as_it_was(monkeypatch, settings):
+    """Issue 17: the report's snapshot runs with REPORTS_EXTRACT_WORK_MEM (no spill to temporary files at 100,000
+    patients), REPEATABLE READ, and only inside its own transaction."""
+    from django.db import connection
+
+    from analytics import pipeline
+
+    require_service(connection.vendor == "postgresql", "work_mem is PostgreSQL's: set DATABASE_URL=postgres://…")
+    seeded_registry(5)
+    seen = {}
+    extract = pipeline.snapshot_extract
+
+    def watched():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('work_mem'), current_setting('transaction_isolation')")
+            seen["work_mem"], seen["isolation"] = cursor.fetchone()
+        return extract()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        before = cursor.fetchone()[0]
+    settings.REPORTS_EXTRACT_WORK_MEM = "48MB"
+    monkeypatch.setattr(pipeline, "snapshot_extract", watched)
+    snapshot, fingerprint, _ = pipeline._snapshot()
+    assert seen == {"work_mem": "48MB", "isolation": "repeatable read"}
+    assert len(snapshot.patients) == 5 and fingerprint
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == before
