@@ -232,3 +232,40 @@ def test_lpt_makespan_against_hand_computed_schedules():
     assert fits.lpt_makespan([5, 4, 3, 3, 3], 1) == 18
     assert fits.lpt_makespan([2.0, 1.0], 3) == 2.0
     assert fits.lpt_makespan([], 2) == 0.0
+
+
+@pytest.mark.integration
+def test_frames_go_to_redis_in_pieces_and_load_back_signed(redis_broker, monkeypatch):
+    """Issue 17 (worker memory): the frames are pickled into Redis piece by piece, never whole in the run's
+    process; a reader sees the finished value or nothing, and it loads back equal, with its TTL."""
+    import numpy as np
+    import pandas as pd
+
+    client = fanout.redis_client()
+    frames = {
+        "big": pd.DataFrame({"x": np.arange(600_000, dtype=np.float64), "y": np.arange(600_000) % 7}),  # 4.8 MB arrays
+        "text": pd.Series([f"P-{i:06d}" for i in range(50_000)], dtype=object),
+        "small": (1, "a", None),
+    }
+    pieces: list[int] = []
+    append = client.append
+
+    def counted(key, value):
+        pieces.append(len(memoryview(value).cast("B")))
+        assert client.get("reports:frames:test-pieces") is None  # nothing under the real key until the end
+        return append(key, value)
+
+    monkeypatch.setattr(client, "append", counted)
+    size = fanout.frames_publish(client, "reports:frames:test-pieces", frames, ttl=60)
+    try:
+        assert size == sum(pieces) and len(pieces) > 3
+        assert max(pieces) <= 600_000 * 8  # the largest array's data, never the whole pickle
+        assert 0 < client.ttl("reports:frames:test-pieces") <= 60
+        assert not client.keys("reports:frames:test-pieces:partial:*")
+        fanout._frames_cache.clear()
+        loaded = fanout._frames_load(client, "reports:frames:test-pieces")
+        pd.testing.assert_frame_equal(loaded["big"], frames["big"])
+        assert loaded["text"].tolist() == frames["text"].tolist() and loaded["small"] == frames["small"]
+    finally:
+        fanout._frames_cache.clear()
+        client.delete("reports:frames:test-pieces")
