@@ -224,6 +224,57 @@ def test_csv_ready_writes_the_bytes_of_per_value_float_formatting():
     assert "-0," in expected  # the -0.0 case is really exercised
 
 
+def _awkward_frame(rows: int = 500) -> pd.DataFrame:
+    rng = np.random.default_rng(17)
+    frame = pd.DataFrame(
+        {
+            "study_id": [f"S-{i % 97:04d}" for i in range(rows)],
+            "score": rng.integers(0, 11, rows).astype(float),
+            "omed": np.round(rng.random(rows) * 300, 2),
+            "huge": rng.random(rows) * 1e12,
+            "special": rng.choice([np.inf, -np.inf, 1e-300, 5e-324, np.nan], rows),
+            "text": rng.choice(["CR", 'said "a,b"', "", None, "line\nbreak", "cr\rreturn", " é−≥😀 ", "x,y"], rows),
+            "days": pd.array(rng.integers(0, 400, rows), dtype="Int64"),
+            "count": rng.integers(-5, 5, rows),
+            "small": rng.integers(0, 9, rows).astype(np.uint8),
+            "visit": pd.Categorical(rng.choice(["day3", "week1", "a,b", None], rows), categories=["day3", "week1", "a,b"]),
+            'quoted "name", here': rng.choice(["a", "b"], rows),
+        }
+    )
+    frame.loc[::7, "score"] = np.nan
+    frame.loc[::5, "omed"] = np.nan
+    frame.loc[3, "omed"] = -0.0
+    frame.loc[4, "days"] = pd.NA
+    frame.loc[6, "study_id"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _awkward_frame(),
+        _awkward_frame(120_003),  # more than one block of rows
+        _awkward_frame().iloc[:0],  # header only
+        _awkward_frame()[["text"]],  # one column: csv.writer quotes an empty row, pandas' path
+        _awkward_frame().assign(flag=True),  # a boolean column: pandas' path
+        _awkward_frame().assign(mixed=[1, "a"] * 250),  # text and numbers in one column: pandas' path
+        _awkward_frame().rename(columns={"count": 3}),  # a column named by a number: pandas' path
+        pd.DataFrame({"a": [1.5, np.nan], "b": pd.Categorical([1, 2])}),  # numeric categories: pandas' path
+    ],
+)
+def test_csv_write_writes_the_bytes_of_to_csv(frame, tmp_path):
+    """The analysis CSVs formatted per distinct value and joined with str.join (issue 17) are the bytes of
+    ``csv_ready(frame).to_csv(index=False, lineterminator="\\n")``: quotes, line breaks, missing values, -0.0,
+    infinities, integers and nullable integers, categories, unicode; other dtypes take pandas' path."""
+    from analytics.render.files import _csv_fields, csv_ready, csv_write
+
+    if frame.columns.equals(_awkward_frame().columns):
+        assert all(_csv_fields(frame[column]) is not None for column in frame.columns)  # the fast path is taken
+    csv_write(frame, tmp_path / "fast.csv")
+    csv_ready(frame).to_csv(tmp_path / "pandas.csv", index=False, lineterminator="\n")
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
 def test_render_inputs_give_the_same_artifacts(rendered, tmp_path):
     """The pipeline frees every set but adtte, adresp and adltp before rendering (issue 17 memory): same files
     (the CSVs and every PNG byte for byte, result.json's numbers; the PDF is drawn from those PNGs and the numbers)."""
