@@ -295,3 +295,27 @@ def test_render_inputs_give_the_same_artifacts(rendered, tmp_path):
     assert json.loads((tmp_path / "result.json").read_text()) | {"metadata": None} == json.loads(
         (directory / "result.json").read_text()
     ) | {"metadata": None}
+
+
+def test_render_freezes_the_long_lived_objects_only_while_it_runs():
+    """artifacts_render keeps the objects alive on entry out of full collections (issue 17: render CPU), and gives
+    the collector back as it was: unfrozen after it (also when it raises), untouched if something else froze."""
+    import gc
+
+    from analytics.render import long_lived_objects_frozen
+
+    assert gc.get_freeze_count() == 0
+    with long_lived_objects_frozen():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), long_lived_objects_frozen():
+        raise RuntimeError
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with long_lived_objects_frozen():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
