@@ -13,13 +13,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pypdfium2  # noqa: E402
+import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from analytics.render.curves import _stratum_rows  # noqa: E402
 from analytics.render.exploratory import funnel_grid  # noqa: E402
 from analytics.render.pdf import _image_page  # noqa: E402
 from analytics.render.plot_style import footnote_lines  # noqa: E402
-from analytics.render.png_embed import EmbeddingPdfPages, PngImages, png_data, png_write  # noqa: E402
+from analytics.render.png_embed import (  # noqa: E402
+    EmbeddingPdfPages,
+    PngImages,
+    png_data,
+    png_write,
+    rgb_png,
+    unfiltered_pixels,
+)
 
 
 def _figure():
@@ -78,6 +86,34 @@ def test_a_png_that_is_not_plain_rgb_takes_matplotlibs_own_path(tmp_path):
         pdf.savefig(page)
         plt.close(page)
     assert buffer.getvalue().startswith(b"%PDF")
+
+
+def test_rgb_png_is_read_back_with_the_same_pixels_and_dpi(tmp_path):
+    """The PNG writer of issue 17 (rows unfiltered, zlib level 3) gives PIL the same pixels and dpi, and
+    PngImages.load reads them by decompressing the rows."""
+    pixels = np.random.default_rng(3).integers(0, 256, (7, 13, 3), dtype=np.uint8)
+    png = tmp_path / "plot.png"
+    rgba = np.dstack([pixels, np.full((7, 13), 255, dtype=np.uint8)])
+    png.write_bytes(rgb_png(rgba[..., :3], 110))  # a view of the RGBA buffer, as png_write passes it
+    with Image.open(png) as image:
+        assert image.mode == "RGB" and image.size == (13, 7)
+        assert image.info["dpi"] == pytest.approx((110, 110), abs=0.01)
+        assert np.array_equal(np.asarray(image), pixels)
+    data = png_data(png.read_bytes())
+    assert data is not None and np.array_equal(unfiltered_pixels(data), pixels)
+    images = PngImages()
+    assert np.array_equal(images.load(png), pixels) and len(images.by_pixels) == 1
+
+
+def test_a_png_with_row_filters_is_decoded_by_pil(tmp_path):
+    gradient = np.broadcast_to(np.arange(40, dtype=np.uint8)[:, None, None] * 6, (40, 50, 3)).copy()
+    gradient[..., 1] = np.arange(50, dtype=np.uint8) * 5
+    png = tmp_path / "filtered.png"
+    Image.fromarray(gradient).save(png)  # PIL picks the Sub/Up/... filters for a gradient
+    data = png_data(png.read_bytes())
+    assert data is not None and unfiltered_pixels(data) is None
+    images = PngImages()
+    assert np.array_equal(images.load(png), gradient) and len(images.by_pixels) == 1
 
 
 def test_funnel_grid_every_small_n_then_evenly_spaced_to_the_largest():
