@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analytics.derive import AnalysisSets  # noqa: E402
+from analytics.render.agg_text import TextLayouts  # noqa: E402
 from analytics.render.curves import os_figure, sre_figure  # noqa: E402
 from analytics.render.exploratory import FIGURES as EXPLORATORY_FIGURES  # noqa: E402
 from analytics.render.files import atomic_path  # noqa: E402
@@ -261,15 +262,17 @@ def figure_builders(numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[
 
 
 def plots_write(directory: Path, numbers: dict[str, Any], sets: AnalysisSets | None) -> dict[str, Path]:
-    """Build, save as PNG and close each plot in turn (one open figure at a time); name → path."""
+    """Build, save as PNG and close each plot in turn (one open figure at a time); name → path. The figures share
+    their text layouts (analytics.render.agg_text: most of their texts repeat)."""
     paths = {}
+    layouts = TextLayouts()
     for name, build in figure_builders(numbers, sets).items():
         fig = build()
         if fig is None:
             continue
         try:
             with atomic_path(directory / name) as tmp:
-                png_write(fig, tmp, DPI)  # 8-bit RGB: report.pdf embeds its data as is
+                png_write(fig, tmp, DPI, layouts)  # 8-bit RGB: report.pdf embeds its data as is
         finally:
             plt.close(fig)
         paths[name] = directory / name
