@@ -11,8 +11,13 @@ legends, visit names): 1,452 sizes and 1,704 layouts at 100,000 patients, 595 an
 the figures of one ``plots_write``: the same FreeType calls on the same font object (its files, hinting and
 kerning factors), size, dpi, hinting flags, text, font features and language, so the same numbers and glyphs,
 and the same pixels (``tests/analytics/test_agg_text.py`` draws text-heavy figures and the report's plots both
-ways). Mathtext and TeX take matplotlib's own path. The glyph drawing loop is matplotlib's, with the rotation
-matrix computed once per text instead of once per glyph.
+ways). Mathtext and TeX take matplotlib's own path.
+
+The glyph drawing loop is matplotlib's, with the rotation matrix computed once per text instead of once per
+glyph, and each glyph rendered by FreeType (~45 µs) once per font, size, dpi, matrix and subpixel offset of
+its origin: FreeType moves the outline by the origin (26.6 fixed point) before it rasterises, so an origin
+whole pixels away gives the same bitmap that many pixels away. 17,345 glyphs at 100,000 patients, 5,124 of
+them distinct.
 
 The overridden methods are copies of matplotlib 3.11's (``REVIEWED_MATPLOTLIB``); with another version the
 canvas is matplotlib's own (``text_reuse_available``), until the copies are reviewed again.
@@ -41,11 +46,12 @@ def text_reuse_available() -> bool:
 
 @dataclass
 class TextLayouts:
-    """Text sizes and glyph layouts of the Agg renderer, kept across the figures of one render (the keys hold
-    the FT2Font objects, so a font stays alive, and its identity unique, as long as this does)."""
+    """Text sizes, glyph layouts and glyph bitmaps of the Agg renderer, kept across the figures of one render (the
+    keys hold the FT2Font objects, so a font stays alive, and its identity unique, as long as this does)."""
 
     sizes: dict[tuple, tuple[float, float, float]] = field(default_factory=dict)
     glyphs: dict[tuple, tuple[tuple[Any, int, float, float], ...]] = field(default_factory=dict)
+    bitmaps: dict[tuple, tuple[np.ndarray, int, int]] = field(default_factory=dict)
 
 
 class _TextReusingRenderer(RendererAgg):
@@ -91,33 +97,40 @@ class _TextReusingRenderer(RendererAgg):
         return None
 
     def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes):
-        # matplotlib 3.11's, with the FreeType transform's matrix computed once per (extend, slant), not per glyph.
+        # matplotlib 3.11's, with the FreeType transform's matrix computed once per (extend, slant), not per glyph,
+        # and each glyph rendered once per subpixel offset (``TextLayouts.bitmaps``).
         # y is downwards.
         cos = math.cos(math.radians(angle))
         sin = math.sin(math.radians(angle))
         load_flags = get_hinting_flag()
-        matrices: dict[tuple[float, float], np.ndarray] = {}
+        mode = RenderMode.NORMAL if gc.get_antialiased() else RenderMode.MONO
+        matrices: dict[tuple[float, float], tuple[np.ndarray, bytes]] = {}
+        bitmaps = self._layouts.bitmaps
         for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards.
-            font.set_size(size, self.dpi)
             matrix = matrices.get((extend, slant))
             if matrix is None:
-                matrix = matrices[extend, slant] = (
-                    (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]]).round().astype(int)
-                )
-            font._set_transform(
-                matrix,
-                [
-                    round(0x40 * (x + dx * cos - dy * sin)),
-                    # FreeType's y is upwards.
-                    round(0x40 * (self.height - y + dx * sin + dy * cos)),
-                ],
-            )
-            bitmap = font._render_glyph(glyph_index, load_flags, RenderMode.NORMAL if gc.get_antialiased() else RenderMode.MONO)
-            buffer = bitmap.buffer
-            if not gc.get_antialiased():
-                buffer *= 0xFF
+                array = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]]).round().astype(int)
+                matrix = matrices[extend, slant] = (array, array.tobytes())
+            # The glyph's origin in 26.6 fixed point (FreeType's y is upwards): a whole-pixel part and a subpixel one.
+            origin_x = round(0x40 * (x + dx * cos - dy * sin))
+            origin_y = round(0x40 * (self.height - y + dx * sin + dy * cos))
+            key = (font, size, self.dpi, glyph_index, matrix[1], origin_x & 0x3F, origin_y & 0x3F, load_flags, mode)
+            rendered = bitmaps.get(key)
+            if rendered is None:
+                font.set_size(size, self.dpi)
+                font._set_transform(matrix[0], [origin_x, origin_y])
+                bitmap = font._render_glyph(glyph_index, load_flags, mode)
+                buffer = bitmap.buffer
+                if not gc.get_antialiased():
+                    buffer *= 0xFF
+                # FreeType renders the outline moved by the origin: moved by whole pixels more, the same bitmap
+                # lands that many pixels further (its left and top edge), so it is kept relative to them.
+                rendered = bitmaps[key] = (buffer, bitmap.left - (origin_x >> 6), bitmap.top - (origin_y >> 6))
+            buffer, left, top = rendered
             # draw_text_image's y is downwards & the bitmap bottom side.
-            self._renderer.draw_text_image(buffer, bitmap.left, int(self.height) - bitmap.top + buffer.shape[0], 0, gc)
+            self._renderer.draw_text_image(
+                buffer, left + (origin_x >> 6), int(self.height) - (top + (origin_y >> 6)) + buffer.shape[0], 0, gc
+            )
 
         rgba = gc.get_rgb()
         if len(rgba) == 3 or gc.get_forced_alpha():
