@@ -40,7 +40,7 @@ from analytics.render.labels import MISSING, variable_label, visit_label  # noqa
 from analytics.render.local_control_report import LTP_PLOT, local_control_tables  # noqa: E402
 from analytics.render.local_control_report import SECTION as LOCAL_CONTROL_SECTION  # noqa: E402
 from analytics.render.plots import DPI as PLOT_DPI  # noqa: E402
-from analytics.render.png_embed import EmbeddingPdfPages, PngImages  # noqa: E402
+from analytics.render.png_embed import EmbeddingPdfPages, PlotPng, png_imshow  # noqa: E402
 from analytics.render.report_tables import DisplayTable, cohort_tables, report_tables  # noqa: E402
 
 REPORT_PDF = "report.pdf"
@@ -242,11 +242,11 @@ def _cover(numbers: dict[str, Any], metadata: dict[str, Any], contents: list[tup
     return fig
 
 
-def _image_page(png: Path, section: str, images: PngImages | None = None) -> Figure:
-    """A page showing one plot PNG, scaled to fit above the footer (registered in ``images``: the PDF embeds
-    the PNG's own data, analytics.render.png_embed)."""
-    pixels = (images or PngImages()).load(png)
-    height, width = pixels.shape[:2]
+def _image_page(png: Path, section: str) -> Figure:
+    """A page showing one plot PNG, scaled to fit above the footer (in ``EmbeddingPdfPages`` the PDF embeds the
+    PNG's own data, analytics.render.png_embed)."""
+    picture = PlotPng.read(png)
+    height, width = picture.height, picture.width
     fig = plt.figure(figsize=A4_LANDSCAPE, dpi=PLOT_DPI)
     fig.text(0.02, 0.965, pdf_text(section.upper()), fontsize=7, color="#777777", va="top")
     page_w, page_h = A4_LANDSCAPE
@@ -254,18 +254,13 @@ def _image_page(png: Path, section: str, images: PngImages | None = None) -> Fig
     scale = min(box_w / width, box_h / height)
     w, h = width * scale / page_w, height * scale / page_h
     ax = fig.add_axes(((1 - w) / 2, FOOTER_HEIGHT + 0.01 + (0.94 - FOOTER_HEIGHT - 0.01 - h) / 2, w, h))
-    # rows bottom-up with origin "lower": the same picture, and the PDF backend then hands over the rows in the
-    # PNG's own order (top first), which png_embed matches to the file
-    ax.imshow(pixels[::-1], origin="lower", interpolation="none", aspect="auto")  # embedded as is: no resampling
+    png_imshow(ax, picture)  # embedded as is: no resampling
     ax.axis("off")
     return fig
 
 
-def report_outline(
-    numbers: dict[str, Any], plots: list[Path], images: PngImages | None = None
-) -> list[tuple[str, Callable[[], Figure]]]:
-    """``(section, page builder)`` for every page after the cover, in page order; plot pages register their
-    PNG in ``images`` when given."""
+def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str, Callable[[], Figure]]]:
+    """``(section, page builder)`` for every page after the cover, in page order."""
     tables = [*cohort_tables(numbers), *report_tables(numbers), *local_control_tables(numbers), *exploratory_tables(numbers)]
     pages: list[tuple[str, Callable[[], Figure]]] = []
     for section, prefix in SECTION_PLOTS.items():
@@ -284,7 +279,7 @@ def report_outline(
         for wanted in prefixes:
             for png in plots:
                 if png.name == f"{wanted}.png" or png.name.startswith(f"{wanted}_by_"):
-                    pages.append((section, functools.partial(_image_page, png, section, images)))
+                    pages.append((section, functools.partial(_image_page, png, section)))
     return pages
 
 
@@ -305,15 +300,13 @@ def pdf_pages(numbers: dict[str, Any], metadata: dict[str, Any], outline: list[t
 def pdf_write(directory: Path, *, numbers: dict[str, Any], plots: list[Path], metadata: dict[str, Any]) -> str:
     """Write report.pdf: cover with contents, then per section its tables and plots (the run's PNG files)."""
     target = directory / REPORT_PDF
-    images = PngImages()
-    outline = report_outline(numbers, plots, images)
+    outline = report_outline(numbers, plots)
     total = 1 + len(outline)
     with (
         _standard_fonts(),
         atomic_path(target) as tmp,
         EmbeddingPdfPages(
             tmp,
-            images=images,
             metadata={"Title": "Registry outcomes report", "Subject": f"data fingerprint {numbers['fingerprint']}"},
         ) as pdf,
     ):

@@ -6,23 +6,24 @@ image data (its IDAT chunks: zlib-compressed rows with PNG row filters) is exact
 decoding the PNG and compressing the same pixels again (matplotlib's PDF backend re-encodes every image through
 PIL: about 40 ms of CPU per plot page, 38 pages with the five default strata).
 
-How: the PDF page still shows the plot with ``imshow`` of its decoded pixels (placement and scaling unchanged);
-``EmbeddingPdfPages`` is matplotlib's ``PdfPages`` whose file object, when it writes an image whose pixels are
-those of a registered PNG (``PngImages.load``; matched by a digest of the RGB bytes), writes that PNG's IDAT
-bytes with the PNG predictor parameters instead. Any other image takes matplotlib's own path, so a PNG that is
-not 8-bit RGB non-interlaced (or pixels that do not match) is embedded as before.
+How: the PDF page shows the plot with ``png_imshow``, which is ``imshow`` of its pixels (placement, scaling and
+clipping by matplotlib's own code) with an ``EmbeddedPngImage``: drawn into ``EmbeddingPdfPages`` (matplotlib's
+``PdfPages`` with its own file object) it hands the PDF renderer a ``PngStandIn`` carrying the PNG's data instead
+of an RGBA array, and the file writes that PNG's IDAT bytes with the PNG predictor parameters. So the pixels of
+a plot are never decoded for the PDF (issue 17: before, each page decoded its PNG, converted it to RGBA, split it
+again and matched it to its PNG by a digest of the pixels, ~15 ms of CPU a page). A PNG that is not 8-bit RGB
+non-interlaced, an image only partly in view, or the page drawn by another backend take matplotlib's own path
+from the decoded pixels.
 
-The PNGs are written by ``rgb_png`` (rows unfiltered, zlib level 3) rather than PIL, and ``PngImages.load``
-reads such a PNG's pixels by decompressing its rows, without PIL's decoder (issue 17: 12 ms per plot less
-CPU for the two; any other PNG is decoded by PIL).
+The PNGs are written by ``rgb_png`` (rows unfiltered, zlib level 3) rather than PIL (issue 17: 18 -> 4.5 ms of
+CPU per plot, the same pixels).
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -32,6 +33,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_pdf import Name, PdfFile, PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.image import AxesImage  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from analytics.render.agg_text import TextLayouts, TextReusingCanvasAgg, text_reuse_available  # noqa: E402
@@ -116,86 +118,144 @@ def png_data(blob: bytes) -> PngData | None:
     return PngData(width, height, b"".join(chunks))
 
 
-def _pixels_key(pixels: np.ndarray) -> bytes:
-    """A digest of an RGB image's shape and bytes (rows top to bottom)."""
-    digest = hashlib.sha256(str(pixels.shape).encode())
-    digest.update(np.ascontiguousarray(pixels).data)
-    return digest.digest()
+def _opaque_black(shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(np.array([0, 0, 0, 255], dtype=np.uint8), (*shape[:2], 4))
 
 
-def unfiltered_pixels(data: PngData) -> np.ndarray | None:
-    """The RGB pixels of ``data`` when every row has filter type 0 (none; the PNGs ``rgb_png`` writes), else None:
-    a view of the decompressed rows, without PIL's decoding."""
-    try:
-        raw = zlib.decompress(data.idat)
-    except zlib.error:
-        return None
-    stride = 1 + 3 * data.width
-    if len(raw) != data.height * stride:
-        return None
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(data.height, stride)
-    if rows[:, 0].any():
-        return None
-    return rows[:, 1:].reshape(data.height, data.width, 3)
+@dataclass(frozen=True, eq=False)
+class PngStandIn:
+    """What ``EmbeddedPngImage`` hands the PDF renderer instead of an RGBA array: its shape (all the renderer reads)
+    and the PNG data ``_EmbeddingPdfFile`` writes for it."""
+
+    data: PngData
+    shape: tuple[int, ...]
 
 
-@dataclass
-class PngImages:
-    """The PNGs a PDF may embed as they are, by the digest of their pixels."""
+class EmbeddedPngImage(AxesImage):
+    """``ax.imshow(pixels[::-1], origin="lower", interpolation="none", aspect="auto")`` of a PNG (``png_imshow``):
+    placed, scaled and clipped by matplotlib's own code, but, drawn into ``EmbeddingPdfPages``, it hands the PDF a
+    ``PngStandIn`` of the PNG's data instead of its pixels, which are then never decoded, converted to RGBA, split
+    again and matched by digest (issue 17: ~15 ms of CPU per plot page). Drawn anywhere else (or resampled), it
+    decodes the PNG first and is an ordinary image."""
 
-    by_pixels: dict[bytes, PngData] = field(default_factory=dict)
+    def __init__(self, ax, png: PlotPng, **kwargs):
+        super().__init__(ax, **kwargs)
+        self._png = png
+        self._embedding = False
+        self._decoded = False
 
-    def load(self, path: Path) -> np.ndarray:
-        """The RGB pixels of the PNG at ``path`` (height × width × 3, uint8), registered for embedding as is."""
+    def _decode(self) -> None:
+        if not self._decoded:
+            self.set_data(self._png.pixels()[::-1])
+            self._decoded = True
+
+    def to_rgba(self, x, alpha=None, bytes=False, norm=True):  # noqa: A002 - matplotlib's signature
+        if self._embedding:
+            return _opaque_black(x.shape)  # a view of 4 bytes: make_image only slices it for its shape
+        return super().to_rgba(x, alpha, bytes, norm)
+
+    def make_image(self, renderer, magnification=1.0, unsampled=False):
+        if self._embedding and unsampled:
+            image, left, bottom, transform = super().make_image(renderer, magnification, unsampled)
+            if image is None or image.shape[:2] == (self._png.height, self._png.width):
+                return (image if image is None else PngStandIn(self._png.data, image.shape)), left, bottom, transform
+            # clipped: only part of the picture shows, drawn from the decoded pixels
+        self._embedding = False
+        self._imcache = None
+        self._decode()
+        return super().make_image(renderer, magnification, unsampled)
+
+    def draw(self, renderer):
+        self._embedding = self._png.data is not None and isinstance(getattr(renderer, "file", None), _EmbeddingPdfFile)
+        self._imcache = None  # the RGBA of the other mode
+        try:
+            super().draw(renderer)
+        finally:
+            self._embedding = False
+            self._imcache = None
+
+
+@dataclass(frozen=True)
+class PlotPng:
+    """A plot PNG as a PDF page shows it: its size, and its image data when that can be embedded as is (an 8-bit RGB,
+    non-interlaced PNG); else the page decodes its pixels."""
+
+    path: Path
+    width: int
+    height: int
+    data: PngData | None
+
+    @classmethod
+    def read(cls, path: Path) -> PlotPng:
         data = png_data(path.read_bytes())
-        pixels = unfiltered_pixels(data) if data is not None else None
-        if pixels is None:
-            with Image.open(path) as image:
-                pixels = np.asarray(image.convert("RGB"))
-        if data is not None and pixels.shape == (data.height, data.width, 3):
-            self.by_pixels[_pixels_key(pixels)] = data
-        return pixels
+        if data is not None:
+            return cls(path, data.width, data.height, data)
+        with Image.open(path) as image:
+            width, height = image.size
+        return cls(path, width, height, None)
 
-    def find(self, pixels: np.ndarray) -> PngData | None:
-        if not self.by_pixels or pixels.ndim != 3 or pixels.shape[2] != 3:
-            return None
-        return self.by_pixels.get(_pixels_key(pixels))
+    def pixels(self) -> np.ndarray:
+        """The RGB pixels (height × width × 3, uint8), decoded."""
+        with Image.open(self.path) as image:
+            return np.asarray(image.convert("RGB"))
+
+
+def png_imshow(ax, png: PlotPng) -> AxesImage:
+    """``ax.imshow(pixels[::-1], origin="lower", interpolation="none", aspect="auto")`` of ``png``'s pixels, rows
+    bottom-up with origin "lower" (the same picture; the PDF backend then hands over the rows in the PNG's own
+    order, top first): embedded as is into ``EmbeddingPdfPages`` when ``png.data`` (``EmbeddedPngImage``), else
+    the decoded pixels by matplotlib's own path. ``imshow``'s steps for these arguments, with the image class
+    swapped."""
+    if png.data is None:
+        return ax.imshow(png.pixels()[::-1], origin="lower", interpolation="none", aspect="auto")
+    image = EmbeddedPngImage(ax, png, origin="lower", interpolation="none")
+    ax.set_aspect("auto")
+    image.set_data(np.zeros((png.height, png.width, 3), dtype=np.uint8))  # the shape: extent and placement
+    image.set_alpha(None)
+    if image.get_clip_path() is None:
+        image.set_clip_path(ax.patch)
+    image.set_url(None)
+    image.set_extent(image.get_extent())
+    ax.add_image(image)
+    return image
 
 
 class _EmbeddingPdfFile(PdfFile):
-    """matplotlib's PDF file writer; an image that is a registered PNG is written from the PNG's own data."""
+    """matplotlib's PDF file writer; a ``PngStandIn`` is written as its PNG's own data."""
 
-    def __init__(self, filename, images: PngImages, metadata=None):
-        super().__init__(filename, metadata=metadata)
-        self._png_images = images
+    def writeImages(self):
+        # matplotlib 3.11's loop, with a PngStandIn written by _writePngData
+        for img, _name, ob in self._images.values():
+            if isinstance(img, PngStandIn):
+                self._writePngData(img.data, ob.id)
+                continue
+            data, adata = self._unpack(img)
+            if adata is not None:
+                smaskObject = self.reserveObject("smask")
+                self._writeImg(adata, smaskObject.id)
+            else:
+                smaskObject = None
+            self._writeImg(data, ob.id, smaskObject)
 
-    def _writeImg(self, data, id, smask=None):  # noqa: A002 - matplotlib's signature
-        found = self._png_images.find(data) if smask is None else None
-        if found is None:
-            super()._writeImg(data, id, smask)
-            return
+    def _writePngData(self, png: PngData, id):  # noqa: A002 - as matplotlib's _writeImg
         header = {
             "Type": Name("XObject"),
             "Subtype": Name("Image"),
-            "Width": found.width,
-            "Height": found.height,
+            "Width": png.width,
+            "Height": png.height,
             "ColorSpace": Name("DeviceRGB"),
             "BitsPerComponent": 8,
         }
-        predictor = {"Predictor": 10, "Colors": 3, "Columns": found.width}  # PNG row filters, RGB samples
+        predictor = {"Predictor": 10, "Colors": 3, "Columns": png.width}  # PNG row filters, RGB samples
         self.beginStream(id, self.reserveObject("length of image stream"), header, png=predictor)
-        self.currentstream.write(found.idat)
+        self.currentstream.write(png.idat)
         self.endStream()
 
 
 class EmbeddingPdfPages(PdfPages):
-    """``PdfPages`` whose images that are registered PNGs (``images``) are embedded without re-encoding."""
-
-    def __init__(self, filename, *, images: PngImages, metadata=None):
-        super().__init__(filename, metadata=metadata)
-        self._png_images = images
+    """``PdfPages`` whose ``EmbeddedPngImage`` images are embedded as their PNG's data, without re-encoding."""
 
     def _ensure_file(self):
         if self._file is None:
-            self._file = _EmbeddingPdfFile(self._filename, self._png_images, metadata=self._metadata)
+            self._file = _EmbeddingPdfFile(self._filename, metadata=self._metadata)
         return self._file

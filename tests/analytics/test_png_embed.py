@@ -14,19 +14,21 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pypdfium2  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from PIL import Image  # noqa: E402
+from pypdf import PdfReader  # noqa: E402
 
 from analytics.render.curves import _stratum_rows  # noqa: E402
 from analytics.render.exploratory import funnel_grid  # noqa: E402
 from analytics.render.pdf import _image_page  # noqa: E402
 from analytics.render.plot_style import footnote_lines  # noqa: E402
 from analytics.render.png_embed import (  # noqa: E402
+    EmbeddedPngImage,
     EmbeddingPdfPages,
-    PngImages,
+    PlotPng,
     png_data,
     png_write,
     rgb_png,
-    unfiltered_pixels,
 )
 
 
@@ -49,13 +51,12 @@ def test_plot_png_is_rgb_and_embedded_in_the_pdf_byte_for_byte(tmp_path):
     data = png_data(png.read_bytes())
     assert data is not None and (data.width, data.height) == (660, 330)
 
-    images = PngImages()
     target = tmp_path / "report.pdf"
-    with EmbeddingPdfPages(target, images=images) as pdf:
-        page = _image_page(png, "Section", images)
+    with EmbeddingPdfPages(target) as pdf:
+        page = _image_page(png, "Section")
+        assert isinstance(page.axes[0].images[0], EmbeddedPngImage)
         pdf.savefig(page)
         plt.close(page)
-    assert len(images.by_pixels) == 1
     assert data.idat in target.read_bytes()  # the PNG's compressed rows, copied, not re-encoded
 
     # The page shows the plot the right way up: the red block sits at the same height within the drawn picture.
@@ -73,24 +74,77 @@ def _red_top_share(picture: np.ndarray) -> float:
     return float((red_rows.min() - content.min()) / (content.max() - content.min()))
 
 
+def _pdf_pages(path) -> list[tuple[bytes, list[bytes]]]:
+    """Each page's content stream and its images' decoded samples."""
+    pages = []
+    for page in PdfReader(path).pages:
+        images = page["/Resources"].get("/XObject") or {}
+        images = images.get_object() if images else {}
+        pages.append((page.get_contents().get_data(), [images[name].get_object().get_data() for name in sorted(images)]))
+    return pages
+
+
+@pytest.mark.parametrize("clip", [False, True])
+def test_the_embedded_page_is_the_page_of_imshow(tmp_path, clip):
+    """The page with the PNG's data embedded (EmbeddedPngImage) draws what imshow of the decoded pixels in
+    matplotlib's PdfPages draws: the same content streams and image samples; with only part of the picture in view
+    (clip) it is drawn from the decoded pixels."""
+    png = tmp_path / "plot.png"
+    fig = _figure()
+    png_write(fig, png, 110)
+    plt.close(fig)
+    with Image.open(png) as image:
+        pixels = np.asarray(image.convert("RGB"))
+
+    def page(embedded: bool):
+        page = _image_page(png, "Section")
+        if not embedded:
+            ax = page.axes[0]
+            ax.images[0].remove()
+            ax.imshow(pixels[::-1], origin="lower", interpolation="none", aspect="auto")
+        if clip:
+            page.axes[0].set_xlim(100, 400)
+        return page
+
+    for name, pages, embedded in (("embedded.pdf", EmbeddingPdfPages, True), ("imshow.pdf", PdfPages, False)):
+        with pages(tmp_path / name) as pdf:
+            for _ in range(2):
+                figure = page(embedded)
+                pdf.savefig(figure)
+                plt.close(figure)
+    assert _pdf_pages(tmp_path / "embedded.pdf") == _pdf_pages(tmp_path / "imshow.pdf")
+
+
+def test_the_embedded_image_drawn_elsewhere_shows_the_decoded_pixels(tmp_path):
+    png = tmp_path / "plot.png"
+    fig = _figure()
+    png_write(fig, png, 110)
+    plt.close(fig)
+    page = _image_page(png, "Section")
+    buffer = io.BytesIO()
+    page.savefig(buffer, format="png", dpi=110)  # Agg: resampled from the decoded pixels
+    plt.close(page)
+    drawn = np.asarray(Image.open(buffer).convert("RGB")).astype(int)
+    assert (np.abs(drawn - [0xD6, 0x60, 0x4D]).sum(axis=2) < 40).sum() > 1000  # the red block is there
+
+
 def test_a_png_that_is_not_plain_rgb_takes_matplotlibs_own_path(tmp_path):
     png = tmp_path / "rgba.png"
     Image.fromarray(np.zeros((20, 30, 4), dtype=np.uint8)).save(png)
     assert png_data(png.read_bytes()) is None
-    images = PngImages()
-    images.load(png)
-    assert images.by_pixels == {}
+    picture = PlotPng.read(png)
+    assert picture.data is None and (picture.width, picture.height) == (30, 20)
     buffer = io.BytesIO()
-    with EmbeddingPdfPages(buffer, images=images) as pdf:
-        page = _image_page(png, "Section", images)
+    with EmbeddingPdfPages(buffer) as pdf:
+        page = _image_page(png, "Section")
+        assert not isinstance(page.axes[0].images[0], EmbeddedPngImage)
         pdf.savefig(page)
         plt.close(page)
     assert buffer.getvalue().startswith(b"%PDF")
 
 
 def test_rgb_png_is_read_back_with_the_same_pixels_and_dpi(tmp_path):
-    """The PNG writer of issue 17 (rows unfiltered, zlib level 3) gives PIL the same pixels and dpi, and
-    PngImages.load reads them by decompressing the rows."""
+    """The PNG writer of issue 17 (rows unfiltered, zlib level 3) gives PIL the same pixels and dpi."""
     pixels = np.random.default_rng(3).integers(0, 256, (7, 13, 3), dtype=np.uint8)
     png = tmp_path / "plot.png"
     rgba = np.dstack([pixels, np.full((7, 13), 255, dtype=np.uint8)])
@@ -99,21 +153,9 @@ def test_rgb_png_is_read_back_with_the_same_pixels_and_dpi(tmp_path):
         assert image.mode == "RGB" and image.size == (13, 7)
         assert image.info["dpi"] == pytest.approx((110, 110), abs=0.01)
         assert np.array_equal(np.asarray(image), pixels)
-    data = png_data(png.read_bytes())
-    assert data is not None and np.array_equal(unfiltered_pixels(data), pixels)
-    images = PngImages()
-    assert np.array_equal(images.load(png), pixels) and len(images.by_pixels) == 1
-
-
-def test_a_png_with_row_filters_is_decoded_by_pil(tmp_path):
-    gradient = np.broadcast_to(np.arange(40, dtype=np.uint8)[:, None, None] * 6, (40, 50, 3)).copy()
-    gradient[..., 1] = np.arange(50, dtype=np.uint8) * 5
-    png = tmp_path / "filtered.png"
-    Image.fromarray(gradient).save(png)  # PIL picks the Sub/Up/... filters for a gradient
-    data = png_data(png.read_bytes())
-    assert data is not None and unfiltered_pixels(data) is None
-    images = PngImages()
-    assert np.array_equal(images.load(png), gradient) and len(images.by_pixels) == 1
+    picture = PlotPng.read(png)
+    assert picture.data is not None and (picture.width, picture.height) == (13, 7)
+    assert np.array_equal(picture.pixels(), pixels)
 
 
 def test_funnel_grid_every_small_n_then_evenly_spaced_to_the_largest():
