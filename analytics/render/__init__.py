@@ -44,14 +44,15 @@ def render_inputs(sets: AnalysisSets) -> AnalysisSets:
 
 @contextmanager
 def long_lived_objects_frozen() -> Iterator[None]:
-    """The objects alive on entry (the run's numbers and frames, the modules: ~270,000 at 100,000 patients) left out
-    of the garbage collector's full collections until exit (``gc.freeze``).
+    """The objects alive on entry (the modules, classes and functions, the run's numbers: ~270,000 in a report run
+    in-process) left out of the garbage collector's full collections until exit (``gc.freeze``).
 
     Rendering makes ~130 matplotlib figures whose objects outlive the young generations while a figure is drawn,
     so the collector runs full collections, and each of those walked every long-lived object: ~1 s of the render
-    stage's CPU at 100,000 patients (issue 17). Frozen, a full collection walks only what render itself made, and
-    render's garbage is still collected as before. If something else froze objects (``gc.get_freeze_count``), the
-    process's state is left alone."""
+    stage's CPU at 100,000 patients in-process (issue 17). Frozen, a full collection walks only what render itself
+    made, and render's garbage is still collected as before. A Celery worker has frozen its start-up objects
+    already (config.celery_app): when something froze objects (``gc.get_freeze_count``), the process's state is
+    left alone."""
     if gc.get_freeze_count():
         yield
         return
