@@ -98,6 +98,9 @@ def _curves_figure(
     longest = max([len(_label(s)) for s in strata] + [14])
     fig.subplots_adjust(left=min(0.3, 0.08 + 0.0075 * longest), right=0.8, top=0.93, bottom=0.08)
     colours = _colours(strata)
+    if adtte is not None:  # the columns read here: each stratum's rows are then taken of 3 columns, not all (issue 17)
+        variables = dict.fromkeys(s.split("=", 1)[0] for s in strata if s != "all")
+        adtte = adtte[list(dict.fromkeys([time_column, event_column, *variables]))]
     for stratum in strata:
         rows_of = _stratum_rows(adtte, stratum) if adtte is not None else None
         last = float(rows_of[time_column].max()) if rows_of is not None and len(rows_of) else None

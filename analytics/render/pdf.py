@@ -202,7 +202,7 @@ def text_table(frame: pd.DataFrame, gutter: int = 3) -> str:
 
     lines = [line(headers), "-" * (sum(widths) + gutter * (len(widths) - 1))]
     previous = None
-    for values in cells.itertuples(index=False):
+    for values in cells.itertuples(index=False, name=None):  # plain tuples: no namedtuple class per table
         group = values[0].partition(": ")[0] if ": " in values[0] else None
         if previous is not None and group != previous:
             lines.append("")
