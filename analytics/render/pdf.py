@@ -32,6 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from analytics.render.afm_metrics import afm_string_metrics  # noqa: E402
 from analytics.render.exploratory import EXPLORATORY, exploratory_tables  # noqa: E402
 from analytics.render.exploratory import FIGURES as EXPLORATORY_FIGURES  # noqa: E402
 from analytics.render.files import atomic_path  # noqa: E402
@@ -304,6 +305,7 @@ def pdf_write(directory: Path, *, numbers: dict[str, Any], plots: list[Path], me
     total = 1 + len(outline)
     with (
         _standard_fonts(),
+        afm_string_metrics(),  # the standard fonts' string metrics per distinct character: the same numbers
         atomic_path(target) as tmp,
         EmbeddingPdfPages(
             tmp,
