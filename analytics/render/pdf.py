@@ -31,6 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from analytics.render.afm_metrics import afm_string_metrics  # noqa: E402
 from analytics.render.exploratory import EXPLORATORY, exploratory_tables  # noqa: E402
@@ -243,27 +244,60 @@ def _cover(numbers: dict[str, Any], metadata: dict[str, Any], contents: list[tup
     return fig
 
 
-def _image_page(png: Path, section: str) -> Figure:
-    """A page showing one plot PNG, scaled to fit above the footer (in ``EmbeddingPdfPages`` the PDF embeds the
-    PNG's own data, analytics.render.png_embed)."""
-    picture = PlotPng.read(png)
-    height, width = picture.height, picture.width
-    fig = plt.figure(figsize=A4_LANDSCAPE, dpi=PLOT_DPI)
-    fig.text(0.02, 0.965, pdf_text(section.upper()), fontsize=7, color="#777777", va="top")
+def _image_box(width: int, height: int) -> tuple[float, float, float, float]:
+    """Where a picture of ``width`` × ``height`` pixels goes on a page (figure fractions: left, bottom, width,
+    height): as large as fits above the footer, centred."""
     page_w, page_h = A4_LANDSCAPE
     box_w, box_h = 0.96 * page_w, (0.94 - FOOTER_HEIGHT - 0.01) * page_h
     scale = min(box_w / width, box_h / height)
     w, h = width * scale / page_w, height * scale / page_h
-    ax = fig.add_axes(((1 - w) / 2, FOOTER_HEIGHT + 0.01 + (0.94 - FOOTER_HEIGHT - 0.01 - h) / 2, w, h))
+    return ((1 - w) / 2, FOOTER_HEIGHT + 0.01 + (0.94 - FOOTER_HEIGHT - 0.01 - h) / 2, w, h)
+
+
+def _image_page(png: Path, section: str) -> Figure:
+    """A page showing one plot PNG, scaled to fit above the footer (in ``EmbeddingPdfPages`` the PDF embeds the
+    PNG's own data, analytics.render.png_embed)."""
+    picture = PlotPng.read(png)
+    fig = plt.figure(figsize=A4_LANDSCAPE, dpi=PLOT_DPI)
+    fig.text(0.02, 0.965, pdf_text(section.upper()), fontsize=7, color="#777777", va="top")
+    ax = fig.add_axes(_image_box(picture.width, picture.height))
     png_imshow(ax, picture)  # embedded as is: no resampling
     ax.axis("off")
     return fig
+
+
+class ImagePages:
+    """The plot pages of one report drawn on one figure and one Axes, re-used from page to page (issue 17: making a
+    page's Axes was ~8 ms of CPU, 38 pages with the five default strata); each page is the page ``_image_page``
+    makes, the same content stream. A page removes the figure's texts (the previous page's section line and its
+    footer, ``_stamp``) and picture, moves the Axes to the new picture's box with its data limits reset as a new
+    Axes has them, and shows the picture there."""
+
+    def __init__(self) -> None:
+        self._figure: Figure | None = None
+
+    def __call__(self, png: Path, section: str) -> Figure:
+        if self._figure is None:
+            self._figure = _image_page(png, section)
+            return self._figure
+        fig = self._figure
+        picture = PlotPng.read(png)
+        ax = fig.axes[0]
+        for artist in [*fig.texts, *ax.images]:
+            artist.remove()
+        fig.text(0.02, 0.965, pdf_text(section.upper()), fontsize=7, color="#777777", va="top")
+        ax.set_position(_image_box(picture.width, picture.height))
+        ax.dataLim.set(Bbox.null())  # as Axes.clear leaves them: the picture's extent sets them and the limits
+        ax.ignore_existing_data_limits = True
+        png_imshow(ax, picture)
+        return fig
 
 
 def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str, Callable[[], Figure]]]:
     """``(section, page builder)`` for every page after the cover, in page order."""
     tables = [*cohort_tables(numbers), *report_tables(numbers), *local_control_tables(numbers), *exploratory_tables(numbers)]
     pages: list[tuple[str, Callable[[], Figure]]] = []
+    image_page = ImagePages()
     for section, prefix in SECTION_PLOTS.items():
         if section == "Patient flow" and numbers.get("patient_flow"):
             pages.append(
@@ -280,7 +314,7 @@ def report_outline(numbers: dict[str, Any], plots: list[Path]) -> list[tuple[str
         for wanted in prefixes:
             for png in plots:
                 if png.name == f"{wanted}.png" or png.name.startswith(f"{wanted}_by_"):
-                    pages.append((section, functools.partial(_image_page, png, section)))
+                    pages.append((section, functools.partial(image_page, png, section)))
     return pages
 
 

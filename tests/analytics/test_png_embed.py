@@ -20,7 +20,7 @@ from pypdf import PdfReader  # noqa: E402
 
 from analytics.render.curves import _stratum_rows  # noqa: E402
 from analytics.render.exploratory import funnel_grid  # noqa: E402
-from analytics.render.pdf import _image_page  # noqa: E402
+from analytics.render.pdf import ImagePages, _image_page  # noqa: E402
 from analytics.render.plot_style import footnote_lines  # noqa: E402
 from analytics.render.png_embed import (  # noqa: E402
     EmbeddedPngImage,
@@ -113,6 +113,31 @@ def test_the_embedded_page_is_the_page_of_imshow(tmp_path, clip):
                 pdf.savefig(figure)
                 plt.close(figure)
     assert _pdf_pages(tmp_path / "embedded.pdf") == _pdf_pages(tmp_path / "imshow.pdf")
+
+
+def test_image_pages_reusing_one_figure_are_the_pages_of_image_page(tmp_path):
+    """ImagePages draws every plot page on one figure (issue 17): the same content streams and images as a new
+    figure per page (_image_page), with pictures of other sizes in between, one of them RGBA (matplotlib's path)
+    and the footer text pdf_write adds to each page."""
+    pngs = []
+    for index, size in enumerate([(6, 3), (9, 3), (4, 4), (6, 3)]):
+        fig = _figure()
+        fig.set_size_inches(*size)
+        pngs.append(tmp_path / f"plot{index}.png")
+        png_write(fig, pngs[-1], 110)
+        plt.close(fig)
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.full((40, 90, 4), 200, dtype=np.uint8)).save(rgba)
+    pngs.insert(2, rgba)
+
+    for name, build in (("reused.pdf", ImagePages()), ("fresh.pdf", _image_page)):
+        with EmbeddingPdfPages(tmp_path / name) as pdf:
+            for number, png in enumerate(pngs):
+                page = build(png, f"Section {number}")
+                page.text(0.01, 0.008, f"page {number}", fontsize=6)  # as pdf_write's footer
+                pdf.savefig(page)
+                plt.close(page)
+    assert _pdf_pages(tmp_path / "reused.pdf") == _pdf_pages(tmp_path / "fresh.pdf")
 
 
 def test_the_embedded_image_drawn_elsewhere_shows_the_decoded_pixels(tmp_path):
