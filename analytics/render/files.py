@@ -17,6 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
 
 from analytics.derive import AnalysisSets
 
@@ -340,16 +344,96 @@ def analysis_csvs_write(directory: Path, sets: AnalysisSets) -> list[str]:
     return [atomic_write(directory / ADTTE_CSV, _csv(adtte)), atomic_write(directory / ADRESP_CSV, _csv(sets.adresp))]
 
 
+def _column_width(values: list[Any]) -> float:
+    """A sheet column's width from its cells' values (header included), as the report always set it."""
+    return min(60, max(8, max(len(str(value)) if value is not None else 0 for value in values) + 2))
+
+
+def _pandas_xlsx(tmp: Path, tables: dict[str, pd.DataFrame]) -> None:
+    with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, frame in tables.items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            for cells in sheet.columns:
+                sheet.column_dimensions[cells[0].column_letter].width = _column_width([c.value for c in cells])
+
+
+class _NotPlain(Exception):
+    """A value ``_excel_value`` leaves to pandas (dates, durations, other objects, very long text)."""
+
+
+def _excel_value(value: Any) -> str | int | float | bool:
+    """The cell value ``DataFrame.to_excel`` writes for ``value`` (pandas' ``_format_value`` and
+    ``_value_with_fmt`` with the default ``na_rep`` "" and ``inf_rep`` "inf"), for text, numbers, booleans and
+    missing values; ``_NotPlain`` for anything else."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, str):
+        if len(value) > 32767:  # pandas warns of Excel's limit
+            raise _NotPlain
+        return str(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        if value != value:
+            return ""
+        if value in (np.inf, -np.inf):
+            return "inf" if value > 0 else "-inf"
+        return float(value)
+    raise _NotPlain
+
+
+def _excel_table(frame: pd.DataFrame) -> tuple[list[Any], list[list[Any]]]:
+    """``frame``'s header and columns of cell values as ``to_excel(index=False)`` writes them."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise _NotPlain
+    header = [_excel_value(label) for label in frame.columns]
+    columns = [[_excel_value(value) for value in frame.iloc[:, index].tolist()] for index in range(frame.shape[1])]
+    return header, columns
+
+
 def xlsx_write(directory: Path, tables: dict[str, pd.DataFrame]) -> str:
-    """One sheet per table (openpyxl)."""
+    """One sheet per table: what ``DataFrame.to_excel(sheet_name=name[:31], index=False)`` writes through openpyxl
+    (the header row bold, framed and centred), each column as wide as its longest value.
+
+    Written by openpyxl's write-only workbook from the tables' values converted as pandas converts them, instead
+    of pandas' ExcelWriter making a cell object per value (issue 17: 0.5 -> 0.25 s of CPU at 100,000 patients):
+    the same sheets, cells, styles and column widths, the same XML in every sheet.
+    Tables with other values (dates, ...), MultiIndex columns or sheet names equal in their first 31 characters
+    take pandas' path."""
+    names = [name[:31] for name in tables]
+    try:
+        if len(set(names)) != len(names):
+            raise _NotPlain
+        prepared = {name[:31]: _excel_table(frame) for name, frame in tables.items()}
+    except _NotPlain:
+        return atomic_write(directory / TABLES_XLSX, lambda tmp: _pandas_xlsx(tmp, tables))
 
     def write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, frame in tables.items():
-                frame.to_excel(writer, sheet_name=name[:31], index=False)
-                sheet = writer.sheets[name[:31]]
-                for cells in sheet.columns:
-                    width = max(len(str(c.value)) if c.value is not None else 0 for c in cells)
-                    sheet.column_dimensions[cells[0].column_letter].width = min(60, max(8, width + 2))
+        workbook = Workbook(write_only=True)
+        thin = Side(style="thin")
+        bold, frame, centred = (
+            Font(bold=True),
+            Border(left=thin, right=thin, top=thin, bottom=thin),
+            Alignment(horizontal="center", vertical="top"),
+        )
+        for name, (header, columns) in prepared.items():
+            sheet = workbook.create_sheet(title=name)
+            # the <dimension> openpyxl writes for a sheet whose cells it holds (readers in read-only mode need it)
+            last = f"{get_column_letter(len(header))}{len(columns[0]) + 1 if columns else 1}" if header else "A1"
+            sheet.calculate_dimension = functools.partial(str, f"A1:{last}")
+            for index, values in enumerate(columns, start=1):
+                sheet.column_dimensions[get_column_letter(index)].width = _column_width([header[index - 1], *values])
+            cells = []
+            for label in header:
+                cell = WriteOnlyCell(sheet, value=label)
+                cell.font, cell.border, cell.alignment = bold, frame, centred
+                cells.append(cell)
+            sheet.append(cells)
+            for row in zip(*columns, strict=True):
+                sheet.append(row)
+        workbook.save(tmp)
 
     return atomic_write(directory / TABLES_XLSX, write)

@@ -17,7 +17,7 @@ from analytics.parameters import parameters_parse
 from analytics.render import artifacts_render
 from analytics.render.files import numbers_json, result_document, result_numbers
 from analytics.render.plots import FIGURES
-from analytics.render.tables import TABLES
+from analytics.render.tables import TABLES, result_tables
 from tests.analytics.seeded import seeded_registry
 
 _RENDERED: dict[str, tuple] = {}
@@ -273,6 +273,77 @@ def test_csv_write_writes_the_bytes_of_to_csv(frame, tmp_path):
     csv_write(frame, tmp_path / "fast.csv")
     csv_ready(frame).to_csv(tmp_path / "pandas.csv", index=False, lineterminator="\n")
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+def _workbook_contents(path) -> list[tuple]:
+    """Each sheet's name, cell values with their style and number format, and column widths."""
+    book = openpyxl.load_workbook(path)
+    return [
+        (
+            sheet.title,
+            [[(c.value, repr(c.font), repr(c.border), repr(c.alignment), c.number_format) for c in r] for r in sheet.iter_rows()],
+            {key: dimension.width for key, dimension in sheet.column_dimensions.items()},
+        )
+        for sheet in book.worksheets
+    ]
+
+
+AWKWARD_TABLES = {
+    "awkward": pd.DataFrame(
+        {
+            "text": ["a", None, np.nan, pd.NA, "é−≥ 😀", "x" * 70, ""],
+            "number": [1.5, np.nan, np.inf, -np.inf, -0.0, 1e-300, 12345678.123],
+            "count": np.arange(7, dtype=np.int64),
+            "small": np.arange(7, dtype=np.uint8),
+            "nullable": pd.array([1, None, 3, 4, 5, 6, 7], dtype="Int64"),
+            "flag": [True, False, True, True, False, False, True],
+            "mixed": ["a", 1, 2.5, True, None, np.int64(3), np.float32(0.25)],
+            "category": pd.Categorical(["x", "y", None, "x", "y", "x", "x"]),
+            7: [0.1] * 7,
+        }
+    ),
+    "a very long table name exceeding thirty-one characters": pd.DataFrame({"only": [1, 2]}),
+    "empty": pd.DataFrame({"a": [], "b": []}),
+    "no columns": pd.DataFrame(),
+}
+
+
+@pytest.mark.parametrize(
+    "tables",
+    [
+        AWKWARD_TABLES,
+        {**AWKWARD_TABLES, "dates": pd.DataFrame({"day": pd.to_datetime(["2026-01-01", None])})},  # pandas' path
+        {"x" * 31 + "1": pd.DataFrame({"a": [1, 2]}), "x" * 31 + "2": pd.DataFrame({"b": ["z"]})},  # one sheet: pandas
+    ],
+    ids=["plain", "dates", "names"],
+)
+def test_xlsx_write_writes_what_pandas_writes(tables, tmp_path):
+    """tables.xlsx by openpyxl's write-only workbook (issue 17) has the sheets, cells, styles and column widths
+    pandas' to_excel gave: missing values, infinities, integers, booleans, mixed objects, long and empty tables."""
+    from analytics.render.files import TABLES_XLSX, _pandas_xlsx, xlsx_write
+
+    (tmp_path / "fast").mkdir()
+    xlsx_write(tmp_path / "fast", tables)
+    _pandas_xlsx(tmp_path / "pandas.xlsx", tables)
+    assert _workbook_contents(tmp_path / "fast" / TABLES_XLSX) == _workbook_contents(tmp_path / "pandas.xlsx")
+    fast, slow = (openpyxl.load_workbook(p, read_only=True) for p in (tmp_path / "fast" / TABLES_XLSX, tmp_path / "pandas.xlsx"))
+    assert [s.calculate_dimension() for s in fast.worksheets] == [s.calculate_dimension() for s in slow.worksheets]
+
+
+def test_xlsx_write_of_multiindex_columns_fails_as_pandas_does(tmp_path):
+    from analytics.render.files import xlsx_write
+
+    wide = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", "x"), ("a", "y")]))
+    with pytest.raises(NotImplementedError):
+        xlsx_write(tmp_path, {"wide": wide})
+
+
+def test_xlsx_of_a_report_is_what_pandas_writes(rendered, tmp_path):
+    from analytics.render.files import TABLES_XLSX, _pandas_xlsx
+
+    directory, numbers, _, _ = rendered
+    _pandas_xlsx(tmp_path / "pandas.xlsx", result_tables(numbers))
+    assert _workbook_contents(directory / TABLES_XLSX) == _workbook_contents(tmp_path / "pandas.xlsx")
 
 
 def test_render_inputs_give_the_same_artifacts(rendered, tmp_path):
