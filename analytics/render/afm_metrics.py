@@ -94,7 +94,7 @@ def string_metrics(afm: AFM, s: str) -> tuple[int, int, float, int, int]:
 @contextmanager
 def afm_string_metrics() -> Iterator[None]:
     """``AFM.get_str_bbox_and_descent`` is ``string_metrics`` inside the block (the same numbers)."""
-    AFM.get_str_bbox_and_descent = string_metrics  # type: ignore[method-assign]
+    AFM.get_str_bbox_and_descent = string_metrics  # type: ignore[method-assign, assignment]
     try:
         yield
     finally:

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -301,7 +301,7 @@ def _csv_fields(column: pd.Series) -> np.ndarray | None:
         array = column.to_numpy(dtype=float)
         codes, distinct = pd.factorize(array.view(np.int64))  # bit patterns, as csv_ready
         texts = ["" if value != value else CSV_FLOAT_FORMAT % value for value in distinct.view(float)]
-    elif dtype.kind in "iu" or isinstance(dtype, pd.core.arrays.integer.IntegerDtype):
+    elif pd.api.types.is_integer_dtype(dtype):  # numpy's and the nullable integers
         values = column.to_numpy() if isinstance(dtype, np.dtype) else column.array
         codes, distinct = pd.factorize(values)  # a nullable integer's missing: code -1
         texts = [str(int(value)) for value in distinct]
@@ -323,8 +323,9 @@ def csv_write(frame: pd.DataFrame, path: Path) -> None:
     (issue 17: render CPU). A dtype other than text, categorical text, integer or float, a single column (where
     csv.writer quotes an empty row) or columns that are not unique text take pandas' path."""
     columns = list(frame.columns)
-    fields = [_csv_fields(frame.iloc[:, index]) for index in range(len(columns))] if len(columns) > 1 else [None]
-    if any(column is None for column in fields) or not all(type(name) is str for name in columns):
+    found = [_csv_fields(frame.iloc[:, index]) for index in range(len(columns))] if len(columns) > 1 else [None]
+    fields = [column for column in found if column is not None]
+    if len(fields) < len(found) or not all(type(name) is str for name in columns):
         csv_ready(frame).to_csv(path, index=False, lineterminator="\n")
         return
     with open(path, "w", encoding="utf-8", newline="") as handle:
