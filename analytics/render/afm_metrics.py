@@ -55,13 +55,21 @@ _TABLES: weakref.WeakKeyDictionary[AFM, _FontTable | None] = weakref.WeakKeyDict
 
 
 def _whole_numbers(afm: AFM) -> bool:
-    widths = (metrics[0] for metrics in afm._metrics_by_name.values())
-    return all(float(value).is_integer() for value in widths) and all(float(v).is_integer() for v in afm._kern.values())
+    """Every glyph width, bounding box and kerning value of the font is a whole number (each glyph's metrics
+    unpacked as ``_FontTable.glyph`` reads them)."""
+    values = []
+    for width, _, (left, bottom, box_width, height) in afm._metrics_by_name.values():
+        values += [width, left, bottom, box_width, height]
+    return all(float(value).is_integer() for value in [*values, *afm._kern.values()])
 
 
 def _table(afm: AFM) -> _FontTable | None:
+    """The font's table, or None when its metrics are not whole numbers or not where matplotlib 3.11 keeps them."""
     if afm not in _TABLES:
-        _TABLES[afm] = _FontTable(afm) if _whole_numbers(afm) else None
+        try:
+            _TABLES[afm] = _FontTable(afm) if _whole_numbers(afm) else None
+        except (AttributeError, TypeError, ValueError):  # another matplotlib's AFM: its own loop
+            _TABLES[afm] = None
     return _TABLES[afm]
 
 

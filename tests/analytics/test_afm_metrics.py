@@ -58,3 +58,15 @@ def test_the_swap_is_undone_after_the_block():
         assert AFM.get_str_bbox_and_descent is string_metrics
         raise RuntimeError
     assert AFM.get_str_bbox_and_descent is _MATPLOTLIB_METRICS
+
+
+def test_a_font_with_fractional_metrics_is_measured_by_matplotlibs_loop():
+    import copy
+
+    afm = copy.copy(_afm(FontProperties(family=["sans-serif"])))
+    afm._metrics_by_name = dict(afm._metrics_by_name)
+    width, name, bbox = afm._metrics_by_name["A"]
+    afm._metrics_by_name["A"] = (width + 0.25, name, bbox)
+    for s in ["AVA", "A" * 50 + "\nx", CP1252]:
+        assert string_metrics(afm, s) == _MATPLOTLIB_METRICS(afm, s)
+    assert string_metrics(afm, "AA")[2] == _MATPLOTLIB_METRICS(afm, "AA")[2] != string_metrics(_afm(FONTS[0]), "AA")[2]
