@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, Func, IntegerField, OuterRef, Q, QuerySet
 
 from trials.copy_rows import copy_rows
 from trials.crf import DATA_TYPES
@@ -68,6 +68,7 @@ DATE_COLUMNS = (
 DECIMAL_COLUMNS = ("mme_per_day",)
 
 
+EPOCH_DAYS_SQL = "(%(expressions)s - DATE '1970-01-01')"  # PostgreSQL: date − date is a whole number of days
 COPY_NULL = r"\N"  # COPY's NULL marker in the CSV stream (an empty field is an empty string)
 PATIENT_KEY = "study_id"  # every frame's patient column: a categorical over the snapshot's sorted study_ids
 
@@ -83,9 +84,16 @@ class FrameQuery:
         return self.queryset.values_list(*self.columns.values())
 
     def keyed_values_list(self) -> QuerySet:
-        """The same query with the patient's integer primary key in place of its study_id text (the COPY path)."""
-        lookups = [
-            lookup[: -len("study_id")] + "id" if column == PATIENT_KEY else lookup for column, lookup in self.columns.items()
+        """The same query with the patient's integer primary key in place of its study_id text and every date as
+        its day number since 1970-01-01 (the COPY path, PostgreSQL: no date text to parse, issue 17)."""
+        types = self.data_types()
+        lookups: list[Any] = [
+            lookup[: -len("study_id")] + "id"
+            if column == PATIENT_KEY
+            else Func(F(lookup), template=EPOCH_DAYS_SQL, output_field=IntegerField())
+            if types[column] == "date"
+            else lookup
+            for column, lookup in self.columns.items()
         ]
         return self.queryset.values_list(*lookups)
 
@@ -162,6 +170,15 @@ def frame_load(query: FrameQuery, categories: pd.Index | None = None) -> pd.Data
     return _with_patient_categories(frame, categories)
 
 
+def epoch_days_to_datetime(days: pd.Series) -> pd.Series:
+    """Day numbers since 1970-01-01 (integers; NaN for a missing date) as datetime64[ns] (NaT where missing)."""
+    values = pd.to_numeric(days, errors="raise").to_numpy(dtype=float)
+    stamps = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    known = ~np.isnan(values)
+    stamps[known] = values[known].astype(np.int64).astype("datetime64[D]")
+    return pd.Series(stamps, index=days.index, name=days.name)
+
+
 def copy_statement(queryset: QuerySet) -> str:
     """``COPY (<the queryset's SQL>) TO STDOUT`` as CSV with ``COPY_NULL`` for NULL (PostgreSQL)."""
     sql, params = queryset.query.sql_with_params()
@@ -201,8 +218,11 @@ def frame_copy(query: FrameQuery, patient_codes: pd.Series | None, categories: p
         raw = copy_frame(query.queryset.values_list("id", *query.columns.values()), ["_pk", *columns], types)
         frame = _typed(raw.drop(columns="_pk"), types)
         return frame.assign(_pk=raw["_pk"].astype(np.int64))
-    raw = copy_frame(query.keyed_values_list(), columns, {**types, PATIENT_KEY: "integer"})
+    read_as = {column: "integer" if kind == "date" else kind for column, kind in types.items()}  # days since 1970
+    raw = copy_frame(query.keyed_values_list(), columns, {**read_as, PATIENT_KEY: "integer"})
     codes = patient_codes.reindex(raw[PATIENT_KEY].astype(np.int64)).to_numpy() if len(raw) else np.array([], dtype=np.int64)
+    for column in (c for c, kind in types.items() if kind == "date" and c in raw.columns):
+        raw[column] = epoch_days_to_datetime(raw[column])
     frame = _typed(raw.drop(columns=PATIENT_KEY), types)
     keys: Any = pd.Categorical.from_codes(codes.astype(np.int64), categories=categories)
     frame.insert(columns.index(PATIENT_KEY), PATIENT_KEY, keys)
