@@ -6,12 +6,10 @@ import csv
 import functools
 import hashlib
 import io
-import json
 import os
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
 from analytics.derive import AnalysisSets
+from analytics.render.canonical_json import canonical_json, object_text, reference_dumps
 
 RESULT_JSON = "result.json"
 ADTTE_CSV = "adtte.csv"
@@ -62,152 +61,6 @@ def atomic_write(target: Path, write: Callable[[Path], object]) -> str:
     return target.name
 
 
-JSON_INDENT = "  "  # json.dumps(indent=2)
-_NONFINITE = frozenset({"nan", "inf", "-inf"})
-
-
-def _json_float(value: float) -> str:
-    text = float.__repr__(value)
-    if text in _NONFINITE:
-        raise ValueError(f"Out of range float values are not JSON compliant: {text}")
-    return text
-
-
-def _json_key(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if isinstance(key, float):
-        return _json_float(key)
-    if key is True or key is False or key is None:
-        return {True: "true", False: "false", None: "null"}[key]
-    if isinstance(key, int):
-        return int.__repr__(key)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
-
-
-def _json_scalar(value: Any) -> str | None:
-    """The JSON text of a str, int or float (None for anything else: the caller takes the general path)."""
-    kind = type(value)
-    if kind is float:
-        text = float.__repr__(value)
-        if text in _NONFINITE:
-            raise ValueError(f"Out of range float values are not JSON compliant: {text}")
-        return text
-    if kind is int:
-        return int.__repr__(value)
-    if kind is str:
-        return encode_basestring(value)
-    return None
-
-
-_CONTAINERS = frozenset({dict, list, tuple})
-
-
-@functools.cache
-def _flat_encoder(inner: str) -> Callable[[Any, int], list[str]] | None:
-    """json's C encoder (the one ``json.dumps`` uses without ``indent``) with ``",\\n" + indent`` between items:
-    for a container of scalars only, the same items as the indenting encoder gives, in C."""
-    if c_make_encoder is None:
-        return None
-    return c_make_encoder(None, None, encode_basestring, None, ": ", "," + inner, True, False, False)
-
-
-def _json_flat(value: Any, inner: str, items: Any = None) -> str | None:
-    """``value`` (a list, or a dict with its ``items``' values) encoded by ``_flat_encoder`` when none of them is
-    a dict, list or tuple (else None). Its text is right only if it holds no container: the caller checks that
-    (a dict or list subclass passes the type test but writes a bracket)."""
-    encoder = _flat_encoder(inner)
-    if encoder is None or not _CONTAINERS.isdisjoint(map(type, value if items is None else items)):
-        return None
-    return "".join(encoder(value, 0))
-
-
-def _json_chunks(value: Any, newline: str, out: Callable[[str], object]) -> None:
-    """Append to ``out`` the text ``json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False,
-    allow_nan=False)`` gives ``value`` nested where its lines start with ``newline``: the same type tests in the
-    same order as json's encoder, but one call per container instead of a generator chain as deep as the nesting,
-    which hands every token up through each level, and a dict item or list element of plain str, int or float
-    written in one piece (issue 17: json's indenting encoder is pure Python)."""
-    if isinstance(value, str):
-        out(encode_basestring(value))
-    elif value is None:
-        out("null")
-    elif value is True:
-        out("true")
-    elif value is False:
-        out("false")
-    elif isinstance(value, int):
-        out(int.__repr__(value))
-    elif isinstance(value, float):
-        out(_json_float(value))
-    elif isinstance(value, (list, tuple)):
-        if not value:
-            out("[]")
-            return
-        inner = newline + JSON_INDENT
-        text = _json_flat(value, inner)
-        if text is not None and "{" not in text and text.find("[", 1) < 0:  # no container inside
-            out("[" + inner + text[1:-1] + newline + "]")
-            return
-        separator = "[" + inner
-        for item in value:
-            text = _json_scalar(item)
-            if text is None:
-                out(separator)
-                _json_chunks(item, inner, out)
-            else:
-                out(separator + text)
-            separator = "," + inner
-        out(newline + "]")
-    elif isinstance(value, dict):
-        if not value:
-            out("{}")
-            return
-        inner = newline + JSON_INDENT
-        text = _json_flat(value, inner, value.values())
-        if text is not None and "[" not in text and text.find("{", 1) < 0:  # no container inside
-            out("{" + inner + text[1:-1] + newline + "}")
-            return
-        separator = "{" + inner
-        for key, item in sorted(value.items()):
-            name = encode_basestring(key if type(key) is str else _json_key(key))
-            text = _json_scalar(item)
-            if text is None:
-                out(f"{separator}{name}: ")
-                _json_chunks(item, inner, out)
-            else:
-                out(f"{separator}{name}: {text}")
-            separator = "," + inner
-        out(newline + "}")
-    else:
-        raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
-
-
-def _json_dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-
-
-def canonical_json(value: Any, level: int = 0) -> str:
-    """``json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)``, the same text in
-    half the CPU (the numbers of a 100,000-patient run: 0.15 s instead of 0.28 s); with ``level``, as it appears
-    nested ``level`` containers deep (its inner lines indented ``2 * level`` more). A value json rejects (NaN, a
-    circular reference, an unknown type) raises json's own error."""
-    parts: list[str] = []
-    try:
-        _json_chunks(value, "\n" + JSON_INDENT * level, parts.append)
-    except (TypeError, ValueError, RecursionError):
-        return _json_dumps(value).replace("\n", "\n" + JSON_INDENT * level)  # raises json's error
-    return "".join(parts)
-
-
-def _json_object(chunks: list[tuple[str, str]]) -> str:
-    """The text of a top-level object from its ``(key, value text at level 1)`` pairs, in key order."""
-    if not chunks:
-        return "{}"
-    lines = ",\n".join(f"{JSON_INDENT}{encode_basestring(key)}: {text}" for key, text in chunks)
-    return "{\n" + lines + "\n}"
-
-
 def numbers_json(numbers: dict[str, Any]) -> str:
     """The canonical text of the numbers: sorted keys, fixed indentation, no NaN.
 
@@ -234,12 +87,12 @@ def result_json_text(numbers: dict[str, Any], metadata: dict[str, Any]) -> str:
     metadata carries) and the document (the numbers' values with ``metadata`` in its sorted place), instead of
     encoding every number twice (issue 17: render CPU)."""
     if not all(type(key) is str for key in numbers):
-        return _json_dumps(result_document(numbers, metadata))
+        return reference_dumps(result_document(numbers, metadata))
     chunks = {key: canonical_json(value, 1) for key, value in numbers.items()}
     meta = dict(metadata)
-    meta["numbers_sha256"] = _numbers_sha256(_json_object(sorted(chunks.items())))
+    meta["numbers_sha256"] = _numbers_sha256(object_text(sorted(chunks.items())))
     chunks["metadata"] = canonical_json(meta, 1)
-    return _json_object(sorted(chunks.items()))
+    return object_text(sorted(chunks.items()))
 
 
 def result_numbers(document: dict[str, Any]) -> dict[str, Any]:
