@@ -14,7 +14,6 @@ field the analysis does not read — yields a new fingerprint.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import time
 from dataclasses import dataclass, field, fields
@@ -38,14 +37,11 @@ from trials.models import (
     Patient,
     Procedure,
     RadiationCourse,
-    Site,
     SkeletalEvent,
     StudyExit,
     Visit,
 )
 
-FINGERPRINT_FLOAT_DECIMALS = 6
-FINGERPRINT_HASH_KEY = "registrysnapshot"  # pandas requires a 16-character key
 DATE_COLUMNS = (
     "consent_date",
     "enrollment_date",
@@ -486,112 +482,33 @@ def snapshot_extract(*, method: str | None = None) -> Snapshot:
     return Snapshot(patients=patients, **frames)
 
 
-def canonical_frame_bytes(frame: pd.DataFrame) -> bytes:
-    """A canonical digest of the frame's content: the same content always gives the same bytes,
-    whatever the row or column order; any changed value, added or removed row changes them.
-
-    Columns are taken sorted by name (the names are part of the bytes); floats are rounded to
-    ``FINGERPRINT_FLOAT_DECIMALS``; every row is hashed to 64 bits over its values with pandas'
-    stable, keyed ``hash_pandas_object`` (dates as their instants, text as text, missing as
-    missing); the row hashes are sorted (a multiset: duplicate rows count) and written out with
-    the row count. Vectorised — O(rows) in numpy instead of sorting and formatting text.
-    """
-    columns = sorted(frame.columns)
-    header = f"{len(frame)}\n{','.join(map(str, columns))}\n".encode()
-    if not columns or frame.empty:
-        return header
-    ordered = frame[columns]
-    floats = [c for c in columns if ordered[c].dtype.kind == "f"]
-    if floats:
-        ordered = ordered.assign(**{c: ordered[c].round(FINGERPRINT_FLOAT_DECIMALS) + 0.0 for c in floats})  # +0.0: no -0.0
-    row_hashes = pd.util.hash_pandas_object(ordered, index=False, hash_key=FINGERPRINT_HASH_KEY).to_numpy()
-    return header + np.sort(row_hashes).astype("<u8").tobytes()
-
-
-def snapshot_fingerprint(snapshot: Snapshot) -> str:
-    """sha256 over every frame's canonical bytes, framed by name and length."""
-    digest = hashlib.sha256()
-    for name, frame in sorted(snapshot.frames().items()):
-        body = canonical_frame_bytes(frame)
-        digest.update(f"{name}\n{len(body)}\n".encode())
-        digest.update(body)
-    return digest.hexdigest()
-
-
-# Models whose audit history marks every change of the data a snapshot reads.
-VERSIONED_MODELS = (
-    Site,
-    Patient,
-    Lesion,
-    Procedure,
-    RadiationCourse,
-    Visit,
-    PainAssessment,
-    MedicationUse,
-    AdverseEvent,
-    SkeletalEvent,
-    StudyExit,
-    ImagingAssessment,
+# The snapshot's fingerprint and the registry's data version live in analytics.data_version (re-exported here).
+from analytics.data_version import (  # noqa: E402 - after Snapshot, which it hashes
+    FINGERPRINT_FLOAT_DECIMALS,
+    FINGERPRINT_HASH_KEY,
+    VERSIONED_MODELS,
+    canonical_frame_bytes,
+    registry_change_token,
+    registry_data_version,
+    registry_data_version_cached,
+    snapshot_fingerprint,
 )
 
-
-def registry_data_version() -> str:
-    """A cheap token that changes whenever clinical data change: count and newest id of each audit table.
-
-    Every write (services, the seeder, voiding) appends a history row and
-    history is never deleted, so an unchanged token means unchanged data and
-    the fingerprint of a run made at that token still holds. The count guards
-    against a transaction that committed a lower id after a higher one. One
-    query, no extraction: used to reuse runs and flag 'data changed since'.
-    """
-    from django.db import connection
-
-    tables = [connection.ops.quote_name(m.history.model._meta.db_table) for m in VERSIONED_MODELS]
-    parts = [f"(SELECT count(*) || ':' || coalesce(max(history_id), 0) FROM {table})" for table in tables]  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts))  # noqa: S608 - table names from model metadata
-        row = cursor.fetchone()
-    return hashlib.sha256(".".join(map(str, row)).encode()).hexdigest()
-
-
-def registry_change_token() -> str:
-    """A token that is cheap on PostgreSQL (no table scan) and changes whenever the clinical data may have changed.
-
-    On PostgreSQL: the newest ``history_id`` of each audit table (an index lookup each) plus the transactions
-    in progress in this snapshot (``pg_current_snapshot()``) that are not known to belong to another database.
-    Sound: a history row visible now but not at an earlier read was either written by a transaction in progress
-    then (its id is in the earlier token and has left the snapshot since) or by one that began writing after the
-    earlier snapshot (its ids exceed every id visible then, so a newest id grew). The converse need not hold: a
-    transaction of this database that writes nothing clinical changes the token while it runs, which only costs
-    a recomputation. Elsewhere (SQLite, a single writer): ``registry_data_version()``.
-
-    Use it as a cache key for aggregates that must equal a fresh computation (the dashboard, the data version).
-    """
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return registry_data_version()
-    tables = [connection.ops.quote_name(m.history.model._meta.db_table) for m in VERSIONED_MODELS]
-    newest = [f"(SELECT max(history_id) FROM {table})" for table in tables]  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join(newest) + ", pg_current_snapshot()::text, "  # noqa: S608 - names from model metadata
-            "ARRAY(SELECT backend_xid::text FROM pg_stat_activity WHERE datname <> current_database()"
-            " AND backend_xid IS NOT NULL)"
-        )
-        *maxima, snapshot, elsewhere = cursor.fetchone()
-    _xmin, _xmax, in_progress = snapshot.split(":")
-    foreign = set(elsewhere or ())
-    ours = sorted(x for x in in_progress.split(",") if x and x not in foreign)
-    return "pg:" + ".".join(map(str, maxima)) + ":" + ",".join(ours)
-
-
-def registry_data_version_cached() -> str:
-    """``registry_data_version()`` looked up by ``registry_change_token()``: the same token means the same data,
-    so the count of every audit table (a scan of millions of rows at 100,000 patients) is taken once per change."""
-    from django.core.cache import cache
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return registry_data_version()  # the change token is the data version itself there
-    return str(cache.get_or_set(f"registry-data-version:{registry_change_token()}", registry_data_version, timeout=24 * 3600))
+__all__ = [
+    "FINGERPRINT_FLOAT_DECIMALS",
+    "FINGERPRINT_HASH_KEY",
+    "FRAME_QUERIES",
+    "VERSIONED_MODELS",
+    "FrameQuery",
+    "Snapshot",
+    "canonical_frame_bytes",
+    "copy_frame",
+    "copy_statement",
+    "frame_copy",
+    "frame_load",
+    "registry_change_token",
+    "registry_data_version",
+    "registry_data_version_cached",
+    "snapshot_extract",
+    "snapshot_fingerprint",
+]
