@@ -125,6 +125,33 @@ def test_text_columns_are_categoricals_over_the_sorted_study_ids_and_hash_as_tex
     assert canonical_frame_bytes(snapshot.visits.assign(**plain)) == canonical_frame_bytes(snapshot.visits)
 
 
+def test_a_copy_is_parsed_as_its_rows_arrive_a_block_at_a_time(monkeypatch):
+    """Issue 17 (worker memory): the COPY's rows go to the CSV parser a block at a time, never gathered into one
+    buffer first, and the frames are those of the ORM path."""
+    from django.db import connection
+
+    from analytics import dataset
+
+    require_service(connection.vendor == "postgresql", "the COPY path needs PostgreSQL: set DATABASE_URL=postgres://…")
+    seeded_registry(6)
+    reads = []
+    read = dataset.CopyStream.read
+
+    def counted(self, size=-1):
+        block = read(self, size)
+        reads.append(block.count(b"\n"))
+        return block
+
+    monkeypatch.setattr(dataset.CopyStream, "ROWS_PER_READ", 5)
+    monkeypatch.setattr(dataset.CopyStream, "read", counted)
+    copied = snapshot_extract(method="copy")
+    assert max(reads) == 5 and sum(reads) == sum(len(f) for f in copied.frames().values())
+    assert sum(1 for rows in reads if rows) >= len(copied.visits) // 5  # the 42 visits came in blocks, not at once
+    orm = snapshot_extract(method="orm")
+    for name, frame in orm.frames().items():
+        pd.testing.assert_frame_equal(copied.frames()[name], frame, obj=name)
+
+
 def test_an_error_in_the_middle_of_a_copy_is_raised_not_read_as_a_shorter_frame():
     """A COPY the server ends with an error after some rows (here a division by zero at the 30th visit) must fail
     the extraction: a frame silently cut short would give a report on part of the data."""
