@@ -128,10 +128,36 @@ def text_categorical(values: pd.Series, first: tuple[str, ...] = ()) -> pd.Categ
     return pd.Categorical(values, categories=[*first, *extra])
 
 
+# Integer columns held narrower than int64 (issue 17, worker memory: the 11 BPI items are a third of the snapshot at
+# 8 bytes each): the BPI items are 0–10 (docs/domain.md §3), a record version is a PositiveIntegerField (< 2**31).
+# With a missing value an int8/int16 column is float32 (exact for these whole numbers), otherwise float64.
+NARROW_INTEGERS: dict[str, type[np.signedinteger]] = {
+    **{item: np.int8 for item in INTENSITY_ITEMS + INTERFERENCE_ITEMS},
+    "version": np.int32,
+}
+
+
+def _number_dtype(numbers: pd.Series, narrow: type[np.signedinteger] | None, is_float: bool) -> np.dtype:
+    """The dtype a number column is held in: ``narrow`` (or float32 when a value is missing and ``narrow`` has at
+    most 16 bits) when every value fits it, else int64 (complete) / float64 (a value missing, or a float column)."""
+    complete = not numbers.isna().any()
+    if is_float:
+        return np.dtype(float)
+    if narrow is not None and len(numbers):
+        limits = np.iinfo(narrow)
+        fits = bool(limits.min <= numbers.min() and numbers.max() <= limits.max)
+        if fits and complete:
+            return np.dtype(narrow)
+        if fits and limits.bits <= 16:
+            return np.dtype(np.float32)
+    return np.dtype(np.int64 if complete else float)
+
+
 def _typed(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
     """The one column representation of both extraction paths (so both give the same frames and fingerprint):
     text → categorical (``visit`` with the schedule's visit codes first), integers → int64 (float64 when a
-    value is missing), decimals → float64, dates → datetime64[ns], booleans → bool (object when missing)."""
+    value is missing; ``NARROW_INTEGERS`` narrower), decimals → float64, dates → datetime64[ns], booleans → bool
+    (object when missing)."""
     out: dict[str, Any] = {}
     for column in frame.columns:
         values, kind = frame[column], types.get(column, "text")
@@ -141,7 +167,7 @@ def _typed(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
             out[column] = text_categorical(values, VISIT_CODES if column == "visit" else ())
         elif kind in ("integer", "float"):
             numbers = values.astype(float) if values.dtype == object else values
-            target = np.dtype(np.int64 if kind != "float" and not numbers.isna().any() else float)
+            target = _number_dtype(numbers, NARROW_INTEGERS.get(column) if kind == "integer" else None, kind == "float")
             out[column] = numbers if numbers.dtype == target else numbers.astype(target)  # no copy when already so
         elif kind == "date":
             text = values.dtype == object and isinstance(values.dropna().iloc[0] if values.notna().any() else None, str)

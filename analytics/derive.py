@@ -556,22 +556,31 @@ def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSe
     snapshot = snapshot_coded(snapshot)
     patients = analysis_patients(snapshot)
     cutoff = data_cutoff(snapshot)
+    # Each set is put in its final form as soon as it is built and its working copy dropped, the largest first
+    # (issue 17, worker memory: the integer-keyed pain and adresp frames no longer outlive their final forms).
     pain = build_pain(snapshot, patients, params)
     masks = _itt_masks(snapshot, patients, params, cutoff)
     ids = _as_text(patients["study_id"]).to_numpy(dtype=object)
     itt = {visit: ids[mask].tolist() for visit, mask in masks.items()}  # patients are in study_id order
-    adresp = _adresp(pain, patients, masks)
+    adresp = as_categories(_plain(_adresp(pain, patients, masks)))
+    del masks, ids
+    pain = as_categories(_plain(pain))
+    adtte = as_categories(_plain(build_adtte(snapshot, patients, params)))
+    aes = as_categories(_plain(build_aes(snapshot, patients)))
+    enrolment = _plain(build_enrolment(snapshot, patients))
     local_control = local_control_inputs(snapshot, patients)
+    lesion_control = build_lesion_control(snapshot, patients, local_control)
+    adltp = build_adltp(snapshot, patients, local_control)
     return AnalysisSets(
         patients=as_categories(_plain(patients)),
-        adtte=as_categories(_plain(build_adtte(snapshot, patients, params))),
-        adresp=as_categories(_plain(adresp)),
-        pain=as_categories(_plain(pain)),
-        aes=as_categories(_plain(build_aes(snapshot, patients))),
+        adtte=adtte,
+        adresp=adresp,
+        pain=pain,
+        aes=aes,
         itt_population=itt,
         cutoff=cutoff,
-        enrolment=_plain(build_enrolment(snapshot, patients)),
+        enrolment=enrolment,
         visits_not_done=visits_not_done(snapshot),
-        lesion_control=build_lesion_control(snapshot, patients, local_control),
-        adltp=build_adltp(snapshot, patients, local_control),
+        lesion_control=lesion_control,
+        adltp=adltp,
     )

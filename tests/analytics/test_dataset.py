@@ -205,3 +205,24 @@ def test_the_extraction_transaction_sorts_and_joins_in_memory_and_leaves_work_me
     with connection.cursor() as cursor:
         cursor.execute("SHOW work_mem")
         assert cursor.fetchone()[0] == before
+
+
+def test_bpi_items_and_record_versions_are_held_narrow_and_hash_as_their_64_bit_values():
+    """Issue 17 (worker memory): BPI items (0–10) as int8 — float32 when one is missing — and record versions as
+    int32; the values are unchanged and the fingerprint is that of the same frame in int64/float64."""
+    import numpy as np
+
+    from analytics.dataset import NARROW_INTEGERS, _number_dtype
+
+    seeded_registry(10)
+    pain = snapshot_extract().pain
+    assert pain["worst"].dtype == np.int8 and pain["version"].dtype == np.int32
+    wide = pain.assign(
+        **{c: pain[c].astype(np.int64 if pain[c].dtype.kind == "i" else float) for c in pain.columns if c in NARROW_INTEGERS}
+    )
+    assert canonical_frame_bytes(pain) == canonical_frame_bytes(wide)
+    with_missing = pd.Series([0.0, 10.0, np.nan])
+    assert _number_dtype(with_missing, np.int8, False) == np.float32
+    assert _number_dtype(pd.Series([0, 300]), np.int8, False) == np.int64  # out of range: not narrowed
+    assert _number_dtype(pd.Series([0.0, 3e9, np.nan]), np.int32, False) == np.float64
+    assert _number_dtype(pd.Series([1.5]), None, True) == np.float64
