@@ -42,7 +42,9 @@ def _column_hashes(frame: pd.DataFrame, columns: list[str]) -> Iterator[np.ndarr
     """Each column's 64-bit value hashes (``hash_pandas_object`` of the column), one column at a time."""
     for column in columns:
         values = frame[column]
-        if values.dtype.kind in "iuf" and values.dtype.itemsize < 8:  # a narrow column (NARROW_INTEGERS) hashes as 64-bit
+        if (
+            isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf" and values.dtype.itemsize < 8
+        ):  # a narrow column (NARROW_INTEGERS) hashes as 64-bit
             values = values.astype(np.int64 if values.dtype.kind in "iu" else float)
         if values.dtype.kind == "f":
             values = values.round(FINGERPRINT_FLOAT_DECIMALS) + 0.0  # +0.0: no -0.0
