@@ -41,7 +41,7 @@ from lifelines import CoxPHFitter
 
 from .results import CoxResult, CoxTerm, DroppedCovariate, StatFlag, optional_float
 from .risk_sets import ENDPOINT_COLUMNS, SRE
-from .strata import require_columns
+from .strata import as_text, require_columns
 
 COX_COVARIATES: tuple[str, ...] = ("modality", "augmentation", "radiation_sequence", "region")
 MIN_EVENTS = 5
@@ -66,7 +66,7 @@ FIT_FAILED = (
 
 def reference_level(values: pd.Series) -> str:
     """Most frequent level, ties broken by the alphabetically first (as str)."""
-    counts = values.astype(str).value_counts()
+    counts = as_text(values).value_counts()
     return sorted(counts.index, key=lambda level: (-counts[level], level))[0]
 
 
@@ -81,10 +81,10 @@ def _analysis_frame(adtte: pd.DataFrame, endpoint: str, covariates: Sequence[str
     out = pd.DataFrame({"time": pd.to_numeric(frame[time_col]).astype(float)}, index=frame.index)
     out["event"] = (status == SRE).astype(int) if endpoint == "sre" else (status > 0).astype(int)
     for c in present:
-        if frame[c].astype(str).nunique() < 2:
+        if as_text(frame[c]).nunique() < 2:
             dropped.append(DroppedCovariate(c, "single level"))
         else:
-            out[c] = frame[c].astype(str)
+            out[c] = as_text(frame[c])
     return out, [c for c in present if c in out.columns], dropped
 
 

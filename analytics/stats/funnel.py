@@ -34,7 +34,7 @@ from scipy import stats as scipy_stats
 
 from .response import pain_response_rates
 from .results import Result, ratio
-from .strata import require_columns
+from .strata import as_text, require_columns
 
 MAJOR_SIR_GRADES: tuple[str, ...] = ("severe", "life_threatening", "death")
 RESPONSE_VISIT = "month1"
@@ -201,8 +201,8 @@ def completeness_counts(adresp: pd.DataFrame, patients: pd.DataFrame, visits: Se
     """site → (follow-up visits with worst pain recorded, visits expected), over ``visits``."""
     require_columns(adresp, ("study_id", "visit", "worst_pain"), name="adresp")
     site = _site_of(patients)
-    rows = adresp[adresp["visit"].astype(str).isin(list(visits))]
-    by_site = rows["study_id"].astype(str).map(site)
+    rows = adresp[as_text(adresp["visit"]).isin(list(visits))]
+    by_site = as_text(rows["study_id"]).map(site)
     counts = {s: (0, 0) for s in sorted(set(site))}
     recorded = rows["worst_pain"].notna().to_numpy()
     for s in counts:

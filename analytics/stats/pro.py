@@ -24,7 +24,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from analytics.stats.response import NOT_EVALUABLE, RESPONDERS, _visit_order, with_response
 from analytics.stats.results import Result, ratio
-from analytics.stats.strata import require_columns
+from analytics.stats.strata import as_text, require_columns
 
 SOURCES = ("patient", "staff")
 PRO_COLUMNS = ("study_id", "visit", "worst_pain", "pain_source")
@@ -68,8 +68,9 @@ def pro_completion(adresp: pd.DataFrame) -> tuple[ProCompletion, ...]:
     """Completion of the pain questionnaire per follow-up visit, overall and by source (module docstring)."""
     require_columns(adresp, PRO_COLUMNS, name="adresp")
     results = []
-    for visit in _visit_order(set(adresp["visit"].astype(str))):
-        rows = adresp[adresp["visit"].astype(str) == visit]
+    visits = as_text(adresp["visit"])  # once, not per visit (issue 17)
+    for visit in _visit_order(set(visits)):
+        rows = adresp[visits == visit]
         received = rows["worst_pain"].notna()
         by_source = {s: int((received & rows["pain_source"].eq(s)).sum()) for s in SOURCES}
         results.append(
@@ -90,8 +91,9 @@ def response_rates_by_source(adresp: pd.DataFrame, sources: Sequence[str] = SOUR
     require_columns(adresp, PRO_COLUMNS, name="adresp")
     frame = with_response(adresp)
     results = []
-    for visit in _visit_order(set(frame["visit"].astype(str))):
-        at_visit = frame[frame["visit"].astype(str) == visit]
+    visits = as_text(frame["visit"])
+    for visit in _visit_order(set(visits)):
+        at_visit = frame[visits == visit]
         for source in sources:
             rows = at_visit[at_visit["pain_source"].eq(source)]
             evaluable = int((rows["response"] != NOT_EVALUABLE).sum())

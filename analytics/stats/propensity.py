@@ -70,6 +70,7 @@ from .response import NOT_EVALUABLE, RESPONDERS
 from .results import Result, optional_float
 from .risk_sets import SRE
 from .shared import shared
+from .strata import as_text
 from .survival import Z_95
 
 TRIM_LOW, TRIM_HIGH = 0.05, 0.95
@@ -291,7 +292,7 @@ def covariate_frame(patients: pd.DataFrame, pain: pd.DataFrame) -> pd.DataFrame:
     sins = patients["sins_total"] if "sins_total" in patients.columns else pd.Series(np.nan, index=patients.index)
     spine = patients["region"].astype(str).eq("spine")
     frame["sins_spine"] = np.where(spine, pd.to_numeric(sins, errors="coerce"), 0.0)
-    baseline = pain[pain["visit"].astype(str) == "baseline"].drop_duplicates("study_id").set_index("study_id")
+    baseline = pain[as_text(pain["visit"]) == "baseline"].drop_duplicates("study_id").set_index("study_id")
     frame["worst_pain_baseline"] = frame["study_id"].map(baseline["worst"]).astype(float)
     frame["omed_baseline"] = frame["study_id"].map(baseline["omed"]).astype(float)
     return frame
@@ -437,14 +438,19 @@ def weighted_rate(y: np.ndarray, w: np.ndarray) -> WeightedRate:
 def response_comparisons(analysed: pd.DataFrame, adresp: pd.DataFrame, visits: Sequence[str]) -> tuple[ResponseComparison, ...]:
     """Weighted response rate per arm and their difference at each visit (evaluable patients)."""
     rows = []
-    weights = analysed.set_index("study_id")[["treated", "w"]]
+    # Each adresp row's analysed patient (-1: not analysed), looked up once for every visit (issue 17, worker memory:
+    # a per-visit selection copied and re-typed the whole adresp — 50 MB at 100,000 patients).
+    position = pd.Index(as_text(analysed["study_id"])).get_indexer(as_text(adresp["study_id"]))
+    response = adresp["response"]
+    text = as_text(response)
+    usable = (position >= 0) & response.notna().to_numpy() & (text != NOT_EVALUABLE).to_numpy()
+    responder = text.isin(RESPONDERS).to_numpy(dtype=float)
+    visit_text = as_text(adresp["visit"]).to_numpy()
+    arm_treated = analysed["treated"].to_numpy() == 1
+    arm_weight = analysed["w"].to_numpy(dtype=float)
     for visit in visits:
-        at = adresp[(adresp["visit"].astype(str) == visit) & adresp["study_id"].astype(str).isin(weights.index)]
-        at = at[at["response"].notna() & (at["response"].astype(str) != NOT_EVALUABLE)]
-        joined = weights.loc[at["study_id"].astype(str).to_list()]
-        y = at["response"].astype(str).isin(RESPONDERS).to_numpy(dtype=float)
-        t = joined["treated"].to_numpy() == 1
-        w = joined["w"].to_numpy(dtype=float)
+        at = np.flatnonzero(usable & (visit_text == visit))  # adresp's row order, as before
+        y, t, w = responder[at], arm_treated[position[at]], arm_weight[position[at]]
         treated, control = weighted_rate(y[t], w[t]), weighted_rate(y[~t], w[~t])
         reason = None
         if treated.n == 0 or control.n == 0:

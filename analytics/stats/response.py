@@ -157,28 +157,34 @@ def pain_response_classify_frame(adresp: pd.DataFrame) -> pd.Series:
     return pd.Series(np.array(CATEGORIES, dtype=object)[codes], index=adresp.index, name="response", dtype=object)
 
 
+def _responses(adresp: pd.DataFrame) -> pd.Series:
+    """The ``response`` column of :func:`with_response` (no copy of the frame)."""
+    computed = pain_response_classify_frame(adresp)
+    response = adresp["response"].astype(object).where(adresp["response"].notna(), computed) if "response" in adresp else computed
+    unknown = set(response) - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"unknown response categories: {sorted(map(str, unknown))}")
+    return response.rename("response")
+
+
 def with_response(adresp: pd.DataFrame) -> pd.DataFrame:
     """Copy of adresp whose ``response`` is filled by the classifier where missing.
 
     A recorded (non-missing) response is kept as given.
     """
     frame = adresp.copy()
-    computed = pain_response_classify_frame(frame)
-    if "response" in frame.columns:
-        frame["response"] = frame["response"].astype(object).where(frame["response"].notna(), computed)
-    else:
-        frame["response"] = computed
-    unknown = set(frame["response"]) - set(CATEGORIES)
-    if unknown:
-        raise ValueError(f"unknown response categories: {sorted(map(str, unknown))}")
+    frame["response"] = _responses(adresp)
     return frame
 
 
 @shared
 def follow_up_responses(adresp: pd.DataFrame) -> pd.DataFrame:
-    """:func:`with_response` of ``adresp``'s follow-up rows (baseline left out); shared by a report's fit units
-    (analytics.stats.shared): the caller must not modify it."""
-    return with_response(adresp[adresp["visit"] != VISIT_CODES[0]])
+    """study_id, visit and response (:func:`with_response`) of ``adresp``'s follow-up rows (baseline left out), in
+    adresp's row order and index; shared by a report's fit units (analytics.stats.shared): the caller must not
+    modify it. Only these three columns are kept — they are all its users read, and the memo holds the frame
+    for the whole compute stage (issue 17, worker memory: 25 → 7 MB at 100,000 patients)."""
+    follow_up = adresp[adresp["visit"] != VISIT_CODES[0]]
+    return follow_up[["study_id", "visit"]].assign(response=_responses(follow_up))
 
 
 def _visit_order(visits: Collection[str]) -> list[str]:

@@ -42,9 +42,10 @@ import pandas as pd
 from trials.domain.schedule import VISIT_CODES, VISITS_BY_CODE
 
 from .competing_risks import aalen_johansen_curve
-from .response import NOT_EVALUABLE, RESPONDERS, with_response
+from .response import NOT_EVALUABLE, RESPONDERS, follow_up_responses
 from .results import Result, SurvivalCurve, ratio
-from .strata import STRATA_VARIABLES, iter_strata, require_columns
+from .shared import shared
+from .strata import STRATA_VARIABLES, as_text, iter_strata, require_columns
 
 RESPONSE, DEATH_BEFORE_RESPONSE, CENSORED = 1, 2, 0
 # Days 3, 7, 30: the target days of the day-3, week-1 and month-1 visits (docs/domain.md §2).
@@ -92,21 +93,51 @@ def _visit_day(visits: pd.Series) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True)
+class ResponseDays:
+    """Each patient's pain-response days, from adresp's follow-up rows (stratum-free: a stratum is a set of patients).
+
+    ``first``: study_id → target day of the first CR/PR (responders only); ``last``: study_id → target day of the
+    last evaluable visit; ``later``: the evaluable visits of responders after their first response — study_id,
+    visit, ``still`` (CR/PR there) — for the durability table."""
+
+    first: pd.Series
+    last: pd.Series
+    later: pd.DataFrame
+
+
+@shared
+def response_days(adresp: pd.DataFrame) -> ResponseDays:
+    """:class:`ResponseDays` of ``adresp`` (columns as :func:`time_to_response`), computed once per report and shared
+    by its strata and fit units (analytics.stats.shared; issue 17: each stratum used to classify and copy adresp
+    again — 180 MB at 100,000 patients). The caller must not modify it."""
+    frame = adresp[as_text(adresp["visit"]) != VISIT_CODES[0]]
+    frame = follow_up_responses(adresp) if len(frame) else frame.assign(response=pd.Series(dtype=object))
+    days = pd.Series(_visit_day(frame["visit"]), index=frame.index)
+    study = as_text(frame["study_id"])
+    responded = frame["response"].isin(RESPONDERS) & days.notna()
+    evaluable = (frame["response"] != NOT_EVALUABLE) & days.notna()
+    first = days[responded].groupby(study[responded]).min()
+    last = days[evaluable].groupby(study[evaluable]).max()
+    after = (frame["response"] != NOT_EVALUABLE) & (days > study.map(first))  # NaN (non-responder, no day): False
+    later = pd.DataFrame(
+        {
+            "study_id": study[after].to_numpy(),
+            "visit": as_text(frame.loc[after, "visit"]).to_numpy(),
+            "still": frame.loc[after, "response"].isin(RESPONDERS).to_numpy(),
+        }
+    )
+    return ResponseDays(first, last, later)
+
+
 def response_time_status(adresp: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
     """One row per adtte patient: study_id, ``ttr_days``, ``ttr_event`` (1 response, 2 death before
     response, 0 censored at the last evaluable visit) and ``first_response_day`` (NaN if none)."""
     require_columns(adtte, ("study_id", "os_days", "os_event"), name="adtte")
     ids = adtte["study_id"].astype(str)
-    frame = adresp[adresp["study_id"].astype(str).isin(set(ids)) & (adresp["visit"].astype(str) != VISIT_CODES[0])]
-    frame = with_response(frame) if len(frame) else frame.assign(response=pd.Series(dtype=object))
-    days = pd.Series(_visit_day(frame["visit"]), index=frame.index)
-    study = frame["study_id"].astype(str)
-    responded = frame["response"].isin(RESPONDERS) & days.notna()
-    evaluable = (frame["response"] != NOT_EVALUABLE) & days.notna()
-    first = days[responded].groupby(study[responded]).min()
-    last = days[evaluable].groupby(study[evaluable]).max()
-    first_day = ids.map(first).to_numpy(dtype=float)
-    last_day = ids.map(last).fillna(0.0).to_numpy(dtype=float)
+    days = response_days(adresp)
+    first_day = ids.map(days.first).to_numpy(dtype=float)
+    last_day = ids.map(days.last).fillna(0.0).to_numpy(dtype=float)
     died = pd.to_numeric(adtte["os_event"], errors="coerce").fillna(0).to_numpy() == 1
     os_days = pd.to_numeric(adtte["os_days"], errors="coerce").to_numpy(dtype=float)
     has_response = ~np.isnan(first_day)
@@ -116,23 +147,16 @@ def response_time_status(adresp: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame({"study_id": ids.to_numpy(), "ttr_days": time, "ttr_event": status, "first_response_day": first_day})
 
 
-def durability(adresp: pd.DataFrame, first_response: pd.Series) -> tuple[DurabilityAtVisit, ...]:
+def durability(later: pd.DataFrame) -> tuple[DurabilityAtVisit, ...]:
     """Per scheduled visit after a first response: responders assessed there and still CR/PR.
 
-    ``first_response``: study_id → day of the first response (responders only)."""
-    if first_response.empty or adresp.empty:
-        return ()
-    frame = adresp[adresp["study_id"].astype(str).isin(set(first_response.index))]
-    frame = frame[frame["response"] != NOT_EVALUABLE]
-    days = pd.Series(_visit_day(frame["visit"]), index=frame.index)
-    later = days > frame["study_id"].astype(str).map(first_response)
-    frame, days = frame[later], days[later]
+    ``later``: the rows of :attr:`ResponseDays.later` of the patients concerned."""
     results = []
     for visit in VISIT_CODES[1:]:
-        at_visit = frame[frame["visit"].astype(str) == visit]
-        if at_visit.empty:
+        at_visit = later["still"].to_numpy()[later["visit"].to_numpy() == visit]
+        if not len(at_visit):
             continue
-        still = int(at_visit["response"].isin(RESPONDERS).sum())
+        still = int(at_visit.sum())
         results.append(
             DurabilityAtVisit(
                 visit=visit,
@@ -162,8 +186,7 @@ def _one_stratum(stratum: str, adtte: pd.DataFrame, adresp: pd.DataFrame, landma
         landmarks=landmarks,
     )
     responders = ts[ts["ttr_event"] == RESPONSE]
-    first = pd.Series(responders["first_response_day"].to_numpy(), index=responders["study_id"].to_numpy())
-    relevant = adresp[adresp["study_id"].astype(str).isin(set(first.index))]
+    later = response_days(adresp).later
     median = _median(curve)
     note = NO_PATIENTS if ts.empty else NO_RESPONDERS if responders.empty else None
     return TimeToResponse(
@@ -175,7 +198,7 @@ def _one_stratum(stratum: str, adtte: pd.DataFrame, adresp: pd.DataFrame, landma
         median_days=median,
         median_reached=median is not None,
         curve=curve,
-        durability=durability(with_response(relevant) if len(relevant) else relevant, first),
+        durability=durability(later[later["study_id"].isin(set(responders["study_id"]))]),
         note=note,
     )
 
