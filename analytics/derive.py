@@ -185,7 +185,17 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         for c in frame.columns
         if c not in keep and isinstance(frame[c].dtype, pd.CategoricalDtype)
     }
-    return frame.assign(**changes) if changes else frame
+    return _with_columns(frame, changes)
+
+
+def _with_columns(frame: pd.DataFrame, changes: dict[str, Any]) -> pd.DataFrame:
+    """``frame.assign(**changes)`` for existing columns, without the deep copy of every other column that ``assign``
+    makes: the new frame shares them (issue 17, worker memory — the derivation's working frames are dropped as soon
+    as their analysis set is made, so nothing writes to the shared columns)."""
+    if not changes:
+        return frame
+    columns = {c: changes[c] if c in changes else frame[c] for c in frame.columns}
+    return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
 def data_cutoff(snapshot: Snapshot) -> pd.Timestamp | None:
@@ -545,7 +555,7 @@ def as_categories(frame: pd.DataFrame) -> pd.DataFrame:
     """Visit and stratum columns as pandas categoricals: the per-stratum, per-visit selections of the
     statistics compare codes instead of Python strings (same numbers, about a third faster at scale)."""
     columns = [c for c in ("visit", *STRATUM_COLUMNS) if c in frame.columns]
-    return frame.assign(**{c: _category(frame[c]) for c in columns}) if columns else frame
+    return _with_columns(frame, {c: _category(frame[c]) for c in columns})
 
 
 def analysis_sets_build(snapshot: Snapshot, params: RunParameters) -> AnalysisSets:
