@@ -127,7 +127,7 @@ def test_text_columns_are_categoricals_over_the_sorted_study_ids_and_hash_as_tex
 
 def test_a_copy_is_parsed_as_its_rows_arrive_a_block_at_a_time(monkeypatch):
     """Issue 17 (worker memory): the COPY's rows go to the CSV parser a block at a time, never gathered into one
-    buffer first, and the frames are those of the ORM path."""
+    buffer first, are parsed into columns a chunk at a time, and the frames are those of the ORM path."""
     from django.db import connection
 
     from analytics import dataset
@@ -143,6 +143,7 @@ def test_a_copy_is_parsed_as_its_rows_arrive_a_block_at_a_time(monkeypatch):
         return block
 
     monkeypatch.setattr(dataset.CopyStream, "ROWS_PER_READ", 5)
+    monkeypatch.setattr(dataset, "COPY_CHUNK_ROWS", 7)  # parsed 7 rows at a time: categoricals joined across chunks
     monkeypatch.setattr(dataset.CopyStream, "read", counted)
     copied = snapshot_extract(method="copy")
     assert max(reads) == 5 and sum(reads) == sum(len(f) for f in copied.frames().values())
