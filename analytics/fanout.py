@@ -42,6 +42,7 @@ from django.conf import settings
 
 import analytics.compute  # noqa: F401 - registers the fit jobs (a worker may import this module first)
 from analytics.fits import FitRunner, FitUnit, fit_unit_run, schedule_order, serial_runner
+from analytics.memory import large_allocations_mapped
 from analytics.parameters import parameters_parse
 from analytics.stats.shared import shared_preparations
 
@@ -161,6 +162,7 @@ def fit_units_work(token: str) -> str:
         _prepared.clear()
         return ""
     unit = FitUnit.from_id(popped.decode())
+    large_allocations_mapped(settings.REPORTS_MALLOC_MMAP_THRESHOLD)  # as the pipeline does (analytics.memory)
     client.hset(keys["taken"], unit.id, time.time())
     sets = _frames_load(client, meta["frames"])
     if meta["frames"] not in _prepared:  # a new run's frames: the last run's preparations go with its frames

@@ -7,9 +7,6 @@ rewrites the same artifact files in MEDIA_ROOT/reports/<id>/.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import subprocess
 import time
 from collections.abc import Callable
@@ -25,6 +22,7 @@ from analytics.compute import numbers_compute
 from analytics.dataset import registry_data_version, snapshot_extract, snapshot_fingerprint
 from analytics.derive import analysis_sets_build
 from analytics.fanout import fanout_enabled, fanout_runner
+from analytics.memory import large_allocations_mapped, memory_release
 from analytics.models import ReportRun, RunStatus
 from analytics.parameters import parameters_parse
 from analytics.render import artifacts_render, render_inputs
@@ -88,28 +86,6 @@ class StageClock:
             self.on_progress(name, self._previous, self.timings)
 
 
-@lru_cache(maxsize=1)
-def _libc_malloc_trim():
-    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS)."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-def memory_release() -> None:
-    """Give the memory of the frames a stage dropped back to the operating system (issue 17, worker memory).
-
-    The extraction's and the fits' large temporaries are freed when a stage ends, but glibc keeps freed heap
-    pages mapped, so the next stage's allocations would pile on top of them and the worker's peak RSS would
-    be the sum of the stages' peaks instead of the largest. A collection (pandas frames hold reference
-    cycles) and ``malloc_trim(0)`` return them; elsewhere this is only the collection."""
-    gc.collect()
-    trim = _libc_malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
 def known_fingerprint(data_version: str) -> str | None:
     """The fingerprint of a finished run extracted at ``data_version``: the same token means the same data
     (``registry_data_version``), so the snapshot need not be hashed again (issue 17)."""
@@ -152,6 +128,7 @@ def report_run_pipeline(
     message's number: ``RunSuperseded`` when the run was re-queued since.
     """
     run = report_run_start(run_id=run_id, delivery=delivery)
+    large_allocations_mapped(settings.REPORTS_MALLOC_MMAP_THRESHOLD)  # the process's setting: idempotent
     params = parameters_parse(run.parameters)
     clock = StageClock(run_id, on_progress, delivery)
     with clock.stage("extract"):

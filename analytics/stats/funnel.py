@@ -201,10 +201,10 @@ def completeness_counts(adresp: pd.DataFrame, patients: pd.DataFrame, visits: Se
     """site → (follow-up visits with worst pain recorded, visits expected), over ``visits``."""
     require_columns(adresp, ("study_id", "visit", "worst_pain"), name="adresp")
     site = _site_of(patients)
-    rows = adresp[as_text(adresp["visit"]).isin(list(visits))]
-    by_site = as_text(rows["study_id"]).map(site)
+    listed = as_text(adresp["visit"]).isin(list(visits)).to_numpy()  # the two columns used, not a copy of adresp
+    by_site = as_text(adresp["study_id"][listed]).map(site)
     counts = {s: (0, 0) for s in sorted(set(site))}
-    recorded = rows["worst_pain"].notna().to_numpy()
+    recorded = adresp["worst_pain"].notna().to_numpy()[listed]
     for s in counts:
         mask = (by_site == s).to_numpy()
         counts[s] = (int(np.sum(recorded & mask)), int(np.sum(mask)))

@@ -183,7 +183,8 @@ def mixed_model_frame(
             **{c: pain[c].array.take(index) for c in carried},
             "baseline": base,
             "value": value[index],
-        }
+        },
+        copy=False,  # every column is a new array already: no consolidated second copy (issue 17, worker memory)
     )
     rows["change"] = rows["value"] - rows["baseline"]
     return rows, after_death

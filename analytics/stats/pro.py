@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from analytics.stats.response import NOT_EVALUABLE, RESPONDERS, _visit_order, with_response
+from analytics.stats.response import NOT_EVALUABLE, RESPONDERS, _visit_order, response_column
 from analytics.stats.results import Result, ratio
 from analytics.stats.strata import as_text, require_columns
 
@@ -68,19 +68,23 @@ def pro_completion(adresp: pd.DataFrame) -> tuple[ProCompletion, ...]:
     """Completion of the pain questionnaire per follow-up visit, overall and by source (module docstring)."""
     require_columns(adresp, PRO_COLUMNS, name="adresp")
     results = []
-    visits = as_text(adresp["visit"])  # once, not per visit (issue 17)
+    # Column arrays compared per visit, not a copy of adresp's rows per visit (issue 17, worker memory)
+    visits = as_text(adresp["visit"]).to_numpy()
+    recorded = adresp["worst_pain"].notna().to_numpy()
+    source_of = adresp["pain_source"].to_numpy(dtype=object)
     for visit in _visit_order(set(visits)):
-        rows = adresp[visits == visit]
-        received = rows["worst_pain"].notna()
-        by_source = {s: int((received & rows["pain_source"].eq(s)).sum()) for s in SOURCES}
+        at_visit = visits == visit
+        received = recorded & at_visit
+        n_expected, n_received = int(at_visit.sum()), int(received.sum())
+        by_source = {s: int((received & (source_of == s)).sum()) for s in SOURCES}
         results.append(
             ProCompletion(
                 visit=visit,
-                expected=len(rows),
-                received=int(received.sum()),
+                expected=n_expected,
+                received=n_received,
                 received_by_source=by_source,
-                completion_rate=ratio(int(received.sum()), len(rows)),
-                completion_rate_by_source={s: ratio(n, len(rows)) for s, n in by_source.items()},
+                completion_rate=ratio(n_received, n_expected),
+                completion_rate_by_source={s: ratio(n, n_expected) for s, n in by_source.items()},
             )
         )
     return tuple(results)
@@ -89,21 +93,24 @@ def pro_completion(adresp: pd.DataFrame) -> tuple[ProCompletion, ...]:
 def response_rates_by_source(adresp: pd.DataFrame, sources: Sequence[str] = SOURCES) -> tuple[ResponseBySource, ...]:
     """Pain response rate among evaluable patients per follow-up visit × pain source, with Wilson 95% CIs."""
     require_columns(adresp, PRO_COLUMNS, name="adresp")
-    frame = with_response(adresp)
+    response = response_column(adresp)  # with_response's column, without its copy of adresp (issue 17, worker memory)
+    is_evaluable = (response != NOT_EVALUABLE).to_numpy()
+    is_responder = response.isin(RESPONDERS).to_numpy()
+    visits = as_text(adresp["visit"]).to_numpy()
+    source_of = adresp["pain_source"].to_numpy(dtype=object)
     results = []
-    visits = as_text(frame["visit"])
     for visit in _visit_order(set(visits)):
-        at_visit = frame[visits == visit]
+        at_visit = visits == visit
         for source in sources:
-            rows = at_visit[at_visit["pain_source"].eq(source)]
-            evaluable = int((rows["response"] != NOT_EVALUABLE).sum())
-            responders = int(rows["response"].isin(RESPONDERS).sum())
+            rows = at_visit & (source_of == source)
+            evaluable = int((rows & is_evaluable).sum())
+            responders = int((rows & is_responder).sum())
             low, high = wilson_interval(responders, evaluable)
             results.append(
                 ResponseBySource(
                     visit=visit,
                     source=source,
-                    n_records=len(rows),
+                    n_records=int(rows.sum()),
                     evaluable=evaluable,
                     responders=responders,
                     evaluable_rate=ratio(responders, evaluable),

@@ -729,7 +729,7 @@ def propensity_weighting(covariates: pd.DataFrame, contrast: Contrast | str) -> 
     if contrast.variable not in covariates.columns:
         return state.stop(NOT_ESTIMABLE, f"{contrast.variable} is not recorded")
     values = covariates[contrast.variable].astype(object)
-    frame = covariates[values.isin(contrast.treated + contrast.control)].copy()
+    frame = covariates.take(np.flatnonzero(values.isin(contrast.treated + contrast.control)))  # one copy, writable
     frame["treated"] = frame[contrast.variable].isin(contrast.treated).astype(int)
     numeric = [c for c in NUMERIC_COVARIATES if c != contrast.variable]
     categorical = [c for c in CATEGORICAL_COVARIATES if c != contrast.variable]
@@ -770,7 +770,7 @@ def propensity_weighting(covariates: pd.DataFrame, contrast: Contrast | str) -> 
     )
     complete["ps"] = np.asarray(fit.predict())
     inside = complete["ps"].between(TRIM_LOW, TRIM_HIGH)
-    analysed = complete[inside].copy()
+    analysed = complete.take(np.flatnonzero(inside))
     share = analysed["treated"].mean() if len(analysed) else 0.0
     analysed["w"] = np.where(analysed["treated"] == 1, share / analysed["ps"], (1 - share) / (1 - analysed["ps"]))
     state.analysed = analysed
@@ -822,11 +822,17 @@ def propensity_analysis(
         return _result(contrast, state.status, state.reason, **counts)
     complete, analysed = state.complete, state.analysed
     assert complete is not None and analysed is not None  # set whenever the weighting succeeded
+    # Only these columns are read from here on: the covariates, the design matrix and their copies are let go before
+    # the outcome fits (issue 17, worker memory).
+    unweighted = complete[["study_id", "treated"]].assign(w=1.0)
+    analysed = analysed[["study_id", "treated", "w"]]
+    state.complete = state.design = state.analysed = None
+    del complete
     labels = (contrast.treated_label, contrast.control_label)
     outcome: dict[str, object] = {"response": response_comparisons(analysed, adresp, visits)}
     for endpoint, cause in (("os", None), ("sre", SRE)):
         ends = _endpoint_frame(analysed, adtte, endpoint)
-        everyone = _endpoint_frame(complete.assign(w=1.0), adtte, endpoint)
+        everyone = _endpoint_frame(unweighted, adtte, endpoint)
         arms = ((contrast.treated_label, ends["treated"] == 1), (contrast.control_label, ends["treated"] == 0))
         outcome[f"{endpoint}_curves"] = tuple(
             _curve(

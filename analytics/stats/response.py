@@ -157,7 +157,7 @@ def pain_response_classify_frame(adresp: pd.DataFrame) -> pd.Series:
     return pd.Series(np.array(CATEGORIES, dtype=object)[codes], index=adresp.index, name="response", dtype=object)
 
 
-def _responses(adresp: pd.DataFrame) -> pd.Series:
+def response_column(adresp: pd.DataFrame) -> pd.Series:
     """The ``response`` column of :func:`with_response` (no copy of the frame)."""
     computed = pain_response_classify_frame(adresp)
     response = adresp["response"].astype(object).where(adresp["response"].notna(), computed) if "response" in adresp else computed
@@ -173,7 +173,7 @@ def with_response(adresp: pd.DataFrame) -> pd.DataFrame:
     A recorded (non-missing) response is kept as given.
     """
     frame = adresp.copy()
-    frame["response"] = _responses(adresp)
+    frame["response"] = response_column(adresp)
     return frame
 
 
@@ -184,7 +184,7 @@ def follow_up_responses(adresp: pd.DataFrame) -> pd.DataFrame:
     modify it. Only these three columns are kept — they are all its users read, and the memo holds the frame
     for the whole compute stage (issue 17, worker memory: 25 → 7 MB at 100,000 patients)."""
     follow_up = adresp[adresp["visit"] != VISIT_CODES[0]]
-    return follow_up[["study_id", "visit"]].assign(response=_responses(follow_up))
+    return follow_up[["study_id", "visit"]].assign(response=response_column(follow_up))
 
 
 def _visit_order(visits: Collection[str]) -> list[str]:

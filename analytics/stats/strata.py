@@ -84,7 +84,8 @@ def iter_strata(frame: pd.DataFrame, variables: Sequence[str] = STRATA_VARIABLES
     for variable in variables:
         if variable not in frame.columns:
             continue
-        known = frame[frame[variable].notna()]
+        present = frame[variable].notna()
+        known = frame if present.all() else frame[present]  # no copy of the whole frame when nothing is missing
         for value in sorted(known[variable].unique(), key=str):
             yield stratum_key(variable, value), known[known[variable] == value]
 

@@ -133,9 +133,12 @@ def response_days(adresp: pd.DataFrame) -> ResponseDays:
 def response_time_status(adresp: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
     """One row per adtte patient: study_id, ``ttr_days``, ``ttr_event`` (1 response, 2 death before
     response, 0 censored at the last evaluable visit) and ``first_response_day`` (NaN if none)."""
+    return _time_status(response_days(adresp), adtte)
+
+
+def _time_status(days: ResponseDays, adtte: pd.DataFrame) -> pd.DataFrame:
     require_columns(adtte, ("study_id", "os_days", "os_event"), name="adtte")
     ids = adtte["study_id"].astype(str)
-    days = response_days(adresp)
     first_day = ids.map(days.first).to_numpy(dtype=float)
     last_day = ids.map(days.last).fillna(0.0).to_numpy(dtype=float)
     died = pd.to_numeric(adtte["os_event"], errors="coerce").fillna(0).to_numpy() == 1
@@ -174,8 +177,8 @@ def _median(curve: SurvivalCurve) -> float | None:
     return next((p.day for p in curve.points if p.estimate is not None and p.estimate >= 0.5), None)
 
 
-def _one_stratum(stratum: str, adtte: pd.DataFrame, adresp: pd.DataFrame, landmarks: Sequence[float]) -> TimeToResponse:
-    ts = response_time_status(adresp, adtte)
+def _one_stratum(stratum: str, adtte: pd.DataFrame, days: ResponseDays, landmarks: Sequence[float]) -> TimeToResponse:
+    ts = _time_status(days, adtte)
     curve = aalen_johansen_curve(
         ts["ttr_days"],
         ts["ttr_event"],
@@ -186,7 +189,7 @@ def _one_stratum(stratum: str, adtte: pd.DataFrame, adresp: pd.DataFrame, landma
         landmarks=landmarks,
     )
     responders = ts[ts["ttr_event"] == RESPONSE]
-    later = response_days(adresp).later
+    later = days.later
     median = _median(curve)
     note = NO_PATIENTS if ts.empty else NO_RESPONDERS if responders.empty else None
     return TimeToResponse(
@@ -220,4 +223,5 @@ def time_to_response(
     strata, one patient or no responders give a result with a ``note``.
     """
     require_columns(adresp, ("study_id", "visit"), name="adresp")
-    return tuple(_one_stratum(stratum, sub, adresp, landmarks) for stratum, sub in iter_strata(adtte, strata_variables))
+    days = response_days(adresp)  # once per call (and once per report inside shared_preparations), not per stratum
+    return tuple(_one_stratum(stratum, sub, days, landmarks) for stratum, sub in iter_strata(adtte, strata_variables))

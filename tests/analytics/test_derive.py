@@ -252,3 +252,23 @@ def test_interference_score_needs_four_of_seven_items(items, expected):
     columns = ["general_activity", "mood", "walking_ability", "normal_work", "relations", "sleep", "enjoyment_of_life"]
     score = interference_scores(pd.DataFrame([items], columns=columns)).iloc[0]
     assert math.isnan(score) if expected is None else score == expected
+
+
+def test_interference_score_is_the_row_mean_of_the_answered_items_bit_for_bit():
+    """Issue 17 (worker memory): the score is accumulated an item at a time; it equals the mean of the answered items
+    over rows with ≥ 4 of 7 answered (docs/domain.md §3) exactly as the row mean of the seven columns gave it."""
+    import numpy as np
+    import pandas as pd
+
+    from analytics.derive import interference_scores
+    from trials.domain.bpi import INTERFERENCE_ITEMS
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    items = {c: np.where(rng.random(n) < 0.35, np.nan, rng.integers(0, 11, n)).astype(np.float32) for c in INTERFERENCE_ITEMS}
+    pain = pd.DataFrame(items)
+    wide = pain.astype(float)
+    expected = wide.mean(axis=1).where(wide.notna().sum(axis=1) >= 4)
+    assert np.array_equal(interference_scores(pain).to_numpy(), expected.to_numpy(), equal_nan=True)
+    hand = pd.DataFrame([[1, 2, 3, 4, None, None, None], [1, 2, 3, None, None, None, None]], columns=list(INTERFERENCE_ITEMS))
+    assert interference_scores(hand).tolist()[0] == 2.5 and np.isnan(interference_scores(hand).tolist()[1])

@@ -1,0 +1,58 @@
+"""The report worker's memory (issue 17): freed frames given back to the operating system, large arrays mapped.
+
+glibc keeps freed heap memory for reuse; a report's stages free hundreds of MB of frames and arrays, so without these
+the worker's resident set would be the sum of what each stage left behind rather than the largest stage.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _libc_malloc_trim():
+    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def _libc_mallopt():
+    """glibc's ``mallopt`` (None elsewhere)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+
+
+def large_allocations_mapped(threshold: int) -> bool:
+    """Have glibc serve each allocation of ``threshold`` bytes or more (a large array) with a mapping of its own that
+    goes back to the operating system when the array is freed, and keep the threshold fixed (glibc otherwise raises it
+    up to 32 MB after large frees, and the freed arrays stay in the worker's heap). Settings
+    ``REPORTS_MALLOC_MMAP_THRESHOLD``; issue 17, worker memory. Returns whether it was applied (False for 0, or
+    without glibc)."""
+    mallopt = _libc_mallopt()
+    if threshold <= 0 or mallopt is None:
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, int(threshold)))
+
+
+def memory_release() -> None:
+    """Give the memory of the frames a stage dropped back to the operating system (issue 17, worker memory).
+
+    The extraction's and the fits' large temporaries are freed when a stage ends, but glibc keeps freed heap
+    pages mapped, so the next stage's allocations would pile on top of them and the worker's peak RSS would
+    be the sum of the stages' peaks instead of the largest. A collection (pandas frames hold reference
+    cycles) and ``malloc_trim(0)`` return them; elsewhere this is only the collection."""
+    gc.collect()
+    trim = _libc_malloc_trim()
+    if trim is not None:
+        trim(0)
