@@ -12,20 +12,11 @@ import gc
 from functools import lru_cache
 
 
-@lru_cache(maxsize=1)
-def _libc_malloc_trim():
-    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS)."""
+@lru_cache(maxsize=2)
+def _libc_function(name: str):
+    """glibc's ``name`` function (``malloc_trim``, ``mallopt``); None elsewhere (musl, macOS)."""
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-@lru_cache(maxsize=1)
-def _libc_mallopt():
-    """glibc's ``mallopt`` (None elsewhere)."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
         return None
 
@@ -39,7 +30,7 @@ def large_allocations_mapped(threshold: int) -> bool:
     up to 32 MB after large frees, and the freed arrays stay in the worker's heap). Settings
     ``REPORTS_MALLOC_MMAP_THRESHOLD``; issue 17, worker memory. Returns whether it was applied (False for 0, or
     without glibc)."""
-    mallopt = _libc_mallopt()
+    mallopt = _libc_function("mallopt")
     if threshold <= 0 or mallopt is None:
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, int(threshold)))
@@ -53,6 +44,6 @@ def memory_release() -> None:
     be the sum of the stages' peaks instead of the largest. A collection (pandas frames hold reference
     cycles) and ``malloc_trim(0)`` return them; elsewhere this is only the collection."""
     gc.collect()
-    trim = _libc_malloc_trim()
+    trim = _libc_function("malloc_trim")
     if trim is not None:
         trim(0)
