@@ -130,21 +130,21 @@ def test_a_copy_is_parsed_as_its_rows_arrive_a_block_at_a_time(monkeypatch):
     buffer first, are parsed into columns a chunk at a time, and the frames are those of the ORM path."""
     from django.db import connection
 
-    from analytics import dataset
+    from analytics import copy_frames
 
     require_service(connection.vendor == "postgresql", "the COPY path needs PostgreSQL: set DATABASE_URL=postgres://…")
     seeded_registry(6)
     reads = []
-    read = dataset.CopyStream.read
+    read = copy_frames.CopyStream.read
 
     def counted(self, size=-1):
         block = read(self, size)
         reads.append(block.count(b"\n"))
         return block
 
-    monkeypatch.setattr(dataset.CopyStream, "ROWS_PER_READ", 5)
-    monkeypatch.setattr(dataset, "COPY_CHUNK_ROWS", 7)  # parsed 7 rows at a time: categoricals joined across chunks
-    monkeypatch.setattr(dataset.CopyStream, "read", counted)
+    monkeypatch.setattr(copy_frames.CopyStream, "ROWS_PER_READ", 5)
+    monkeypatch.setattr(copy_frames, "COPY_CHUNK_ROWS", 7)  # parsed 7 rows at a time: categoricals joined across chunks
+    monkeypatch.setattr(copy_frames.CopyStream, "read", counted)
     copied = snapshot_extract(method="copy")
     assert max(reads) == 5 and sum(reads) == sum(len(f) for f in copied.frames().values())
     assert sum(1 for rows in reads if rows) >= len(copied.visits) // 5  # the 42 visits came in blocks, not at once
