@@ -111,8 +111,10 @@ def response_days(adresp: pd.DataFrame) -> ResponseDays:
     """:class:`ResponseDays` of ``adresp`` (columns as :func:`time_to_response`), computed once per report and shared
     by its strata and fit units (analytics.stats.shared; issue 17: each stratum used to classify and copy adresp
     again — 180 MB at 100,000 patients). The caller must not modify it."""
-    frame = adresp[as_text(adresp["visit"]) != VISIT_CODES[0]]
-    frame = follow_up_responses(adresp) if len(frame) else frame.assign(response=pd.Series(dtype=object))
+    if (as_text(adresp["visit"]) != VISIT_CODES[0]).any():
+        frame = follow_up_responses(adresp)
+    else:  # no follow-up rows: nothing to classify (and no copy of adresp to find that out)
+        frame = adresp.iloc[:0][["study_id", "visit"]].assign(response=pd.Series(dtype=object))
     days = pd.Series(_visit_day(frame["visit"]), index=frame.index)
     study = as_text(frame["study_id"])
     responded = frame["response"].isin(RESPONDERS) & days.notna()
