@@ -316,20 +316,29 @@ def _pool_levels(values: pd.Series, treated: pd.Series) -> tuple[pd.Series, list
     return pooled, sorted(small)
 
 
-def _design(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
-    """Intercept, numeric columns and one dummy per non-reference level (``"<covariate>=<level>"``)."""
-    design = pd.DataFrame({"(Intercept)": 1.0}, index=frame.index)
-    for c in numeric:
-        design[c] = frame[c].astype(float)
+def _design(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Intercept, numeric columns and one dummy per non-reference level (``"<covariate>=<level>"``): the n × p
+    float64 matrix (filled column by column, no pandas frame or interleaved copy of it: issue 17, worker memory)
+    and its column names."""
+    names = ["(Intercept)", *numeric]
+    dummies = []
     for c in categorical:
         ref = reference_level(frame[c])
         for level in sorted(set(frame[c]) - {ref}):
-            design[f"{c}={level}"] = (frame[c] == level).astype(float)
-    return design
+            names.append(f"{c}={level}")
+            dummies.append((c, level))
+    design = np.empty((len(frame), len(names)))
+    design[:, 0] = 1.0
+    for j, c in enumerate(numeric, start=1):
+        design[:, j] = frame[c].to_numpy(dtype=float)
+    for j, (c, level) in enumerate(dummies, start=1 + len(numeric)):
+        design[:, j] = frame[c].to_numpy() == level
+    return design, names
 
 
-def propensity_fit(treated: np.ndarray, design: pd.DataFrame):
-    """Logistic regression of ``treated`` (0/1) on ``design`` (with intercept) → (fitted result, reason or None).
+def propensity_fit(treated: np.ndarray, design: np.ndarray, names: Sequence[str]):
+    """Logistic regression of ``treated`` (0/1, length n) on ``design`` (n × p, intercept first; its columns
+    ``names``) → (fitted result, reason or None); the result's ``params`` and ``bse`` are arrays in column order.
 
     statsmodels ``Logit`` by Newton–Raphson to 1e-12 (the same maximum-likelihood fit as R ``glm(family = binomial)``,
     whose IRLS the oracle runs to 1e-14; 5× faster than statsmodels' GLM IRLS at 24,000 patients, same estimates to
@@ -338,7 +347,10 @@ def propensity_fit(treated: np.ndarray, design: pd.DataFrame):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = sm.Logit(treated, design).fit(method="newton", tol=1e-12, maxiter=100, disp=0)
+            # check_rank=False: statsmodels' rank check (a QR of a copy of the design, ~3× its size) only sets the
+            # degrees of freedom, which no number here uses; a singular design still fails in the Newton step
+            model = sm.Logit(treated, design, check_rank=False)
+            fit = model.fit(method="newton", tol=1e-12, maxiter=100, disp=0)
         except (ValueError, np.linalg.LinAlgError, ArithmeticError) as error:
             name = type(error).__name__
             if "separation" in str(error).lower() or "Separation" in name:
@@ -346,7 +358,7 @@ def propensity_fit(treated: np.ndarray, design: pd.DataFrame):
             return None, "the propensity model could not be fitted (covariates that determine each other)"
     text = " ".join(str(w.message) for w in caught).lower()
     p = np.asarray(fit.predict())
-    extreme = [name for name, b in fit.params.items() if abs(b) > SEPARATION_COEF and name != "(Intercept)"]
+    extreme = [name for name, b in zip(names, fit.params, strict=True) if abs(b) > SEPARATION_COEF and name != "(Intercept)"]
     if "separation" in text or np.any((p < SEPARATION_EPS) | (p > 1 - SEPARATION_EPS)) or extreme:
         named = f" ({', '.join(extreme)})" if extreme else ""
         return None, (
@@ -703,14 +715,15 @@ def _weights_summary(analysed: pd.DataFrame) -> dict[str, float | None]:
 @dataclass
 class Weighting:
     """Steps 1–6 of one contrast: ``complete`` (complete cases with ``treated`` 0/1 and, once fitted, ``ps``),
-    ``design`` (the propensity model's design matrix, intercept first), ``analysed`` (the trimmed patients with
-    their stabilised weight ``w``), the result fields so far (``fields``) and, when it stops early, ``status`` and
-    ``reason``."""
+    ``design`` (the propensity model's n × p design matrix, intercept first; its columns ``design_names``),
+    ``analysed`` (the trimmed patients with their stabilised weight ``w``), the result fields so far (``fields``)
+    and, when it stops early, ``status`` and ``reason``."""
 
     contrast: Contrast
     fields: dict
     complete: pd.DataFrame | None = None
-    design: pd.DataFrame | None = None
+    design: np.ndarray | None = None
+    design_names: tuple[str, ...] = ()
     analysed: pd.DataFrame | None = None
     status: str = OK
     reason: str | None = None
@@ -728,17 +741,19 @@ def propensity_weighting(covariates: pd.DataFrame, contrast: Contrast | str) -> 
     state = Weighting(contrast, {})
     if contrast.variable not in covariates.columns:
         return state.stop(NOT_ESTIMABLE, f"{contrast.variable} is not recorded")
-    values = covariates[contrast.variable].astype(object)
-    frame = covariates.take(np.flatnonzero(values.isin(contrast.treated + contrast.control)))  # one copy, writable
-    frame["treated"] = frame[contrast.variable].isin(contrast.treated).astype(int)
+    in_contrast = covariates[contrast.variable].astype(object).isin(contrast.treated + contrast.control).to_numpy()
     numeric = [c for c in NUMERIC_COVARIATES if c != contrast.variable]
     categorical = [c for c in CATEGORICAL_COVARIATES if c != contrast.variable]
     wanted = numeric + categorical
-    complete = frame.dropna(subset=wanted).reset_index(drop=True)
+    missing = {c: in_contrast & covariates[c].isna().to_numpy() for c in wanted}
+    rows = np.flatnonzero(in_contrast & ~np.logical_or.reduce(list(missing.values())))
+    complete = covariates.take(rows)  # the complete cases: the only copy of the covariates (issue 17, worker memory)
+    complete.index = pd.RangeIndex(len(complete))
+    complete["treated"] = complete[contrast.variable].isin(contrast.treated).astype(int)
     counts = state.fields
     counts.update(
-        n_in_contrast=len(frame),
-        excluded_missing={c: int(frame[c].isna().sum()) for c in wanted if frame[c].isna().any()},
+        n_in_contrast=int(in_contrast.sum()),
+        excluded_missing={c: int(m.sum()) for c, m in missing.items() if m.any()},
         n_complete=len(complete),
         n_treated=int(complete["treated"].sum()),
         n_control=int((1 - complete["treated"]).sum()),
@@ -761,12 +776,13 @@ def propensity_weighting(covariates: pd.DataFrame, contrast: Contrast | str) -> 
     categorical = [c for c in categorical if c not in dropped]
     counts.update(covariates=tuple(numeric + categorical), dropped=tuple(dropped), pooled_levels=pooled_levels)
     state.complete = complete
-    state.design = _design(complete, numeric, categorical)
-    fit, reason = propensity_fit(complete["treated"].to_numpy(dtype=float), state.design)
+    state.design, names = _design(complete, numeric, categorical)
+    state.design_names = tuple(names)
+    fit, reason = propensity_fit(complete["treated"].to_numpy(dtype=float), state.design, names)
     if fit is None:
         return state.stop(NOT_ESTIMABLE, reason)
     counts["propensity_model"] = tuple(
-        PropensityTerm(name, float(fit.params[name]), float(fit.bse[name])) for name in state.design.columns
+        PropensityTerm(name, float(b), float(se)) for name, b, se in zip(names, fit.params, fit.bse, strict=True)
     )
     complete["ps"] = np.asarray(fit.predict())
     inside = complete["ps"].between(TRIM_LOW, TRIM_HIGH)

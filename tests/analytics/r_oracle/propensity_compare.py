@@ -15,8 +15,8 @@ def oracle_inputs(covariates: pd.DataFrame, adtte: pd.DataFrame, contrast: str, 
     """design.csv (treated, x1..xk) and outcomes.csv (treated, w, OS and SRE) of ``contrast``."""
     state = propensity_weighting(covariates, contrast)
     assert state.analysed is not None, state.reason
-    design = state.design.drop(columns="(Intercept)")
-    design.columns = [f"x{i}" for i in range(1, design.shape[1] + 1)]
+    assert state.design_names[0] == "(Intercept)"
+    design = pd.DataFrame(state.design[:, 1:], columns=[f"x{i}" for i in range(1, state.design.shape[1])])
     design.insert(0, "treated", state.complete["treated"].to_numpy())
     outcomes = state.analysed[["study_id", "treated", "w"]].merge(adtte.astype({"study_id": str}), on="study_id")
     paths = directory / "design.csv", directory / "outcomes.csv"
