@@ -328,12 +328,14 @@ def mixed_model_fit(
     if variable != ALL:
         require_columns(rows, (variable,), name="mixed-model rows")
     # only the columns the fit reads: the copies below (a level column, the visits used) stay small (issue 17)
-    rows = rows[[c for c in ("study_id", "visit", "baseline", "change", variable) if c in rows.columns]]
+    # a frame of the columns themselves (no consolidated copy of them), filtered only when a value is missing
+    wanted = [c for c in ("study_id", "visit", "baseline", "change", variable) if c in rows.columns]
+    rows = pd.DataFrame({c: rows[c] for c in wanted}, copy=False)
     if variable != ALL:
-        unknown = int(rows[variable].isna().sum())
-        if unknown:
-            notes.append(f"{unknown} record(s) with no {_words(variable)} recorded left out.")
-        rows = rows[rows[variable].notna()]
+        unknown = rows[variable].isna().to_numpy()
+        if unknown.any():
+            notes.append(f"{int(unknown.sum())} record(s) with no {_words(variable)} recorded left out.")
+            rows = rows[~unknown]
     if rows.empty:
         return _skipped(endpoint, variable, "no patient has a baseline and a follow-up value", rows=rows, notes=notes)
     level_code, levels = _level_codes(rows, variable)

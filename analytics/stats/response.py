@@ -141,12 +141,20 @@ def pain_response_classify(
     return INDETERMINATE
 
 
-def pain_response_classify_frame(adresp: pd.DataFrame) -> pd.Series:
-    """Vectorised :func:`pain_response_classify` over an adresp frame (same index)."""
+def pain_response_classify_frame(adresp: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
+    """Vectorised :func:`pain_response_classify` over an adresp frame (same index), or over the rows at positions
+    ``rows`` only (the result has their index; only those rows' values are copied: issue 17, worker memory)."""
     require_columns(adresp, ADRESP_COLUMNS[2:], name="adresp")
-    cols = [pd.to_numeric(adresp[c], errors="raise").astype(float).to_numpy() for c in ADRESP_COLUMNS[2:]]
-    missing = np.any([np.isnan(c) for c in cols], axis=0)
-    p0, p, b, o = (np.where(missing, 0.0, c) for c in cols)
+    cols = []
+    for column in ADRESP_COLUMNS[2:]:  # one float64 copy of each column (of the rows asked for)
+        values = pd.to_numeric(adresp[column], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+        cols.append(values.copy() if rows is None else values[rows])
+    missing = np.isnan(cols[0])
+    for c in cols[1:]:
+        missing |= np.isnan(c)
+    for c in cols:  # the copies are this function's own: missing values set to 0 in place
+        c[missing] = 0.0
+    p0, p, b, o = cols
     if np.any((p0 < 0) | (p0 > MAX_PAIN) | (p < 0) | (p > MAX_PAIN)):
         raise ValueError(f"worst pain must be within 0–{MAX_PAIN}")
     if np.any((b < 0) | (o < 0)):
@@ -154,13 +162,19 @@ def pain_response_classify_frame(adresp: pd.DataFrame) -> pd.Series:
     # codes into CATEGORIES, then its str objects: one per category, not a new string per row (issue 17 memory)
     codes = np.select(_conditions(p0, p, b, o), [0, 1, 2], default=CATEGORIES.index(INDETERMINATE))
     codes = np.where(missing, CATEGORIES.index(NOT_EVALUABLE), codes)
-    return pd.Series(np.array(CATEGORIES, dtype=object)[codes], index=adresp.index, name="response", dtype=object)
+    index = adresp.index if rows is None else adresp.index[rows]
+    return pd.Series(np.array(CATEGORIES, dtype=object)[codes], index=index, name="response", dtype=object)
 
 
-def response_column(adresp: pd.DataFrame) -> pd.Series:
-    """The ``response`` column of :func:`with_response` (no copy of the frame)."""
-    computed = pain_response_classify_frame(adresp)
-    response = adresp["response"].astype(object).where(adresp["response"].notna(), computed) if "response" in adresp else computed
+def response_column(adresp: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
+    """The ``response`` column of :func:`with_response` (no copy of the frame), or of the rows at positions
+    ``rows`` only (with their index)."""
+    computed = pain_response_classify_frame(adresp, rows)
+    if "response" in adresp:
+        recorded = adresp["response"] if rows is None else adresp["response"].take(rows)
+        response = recorded.astype(object).where(recorded.notna(), computed)
+    else:
+        response = computed
     unknown = set(response) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown response categories: {sorted(map(str, unknown))}")
@@ -183,8 +197,11 @@ def follow_up_responses(adresp: pd.DataFrame) -> pd.DataFrame:
     adresp's row order and index; shared by a report's fit units (analytics.stats.shared): the caller must not
     modify it. Only these three columns are kept — they are all its users read, and the memo holds the frame
     for the whole compute stage (issue 17, worker memory: 25 → 7 MB at 100,000 patients)."""
-    follow_up = adresp[adresp["visit"] != VISIT_CODES[0]]
-    return follow_up[["study_id", "visit"]].assign(response=response_column(follow_up))
+    rows = np.flatnonzero((adresp["visit"] != VISIT_CODES[0]).to_numpy())
+    response = response_column(adresp, rows)  # classified on those rows' values only: no copy of the frame
+    return pd.DataFrame(
+        {"study_id": adresp["study_id"].take(rows), "visit": adresp["visit"].take(rows), "response": response}, copy=False
+    )
 
 
 def _visit_order(visits: Collection[str]) -> list[str]:
