@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -153,9 +153,20 @@ def canonical_json(value: Any, level: int = 0) -> str:
     return "".join(parts)
 
 
+def object_pieces(chunks: list[tuple[str, str]]) -> Iterator[str]:
+    """The text of a top-level object from its ``(key, value text at level 1)`` pairs, in key order, as pieces to
+    write or hash one after the other (the whole text is never built: issue 17, worker memory)."""
+    if not chunks:
+        yield "{}"
+        return
+    separator = "{\n"
+    for key, text in chunks:
+        yield f"{separator}{JSON_INDENT}{encode_basestring(key)}: "
+        yield text
+        separator = ",\n"
+    yield "\n}"
+
+
 def object_text(chunks: list[tuple[str, str]]) -> str:
     """The text of a top-level object from its ``(key, value text at level 1)`` pairs, in key order."""
-    if not chunks:
-        return "{}"
-    lines = ",\n".join(f"{JSON_INDENT}{encode_basestring(key)}: {text}" for key, text in chunks)
-    return "{\n" + lines + "\n}"
+    return "".join(object_pieces(chunks))
