@@ -100,7 +100,9 @@ def _lesion_units(treated: pd.DataFrame, imaging: pd.DataFrame) -> pd.DataFrame:
     first = imaging[imaging["first_post_procedure"]].sort_values("assessment_date", kind="mergesort")
     first = first.drop_duplicates(["study_id", "lesion_instance"])[["study_id", "lesion_instance", "viable_tumour"]]
     frame = units.merge(first, on=["study_id", "lesion_instance"], how="left")
-    frame["first_finding"] = frame.pop("viable_tumour").where(lambda v: v.notna(), NO_FIRST_IMAGING)
+    finding = frame.pop("viable_tumour").where(lambda v: v.notna(), NO_FIRST_IMAGING)
+    codes, values = pd.factorize(finding)  # one str object per finding, not one per lesion (issue 17, worker memory)
+    frame["first_finding"] = np.asarray(values, dtype=object)[codes]
     return frame
 
 
@@ -128,7 +130,8 @@ def _ltp_exclusion(treated: pd.DataFrame, imaging: pd.DataFrame, imaged: pd.Seri
     findings = ("none", "present", "not_evaluable")
     flags = pd.DataFrame({f: units["first_finding"].eq(f).to_numpy() for f in findings}, index=units["study_id"].to_numpy())
     per_patient = flags.groupby(level=0, sort=False).any().reindex(treated["study_id"].to_numpy(), fill_value=False)
-    reasons = np.where(np.asarray(imaged, dtype=bool), NO_FIRST_MARKED, NOT_IMAGED).astype(object)
+    # the reasons as the str objects themselves: np.where on text would make a new object per patient
+    reasons = np.array([NOT_IMAGED, NO_FIRST_MARKED], dtype=object)[np.asarray(imaged, dtype=bool).astype(np.intp)]
     for finding, reason in (("not_evaluable", FIRST_NOT_EVALUABLE), ("present", RESIDUAL_TUMOUR), ("none", None)):
         reasons[per_patient[finding].to_numpy()] = reason  # in reverse priority: the first reason that applies wins
     return pd.Series(reasons, index=treated.index, dtype=object)
