@@ -47,6 +47,7 @@ from analytics.cohort import cohort_table
 from analytics.derive import AnalysisSets
 from analytics.fit_costs import FIT_COSTS
 from analytics.fits import FitRunner, fit_job, fits_compute
+from analytics.memory import heap_trimmed
 from analytics.parameters import RunParameters
 from analytics.stats.flow import patient_flow
 from analytics.stats.funnel import site_benchmarking
@@ -393,6 +394,7 @@ def numbers_compute(
             **pro_sections(sets),  # issue 15: cheap counts, computed here rather than as fit jobs
         }
     )
+    heap_trimmed()  # the PRO sections' temporaries, before the fits (analytics.memory)
     numbers.update(fits_compute(sets, params, runner))  # plain JSON already (analytics.fits.fit_unit_run)
     if isinstance(numbers.get("propensity"), dict):  # one unit per contrast, merged in plan order: the requested order
         merged = numbers["propensity"]

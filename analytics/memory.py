@@ -47,3 +47,18 @@ def memory_release() -> None:
     trim = _libc_function("malloc_trim")
     if trim is not None:
         trim(0)
+
+
+def heap_trimmed() -> bool:
+    """Give the heap's free pages back to the operating system (glibc ``malloc_trim(0)``), without the garbage
+    collection of :func:`memory_release`. Called after each fit unit (analytics.fits.fit_unit_run): a unit's
+    temporaries below the mmap threshold are freed into the heap, and without a trim the next units' allocations
+    land beside them, so the free pages of every unit so far added up under the compute stage's peak (at 100,000
+    patients the stage's resident set climbed ~110 MB over its frames; trimmed after each unit, the peak is ~25 MB
+    lower, for ~3 ms a unit; a full collection each time would cost ~150 ms: issue 17, worker memory). Returns whether
+    glibc is there to do it."""
+    trim = _libc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim(0)
+    return True

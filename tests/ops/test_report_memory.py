@@ -67,3 +67,62 @@ def test_the_pipeline_applies_the_configured_threshold(monkeypatch, settings):
     with pytest.raises(Stop):
         pipeline.report_run_pipeline(1)
     assert seen == [3 << 20]
+
+
+TRIM_PROBE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import numpy as np
+    from analytics.memory import heap_trimmed, large_allocations_mapped
+
+    def rss_mb():
+        line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    assert large_allocations_mapped(64 << 20)  # 2 MB arrays from the heap, as a unit's temporaries below 4 MiB are
+    before = rss_mb()
+    blocks, pins = [], []
+    for _ in range(24):
+        blocks.append(np.ones(2 << 17))  # 2 MB, touched
+        pins.append(np.ones(12 << 10))  # 96 kB live after each (too big for a free list): freed blocks sit inside the heap
+    del blocks
+    freed = rss_mb() - before
+    if sys.argv[1] == "trimmed":
+        assert heap_trimmed()
+    print(freed, rss_mb() - before)
+    """
+)
+
+
+def _trim_growth(mode: str) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", TRIM_PROBE, mode], capture_output=True, text=True, check=True, timeout=60)  # noqa: S603
+    freed, after = out.stdout.split()
+    return float(freed), float(after)
+
+
+def test_a_heap_trim_gives_back_the_free_pages_between_live_allocations():
+    require_service(platform.libc_ver()[0] == "glibc" and sys.platform.startswith("linux"), "glibc's malloc_trim on Linux")
+    kept, after_trim = _trim_growth("trimmed")
+    assert kept > 40  # the control: 48 MB freed inside the heap stay resident
+    assert after_trim < 8  # malloc_trim(0) returned them (the 2.3 MB of pins stay)
+    assert _trim_growth("untouched")[1] > 40
+
+
+def test_every_fit_unit_trims_the_heap_when_it_ends_even_when_it_fails(monkeypatch):
+    from analytics import fits
+
+    trims = []
+    monkeypatch.setattr(fits, "heap_trimmed", lambda: trims.append(True))
+
+    def broken(sets, params, strata):
+        raise ArithmeticError("degenerate")
+
+    jobs = {"ok": fits.FitJob("ok", lambda sets, params, strata: {"x": 1}, "whole", 0.0, None, None)}
+    jobs["broken"] = fits.FitJob("broken", broken, "whole", 0.0, None, None)
+    monkeypatch.setattr(fits, "FIT_JOBS", jobs)
+    params = SimpleNamespace(strata=())
+    assert fits.fit_unit_run(fits.FitUnit("ok", fits.WHOLE), None, params) == {"x": 1}
+    failed = fits.fit_unit_run(fits.FitUnit("broken", fits.WHOLE), None, params)
+    assert failed["fit_failures"][0]["reason"] == "ArithmeticError: degenerate"
+    assert trims == [True, True]
