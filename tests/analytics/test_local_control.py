@@ -206,6 +206,10 @@ def test_derivation_counts_every_lesion_and_times_ltp_with_death_competing():
         "P5": "no_follow_up_imaging", "P6": "residual_tumour",
     }  # fmt: skip
     assert times["ltp_population"].tolist() == [True, False, False, False, False, False]
+    # one str object per value, not one per patient or lesion (issue 17, worker memory): P4 and P5 share theirs
+    assert times.loc["P4", "ltp_exclusion"] is times.loc["P5", "ltp_exclusion"]
+    no_first = [v for v in lesions["first_finding"] if v == "no_first_imaging"]
+    assert len(no_first) == 3 and len({id(v) for v in no_first}) == 1
     assert times.loc["P5", "intent"] == "palliative" and times.loc["P3", "guidance"] is None  # blank guidance: missing
     result = local_tumour_control(lesions, build_adltp(coded, patients))
     rates = {r.stratum: r for r in result.technical_success}

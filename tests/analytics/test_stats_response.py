@@ -106,6 +106,43 @@ def test_vectorised_equals_scalar_over_a_grid():
     assert set(vector) == {"CR", "PR", "PD", "indeterminate"}
 
 
+def test_classifying_some_rows_equals_those_rows_of_the_whole_and_leaves_the_frame_alone():
+    rows = [c[:4] for c in CASES] + [(8, np.nan, 30, 30), (np.nan, 0, 30, 30), (8, 0, 30, np.nan)]
+    frame = _frame(rows).astype({"worst_pain": "float32"})  # a narrow column, as the analysis sets carry
+    frame.index = frame.index * 3 + 7
+    before = frame.copy()
+    chosen = np.array([len(rows) - 1, 0, 5, len(rows) - 2])
+    part = pain_response_classify_frame(frame, chosen)
+    whole = pain_response_classify_frame(frame)
+    assert list(part.index) == list(frame.index[chosen])
+    assert part.tolist() == whole.iloc[chosen].tolist()
+    assert part.iloc[0] == "not_evaluable" and part.iloc[3] == "not_evaluable"
+    pd.testing.assert_frame_equal(frame, before)  # missing values were zeroed in copies, not in the frame
+
+
+def test_follow_up_responses_classify_the_follow_up_rows_with_their_index():
+    from analytics.stats.response import follow_up_responses
+
+    frame = ADRESP.copy()
+    frame.index = frame.index + 50
+    frame["response"] = [None, None, None, "indeterminate", None, None, None, None, None]  # one recorded, kept
+    result = follow_up_responses(frame)
+    follow_up = frame[frame["visit"] != "baseline"]
+    assert list(result.columns) == ["study_id", "visit", "response"]
+    assert list(result.index) == list(follow_up.index)
+    assert result["study_id"].tolist() == follow_up["study_id"].tolist()
+    assert result["response"].tolist() == [
+        "CR",
+        "PR",
+        "indeterminate",
+        "indeterminate",
+        "not_evaluable",
+        "PR",
+        "PR",
+        "not_evaluable",
+    ]
+
+
 def test_vectorised_rejects_out_of_range():
     with pytest.raises(ValueError, match="OMED"):
         pain_response_classify_frame(_frame([(5, 5, -1, 0)]))
