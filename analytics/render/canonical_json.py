@@ -165,8 +165,3 @@ def object_pieces(chunks: list[tuple[str, str]]) -> Iterator[str]:
         yield text
         separator = ",\n"
     yield "\n}"
-
-
-def object_text(chunks: list[tuple[str, str]]) -> str:
-    """The text of a top-level object from its ``(key, value text at level 1)`` pairs, in key order."""
-    return "".join(object_pieces(chunks))

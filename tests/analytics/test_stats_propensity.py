@@ -28,10 +28,8 @@ from analytics.stats.propensity import (
     propensity_analysis,
     propensity_weighting,
     smd,
-    weighted_cox,
-    weighted_rate,
-    weighted_steps,
 )
+from analytics.stats.weighted_outcomes import weighted_cox, weighted_rate, weighted_steps
 from tests.analytics.r_oracle.propensity_cohort import cohort
 
 VISITS = ("day3", "month1")

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.stats.propensity import _endpoint_frame, propensity_weighting, weighted_cox, weighted_steps
+from analytics.stats.propensity import propensity_weighting
 from analytics.stats.risk_sets import SRE
+from analytics.stats.weighted_outcomes import _endpoint_frame, weighted_cox, weighted_steps
 
 
 def oracle_inputs(covariates: pd.DataFrame, adtte: pd.DataFrame, contrast: str, directory: Path) -> tuple[Path, Path]:
