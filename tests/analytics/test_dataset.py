@@ -153,6 +153,30 @@ def test_a_copy_is_parsed_as_its_rows_arrive_a_block_at_a_time(monkeypatch):
         pd.testing.assert_frame_equal(copied.frames()[name], frame, obj=name)
 
 
+def test_a_copy_block_takes_each_row_as_it_arrives():
+    """Issue 17 (report CPU): psycopg hands each COPY row as a memoryview over a buffer of its own; the stream copies
+    a row into its block before it asks for the next, so the buffer can go at once (here the producer reuses one
+    buffer for every row: a block that kept the views until the end would show the last row in every place)."""
+    from analytics.copy_frames import CopyStream
+
+    def rows():
+        buffer = bytearray(8)
+        for number in range(10):
+            buffer[:] = f"{number:06d},\n".encode()
+            yield memoryview(buffer)
+
+    stream = CopyStream(rows())
+    stream.ROWS_PER_READ = 4
+    blocks = [stream.read(), stream.read(), stream.read(), stream.read()]
+    assert blocks == [
+        b"000000,\n000001,\n000002,\n000003,\n",
+        b"000004,\n000005,\n000006,\n000007,\n",
+        b"000008,\n000009,\n",
+        b"",
+    ]
+    assert all(type(block) is bytes for block in blocks)
+
+
 def test_an_error_in_the_middle_of_a_copy_is_raised_not_read_as_a_shorter_frame():
     """A COPY the server ends with an error after some rows (here a division by zero at the 30th visit) must fail
     the extraction: a frame silently cut short would give a report on part of the data."""
