@@ -55,22 +55,40 @@ def _flag(values: pd.Series) -> pd.Series:
     return values.map(lambda v: v is True or v == 1 or str(v).lower() in {"true", "t"}).astype(bool)
 
 
+def _keys(study_ids: pd.Series) -> np.ndarray:
+    """The integer patient key of a coded snapshot's ``study_id`` categorical (analytics.derive.snapshot_coded: every
+    frame's over one sorted set of study_ids, so key order is study_id order): its code, -1 where missing. The
+    derivation joins, groups and sorts on these, not on text (issue 17, report CPU). Raises TypeError for a column
+    that is not categorical."""
+    if not isinstance(study_ids.dtype, pd.CategoricalDtype):
+        raise TypeError("the local control derivation needs a coded snapshot (analytics.derive.snapshot_coded)")
+    return study_ids.cat.codes.to_numpy().astype(np.int64)
+
+
+def _study_ids(keys: pd.Series, categories: pd.Index) -> np.ndarray:
+    """The study_id text (object) of integer patient keys: one str object per patient, the categories' own."""
+    return np.asarray(categories, dtype=object)[keys.to_numpy()]
+
+
 def _treated(snapshot: Snapshot, patients: pd.DataFrame) -> pd.DataFrame:
-    """study_id (text), day0 and the strata (intent, guidance, modality) of every treated patient."""
-    frame = pd.DataFrame({"study_id": _text(patients["study_id"]).to_numpy(), "day0": patients["day0"].to_numpy()})
-    procedures = snapshot.procedures.assign(study_id=_text(snapshot.procedures["study_id"]))
+    """Patient key, day0 and the strata (intent, guidance, modality) of every treated patient."""
+    frame = pd.DataFrame({"study_id": _keys(patients["study_id"]), "day0": patients["day0"].to_numpy()})
+    procedures = snapshot.procedures
+    keys = _keys(procedures["study_id"])
+    first = ~pd.Index(keys).duplicated()
     for column in LTC_STRATA:
         values = procedures[column] if column in procedures.columns else pd.Series(None, index=procedures.index, dtype=object)
-        per_patient = pd.Series(_text(values).to_numpy(), index=procedures["study_id"].to_numpy())
-        frame[column] = frame["study_id"].map(per_patient[~per_patient.index.duplicated()])
+        per_patient = pd.Series(_text(values).to_numpy()[first], index=keys[first])
+        frame[column] = frame["study_id"].map(per_patient)
     return frame
 
 
 def _imaging(snapshot: Snapshot, treated: pd.DataFrame) -> pd.DataFrame:
     imaging = snapshot.imaging
+    keys = _keys(imaging["study_id"])
     frame = pd.DataFrame(
         {
-            "study_id": _text(imaging["study_id"]).to_numpy(),
+            "study_id": keys,
             "lesion_instance": pd.to_numeric(imaging["lesion_instance"]).to_numpy(dtype=float),
             "index_lesion": _flag(imaging["index_lesion"]).to_numpy(),
             "assessment_date": pd.to_datetime(imaging["assessment_date"]).to_numpy(dtype="datetime64[ns]"),
@@ -80,13 +98,15 @@ def _imaging(snapshot: Snapshot, treated: pd.DataFrame) -> pd.DataFrame:
             "ltp_date": pd.to_datetime(imaging["ltp_date"]).to_numpy(dtype="datetime64[ns]"),
         }
     )
-    return frame[frame["study_id"].isin(set(treated["study_id"]))]
+    return frame[np.isin(keys, treated["study_id"].to_numpy())]
 
 
 def local_control_inputs(snapshot: Snapshot, patients: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(treated, imaging)``: the treated patients with their strata and their imaging rows, which both
     ``build_lesion_control`` and ``build_adltp`` start from (built once per run: issue 17). Neither builder
-    modifies them."""
+    modifies them. ``snapshot``: coded (analytics.derive.snapshot_coded); ``patients``: its analysis patients.
+    Both frames key the patient by its integer key (``_keys``), not its study_id text; raises TypeError for a
+    snapshot that is not coded."""
     treated = _treated(snapshot, patients)
     return treated, _imaging(snapshot, treated)
 
@@ -118,6 +138,7 @@ def build_lesion_control(
     frame["technical_success"] = success.astype(object).where(success.notna(), None)
     frame = frame.merge(treated.drop(columns="day0"), on="study_id", how="left")
     frame = frame.sort_values(["study_id", "lesion_instance"], kind="mergesort", na_position="last")
+    frame["study_id"] = _study_ids(frame["study_id"], patients["study_id"].cat.categories)
     return frame[list(LESION_COLUMNS)].reset_index(drop=True)
 
 
@@ -148,7 +169,7 @@ def build_adltp(
     by_patient = imaging.groupby("study_id", sort=False)
     last_imaging = treated["study_id"].map(by_patient["assessment_date"].max())
     ltp = treated["study_id"].map(imaging[imaging["local_tumour_progression"]].groupby("study_id")["ltp_date"].min())
-    exits = snapshot.exits.assign(study_id=_text(snapshot.exits["study_id"]))
+    exits = snapshot.exits.assign(study_id=_keys(snapshot.exits["study_id"]))
     deaths = exits[_text(exits["exit_type"]) == "death"].drop_duplicates("study_id")
     death = treated["study_id"].map(pd.Series(pd.to_datetime(deaths["exit_date"]).to_numpy(), index=deaths["study_id"]))
     day0 = pd.to_datetime(treated["day0"])
@@ -164,4 +185,6 @@ def build_adltp(
     frame["last_imaging_days"] = days(last_imaging)
     frame["ltp_event"] = np.select([has_ltp, died], [LTP, DEATH_WITHOUT_LTP], default=CENSORED)
     frame["ltp_days"] = np.where(has_ltp, days(ltp), np.where(died, days(death), days(last_imaging).fillna(0.0)))
-    return frame[list(ADLTP_COLUMNS)].sort_values("study_id", kind="mergesort").reset_index(drop=True)
+    frame = frame[list(ADLTP_COLUMNS)].sort_values("study_id", kind="mergesort").reset_index(drop=True)
+    frame["study_id"] = _study_ids(frame["study_id"], patients["study_id"].cat.categories)
+    return frame

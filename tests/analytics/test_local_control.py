@@ -363,3 +363,16 @@ def test_ltp_cumulative_incidence_matches_cmprsk_cuminc(tmp_path):
             assert python[key] == pytest.approx(value, abs=1e-6), key
         for point in curve.points:  # the curve's own jumps are cuminc's
             assert point.estimate == pytest.approx(r_ltp[f"estimate@{point.day:g}"], abs=1e-6)
+
+
+def test_derivation_needs_the_coded_snapshot_it_keys_patients_by():
+    """Issue 17 (report CPU): the derivation joins on the integer patient keys of a coded snapshot; handed a snapshot
+    whose study_id is plain text, it says so instead of joining text to codes."""
+    snap = _snapshot_with_imaging([("P1", 1, 42, True, "none", False)], intents={"P1": "local_control"})
+    from analytics.derive import analysis_patients, snapshot_coded
+
+    coded = snapshot_coded(snap)
+    patients = analysis_patients(coded)
+    assert build_adltp(coded, patients)["study_id"].tolist() == ["P1"]
+    with pytest.raises(TypeError, match="snapshot_coded"):
+        build_lesion_control(snap, patients.assign(study_id=patients["study_id"].astype(object)))
