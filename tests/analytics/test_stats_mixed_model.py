@@ -172,3 +172,35 @@ def test_reference_visit_is_the_first_with_every_level():
 def test_missing_columns_raise():
     with pytest.raises(ValueError, match="worst"):
         mixed_model_frame(pd.DataFrame({"study_id": [], "visit": []}), "worst")
+
+
+def test_a_categorical_visit_column_gives_the_same_rows_and_a_missing_visit_is_no_visit():
+    """Issue 17 (report CPU): the analysis sets carry ``visit`` as a categorical, coded by its categories rather than
+    by hashing text. The rows equal those of the plain-text column, and a record whose visit is missing is left out as
+    there — its code of −1 never reads as the last category (here month 1)."""
+    pain = _balanced()
+    stray = pd.DataFrame([("R1", None, 1, "RFA")], columns=pain.columns)
+    with_stray = pd.concat([pain, stray], ignore_index=True)
+    categorical = with_stray.assign(visit=pd.Categorical(with_stray["visit"], categories=["baseline", "day3", "week1", "month1"]))
+    visits = ("day3", "week1", "month1")
+    expected, _ = mixed_model_frame(pain, "worst", visits=visits)
+    for frame in (with_stray, categorical):
+        rows, _ = mixed_model_frame(frame, "worst", visits=visits)
+        assert len(rows) == 24
+        pd.testing.assert_frame_equal(rows.assign(visit=rows["visit"].astype(object)), expected, check_dtype=False)
+
+
+def test_the_patient_codes_are_computed_once_per_report():
+    """Issue 17 (report CPU): inside a report's compute stage (analytics.stats.shared) every mixed-model unit reuses
+    one factorization of the pain frame's study_ids; outside it each call computes its own."""
+    from analytics.stats.mixed_model import patient_codes
+    from analytics.stats.shared import shared_preparations
+
+    pain = _balanced()
+    with shared_preparations():
+        first = patient_codes(pain)
+        mixed_models(pain, strata_variables=("modality",), visits=("day3", "week1", "month1"))
+        assert patient_codes(pain) is first
+    assert patient_codes(pain) is not first
+    codes, study_ids = first
+    assert list(study_ids[codes]) == list(pain["study_id"])
