@@ -32,10 +32,11 @@ between sizes, goal ≤ 2 MB per 1,000 patients. It ends with every acceptance f
 average of each, and how long the whole invocation took.
 
 Duration: the command above is 1 + 1 (strata) + 3 (fan-out, repeat 1) + 2 (RSS) full 100k-patient runs plus
-two in-process passes; about 25 minutes CPU (expect 30–40 minutes on a quiet 2-core machine, hours under load).
+four in-process passes of the bare fits; about 26 minutes CPU (expect 30–40 minutes on a quiet 2-core machine, hours under load).
 No input is needed: run it and read the summary at the end. ``--ratio-repeat 3`` measures steps 2–4 three times
 per strata set and reports the round with the median CPU ratio (this machine's speed drifts: one round's ratio moves
-by about ±0.1); it adds two full runs per strata set.
+by about ±0.1); it adds two full runs per strata set. Every round measures COPY and the bare fits before and after its
+full run and divides by their mean, so a drift during the round weighs on both sides of the ratio alike.
 """
 
 from __future__ import annotations
@@ -202,6 +203,13 @@ def bare_fits(sets, params) -> dict[str, tuple[float, float]]:
     return out
 
 
+def baseline(sets, params) -> tuple:
+    """The ratio's denominator measured once: (COPY s, COPY bytes, COPY CPU s, fits s, fits CPU s, bare_fits)."""
+    copy_s, copy_bytes, copy_cpu = copy_time()
+    fits = bare_fits(sets, params)
+    return copy_s, copy_bytes, copy_cpu, sum(x[0] for x in fits.values()), sum(x[1] for x in fits.values()), fits
+
+
 def full_run(parameters: dict, *, in_process: bool) -> WorkerRun:
     from django.conf import settings
 
@@ -215,10 +223,11 @@ def strata_parameters(strata: str) -> dict:
 def ratio_section(strata: str, *, in_process: bool, summary: Summary, repeat: int = 1) -> WorkerRun:
     """Steps 1–6 of the module docstring for one strata set; prints them and adds the ratios to ``summary``.
 
-    ``repeat`` > 1: steps 2, 3 and 4 (COPY, bare fits, full run) are measured that many times, one after the other,
-    each round giving its own ratio; the round with the median CPU ratio is the one reported (each round's is
-    printed). This machine's speed drifts by ±15% over minutes, and the numerator and denominator of one round are
-    measured a minute apart, so one round's ratio moves by ±0.1."""
+    Each round measures the denominator (COPY and bare fits) just before and just after the full run and takes the
+    mean of the two (an A-B-A design: this machine's speed drifts by ±15% over minutes, and a denominator measured
+    only before the run put that drift into the ratio, ±0.1 a round). ``repeat`` > 1: that many rounds, one after
+    the other, each giving its own ratio; the round with the median CPU ratio is the one reported (each round's is
+    printed)."""
     from analytics.dataset import snapshot_extract, snapshot_fingerprint
     from analytics.derive import analysis_sets_build
     from analytics.parameters import parameters_parse
@@ -233,14 +242,18 @@ def ratio_section(strata: str, *, in_process: bool, summary: Summary, repeat: in
     del snapshot
     rounds = []
     for _ in range(max(repeat, 1)):
-        copy_s, copy_bytes, copy_cpu = copy_time()
-        fits = bare_fits(sets, params)
-        fits_s, fits_cpu = (sum(x[i] for x in fits.values()) for i in (0, 1))
+        before = baseline(sets, params)
         run = full_run(strata_parameters(strata), in_process=in_process)
-        rounds.append((run.cpu / (copy_cpu + fits_cpu), copy_s, copy_bytes, copy_cpu, fits, fits_s, fits_cpu, run))
+        after = baseline(sets, params)
+        copy_s, copy_bytes, copy_cpu, fits_s, fits_cpu = (before[k] / 2 + after[k] / 2 for k in range(5))
+        fits = {name: tuple(before[5][name][i] / 2 + after[5][name][i] / 2 for i in (0, 1)) for name in before[5]}
+        around = f"{before[2] + before[4]:.2f} before, {after[2] + after[4]:.2f} after"
+        rounds.append((run.cpu / (copy_cpu + fits_cpu), copy_s, copy_bytes, copy_cpu, fits, fits_s, fits_cpu, run, around))
     del sets
     each = ", ".join(f"{r[0]:.2f}" for r in rounds)
-    cpu_ratio, copy_s, copy_bytes, copy_cpu, fits, fits_s, fits_cpu, run = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
+    cpu_ratio, copy_s, copy_bytes, copy_cpu, fits, fits_s, fits_cpu, run, around = sorted(rounds, key=lambda r: r[0])[
+        len(rounds) // 2
+    ]
     ratio = run.seconds / (copy_s + fits_s)
     issue3_cpu_ratio = run.cpu / (copy_cpu + fits["issue3"][1])
     rows = [
@@ -253,6 +266,7 @@ def ratio_section(strata: str, *, in_process: bool, summary: Summary, repeat: in
         ),
         ("derive (adtte/adresp/pain)", f"{derive_s:.2f} s"),
         ("bare statistical fits, serial", f"{fits_s:.2f} s, {fits_cpu:.2f} s CPU"),
+        ("  COPY + fits CPU around the full run (mean used)", around),
         ("  of which issue-3 fits / added since", "{:.2f} / {:.2f} s CPU".format(fits["issue3"][1], fits["later"][1])),
         ("full run", f"{run.seconds:.2f} s, {run.cpu:.2f} s CPU — {run.mode}; stages {run.timings}"),
         ("ratio full / (COPY + fits), wall", f"{ratio:.2f} (goal ≤ {RATIO_GOAL}; meaningless under load)"),
