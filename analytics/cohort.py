@@ -33,7 +33,10 @@ def _median_iqr(values: pd.Series) -> str:
 
 
 def _n_pct(mask: pd.Series) -> str:
-    n, total = int(mask.sum()), len(mask)
+    return _count_pct(int(mask.sum()), len(mask))
+
+
+def _count_pct(n: int, total: int) -> str:
     return f"{n} ({100 * n / total:.0f}%)" if total else "0"
 
 
@@ -48,8 +51,10 @@ def _column(group: pd.DataFrame) -> dict[str, str]:
         "Opioid-free at baseline, n (%)": _n_pct(group["baseline_omed"] == 0),
     }
     for variable in ("region", "augmentation", "radiation_sequence", "histology"):
-        for level in sorted(group[variable].dropna().unique(), key=str):
-            rows[f"{variable.replace('_', ' ').capitalize()}: {level}, n (%)"] = _n_pct(group[variable] == level)
+        counts = group[variable].value_counts(sort=False)  # one pass per variable, not one comparison per level
+        counts = counts[counts > 0]  # a categorical's unused categories are no level of this group
+        for level in sorted(counts.index, key=str):
+            rows[f"{variable.replace('_', ' ').capitalize()}: {level}, n (%)"] = _count_pct(int(counts[level]), len(group))
     return rows
 
 
