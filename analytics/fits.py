@@ -42,7 +42,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from analytics.memory import heap_trimmed
+from analytics.memory import heap_trimmed_if_grown
 from analytics.stats.results import plain
 from analytics.stats.shared import shared_preparations
 from analytics.stats.strata import ALL, levels_only
@@ -155,11 +155,12 @@ def lpt_makespan(seconds: Iterable[float], workers: int) -> float:
 
 def fit_unit_run(unit: FitUnit, sets: Any, params: Any) -> dict[str, Any]:
     """Run one unit; its JSON fragment (JSON round-tripped), or a ``fit_failures`` entry if it raised. The heap
-    pages its temporaries freed go back to the operating system when it ends (analytics.memory.heap_trimmed)."""
+    pages its temporaries freed go back to the operating system when it ends, once the units' free pages add up
+    (analytics.memory.heap_trimmed_if_grown)."""
     try:
         return _fit_unit_fragment(unit, sets, params)
     finally:
-        heap_trimmed()
+        heap_trimmed_if_grown()
 
 
 def _fit_unit_fragment(unit: FitUnit, sets: Any, params: Any) -> dict[str, Any]:

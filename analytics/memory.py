@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 from functools import lru_cache
 
 
@@ -47,6 +48,36 @@ def memory_release() -> None:
     trim = _libc_function("malloc_trim")
     if trim is not None:
         trim(0)
+        _resident_after_trim[0] = resident_bytes()
+
+
+# A fit unit's end trims the heap only when the resident set grew more than this since the last trim (issue 17). At
+# 100,000 patients (default strata, four runs each): 45 trims instead of 91, the compute stage's system CPU (pages
+# faulted in again after a trim) 2.39 -> 2.12 s, its peak the same (431-438 MB); a 64 MB slack trimmed 13 times
+# but raised the peak ~13 MB.
+TRIM_SLACK_BYTES = 32 * 1024 * 1024
+_resident_after_trim: list[int | None] = [None]  # this process's resident set after its last heap trim
+
+
+def resident_bytes() -> int | None:
+    """This process's resident set in bytes (Linux ``/proc/self/statm``), None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def heap_trimmed_if_grown(slack_bytes: int = TRIM_SLACK_BYTES) -> bool:
+    """:func:`heap_trimmed` when the resident set grew more than ``slack_bytes`` since the last trim in this process
+    (or when either is unknown); else nothing, and a resident set that shrank meanwhile becomes the new mark. Called
+    at the end of each fit unit (analytics.fits.fit_unit_run): the free pages one unit leaves are reused by the next
+    until they add up, and each trim makes the next units fault their pages in again. Returns whether it trimmed."""
+    resident, mark = resident_bytes(), _resident_after_trim[0]
+    if resident is not None and mark is not None and resident - mark <= slack_bytes:
+        _resident_after_trim[0] = min(mark, resident)
+        return False
+    return heap_trimmed()
 
 
 def heap_trimmed() -> bool:
@@ -61,4 +92,5 @@ def heap_trimmed() -> bool:
     if trim is None:
         return False
     trim(0)
+    _resident_after_trim[0] = resident_bytes()
     return True

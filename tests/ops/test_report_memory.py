@@ -113,7 +113,7 @@ def test_every_fit_unit_trims_the_heap_when_it_ends_even_when_it_fails(monkeypat
     from analytics import fits
 
     trims = []
-    monkeypatch.setattr(fits, "heap_trimmed", lambda: trims.append(True))
+    monkeypatch.setattr(fits, "heap_trimmed_if_grown", lambda: trims.append(True))
 
     def broken(sets, params, strata):
         raise ArithmeticError("degenerate")
@@ -126,3 +126,28 @@ def test_every_fit_unit_trims_the_heap_when_it_ends_even_when_it_fails(monkeypat
     failed = fits.fit_unit_run(fits.FitUnit("broken", fits.WHOLE), None, params)
     assert failed["fit_failures"][0]["reason"] == "ArithmeticError: degenerate"
     assert trims == [True, True]
+
+
+def test_a_unit_trims_only_once_the_resident_set_grew_past_the_slack(monkeypatch):
+    """Issue 17 (report CPU): each trim makes the next units fault their pages in again, so a unit's end trims only
+    when the resident set grew more than the slack since the last trim; a set that shrank meanwhile is the new mark,
+    and an unknown one (no /proc) always trims."""
+    from analytics import memory
+
+    mb = 1024 * 1024
+    resident = [100 * mb]
+    trims = []
+    monkeypatch.setattr(memory, "resident_bytes", lambda: resident[0])
+    monkeypatch.setattr(memory, "_libc_function", lambda name: lambda pad: trims.append(resident[0]))
+    monkeypatch.setattr(memory, "_resident_after_trim", [None])
+    assert memory.heap_trimmed_if_grown(32 * mb)  # no mark yet: trims, the mark is 100 MB
+    resident[0] = 130 * mb
+    assert not memory.heap_trimmed_if_grown(32 * mb)  # +30 MB: the next units reuse those pages
+    resident[0] = 90 * mb
+    assert not memory.heap_trimmed_if_grown(32 * mb)  # shrank: 90 MB is the mark now
+    resident[0] = 125 * mb
+    assert memory.heap_trimmed_if_grown(32 * mb)  # +35 MB over the mark: trimmed
+    assert trims == [100 * mb, 125 * mb]
+    resident[0] = None
+    assert memory.heap_trimmed_if_grown(32 * mb)
+    assert trims[2:] == [None]
