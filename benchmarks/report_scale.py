@@ -53,7 +53,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks import pgbench_db  # noqa: E402
-from benchmarks.report_worker import WorkerRun, backend_cpu, run_in_process, run_on_worker  # noqa: E402
+from benchmarks.report_baseline import Baseline, baseline, copy_keyed_time  # noqa: E402
+from benchmarks.report_worker import WorkerRun, run_in_process, run_on_worker  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 RATIO_GOAL = 1.5
@@ -108,108 +109,6 @@ def timed(func, *args, **kwargs):
     return value, time.perf_counter() - started
 
 
-def copy_time() -> tuple[float, int, float]:
-    """COPY (SELECT …) TO STDOUT of exactly the extraction queries; returns (seconds, bytes, CPU seconds of this
-    process and of its PostgreSQL backend)."""
-    from django.db import connection
-
-    from analytics.dataset import FRAME_QUERIES
-
-    cpu_before = time.process_time() + backend_cpu()
-    total, started = 0, time.perf_counter()
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # the psycopg cursor
-        for query in FRAME_QUERIES.values():
-            sql, params = query().values_list().query.sql_with_params()
-            statement = connection.ops.compose_sql(sql, params)
-            with cursor.copy(f"COPY ({statement}) TO STDOUT") as copy:
-                for block in copy:
-                    total += len(block)
-    seconds = time.perf_counter() - started
-    return seconds, total, time.process_time() + backend_cpu() - cpu_before
-
-
-def copy_keyed_time() -> float:
-    """COPY of the integer-keyed frame queries the extraction runs (no study_id text)."""
-    from django.db import connection
-
-    from analytics.dataset import FRAME_QUERIES, copy_statement
-
-    started = time.perf_counter()
-    with connection.cursor() as wrapper:
-        for name, query in FRAME_QUERIES.items():
-            queryset = (
-                query().queryset.values_list("id", *query().columns.values())
-                if name == "patients"
-                else query().keyed_values_list()
-            )
-            with wrapper.cursor.copy(copy_statement(queryset)) as copy:
-                for _block in copy:
-                    pass
-    return time.perf_counter() - started
-
-
-def issue3_fits(sets, params) -> None:
-    """The statistical calls the issue-3 figures counted as "bare fits"."""
-    from analytics import stats
-    from analytics.stats import propensity
-
-    strata = params.strata
-    stats.sre_cumulative_incidence(sets.adtte, strata_variables=strata)
-    stats.sre_one_minus_km(sets.adtte, strata_variables=strata)
-    stats.overall_survival(sets.adtte, strata_variables=strata)
-    stats.logrank_tests(sets.adtte, strata_variables=strata)
-    stats.cox_fits(sets.adtte)
-    stats.pain_visit_summaries(sets.pain, strata_variables=strata)
-    stats.omed_visit_summaries(sets.pain, strata_variables=strata)
-    stats.pain_response_rates(sets.adresp, itt_population=sets.itt_population, patients=sets.patients, strata_variables=strata)
-    stats.complication_summaries(sets.aes, sets.patients, strata_variables=strata)
-    covariates = propensity.covariate_frame(sets.patients, sets.pain)
-    propensity.propensity_analyses(covariates, sets.adtte, sets.adresp, contrasts=params.contrasts, visits=params.visits)
-
-
-def later_fits(sets, params) -> None:
-    """The statistical calls of the analyses added since (issues 10, 12, 15, 16): Gray, time to response, mixed
-    models, site funnels, patient flow, PRO completion, local tumour control — each as its fit job calls it."""
-    from analytics import stats
-    from analytics.stats.flow import patient_flow
-    from analytics.stats.funnel import site_benchmarking
-    from analytics.stats.mixed_model import mixed_models
-    from analytics.stats.pro import pro_completion, response_rates_by_source
-
-    strata = params.strata
-    stats.gray_tests(sets.adtte, strata_variables=strata)
-    stats.time_to_response(sets.adresp, sets.adtte, strata_variables=strata)
-    mixed_models(sets.pain, adtte=sets.adtte, strata_variables=strata, visits=params.visits)
-    site_benchmarking(
-        patients=sets.patients, aes=sets.aes, adresp=sets.adresp, itt_population=sets.itt_population, visits=params.visits
-    )
-    patient_flow(sets.enrolment, sets.pain, sets.adresp, visits=params.visits, cutoff=sets.cutoff, not_done=sets.visits_not_done)
-    pro_completion(sets.adresp)
-    response_rates_by_source(sets.adresp)
-    if getattr(sets, "lesion_control", None) is not None and getattr(sets, "adltp", None) is not None:
-        from analytics.stats.local_control import local_tumour_control
-
-        local_tumour_control(sets.lesion_control, sets.adltp)  # issue 10 part B
-
-
-def bare_fits(sets, params) -> dict[str, tuple[float, float]]:
-    """``{"issue3": (wall s, CPU s), "later": (…)}``: the report's statistical calls only, serial, in this process."""
-    out = {}
-    for name, fits in (("issue3", issue3_fits), ("later", later_fits)):
-        cpu, started = time.process_time(), time.perf_counter()
-        fits(sets, params)
-        out[name] = (time.perf_counter() - started, time.process_time() - cpu)
-    return out
-
-
-def baseline(sets, params) -> tuple:
-    """The ratio's denominator measured once: (COPY s, COPY bytes, COPY CPU s, fits s, fits CPU s, bare_fits)."""
-    copy_s, copy_bytes, copy_cpu = copy_time()
-    fits = bare_fits(sets, params)
-    return copy_s, copy_bytes, copy_cpu, sum(x[0] for x in fits.values()), sum(x[1] for x in fits.values()), fits
-
-
 def full_run(parameters: dict, *, in_process: bool) -> WorkerRun:
     from django.conf import settings
 
@@ -240,20 +139,19 @@ def ratio_section(strata: str, *, in_process: bool, summary: Summary, repeat: in
     copy_keyed_s = copy_keyed_time()
     sets, derive_s = timed(analysis_sets_build, snapshot, params)
     del snapshot
-    rounds = []
+    rounds: list[tuple[float, Baseline, WorkerRun, str]] = []  # (CPU ratio, mean denominator, run, the two CPUs)
     for _ in range(max(repeat, 1)):
         before = baseline(sets, params)
         run = full_run(strata_parameters(strata), in_process=in_process)
         after = baseline(sets, params)
-        copy_s, copy_bytes, copy_cpu, fits_s, fits_cpu = (before[k] / 2 + after[k] / 2 for k in range(5))
-        fits = {name: tuple(before[5][name][i] / 2 + after[5][name][i] / 2 for i in (0, 1)) for name in before[5]}
-        around = f"{before[2] + before[4]:.2f} before, {after[2] + after[4]:.2f} after"
-        rounds.append((run.cpu / (copy_cpu + fits_cpu), copy_s, copy_bytes, copy_cpu, fits, fits_s, fits_cpu, run, around))
+        mean = before.mean(after)
+        rounds.append((run.cpu / mean.cpu, mean, run, f"{before.cpu:.2f} before, {after.cpu:.2f} after"))
     del sets
     each = ", ".join(f"{r[0]:.2f}" for r in rounds)
-    cpu_ratio, copy_s, copy_bytes, copy_cpu, fits, fits_s, fits_cpu, run, around = sorted(rounds, key=lambda r: r[0])[
-        len(rounds) // 2
-    ]
+    cpu_ratio, base, run, around = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
+    copy_s, copy_bytes, copy_cpu, fits, fits_s, fits_cpu = (
+        base.copy_s, base.copy_bytes, base.copy_cpu, base.fits, base.fits_s, base.fits_cpu
+    )  # fmt: skip
     ratio = run.seconds / (copy_s + fits_s)
     issue3_cpu_ratio = run.cpu / (copy_cpu + fits["issue3"][1])
     rows = [
