@@ -4,10 +4,13 @@
     CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \\
     .venv/bin/python benchmarks/report_fanout.py --patients 100000 --workers 1,2
 
-Seeds the registry to N patients (or reuses it), then for each worker count W starts W Celery worker
-processes (solo pool, a private queue), runs the default report through them ``--repeat`` times and
-takes the median of the run's own ``compute`` stage time (``ReportRun.timings``: frames to Redis, the
-fit units on the run's worker and on the others, the merge). Prints those, the serial in-process
+Seeds the registry to N patients (or reuses it), then starts as many Celery worker processes as the largest
+worker count (solo pool, private queues: worker ``i`` consumes the queue of every count above ``i``, so a run sent
+to the queue of count W is fanned out across exactly W workers) and runs the default report through each count in
+turn, ``--repeat`` rounds (1, 2, 1, 2, …: a slow spell of this shared machine weighs on both counts alike; one
+round of each gave 1.46 where three rounds of each, minutes later on the same code, gave 1.76), and takes the
+median of the run's own ``compute`` stage time (``ReportRun.timings``: frames to Redis, the fit units on the run's
+worker and on the others, the merge). Prints those, the serial in-process
 compute time on the same frames for reference, the speed-up ``compute(1 worker) / compute(W workers)``
 against the goal ≥ 1.6 for W = 2, and checks that every fanned-out run's numbers are byte-identical to
 the serial path's. ``benchmarks/report_scale.py --workers 1,2`` prints the same lines. On a loaded machine
@@ -39,10 +42,26 @@ sys.path.insert(0, str(ROOT))
 SPEEDUP_GOAL = 1.6
 
 
-def _start_workers(count: int, queue: str) -> list:
+def count_queue(base: str, count: int) -> str:
+    """The queue served by exactly ``count`` of the benchmark's workers."""
+    return f"{base}-w{count}"
+
+
+def _start_workers(counts: list[int], base: str) -> list:
+    """``max(counts)`` workers; worker ``i`` consumes the queue of every count above ``i`` (:func:`count_queue`), so a
+    run sent to the queue of count W is fanned out across exactly W workers while the others stay idle, and the
+    counts can be measured in turn without restarting workers."""
     from benchmarks.report_worker import start_worker
 
-    return [start_worker(queue, Path("/tmp") / f"{queue}-{i}.log", name=f"{queue}-{i}", tag_backends=False) for i in range(count)]
+    return [
+        start_worker(
+            ",".join(count_queue(base, count) for count in counts if count > index),
+            Path("/tmp") / f"{base}-{index}.log",
+            name=f"{base}-{index}",
+            tag_backends=False,
+        )
+        for index in range(max(counts))
+    ]
 
 
 def _stop(workers) -> None:
@@ -92,13 +111,13 @@ def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameter
     times: dict[int, list[float]] = {}
     cpu: dict[int, list[float]] = {}
     identical, seen = True, set()
-    for count in worker_counts:
-        queue = f"report-fanout-{uuid.uuid4().hex[:8]}"
-        app.conf.task_default_queue = queue
-        workers = _start_workers(count, queue)
-        logs = [Path("/tmp") / f"{queue}-{i}.log" for i in range(count)]
-        try:
-            for _ in range(repeat):
+    base = f"report-fanout-{uuid.uuid4().hex[:8]}"
+    workers = _start_workers(worker_counts, base)
+    logs = [Path("/tmp") / f"{base}-{i}.log" for i in range(len(workers))]
+    try:
+        for _ in range(repeat):  # the counts in turn, round after round: a slow spell weighs on each count alike
+            for count in worker_counts:
+                app.conf.task_default_queue = count_queue(base, count)
                 before = [proc_cpu(process.pid) for process in workers]
                 run, _ = report_run_request(actor=None, parameters=parameters or {}, force=True)
                 while not ReportRun.objects.get(pk=run.pk).is_finished:
@@ -111,12 +130,12 @@ def fanout_compute_times(worker_counts: list[int], *, repeat: int = 3, parameter
                 coordinator = _fanout_cpu(logs, seen)
                 used = [proc_cpu(process.pid) - b for process, b in zip(workers, before, strict=True)]
                 if coordinator is not None:  # the run's worker used the most CPU (extract, derive, render too)
-                    others = sorted(used)[:-1]
+                    others = sorted(used)[:-1]  # the idle workers' (not on this count's queue) are ~0
                     cpu.setdefault(count, []).append(max([coordinator, *others]))
                 document = json.loads((run.directory / "result.json").read_text())
                 identical &= numbers_json(result_numbers(document)) == serial_json
-        finally:
-            _stop(workers)
+    finally:
+        _stop(workers)
     return {"serial": serial_s, "workers": times, "cpu": cpu, "identical": identical}
 
 

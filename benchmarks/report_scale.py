@@ -31,8 +31,9 @@ strata set's measurement), its peak RSS per 1,000 patients above the idle baseli
 between sizes, goal ≤ 2 MB per 1,000 patients. It ends with every acceptance figure against its goal, the load
 average of each, and how long the whole invocation took.
 
-Duration: the command above is 1 + 1 (strata) + 3 (fan-out, repeat 1) + 2 (RSS) full 100k-patient runs plus
-four in-process passes of the bare fits; about 26 minutes CPU (expect 30–40 minutes on a quiet 2-core machine, hours under load).
+Duration: the command above is 1 + 1 (strata) + 6 (fan-out: 1 and 2 workers, three rounds) + 2 (RSS) full
+100k-patient runs, plus one serial compute stage and four in-process passes of the bare fits; with ``--ratio-repeat 3``
+(four more full runs and eight more passes) it took 14 minutes on the quiet 2-core machine (README, acceptance run).
 No input is needed: run it and read the summary at the end. ``--ratio-repeat 3`` measures steps 2–4 three times
 per strata set and reports the round with the median CPU ratio (this machine's speed drifts: one round's ratio moves
 by about ±0.1); it adds two full runs per strata set. Every round measures COPY and the bare fits before and after its
@@ -265,7 +266,9 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--in-process", action="store_true", help="Run the full report in this process, not on a worker.")
     parser.add_argument("--workers", default="1,2", help="Worker counts of the fan-out measurement ('' skips it).")
-    parser.add_argument("--fanout-repeat", type=int, default=1, help="Runs per worker count in the fan-out measurement.")
+    parser.add_argument(
+        "--fanout-repeat", type=int, default=3, help="Rounds of the fan-out measurement (each count once a round; median)."
+    )
     parser.add_argument(
         "--ratio-repeat", type=int, default=1, help="Rounds of COPY, bare fits and full run per strata set (median reported)."
     )
