@@ -204,3 +204,20 @@ def test_the_patient_codes_are_computed_once_per_report():
     assert patient_codes(pain) is not first
     codes, study_ids = first
     assert list(study_ids[codes]) == list(pain["study_id"])
+
+
+def test_each_patients_day_of_death_is_looked_up_once_per_report():
+    """Issue 17 (report CPU): the day of death of each patient of the pain frame, in patient_codes' order — NaN when
+    alive, censored or absent from adtte; a death of a patient without pain records is ignored — is computed once
+    inside a report's compute stage and shared by the mixed-model units."""
+    from analytics.stats.mixed_model_rows import death_days
+    from analytics.stats.shared import shared_preparations
+
+    pain = pd.DataFrame({"study_id": ["P2", "P1", "P2", "P3"], "visit": ["baseline", "baseline", "day3", "baseline"]})
+    adtte = pd.DataFrame({"study_id": ["P1", "P2", "P3", "P9"], "os_days": [400.0, 50.0, 90.0, 10.0], "os_event": [0, 1, 1, 1]})
+    np.testing.assert_array_equal(death_days(pain, adtte), [50.0, np.nan, 90.0])  # P2, P1, P3: first appearance
+    with shared_preparations():
+        first = death_days(pain, adtte)
+        mixed_models(_balanced(), adtte=adtte, strata_variables=("modality",), visits=("day3", "week1", "month1"))
+        assert death_days(pain, adtte) is first
+    assert death_days(pain, adtte) is not first
