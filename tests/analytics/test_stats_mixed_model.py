@@ -1,5 +1,5 @@
 """Repeated-measures model of pain (issue 16 item 1): hand-computable cases, statsmodels MixedLM and
-recorded nlme::lme values, degenerate inputs (analytics/stats/mixed_model.py)."""
+recorded nlme::lme values, degenerate inputs (analytics/stats/mixed_model/)."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ def test_each_patients_day_of_death_is_looked_up_once_per_report():
     """Issue 17 (report CPU): the day of death of each patient of the pain frame, in patient_codes' order — NaN when
     alive, censored or absent from adtte; a death of a patient without pain records is ignored — is computed once
     inside a report's compute stage and shared by the mixed-model units."""
-    from analytics.stats.mixed_model_rows import death_days
+    from analytics.stats.mixed_model import death_days
     from analytics.stats.shared import shared_preparations
 
     pain = pd.DataFrame({"study_id": ["P2", "P1", "P2", "P3"], "visit": ["baseline", "baseline", "day3", "baseline"]})

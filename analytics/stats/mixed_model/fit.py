@@ -1,183 +1,36 @@
-"""Repeated-measures model of pain (issue 16 item 1; docs/analytics-methods.md "Exploratory analyses").
-
-A linear mixed model (Laird & Ware, Biometrics 1982;38:963; Fitzmaurice, Laird & Ware, *Applied
-Longitudinal Analysis*, 2nd ed., Wiley 2011, ch. 8) of the **change from baseline** of one pain
-endpoint at every follow-up visit, using every patient's available visits::
-
-    change_ij = β0 + visit_j + baseline_i + stratum_i + visit_j × stratum_i + b_i + e_ij,
-    b_i ~ N(0, τ²) (random intercept per patient), e_ij ~ N(0, σ²),
-
-with visit and stratum as categorical fixed effects (treatment coding: the first follow-up visit of
-the schedule and the first stratum level in sorted order are the references), the baseline value as a
-continuous covariate, fitted by REML: the model of ``statsmodels`` ``MixedLM(...).fit(reml=True)`` and
-``nlme::lme(change ~ visit * stratum + baseline, random = ~ 1 | study_id, method = "REML")``, whose
-estimates ``reml_fit`` reproduces (tests check both to 1e-4 or better) from per-patient sums: MixedLM
-loops over patients in Python and took ~2 s per model on the 150-patient demo registry (18 models
-per report); ``reml_fit`` works on sums per distinct visit count and takes milliseconds there.
-Without a stratification variable the model is ``change ~ visit + baseline``. MOTION's primary
-endpoint (cryoablation; Jennings et al., Radiol Imaging Cancer 2021;3:e200101: adjusted change in
-worst pain at week 8, −2.61, 95% CI −3.45 to −1.78) is the context for the primary endpoint, worst
-pain (BPI item 3, 0–10); BPI interference (0–10) and OMED (MME/day) are secondary endpoints.
-
-**Model-based mean change** at each visit and stratum level is the contrast L·β evaluated at the mean
-baseline value of the patients in the model; its variance is L·V·Lᵀ with V the REML covariance of the
-fixed effects; the 95% CI is L·β ± 1.959964·√(L·V·Lᵀ) (Wald, normal quantile, as statsmodels reports
-fixed effects). V is (Σ_i X_iᵀ V_i⁻¹ X_i)⁻¹ at the REML variance estimates, as ``vcov`` of ``nlme::lme``
-(statsmodels' inverse Hessian differs from it in the fifth decimal). The **stratum difference** at a
-visit is the difference of two such contrasts (level
-minus the reference level), with its Wald CI and two-sided p value.
-
-Data rules: a patient enters with a baseline value and at least one follow-up value of the endpoint;
-rows with a missing stratum value are left out of that stratum's model (they are in the unstratified
-one). **Deaths truncate follow-up**: no values exist after death, none are imputed, and a record at a
-visit whose target day is after the recorded day of death (adtte ``os_days``, ``os_event`` = 1) is
-excluded; the model assumes those missing values are missing at random given the observed ones.
-
-Never raises on degenerate data: one patient, a stratum level or visit without data, a singular
-design, a failed or non-converged fit each give a result with ``skipped_reason`` (no estimates) or a
-``note`` (a visit or level left out). Malformed input (missing columns) raises ValueError.
-"""
+"""The mixed model's fit (analytics.stats.mixed_model, whose docstring gives the model, its sources and its data
+rules): the fixed-effect design, REML by per-patient sums (analytics.stats.reml), model-based means and stratum
+differences with Wald CIs, and ``mixed_models``, every endpoint × stratification variable of a report."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from trials.domain.schedule import FOLLOW_UP_CODES, VISITS_BY_CODE
+from trials.domain.schedule import FOLLOW_UP_CODES
 
-from .mixed_model_rows import BASELINE, mixed_model_frame, patient_codes  # noqa: F401 - re-exported
-from .reml import GroupSums, IndicatorDesign, RemlFit, reml_fit, reml_fit_sums  # noqa: F401 - RemlFit, reml_fit re-exported
-from .results import Result, optional_float
-from .strata import ALL, STRATA_VARIABLES, require_columns, whole_cohort_included
-
-# endpoint column of the pain long frame → its label (docs/domain.md §3 and §5)
-ENDPOINTS: dict[str, str] = {
-    "worst": "worst pain (BPI item 3, 0-10)",
-    "interference": "BPI pain interference (mean of the answered items, 0-10)",
-    "omed": "oral morphine equivalent daily dose (MME/day)",
-}
-PRIMARY_ENDPOINT = "worst"
-CONFIDENCE = 0.95
-Z = float(scipy_stats.norm.ppf(0.5 + CONFIDENCE / 2))  # 1.959964
-FIT_METHOD = "REML, random intercept per patient (profiled over tau^2/sigma^2; as statsmodels MixedLM and nlme::lme)"
-DEATH_TRUNCATION = (
-    "Deaths truncate follow-up: no values after death, none imputed (records dated after the day of death are excluded)."
+from ..reml import GroupSums, IndicatorDesign, reml_fit_sums
+from ..results import optional_float
+from ..strata import ALL, STRATA_VARIABLES, require_columns, whole_cohort_included
+from .results import (
+    BASELINE_TERM,
+    ENDPOINTS,
+    INTERCEPT,
+    FixedEffect,
+    MixedModelResult,
+    ModelDifference,
+    ModelMean,
+    Z,
+    _header,
+    _skipped,
+    _visit_words,
+    _words,
 )
-INTERCEPT, BASELINE_TERM = "(Intercept)", "baseline"
-
-
-@dataclass(frozen=True)
-class FixedEffect(Result):
-    """One fixed-effect coefficient, named as R's ``lme`` names it (e.g. ``visitweek1:modalityRFA``)."""
-
-    term: str
-    estimate: float | None
-    se: float | None
-
-
-@dataclass(frozen=True)
-class ModelMean(Result):
-    """Model-based mean change from baseline at one visit and stratum level (level "all" = unstratified)."""
-
-    visit: str
-    level: str
-    n_observations: int
-    estimate: float | None
-    se: float | None
-    ci_low: float | None
-    ci_high: float | None
-
-
-@dataclass(frozen=True)
-class ModelDifference(Result):
-    """Difference in model-based mean change, ``level`` minus ``reference``, at one visit."""
-
-    visit: str
-    level: str
-    reference: str
-    estimate: float | None
-    se: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-
-
-@dataclass(frozen=True)
-class MixedModelResult(Result):
-    """One fitted model (module docstring). ``skipped_reason`` set ⇒ no estimates, only the reason."""
-
-    endpoint: str
-    endpoint_label: str
-    variable: str  # stratification variable, or "all" (unstratified)
-    formula: str
-    method: str
-    reference_visit: str | None
-    reference_level: str | None
-    levels: tuple[str, ...]
-    visits: tuple[str, ...]
-    n_patients: int
-    n_observations: int
-    baseline_mean: float | None
-    converged: bool | None
-    random_intercept_variance: float | None
-    residual_variance: float | None
-    fixed_effects: tuple[FixedEffect, ...]
-    means: tuple[ModelMean, ...]
-    differences: tuple[ModelDifference, ...]
-    notes: tuple[str, ...] = ()
-    skipped_reason: str | None = None
-
-
-def _words(variable: str) -> str:
-    """A column name as words for a note ("radiation_sequence" → "radiation sequence")."""
-    return variable.replace("_", " ")
-
-
-def _visit_words(visit: str) -> str:
-    return VISITS_BY_CODE[visit].label if visit in VISITS_BY_CODE else visit
-
-
-def _formula(variable: str) -> str:
-    if variable == ALL:
-        return "change ~ visit + baseline + (1 | patient)"
-    return f"change ~ visit * {variable} + baseline + (1 | patient)"
-
-
-def _header(endpoint: str, variable: str) -> dict[str, str]:
-    return {
-        "endpoint": endpoint,
-        "endpoint_label": ENDPOINTS.get(endpoint, endpoint),
-        "variable": variable,
-        "formula": _formula(variable),
-        "method": FIT_METHOD,
-    }
-
-
-def _skipped(endpoint: str, variable: str, reason: str, *, rows: pd.DataFrame | None = None, notes=()) -> MixedModelResult:
-    rows = rows if rows is not None else pd.DataFrame(columns=["study_id"])
-    return MixedModelResult(
-        **_header(endpoint, variable),
-        reference_visit=None,
-        reference_level=None,
-        levels=(),
-        visits=(),
-        n_patients=int(rows["study_id"].nunique()),
-        n_observations=len(rows),
-        baseline_mean=None,
-        converged=None,
-        random_intercept_variance=None,
-        residual_variance=None,
-        fixed_effects=(),
-        means=(),
-        differences=(),
-        notes=tuple(notes),
-        skipped_reason=reason,
-    )
+from .rows import mixed_model_frame
 
 
 def _design(

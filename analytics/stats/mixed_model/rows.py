@@ -1,5 +1,5 @@
-"""The mixed model's analysis rows (split from analytics.stats.mixed_model, which re-exports ``mixed_model_frame``
-and ``patient_codes``): one row per patient × follow-up visit with the change from the patient's baseline value,
+"""The mixed model's analysis rows (analytics.stats.mixed_model re-exports ``mixed_model_frame``, ``patient_codes``
+and ``death_days``): one row per patient × follow-up visit with the change from the patient's baseline value,
 records dated after death left out (docs/analytics-methods.md "Mixed models")."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pandas as pd
 
 from trials.domain.schedule import FOLLOW_UP_CODES, VISIT_CODES, VISITS_BY_CODE
 
-from .shared import shared
-from .strata import as_text, require_columns
+from ..shared import shared
+from ..strata import as_text, require_columns
 
 BASELINE = VISIT_CODES[0]
 
